@@ -1,0 +1,87 @@
+/**
+ * A quick A/B companion to bench/serving.ts: starts the same gateway (bench/serving-server.ts) with the fraud
+ * model and the CNN, then runs only the chosen load points and prints, per point, the medians of req/s and of the
+ * gateway's CPU time per request (the figure to judge a change by on a shared machine). No floors, no memory.
+ *
+ * Points: fraudV2Json, fraudV2Binary, fraudGrpc, fraudV1, cnnV2Binary, cnnGrpc.
+ *
+ * Run: node bench/quick.ts [--points fraudV2Json,fraudGrpc] [--connections 64] [--seconds 3] [--runs 5] [--profile]
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { trainFraudModel } from '../examples/fraud/train.ts';
+import { buildCnnModel } from '../src/onnx/index.ts';
+import { fraudRow, mnistImage, type RequestBodies, requestBodies } from './bodies.ts';
+import { type LoadResult, medianResult, runGrpcLoad, runWrk } from './load.ts';
+import type { ServerMessage } from './serving-server.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    points: { type: 'string', default: 'fraudV2Json,fraudGrpc' },
+    connections: { type: 'string', default: '64' },
+    seconds: { type: 'string', default: '3' },
+    runs: { type: 'string', default: '5' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+const HERE = new URL('.', import.meta.url).pathname;
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
+
+const dir = await mkdtemp(join(tmpdir(), 'modelport-bench-quick-'));
+let child: ChildProcess | undefined;
+try {
+  await writeFile(join(dir, 'fraud.onnx'), trainFraudModel().onnx);
+  await writeFile(join(dir, 'cnn.onnx'), buildCnnModel());
+  const execArgv = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(HERE, 'out', 'profile')}`] : [];
+  child = fork(join(HERE, 'serving-server.ts'), [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx')], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const [ready] = (await once(child, 'message')) as [Extract<ServerMessage, { type: 'ready' }>];
+  const bodies: Record<'fraud' | 'cnn', RequestBodies> = {
+    fraud: requestBodies('fraud', [1, 30], fraudRow()),
+    cnn: requestBodies('cnn', [1, 1, 28, 28], mnistImage()),
+  };
+  const grpcTarget = `127.0.0.1:${ready.grpcPort}`;
+  const plans: Record<string, (connections: number, seconds: number) => Promise<LoadResult>> = {
+    fraudV2Json: (c, s) => runWrk({ url: ready.url, body: bodies.fraud.v2json, connections: c, seconds: s, dir }),
+    fraudV2Binary: (c, s) => runWrk({ url: ready.url, body: bodies.fraud.v2binary, connections: c, seconds: s, dir }),
+    fraudV1: (c, s) => runWrk({ url: ready.url, body: bodies.fraud.v1, connections: c, seconds: s, dir }),
+    fraudGrpc: (c, s) => runGrpcLoad({ target: grpcTarget, request: bodies.fraud.grpc, connections: c, seconds: s, dir }),
+    cnnV2Binary: (c, s) => runWrk({ url: ready.url, body: bodies.cnn.v2binary, connections: c, seconds: s, dir }),
+    cnnGrpc: (c, s) => runGrpcLoad({ target: grpcTarget, request: bodies.cnn.grpc, connections: c, seconds: s, dir }),
+  };
+  const connections = Number(args.connections);
+  for (const name of (args.points ?? '').split(',')) {
+    const plan = plans[name];
+    if (!plan) throw new Error(`unknown point ${name}; choose from ${Object.keys(plans).join(', ')}`);
+    await plan(16, 1);
+    const results: LoadResult[] = [];
+    for (let run = 0; run < Number(args.runs); run++) {
+      const before = cpuSeconds(ready.pid);
+      const result = await plan(connections, Number(args.seconds));
+      const answered = Math.max(1, result.requests - result.errors);
+      results.push({ ...result, serverUsPerRequest: ((cpuSeconds(ready.pid) - before) * 1e6) / answered });
+    }
+    const m = medianResult(results);
+    const each = results.map((r) => Math.round(r.serverUsPerRequest ?? 0)).join(' ');
+    console.log(
+      `${name.padEnd(14)} @${connections}: ${Math.round(m.rps)} req/s  p99 ${m.p99Ms.toFixed(1)} ms  gateway ${Math.round(m.serverUsPerRequest ?? 0)} us/req (runs: ${each})${m.errors ? `  errors ${m.errors}` : ''}`,
+    );
+  }
+} finally {
+  if (child && child.exitCode === null) {
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+  }
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,84 @@
+/**
+ * The gateway under test, as a child process of `bench/serving.ts` so the load generator never shares its event
+ * loop: a real Modelport server (embedded stores in a temp home, HTTP and gRPC on loopback port 0) with the fraud
+ * model and the CNN (ONNX files given as arguments, built by the parent) registered through the API and pre-loaded with the serving options given in `SERVE` below.
+ *
+ * Talks to its parent over IPC: sends `{ type: 'ready', url, grpcPort, models }` once both models are warm; answers
+ * `{ type: 'workers' }` with the worker pids per model; on SIGTERM closes the server and exits (so `--cpu-prof`
+ * writes its profile).
+ *
+ * Run alone: node bench/serving-server.ts <fraud.onnx> <cnn.onnx> (prints the ready message without IPC).
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ModelportClient } from '../src/client/client.ts';
+import { compileServerConfig } from '../src/core/config.ts';
+import { memoryLogger } from '../src/server/logger.ts';
+import { startServer } from '../src/server/server.ts';
+import { registryKey, type ServeOptions } from '../src/serving/model-host.ts';
+
+/**
+ * How each model is served. fraud: one single-threaded worker (its inference is microseconds; the gateway and the
+ * load generator need the other core), batches gathered while the worker is busy (no added delay). cnn: two
+ * single-threaded workers, one per core, batches of up to 64 images with a 2 ms wait for companions.
+ */
+export const SERVE: Record<'fraud' | 'cnn', ServeOptions> = {
+  fraud: {
+    replicas: 1,
+    settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
+    batching: { maxBatchSize: 64, maxQueueDelayMs: 0, maxQueueSize: 4096 },
+  },
+  cnn: {
+    replicas: 2,
+    settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
+    batching: { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 4096 },
+  },
+};
+
+export type ServerMessage =
+  | { type: 'ready'; url: string; grpcPort: number; pid: number }
+  | { type: 'workers'; workers: Record<string, number[]> };
+
+const [fraudFile, cnnFile] = process.argv.slice(2);
+if (!fraudFile || !cnnFile) throw new Error('usage: node bench/serving-server.ts <fraud.onnx> <cnn.onnx>');
+const home = await mkdtemp(join(tmpdir(), 'modelport-bench-serving-'));
+const config = compileServerConfig({ home, port: '0', grpcPort: '0', example: 'false' });
+const server = await startServer(config, { log: memoryLogger(), version: 'bench', grpc: true, examplesDir: home });
+
+const client = new ModelportClient({ url: server.url });
+for (const [name, file] of [
+  ['fraud', fraudFile],
+  ['cnn', cnnFile],
+] as const) {
+  const version = await client.registerVersion(name, await readFile(file));
+  const found = await server.registry.getVersion('default', { name, version: version.version });
+  // The registry resolver serves a name from this key, so the request path finds the unit already running.
+  await server.host.ensure(registryKey(found), found, SERVE[name]);
+  await server.host.get(registryKey(found))?.pool.whenReady();
+}
+
+const send = (message: ServerMessage) => (process.send ? process.send(message) : console.log(JSON.stringify(message)));
+
+process.on('message', (message: { type?: string }) => {
+  if (message.type !== 'workers') return;
+  const workers: Record<string, number[]> = {};
+  for (const served of server.host.list()) {
+    workers[served.labels.model] = served.pool.stats().workers.flatMap((w) => (w.pid === undefined ? [] : [w.pid]));
+  }
+  send({ type: 'workers', workers });
+});
+
+let closing = false;
+const shutdown = async () => {
+  if (closing) return;
+  closing = true;
+  await server.close();
+  await rm(home, { recursive: true, force: true });
+  process.exit(0);
+};
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
+process.on('disconnect', shutdown);
+
+send({ type: 'ready', url: server.url, grpcPort: server.grpcPort ?? 0, pid: process.pid });

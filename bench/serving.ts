@@ -1,0 +1,394 @@
+/**
+ * Serving benchmark (`npm run bench:serving`): the gateway against floors measured in this same run, printed as
+ * medians of 3 runs and ratios, and written to bench/out/serving.json and bench/out/serving.svg.
+ *
+ * - Floors: raw ONNX Runtime in this process (rows/s at batch 1 and the best of a batch sweep) for each model; a
+ *   bare node:http server answering the gateway's own V2 response without parsing, and a bare @grpc/grpc-js
+ *   server answering its own ModelInfer response, each in a child process, under the same load generators.
+ * - Gateway: a real Modelport server in a child process (bench/serving-server.ts), the example fraud model (30
+ *   features) and the MNIST-size CNN pre-loaded with the options in its `SERVE`.
+ * - Load: wrk (one thread, closed loop, Lua script for POST bodies) for HTTP; bench/grpc-load.ts (grpc-js, closed
+ *   loop, pre-serialized request) for gRPC, since wrk speaks no HTTP/2. Different generators cost different CPU on
+ *   a shared machine, so gRPC is also compared to its own bare floor.
+ * - Memory: the gateway's peak RSS during fraud V2 JSON at 64 connections, the fraud worker's RSS, and the gateway's
+ *   RSS growth over 10,000 malformed requests.
+ *
+ * Everything (server, workers, load generator) shares this machine's cores; the output says how many.
+ *
+ * Run: node bench/serving.ts [--seconds 3] [--runs 3] [--profile]   (--profile: the gateway child runs with
+ * --cpu-prof, profiles in bench/out/profile/; summarise one with node bench/profile-summary.ts <file>)
+ */
+import { type ChildProcess, fork, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, credentials } from '@grpc/grpc-js';
+import { trainFraudModel } from '../examples/fraud/train.ts';
+import { buildCnnModel } from '../src/onnx/index.ts';
+import { fraudRow, type HttpBody, MODEL_INFER_PATH, mnistImage, type RequestBodies, requestBodies } from './bodies.ts';
+import { type LoadResult, medianResult, runGrpcLoad, runWrk } from './load.ts';
+import { sendMalformed } from './malformed.ts';
+import { type OrtFloor, ortFloor } from './ort-floor.ts';
+import { formatTable, renderSvg, type Series } from './report.ts';
+import type { ServerMessage } from './serving-server.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '3' },
+    runs: { type: 'string', default: '3' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+const SECONDS = Number(args.seconds);
+const RUNS = Number(args.runs);
+const CONNECTIONS = [1, 16, 64, 256];
+const HERE = new URL('.', import.meta.url).pathname;
+const OUT = join(HERE, 'out');
+mkdirSync(OUT, { recursive: true });
+
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+/**
+ * Resident memory of a process in MB, from /proc: VmRSS (everything, including the shared pages of the node
+ * binary and native libraries) or RssAnon (the process's own heap and stacks).
+ */
+function rssMb(pid: number, field: 'VmRSS' | 'RssAnon' = 'VmRSS'): number {
+  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : 0;
+}
+
+/** CPU seconds (user + system, all threads) the processes have used so far, from /proc. */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/** Runs one load point and adds the server's and the workers' CPU time per answered request. */
+async function measured(run: () => Promise<LoadResult>, serverPid: number, workerPids: number[]): Promise<LoadResult> {
+  const server0 = cpuSeconds([serverPid]);
+  const workers0 = cpuSeconds(workerPids);
+  const result = await run();
+  const answered = Math.max(1, result.requests - result.errors);
+  const perRequest = (seconds: number) => (seconds * 1e6) / answered;
+  return {
+    ...result,
+    serverUsPerRequest: perRequest(cpuSeconds([serverPid]) - server0),
+    ...(workerPids.length > 0 ? { workerUsPerRequest: perRequest(cpuSeconds(workerPids) - workers0) } : {}),
+  };
+}
+
+/** Forks a bench child and waits for its first IPC message. */
+async function startChild<T>(
+  file: string,
+  argv: string[] = [],
+  execArgv: string[] = [],
+): Promise<{ child: ChildProcess; ready: T }> {
+  const child = fork(join(HERE, file), argv, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const [ready] = (await Promise.race([
+    once(child, 'message'),
+    once(child, 'exit').then(([code]) => Promise.reject(new Error(`${file} exited with ${String(code)}`))),
+  ])) as [T];
+  return { child, ready };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** One raw gRPC call with pre-serialized bytes; resolves with the serialized response. */
+function grpcCall(target: string, request: Buffer): Promise<Buffer> {
+  const client = new Client(target, credentials.createInsecure());
+  const identity = (b: Buffer) => b;
+  return new Promise<Buffer>((resolve, reject) => {
+    client.makeUnaryRequest(MODEL_INFER_PATH, identity, identity, request, (error, response) => {
+      client.close();
+      if (error || !response) reject(error ?? new Error('no response'));
+      else resolve(response);
+    });
+  });
+}
+
+async function httpCall(url: string, body: HttpBody): Promise<Buffer> {
+  const response = await fetch(`${url}${body.path}`, { method: 'POST', body: body.body, headers: body.headers });
+  const bytes = Buffer.from(await response.arrayBuffer());
+  if (response.status !== 200) throw new Error(`${body.path}: ${response.status} ${bytes.toString().slice(0, 200)}`);
+  return bytes;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+const dir = await mkdtemp(join(tmpdir(), 'modelport-bench-serving-'));
+const children: ChildProcess[] = [];
+try {
+  // `wrk -v` prints its version, then exits 1.
+  const wrkVersion = spawnSync('wrk', ['-v'], { encoding: 'utf8' }).stdout?.split(' ')[1]?.trim() || 'missing';
+  const machine = {
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    wrk: wrkVersion,
+    loadAverageAtStart: loadavg()[0] ?? 0,
+  };
+  log(`Modelport serving benchmark: medians of ${RUNS} runs of ${SECONDS} s per point`);
+  log(
+    `machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GB, Node ${machine.node}, wrk ${machine.wrk}, load average ${machine.loadAverageAtStart.toFixed(2)} at start`,
+  );
+  log(
+    `note: the gateway, its workers, the floors' servers and the load generators all share these ${machine.cores} cores`,
+  );
+
+  // Floors: raw ONNX Runtime, in process, before anything else runs.
+  const fraudModel = trainFraudModel();
+  const cnnModel = buildCnnModel();
+  log('\nraw ONNX Runtime floors (rows/s, in process):');
+  const floorOptions = { seconds: Math.min(1, SECONDS / 3), runs: RUNS };
+  const ortFraud = await ortFloor(fraudModel.onnx, [30], {
+    ...floorOptions,
+    threads: 1,
+    batchSizes: [1, 8, 32, 64, 256, 1024],
+  });
+  const ortCnn1 = await ortFloor(cnnModel, [1, 28, 28], {
+    ...floorOptions,
+    threads: 1,
+    batchSizes: [1, 8, 32, 64, 128],
+  });
+  const ortCnn2 = await ortFloor(cnnModel, [1, 28, 28], {
+    ...floorOptions,
+    threads: 2,
+    batchSizes: [1, 8, 32, 64, 128],
+  });
+  const ortCnn = ortCnn2.best.rowsPerSecond >= ortCnn1.best.rowsPerSecond ? ortCnn2 : ortCnn1;
+  const showFloor = (name: string, f: OrtFloor) =>
+    log(
+      `  ${name} (${f.threads} thread${f.threads > 1 ? 's' : ''}): batch 1 ${fmt(f.batch1)}; best batch ${f.best.batch} ${fmt(f.best.rowsPerSecond)}; sweep ${Object.entries(
+        f.sweep,
+      )
+        .map(([b, r]) => `${b}:${fmt(r)}`)
+        .join(' ')}`,
+    );
+  showFloor('fraud', ortFraud);
+  showFloor('cnn  ', ortCnn1);
+  showFloor('cnn  ', ortCnn2);
+
+  // The gateway and the bare floors, each in its own process.
+  await writeFile(join(dir, 'fraud.onnx'), fraudModel.onnx);
+  await writeFile(join(dir, 'cnn.onnx'), cnnModel);
+  const profileDir = join(OUT, 'profile');
+  const gateway = await startChild<Extract<ServerMessage, { type: 'ready' }>>(
+    'serving-server.ts',
+    [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx')],
+    args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  );
+  children.push(gateway.child);
+  const { url, grpcPort, pid: gatewayPid } = gateway.ready;
+  const grpcTarget = `127.0.0.1:${grpcPort}`;
+  const bodies: Record<'fraud' | 'cnn', RequestBodies> = {
+    fraud: requestBodies('fraud', [1, 30], fraudRow()),
+    cnn: requestBodies('cnn', [1, 1, 28, 28], mnistImage()),
+  };
+  // Every protocol answers before it is loaded; the fraud answers become the bare servers' fixed responses.
+  const fraudJson = await httpCall(url, bodies.fraud.v2json);
+  for (const b of [bodies.fraud.v2binary, bodies.fraud.v1, bodies.cnn.v2binary, bodies.cnn.v2json])
+    await httpCall(url, b);
+  const fraudGrpc = await grpcCall(grpcTarget, bodies.fraud.grpc);
+  await grpcCall(grpcTarget, bodies.cnn.grpc);
+  await writeFile(join(dir, 'response.json'), fraudJson);
+  await writeFile(join(dir, 'response.grpc'), fraudGrpc);
+  const bareHttp = await startChild<{ port: number }>('bare-http-server.ts', [join(dir, 'response.json')]);
+  children.push(bareHttp.child);
+  const bareGrpc = await startChild<{ port: number }>('bare-grpc-server.ts', [join(dir, 'response.grpc')]);
+  children.push(bareGrpc.child);
+  const bareUrl = `http://127.0.0.1:${bareHttp.ready.port}`;
+  const bareGrpcTarget = `127.0.0.1:${bareGrpc.ready.port}`;
+  const gatewayIdleRss = rssMb(gatewayPid);
+
+  gateway.child.send({ type: 'workers' });
+  const [workersMessage] = (await once(gateway.child, 'message')) as [Extract<ServerMessage, { type: 'workers' }>];
+  const workerPids = { fraud: workersMessage.workers['fraud'] ?? [], cnn: workersMessage.workers['cnn'] ?? [] };
+
+  interface Plan {
+    key: string;
+    label: string;
+    run: (connections: number, seconds: number) => Promise<LoadResult>;
+    /** The process answering, and the model's workers (none for the bare floors). */
+    pids: [number, number[]];
+  }
+  const http = (url: string, body: HttpBody) => (connections: number, seconds: number) =>
+    runWrk({ url, body, connections, seconds, dir });
+  const grpc = (target: string, request: Buffer) => (connections: number, seconds: number) =>
+    runGrpcLoad({ target, request, connections, seconds, dir });
+  const bareHttpPids: [number, number[]] = [bareHttp.child.pid ?? 0, []];
+  const bareGrpcPids: [number, number[]] = [bareGrpc.child.pid ?? 0, []];
+  const fraudPids: [number, number[]] = [gatewayPid, workerPids.fraud];
+  const cnnPids: [number, number[]] = [gatewayPid, workerPids.cnn];
+  const plans: Plan[] = [
+    { key: 'bareHttp', label: 'bare node:http (floor)', run: http(bareUrl, bodies.fraud.v2json), pids: bareHttpPids },
+    {
+      key: 'bareGrpc',
+      label: 'bare grpc-js (floor)',
+      run: grpc(bareGrpcTarget, bodies.fraud.grpc),
+      pids: bareGrpcPids,
+    },
+    { key: 'fraudV2Json', label: 'fraud V2 JSON', run: http(url, bodies.fraud.v2json), pids: fraudPids },
+    { key: 'fraudV2Binary', label: 'fraud V2 binary', run: http(url, bodies.fraud.v2binary), pids: fraudPids },
+    { key: 'fraudGrpc', label: 'fraud gRPC', run: grpc(grpcTarget, bodies.fraud.grpc), pids: fraudPids },
+    { key: 'fraudV1', label: 'fraud V1', run: http(url, bodies.fraud.v1), pids: fraudPids },
+    { key: 'cnnV2Binary', label: 'cnn V2 binary', run: http(url, bodies.cnn.v2binary), pids: cnnPids },
+    { key: 'cnnGrpc', label: 'cnn gRPC', run: grpc(grpcTarget, bodies.cnn.grpc), pids: cnnPids },
+  ];
+
+  log(`\nload: wrk -t1 (HTTP) and bench/grpc-load.ts (gRPC), closed loop, ${CONNECTIONS.join('/')} connections`);
+  const series: (Series & { key: string })[] = [];
+  let gatewayRss64 = 0;
+  for (const plan of plans) {
+    await plan.run(16, 1); // warm-up: JIT, connections, worker caches
+    const s: Series & { key: string } = { key: plan.key, label: plan.label, points: {} };
+    for (const connections of CONNECTIONS) {
+      const sampleRss = plan.key === 'fraudV2Json' && connections === 64;
+      const sampler = sampleRss
+        ? setInterval(() => {
+            gatewayRss64 = Math.max(gatewayRss64, rssMb(gatewayPid));
+          }, 200)
+        : undefined;
+      const results: LoadResult[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        results.push(await measured(() => plan.run(connections, SECONDS), ...plan.pids));
+      }
+      clearInterval(sampler);
+      const point = medianResult(results);
+      s.points[connections] = point;
+      log(
+        `  ${plan.label.padEnd(24)} @${String(connections).padStart(3)}: ${fmt(point.rps).padStart(7)} req/s  p50 ${fmt(point.p50Ms, 2).padStart(6)} ms  p99 ${fmt(point.p99Ms, 2).padStart(7)} ms  server ${fmt(point.serverUsPerRequest ?? 0)} us/req${point.errors ? `  errors ${point.errors}` : ''}`,
+      );
+    }
+    series.push(s);
+  }
+
+  // Memory: a worker serving the example model, then growth over malformed requests.
+  const fraudWorkerRss = Math.max(...workerPids.fraud.map((pid) => rssMb(pid)));
+  const fraudWorkerAnon = Math.max(...workerPids.fraud.map((pid) => rssMb(pid, 'RssAnon')));
+  const cnnWorkerRss = Math.max(...workerPids.cnn.map((pid) => rssMb(pid)));
+  const gatewayAnon = rssMb(gatewayPid, 'RssAnon');
+  const rssBefore = rssMb(gatewayPid);
+  const malformedStatuses = await sendMalformed(url, 'fraud', 10_000);
+  const rssAfter = rssMb(gatewayPid);
+
+  // Ratios to the floors.
+  const at = (key: string, connections: number) => series.find((s) => s.key === key)?.points[connections];
+  const rps = (key: string, connections: number) => at(key, connections)?.rps ?? 0;
+  const cnnBest256 = Math.max(rps('cnnV2Binary', 256), rps('cnnGrpc', 256));
+  // CPU per request (server + workers) is steadier than req/s when other work shares the machine.
+  const cpuPerRequest = (key: string, connections: number) =>
+    (at(key, connections)?.serverUsPerRequest ?? 0) + (at(key, connections)?.workerUsPerRequest ?? 0);
+  const ratios = {
+    fraudV2JsonVsBareHttp64: ratio(rps('fraudV2Json', 64), rps('bareHttp', 64)),
+    fraudV2JsonCpuVsBareHttp64: ratio(cpuPerRequest('bareHttp', 64), cpuPerRequest('fraudV2Json', 64)),
+    fraudGrpcCpuVsBareGrpc64: ratio(cpuPerRequest('bareGrpc', 64), cpuPerRequest('fraudGrpc', 64)),
+    fraudGrpcCpuVsV2Json64: ratio(cpuPerRequest('fraudV2Json', 64), cpuPerRequest('fraudGrpc', 64)),
+    fraudV2JsonP99Ms64: at('fraudV2Json', 64)?.p99Ms ?? 0,
+    fraudGrpcVsBareGrpc64: ratio(rps('fraudGrpc', 64), rps('bareGrpc', 64)),
+    fraudGrpcVsV2Json64: ratio(rps('fraudGrpc', 64), rps('fraudV2Json', 64)),
+    fraudGrpcVsV2Binary64: ratio(rps('fraudGrpc', 64), rps('fraudV2Binary', 64)),
+    fraudV2JsonVsOrtBatch1: ratio(rps('fraudV2Json', 1), ortFraud.batch1),
+    cnnRowsVsOrtBest256: ratio(cnnBest256, ortCnn.best.rowsPerSecond),
+    cnnGrpcVsV2Binary256: ratio(rps('cnnGrpc', 256), rps('cnnV2Binary', 256)),
+    bareGrpcVsBareHttp64: ratio(rps('bareGrpc', 64), rps('bareHttp', 64)),
+  };
+
+  log(`\n${formatTable(series, CONNECTIONS)}`);
+  log('\nratios (ambition in brackets):');
+  const check = (ok: boolean) => (ok ? 'meets' : 'below');
+  log(
+    `  fraud V2 JSON @64 / bare node:http @64      ${ratios.fraudV2JsonVsBareHttp64.toFixed(2)}  [>= 0.60: ${check(ratios.fraudV2JsonVsBareHttp64 >= 0.6)}]  p99 ${fmt(ratios.fraudV2JsonP99Ms64, 2)} ms [< 10: ${check(ratios.fraudV2JsonP99Ms64 < 10)}]`,
+  );
+  log(
+    `  cnn best @256 rows/s / raw ORT best batched  ${ratios.cnnRowsVsOrtBest256.toFixed(2)}  [>= 0.80: ${check(ratios.cnnRowsVsOrtBest256 >= 0.8)}]  (${fmt(cnnBest256)} vs ${fmt(ortCnn.best.rowsPerSecond)} at batch ${ortCnn.best.batch}, ${ortCnn.threads} thread(s))`,
+  );
+  log(
+    `  fraud gRPC @64 / fraud V2 JSON @64           ${ratios.fraudGrpcVsV2Json64.toFixed(2)}  [>= 1.00: ${check(ratios.fraudGrpcVsV2Json64 >= 1)}]`,
+  );
+  log(`  fraud gRPC @64 / fraud V2 binary @64         ${ratios.fraudGrpcVsV2Binary64.toFixed(2)}`);
+  log('  the same by CPU per request (bare us / gateway us, server + workers; steadier on a shared machine):');
+  log(`    fraud V2 JSON @64 vs bare node:http        ${ratios.fraudV2JsonCpuVsBareHttp64.toFixed(2)}`);
+  log(`    fraud gRPC @64 vs bare grpc-js              ${ratios.fraudGrpcCpuVsBareGrpc64.toFixed(2)}`);
+  log(`    fraud gRPC @64 vs fraud V2 JSON             ${ratios.fraudGrpcCpuVsV2Json64.toFixed(2)}`);
+  log(`  cnn gRPC @256 / cnn V2 binary @256           ${ratios.cnnGrpcVsV2Binary256.toFixed(2)}`);
+  log(
+    `  fraud gRPC @64 / bare grpc-js @64            ${ratios.fraudGrpcVsBareGrpc64.toFixed(2)}  (the generator-neutral view: compare with the V2 JSON ratio above)`,
+  );
+  log(
+    `  bare grpc-js @64 / bare node:http @64        ${ratios.bareGrpcVsBareHttp64.toFixed(2)}  (the transports' own ceiling)`,
+  );
+  log(`  fraud V2 JSON @1 req/s / raw ORT batch 1     ${ratios.fraudV2JsonVsOrtBatch1.toFixed(3)}`);
+
+  const memory = {
+    gatewayIdleMb: gatewayIdleRss,
+    gatewayPeakAt64Mb: gatewayRss64,
+    gatewayAnonAfterLoadMb: gatewayAnon,
+    fraudWorkerMb: fraudWorkerRss,
+    fraudWorkerAnonMb: fraudWorkerAnon,
+    cnnWorkerMb: cnnWorkerRss,
+    malformed: {
+      count: 10_000,
+      statuses: malformedStatuses,
+      rssBeforeMb: rssBefore,
+      rssAfterMb: rssAfter,
+      growthMb: rssAfter - rssBefore,
+    },
+  };
+  log('\nmemory (RSS):');
+  log(
+    `  gateway idle ${fmt(gatewayIdleRss, 1)} MB; peak during fraud V2 JSON @64 ${fmt(gatewayRss64, 1)} MB  [< 150: ${check(gatewayRss64 < 150)}]`,
+  );
+  log(
+    `  gateway's anonymous memory (heap, not the shared pages of the node binary) after the load: ${fmt(gatewayAnon, 1)} MB`,
+  );
+  log(
+    `  fraud worker ${fmt(fraudWorkerRss, 1)} MB  [< 100: ${check(fraudWorkerRss < 100)}], ${fmt(fraudWorkerAnon, 1)} MB anonymous; cnn worker ${fmt(cnnWorkerRss, 1)} MB`,
+  );
+  log(
+    `  10,000 malformed requests: ${Object.entries(malformedStatuses)
+      .map(([status, n]) => `${n} x ${status}`)
+      .join(
+        ', ',
+      )}; gateway ${fmt(rssBefore, 1)} -> ${fmt(rssAfter, 1)} MB, growth ${fmt(rssAfter - rssBefore, 1)} MB  [< 32: ${check(rssAfter - rssBefore < 32)}]`,
+  );
+
+  const loadAtEnd = loadavg()[0] ?? 0;
+  const busy = Math.max(machine.loadAverageAtStart, loadAtEnd) > machine.cores + 1;
+  log(
+    `\nload average at the end ${loadAtEnd.toFixed(2)}${busy ? ': other work shared the machine, expect noise' : ''}`,
+  );
+  const report = {
+    date: new Date().toISOString(),
+    machine: { ...machine, loadAverageAtEnd: loadAtEnd },
+    settings: { seconds: SECONDS, runs: RUNS, connections: CONNECTIONS },
+    floors: { ortFraud, ortCnn1, ortCnn2 },
+    series: Object.fromEntries(series.map((s) => [s.key, { label: s.label, points: s.points }])),
+    ratios,
+    memory,
+  };
+  writeFileSync(join(OUT, 'serving.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(
+    join(OUT, 'serving.svg'),
+    renderSvg(`Modelport serving, req/s (${machine.cores} shared cores)`, series, CONNECTIONS),
+  );
+  log(`\nwrote ${join('bench', 'out', 'serving.json')} and ${join('bench', 'out', 'serving.svg')}`);
+} finally {
+  for (const child of children.reverse()) await stopChild(child);
+  await rm(dir, { recursive: true, force: true });
+}

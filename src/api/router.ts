@@ -1,0 +1,153 @@
+/**
+ * The control-plane router: matches /api/v1 requests to the route table, authorises, validates params, query and
+ * body with the route's schemas, runs the handler and writes the JSON answer or the one error shape.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import { ModelportError } from '../core/errors.ts';
+import { parseJson, readBody } from '../http/body.ts';
+import { sendError, sendJson } from '../http/respond.ts';
+import type { Authorizer } from './authorizer.ts';
+import { type AnyRoute, isStreamBody, type Method, type Permission } from './route.ts';
+
+const PERMISSIONS: readonly Permission[] = ['read', 'write', 'admin'];
+
+interface CompiledRoute {
+  def: AnyRoute;
+  pattern: RegExp;
+  keys: string[];
+}
+
+export interface RouterOptions {
+  authorizer: Authorizer;
+  /** Largest JSON body a route accepts (uploads set their own limit). */
+  maxJsonBytes: number;
+  log: (message: string, error?: unknown) => void;
+}
+
+export type ApiHandler = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
+
+export function compileRoutes(routes: readonly AnyRoute[]): CompiledRoute[] {
+  const seen = new Set<string>();
+  return routes.map((def) => {
+    if (!PERMISSIONS.includes(def.permission)) {
+      throw new Error(`route ${def.method} ${def.path} declares no permission; every route needs one`);
+    }
+    const id = `${def.method} ${def.path}`;
+    if (seen.has(id)) throw new Error(`route ${id} is declared twice`);
+    seen.add(id);
+    const keys: string[] = [];
+    const source = def.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:([a-zA-Z]+)/g, (_, key: string) => {
+      keys.push(key);
+      return '([^/]+)';
+    });
+    return { def, pattern: new RegExp(`^${source}/?$`), keys };
+  });
+}
+
+/** Builds the request handler for paths below /api/v1 (`path` is what follows the prefix, query excluded). */
+export function createRouter(routes: readonly AnyRoute[], options: RouterOptions): ApiHandler {
+  const compiled = compileRoutes(routes);
+
+  return async (req, res, path) => {
+    try {
+      let methodMismatch = false;
+      for (const route of compiled) {
+        const match = route.pattern.exec(path);
+        if (!match) continue;
+        if (route.def.method !== (req.method as Method)) {
+          methodMismatch = true;
+          continue;
+        }
+        const rawParams: Record<string, string> = {};
+        route.keys.forEach((key, i) => {
+          rawParams[key] = safeDecode(match[i + 1] ?? '', key);
+        });
+        await run(route.def, rawParams, req, res, options);
+        return;
+      }
+      throw methodMismatch
+        ? new ModelportError('method_not_allowed', `${req.method} is not allowed on this route`)
+        : new ModelportError('not_found', `no API route matches ${req.method} /api/v1${path}`);
+    } catch (error) {
+      sendError(res, error, 'api', (e) => options.log(`${req.method} /api/v1${path} failed`, e));
+    }
+  };
+}
+
+async function run(
+  def: AnyRoute,
+  rawParams: Record<string, string>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: RouterOptions,
+) {
+  const principal = await options.authorizer.authenticate(req);
+  options.authorizer.authorize(principal, def.permission, rawParams['project']);
+
+  const params = validate(def.params, rawParams, 'path');
+  const query = validate(def.query, parseQuery(req.url ?? ''), 'query');
+  let body: unknown;
+  if (def.body !== undefined && !isStreamBody(def.body)) {
+    const type = req.headers['content-type'] ?? 'application/json';
+    if (!type.startsWith('application/json')) {
+      throw new ModelportError('unsupported_media_type', `send the body as application/json, not ${type}`);
+    }
+    const raw = await readBody(req, options.maxJsonBytes);
+    body = validate(def.body, parseJson(raw.length === 0 ? '{}' : raw), 'body');
+  }
+
+  const controller = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) controller.abort();
+  };
+  res.once('close', onClose);
+  const result = await def.handler({ params, query, body, principal, req, res, signal: controller.signal } as never);
+  res.off('close', onClose);
+  if (result !== undefined && !res.headersSent) sendJson(res, def.status ?? 200, result);
+  else if (result === undefined && !res.headersSent) {
+    res.writeHead(def.status ?? 204);
+    res.end();
+  }
+}
+
+function safeDecode(value: string, key: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new ModelportError('invalid_request', `path parameter '${key}' is not valid percent-encoding`, {
+      field: key,
+    });
+  }
+}
+
+/** Query string to an object; a key given twice becomes an array. */
+export function parseQuery(url: string): Record<string, string | string[]> {
+  const index = url.indexOf('?');
+  const out: Record<string, string | string[]> = {};
+  if (index < 0) return out;
+  for (const [key, value] of new URLSearchParams(url.slice(index + 1))) {
+    const existing = out[key];
+    out[key] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+  }
+  return out;
+}
+
+/** Validates with a zod schema; the first issue becomes an error naming the field (`body.tags.owner`). */
+export function validate(schema: z.ZodType | undefined, value: unknown, where: 'path' | 'query' | 'body'): unknown {
+  if (schema === undefined) return value;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+  if (issue.code === 'unrecognized_keys') {
+    const field = `${where}${path}.${issue.keys[0]}`;
+    return fail('unknown_field', field, `unknown field '${issue.keys[0]}'; remove it or check its spelling`);
+  }
+  const field = `${where}${path}`;
+  return fail('invalid_request', field, issue.message);
+}
+
+function fail(code: 'invalid_request' | 'unknown_field', field: string, message: string): never {
+  throw new ModelportError(code, `${field}: ${message}`, { field });
+}

@@ -1,0 +1,196 @@
+/** Routes of deployments: declarative specs in, revisions and observed status out. */
+import { z } from 'zod';
+import { EXPORT_FORMATS, type ExportFormat } from '../../backends/export.ts';
+import type { DeploymentService } from '../../deployments/deployment-service.ts';
+import { DeploymentSpecSchema } from '../../deployments/spec.ts';
+import { route } from '../route.ts';
+import { Name, ProjectParams } from '../schemas.ts';
+
+const DeploymentParams = z.strictObject({ project: Name, name: Name });
+
+const ConditionSchema = z.object({
+  type: z.enum(['Ready', 'RolledOut', 'Failed']),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+  lastTransitionTime: z.string(),
+});
+
+export const DeploymentSchema = z.object({
+  project: z.string(),
+  name: z.string(),
+  generation: z.number().int(),
+  currentRevision: z.number().int(),
+  latestRevision: z.number().int(),
+  spec: z.object({}).passthrough(),
+  status: z.object({
+    observedGeneration: z.number().int(),
+    servingRevision: z.number().int().nullable(),
+    conditions: z.array(ConditionSchema),
+    urls: z.object({ rest: z.string(), grpc: z.string().optional() }),
+    targets: z.array(
+      z.object({
+        model: z.string(),
+        version: z.number().int(),
+        weight: z.number(),
+        tag: z.string().optional(),
+        replicas: z.object({ desired: z.number().int(), ready: z.number().int() }),
+      }),
+    ),
+    shadow: z
+      .object({
+        model: z.string(),
+        version: z.number().int(),
+        percent: z.number(),
+        requests: z.number().int(),
+        agreements: z.number().int(),
+        errors: z.number().int(),
+        agreementRate: z.number().nullable(),
+      })
+      .optional(),
+  }),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export interface DeploymentRoutesOptions {
+  deployments: DeploymentService;
+  /** Renders a deployment's latest revision as files (src/backends/export.ts); the export route exists with it. */
+  export?: (
+    project: string,
+    name: string,
+    format: ExportFormat,
+  ) => Promise<{ path: string; content: string; owner: 'base' | 'example' }[]>;
+}
+
+export function deploymentRoutes({ deployments, export: exporter }: DeploymentRoutesOptions) {
+  return [
+    ...(exporter
+      ? [
+          route({
+            method: 'GET',
+            path: '/projects/:project/deployments/:name/export',
+            permission: 'read',
+            tag: 'deployments',
+            summary:
+              'Render the latest revision as Kubernetes manifests or a compose bundle, without applying (never holds secret values)',
+            params: DeploymentParams,
+            query: z.strictObject({ format: z.enum(EXPORT_FORMATS) }),
+            response: z.object({
+              files: z.array(z.object({ path: z.string(), content: z.string(), owner: z.enum(['base', 'example']) })),
+            }),
+            handler: async ({ params, query }) => ({
+              files: await exporter(params.project, params.name, query.format),
+            }),
+          }),
+        ]
+      : []),
+    route({
+      method: 'GET',
+      path: '/projects/:project/deployments',
+      permission: 'read',
+      tag: 'deployments',
+      summary: 'List deployments with their status',
+      params: ProjectParams,
+      response: z.object({ deployments: z.array(DeploymentSchema) }),
+      handler: async ({ params }) => ({ deployments: await deployments.list(params.project) }),
+    }),
+    route({
+      method: 'POST',
+      path: '/projects/:project/deployments',
+      permission: 'write',
+      tag: 'deployments',
+      summary: 'Create a deployment (409 if the name is taken)',
+      params: ProjectParams,
+      body: z.strictObject({ name: Name, spec: DeploymentSpecSchema }),
+      status: 201,
+      response: DeploymentSchema,
+      handler: async ({ params, body }) => deployments.apply(params.project, body.name, body.spec, true),
+    }),
+    route({
+      method: 'PUT',
+      path: '/projects/:project/deployments/:name',
+      permission: 'write',
+      tag: 'deployments',
+      summary: 'Create or change a deployment (a changed spec makes a new revision; the same spec is a no-op)',
+      params: DeploymentParams,
+      body: z.strictObject({ spec: DeploymentSpecSchema }),
+      response: DeploymentSchema,
+      handler: async ({ params, body }) => deployments.apply(params.project, params.name, body.spec),
+    }),
+    route({
+      method: 'GET',
+      path: '/projects/:project/deployments/:name',
+      permission: 'read',
+      tag: 'deployments',
+      summary: 'Show a deployment: spec and observed status',
+      params: DeploymentParams,
+      response: DeploymentSchema,
+      handler: async ({ params }) => deployments.get(params.project, params.name),
+    }),
+    route({
+      method: 'DELETE',
+      path: '/projects/:project/deployments/:name',
+      permission: 'write',
+      tag: 'deployments',
+      summary: 'Delete a deployment; every worker it ran is stopped',
+      params: DeploymentParams,
+      status: 204,
+      handler: async ({ params }) => {
+        await deployments.delete(params.project, params.name);
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/projects/:project/deployments/:name/revisions',
+      permission: 'read',
+      tag: 'deployments',
+      summary: 'List the immutable revisions of a deployment',
+      params: DeploymentParams,
+      response: z.object({
+        revisions: z.array(
+          z.object({
+            revision: z.number().int(),
+            spec: z.object({}).passthrough(),
+            targets: z.object({}).passthrough(),
+            createdAt: z.string(),
+          }),
+        ),
+      }),
+      handler: async ({ params }) => ({ revisions: await deployments.revisions(params.project, params.name) }),
+    }),
+    route({
+      method: 'POST',
+      path: '/projects/:project/deployments/:name/promote',
+      permission: 'write',
+      tag: 'deployments',
+      summary: 'Send 100% of traffic to the canary',
+      params: DeploymentParams,
+      response: DeploymentSchema,
+      handler: async ({ params }) => deployments.promote(params.project, params.name),
+    }),
+    route({
+      method: 'POST',
+      path: '/projects/:project/deployments/:name/rollback',
+      permission: 'write',
+      tag: 'deployments',
+      summary: 'Serve an earlier revision (default: the one before the serving one)',
+      params: DeploymentParams,
+      body: z.strictObject({ revision: z.number().int().positive().optional() }),
+      response: DeploymentSchema,
+      handler: async ({ params, body }) => deployments.rollback(params.project, params.name, body.revision),
+    }),
+    route({
+      method: 'GET',
+      path: '/projects/:project/deployments/:name/wait',
+      permission: 'read',
+      tag: 'deployments',
+      summary: 'Wait until the deployment is Ready at its latest generation (or failed, or the timeout passed)',
+      params: DeploymentParams,
+      query: z.strictObject({ timeout: z.coerce.number().int().min(1).max(600).default(60) }),
+      response: DeploymentSchema,
+      handler: async ({ params, query, signal }) =>
+        deployments.wait(params.project, params.name, query.timeout * 1000, signal),
+    }),
+  ];
+}

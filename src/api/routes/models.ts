@@ -1,0 +1,327 @@
+/** Routes of the model registry: projects, models, versions, aliases. */
+import { rm } from 'node:fs/promises';
+import { z } from 'zod';
+import { ModelportError } from '../../core/errors.ts';
+import type { ModelRef } from '../../core/names.ts';
+import { tooLarge } from '../../http/body.ts';
+import { type DownloadDeps, downloadModel, sniffFormat, sourceLabel } from '../../imports/index.ts';
+import type { ModelRegistry } from '../../registry/model-registry.ts';
+import { compileFriendlySignature, parseFriendlySignature } from '../../signatures/index.ts';
+import { spoolToFile } from '../../store/artifacts/index.ts';
+import { repeated, route } from '../route.ts';
+import {
+  AliasParams,
+  FriendlySignatureSchema,
+  Metrics,
+  ModelParams,
+  ModelSchema,
+  ModelVersionSchema,
+  Name,
+  ProjectParams,
+  ProjectSchema,
+  Tags,
+  VersionParams,
+} from '../schemas.ts';
+
+export interface ModelRoutesDeps {
+  registry: ModelRegistry;
+  /** Where uploads are spooled and checked before they enter the artifact store. */
+  uploadDir: string;
+  maxUploadBytes: number;
+  /** How `POST .../import` fetches a URL: an egress guard built for imports, and the server's S3 connection. */
+  imports: Pick<DownloadDeps, 'guard' | 's3'>;
+}
+
+const Format = z
+  .enum(['onnx', 'js', 'hosted'])
+  .describe('onnx, js for a js model folder as a .tgz, or hosted for a hosted-model descriptor (default: by content)');
+
+/** `k=v` pairs from repeated query parameters, each value checked by `value`. */
+function pairs<T>(items: string[], field: string, value: (raw: string, key: string) => T): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) {
+      throw new ModelportError('invalid_request', `${field}: '${item}' is not key=value`, { field: `query.${field}` });
+    }
+    const key = item.slice(0, eq);
+    out[key] = value(item.slice(eq + 1), key);
+  }
+  return out;
+}
+
+const toRef = (model: string, version: string): ModelRef =>
+  /^\d+$/.test(version) ? { name: model, version: Number(version) } : { name: model, alias: version };
+
+export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: ModelRoutesDeps) {
+  return [
+    route({
+      method: 'GET',
+      path: '/projects',
+      permission: 'read',
+      tag: 'projects',
+      summary: 'List projects',
+      response: z.object({ projects: z.array(ProjectSchema) }),
+      handler: async () => ({ projects: await registry.listProjects() }),
+    }),
+    route({
+      method: 'POST',
+      path: '/projects',
+      permission: 'admin',
+      tag: 'projects',
+      summary: 'Create a project',
+      body: z.strictObject({ name: Name }),
+      status: 201,
+      response: ProjectSchema,
+      handler: async ({ body }) => registry.createProject(body.name),
+    }),
+    route({
+      method: 'GET',
+      path: '/projects/:project/models',
+      permission: 'read',
+      tag: 'models',
+      summary: 'List models, optionally filtered by a name fragment',
+      params: ProjectParams,
+      query: z.strictObject({ q: z.string().max(63).optional() }),
+      response: z.object({ models: z.array(ModelSchema) }),
+      handler: async ({ params, query }) => ({ models: await registry.listModels(params.project, query.q) }),
+    }),
+    route({
+      method: 'GET',
+      path: '/projects/:project/models/:model',
+      permission: 'read',
+      tag: 'models',
+      summary: 'Show a model with its aliases',
+      params: ModelParams,
+      response: ModelSchema,
+      handler: async ({ params }) => registry.getModel(params.project, params.model),
+    }),
+    route({
+      method: 'DELETE',
+      path: '/projects/:project/models/:model',
+      permission: 'write',
+      tag: 'models',
+      summary: 'Delete a model and all its versions (refused while a deployment uses one)',
+      params: ModelParams,
+      status: 204,
+      handler: async ({ params }) => {
+        await registry.deleteModel(params.project, params.model);
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/projects/:project/models/:model/versions',
+      permission: 'read',
+      tag: 'models',
+      summary: 'List the versions of a model',
+      params: ModelParams,
+      response: z.object({ versions: z.array(ModelVersionSchema) }),
+      handler: async ({ params }) => ({ versions: await registry.listVersions(params.project, params.model) }),
+    }),
+    route({
+      method: 'POST',
+      path: '/projects/:project/models/:model/versions',
+      permission: 'write',
+      tag: 'models',
+      summary:
+        'Register a new version: the body is the ONNX file or a js model .tgz; it is checked (loaded in a child process) before anything is stored',
+      params: ModelParams,
+      query: z.strictObject({
+        format: Format.optional(),
+        description: z.string().max(4096).optional(),
+        alias: repeated(z.string()),
+        tag: repeated(z.string()).describe('key=value, repeatable'),
+        metric: repeated(z.string()).describe('key=number, repeatable'),
+        source: z.string().max(2048).optional(),
+        dataCommit: z.string().max(256).optional(),
+        pipelineRun: z.string().max(256).optional(),
+        signature: z
+          .string()
+          .max(256 * 1024)
+          .optional()
+          .describe('The friendly signature as JSON: { features: [...], outputs: { labels, ... } }'),
+      }),
+      body: { stream: 'application/octet-stream' },
+      status: 201,
+      response: ModelVersionSchema,
+      handler: async ({ params, query, req, signal }) => {
+        const tags = Tags.parse(pairs(query.tag, 'tag', (v) => v));
+        const metrics = Metrics.parse(
+          pairs(query.metric, 'metric', (v, key) => {
+            const n = Number(v);
+            if (v.trim() === '' || !Number.isFinite(n)) {
+              throw new ModelportError('invalid_request', `metric '${key}': '${v}' is not a number`, {
+                field: 'query.metric',
+              });
+            }
+            return n;
+          }),
+        );
+        const friendly =
+          query.signature === undefined ? undefined : parseFriendlySignature(query.signature, 'query.signature');
+        if (Number(req.headers['content-length']) > maxUploadBytes) throw tooLarge(maxUploadBytes);
+        const spooled = await spoolToFile(req, { dir: uploadDir, maxBytes: maxUploadBytes, signal });
+        try {
+          if (spooled.size === 0) {
+            throw new ModelportError('invalid_model', 'the body is empty; send the model file as the request body');
+          }
+          return await registry.registerVersion(params.project, params.model, {
+            file: spooled.path,
+            format: query.format ?? (await sniffFormat(spooled.path)),
+            description: query.description,
+            tags,
+            metrics,
+            aliases: query.alias,
+            lineage: { source: query.source, dataCommit: query.dataCommit, pipelineRun: query.pipelineRun },
+            ...(friendly ? { friendlySignature: friendly } : {}),
+          });
+        } finally {
+          await rm(spooled.path, { force: true });
+        }
+      },
+    }),
+    route({
+      method: 'POST',
+      path: '/projects/:project/models/:model/import',
+      permission: 'write',
+      tag: 'models',
+      summary:
+        'Import a new version from an https:// or s3:// URL: the server downloads it through the egress guard, then registers it',
+      params: ModelParams,
+      body: z.strictObject({
+        url: z.string().min(1).max(4096).describe('https://host/path/model.onnx, a js model .tgz, or s3://bucket/key'),
+        format: Format.optional(),
+        description: z.string().max(4096).optional(),
+        aliases: z.array(z.string()).max(16).optional(),
+        tags: Tags.optional(),
+      }),
+      status: 201,
+      response: ModelVersionSchema,
+      handler: async ({ params, body, signal }) => {
+        const spooled = await downloadModel(body.url, { ...imports, dir: uploadDir, maxBytes: maxUploadBytes, signal });
+        try {
+          if (spooled.size === 0) throw new ModelportError('invalid_model', 'url: the download is empty');
+          return await registry.registerVersion(params.project, params.model, {
+            file: spooled.path,
+            format: body.format ?? (await sniffFormat(spooled.path)),
+            description: body.description,
+            tags: body.tags,
+            aliases: body.aliases,
+            lineage: { source: sourceLabel(body.url) },
+          });
+        } finally {
+          await rm(spooled.path, { force: true });
+        }
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/projects/:project/models/:model/versions/:version',
+      permission: 'read',
+      tag: 'models',
+      summary: 'Show a version by number or alias',
+      params: VersionParams,
+      response: ModelVersionSchema,
+      handler: async ({ params }) => registry.getVersion(params.project, toRef(params.model, params.version)),
+    }),
+    route({
+      method: 'PATCH',
+      path: '/projects/:project/models/:model/versions/:version',
+      permission: 'write',
+      tag: 'models',
+      summary: 'Update the description, and merge tags and metrics, of a version',
+      params: VersionParams,
+      body: z.strictObject({
+        description: z.string().max(4096).optional(),
+        tags: Tags.optional(),
+        metrics: Metrics.optional(),
+      }),
+      response: ModelVersionSchema,
+      handler: async ({ params, body }) =>
+        registry.updateVersion(params.project, toRef(params.model, params.version), body),
+    }),
+    route({
+      method: 'PUT',
+      path: '/projects/:project/models/:model/versions/:version/signature',
+      permission: 'write',
+      tag: 'models',
+      summary: "Set a version's friendly signature (checked against its tensor signature)",
+      params: VersionParams,
+      body: FriendlySignatureSchema,
+      response: ModelVersionSchema,
+      handler: async ({ params, body }) =>
+        registry.setFriendlySignature(
+          params.project,
+          toRef(params.model, params.version),
+          compileFriendlySignature(body, 'body'),
+        ),
+    }),
+    route({
+      method: 'DELETE',
+      path: '/projects/:project/models/:model/versions/:version/signature',
+      permission: 'write',
+      tag: 'models',
+      summary: "Remove a version's friendly signature",
+      params: VersionParams,
+      response: ModelVersionSchema,
+      handler: async ({ params }) =>
+        registry.setFriendlySignature(params.project, toRef(params.model, params.version), null),
+    }),
+    route({
+      method: 'DELETE',
+      path: '/projects/:project/models/:model/versions/:version',
+      permission: 'write',
+      tag: 'models',
+      summary: 'Delete a version (refused while a deployment uses it)',
+      params: VersionParams,
+      status: 204,
+      handler: async ({ params }) => {
+        const version = await registry.getVersion(params.project, toRef(params.model, params.version));
+        await registry.deleteVersion(params.project, params.model, version.version);
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/projects/:project/models/:model/versions/:version/artifact',
+      permission: 'read',
+      tag: 'models',
+      summary: 'Download the model file (verified against its sha256 while streaming)',
+      params: VersionParams,
+      handler: async ({ params, res }) => {
+        const version = await registry.getVersion(params.project, toRef(params.model, params.version));
+        const stream = await registry.artifacts.open(version.sha256);
+        res.writeHead(200, {
+          'content-type': 'application/octet-stream',
+          'content-length': version.size,
+          'content-disposition': `attachment; filename="${version.model}-${version.version}.${version.format === 'js' ? 'tgz' : 'onnx'}"`,
+          'x-checksum-sha256': version.sha256,
+        });
+        for await (const chunk of stream) res.write(chunk);
+        res.end();
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/projects/:project/models/:model/aliases/:alias',
+      permission: 'write',
+      tag: 'models',
+      summary: 'Point an alias at a version (moves atomically)',
+      params: AliasParams,
+      body: z.strictObject({ version: z.number().int().positive() }),
+      response: ModelSchema,
+      handler: async ({ params, body }) => registry.setAlias(params.project, params.model, params.alias, body.version),
+    }),
+    route({
+      method: 'DELETE',
+      path: '/projects/:project/models/:model/aliases/:alias',
+      permission: 'write',
+      tag: 'models',
+      summary: 'Remove an alias',
+      params: AliasParams,
+      status: 204,
+      handler: async ({ params }) => {
+        await registry.deleteAlias(params.project, params.model, params.alias);
+      },
+    }),
+  ];
+}

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parse } from 'yaml';
+import { checkSpec } from '../../deployments/spec.ts';
+import { openSources, revisionOf, SPEC_MATRIX } from '../backend-fixtures.ts';
+import type { BindingSources } from '../render-input.ts';
+import { ManifestValidator } from '../schema-validation.ts';
+import { ComposeBackend } from './compose-backend.ts';
+
+const validator = new ManifestValidator();
+let sources: BindingSources;
+let closeSources: () => Promise<void>;
+let dir: string;
+before(async () => {
+  ({ sources, close: closeSources } = await openSources());
+  dir = await mkdtemp(join(tmpdir(), 'modelport-compose-'));
+});
+after(async () => {
+  await closeSources();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const backend = () =>
+  new ComposeBackend({
+    bundleDir: dir,
+    sources,
+    validator,
+    artifacts: 's3://models-bucket/modelport',
+    s3Endpoint: 'http://minio:9000',
+  });
+const withShadow = { ...SPEC_MATRIX['canary']!, shadow: { model: 'fraud@3', percent: 20 } };
+const plan = (name: string, spec: (typeof SPEC_MATRIX)[string], revision = 1) => {
+  const r = revisionOf(name, spec, revision);
+  return { ...r, scaling: checkSpec(r.spec) };
+};
+
+describe('compose bundle', () => {
+  for (const [name, spec] of Object.entries({ ...SPEC_MATRIX, shadow: withShadow })) {
+    test(`${name}: renders a bundle valid against the compose specification`, async () => {
+      const files = await backend().render(revisionOf('fraud-api', spec));
+      const base = parse(files.find((f) => f.path === 'base/docker-compose.yaml')!.content);
+      validator.validateCompose(base);
+      const published = Object.entries(base.services).filter(([, s]) => (s as { ports?: unknown }).ports);
+      assert.deepEqual(
+        published.map(([n]) => n),
+        ['gateway'],
+      );
+      for (const [service, s] of Object.entries(base.services as Record<string, any>)) {
+        if (!service.startsWith('s-')) continue;
+        assert.deepEqual(s.depends_on, { 'model-download': { condition: 'service_completed_successfully' } });
+      }
+    });
+  }
+
+  test('serving services come from the type template with limits, reservations and GPU devices', async () => {
+    const files = await backend().render(revisionOf('g', SPEC_MATRIX['gpu']!));
+    const base = parse(files.find((f) => f.path === 'base/docker-compose.yaml')!.content);
+    const service = base.services['s-iris-v3'];
+    assert.equal(service.image, 'docker.io/seldonio/mlserver:1.6.1-sklearn');
+    assert.equal(service.environment.MLSERVER_MODEL_URI, '/models/iris/3');
+    assert.deepEqual(service.deploy.resources.limits, { cpus: 2, memory: `${4 * 1024 ** 3}b` });
+    assert.deepEqual(service.deploy.resources.reservations.devices, [{ capabilities: ['gpu'], count: 1 }]);
+    const custom = parse((await backend().render(revisionOf('c', SPEC_MATRIX['custom']!)))[0]!.content);
+    assert.equal(custom.services['s-churn-v7'].image, 'registry.example.com/ml/xgb-server:2.0');
+    assert.deepEqual(custom.services['s-churn-v7'].command, ['--model-dir', '/models/churn/7', '--http-port', '8080']);
+  });
+
+  test('the gateway routes carry weights, tags and the shadow; secrets appear as names only', async () => {
+    const files = await backend().render(
+      revisionOf('fraud-api', { ...withShadow, secrets: [{ env: 'TOKEN', secret: 'partner-token' }] }),
+    );
+    const routes = JSON.parse(files.find((f) => f.path === 'base/gateway/routes.json')!.content);
+    assert.deepEqual(
+      routes.deployments[0].traffic.map((t: any) => [t.weight, t.tag, t.url]),
+      [
+        [90, 'stable', 'http://s-fraud-v1:8080'],
+        [10, 'canary', 'http://s-fraud-v2:8080'],
+      ],
+    );
+    assert.equal(routes.deployments[0].shadow.url, 'http://s-fraud-v3:8080');
+    assert.equal(files.find((f) => f.path === 'example/creds/s-fraud-v1/.env')!.content.split('\n')[1], 'TOKEN=');
+  });
+
+  test('regenerating rewrites base/ and keeps the user edits in example/', async () => {
+    const compose = backend();
+    const first = await compose.apply(plan('keep', SPEC_MATRIX['single']!));
+    assert.equal(first.ok, true);
+    const bundle = join(dir, 'default', 'keep');
+    const envFile = join(bundle, 'example', '.env');
+    assert.match(await readFile(envFile, 'utf8'), new RegExp(`EXAMPLE_DIR=${join(bundle, 'example')}`));
+    await writeFile(envFile, 'EXAMPLE_DIR=/srv/mine\nMODELPORT_PORT=9000\n');
+    await writeFile(join(bundle, 'example', 'creds', 'model-download', '.env'), 'AWS_ACCESS_KEY_ID=mine\n');
+
+    assert.equal((await compose.apply(plan('keep', SPEC_MATRIX['canary']!, 2))).ok, true);
+    assert.equal(await readFile(envFile, 'utf8'), 'EXAMPLE_DIR=/srv/mine\nMODELPORT_PORT=9000\n');
+    assert.equal(
+      await readFile(join(bundle, 'example', 'creds', 'model-download', '.env'), 'utf8'),
+      'AWS_ACCESS_KEY_ID=mine\n',
+    );
+    const base = parse(await readFile(join(bundle, 'base', 'docker-compose.yaml'), 'utf8'));
+    assert.ok(base.services['s-fraud-v2'], 'base/ follows the new revision');
+
+    await compose.remove('default', 'keep');
+    await assert.rejects(readFile(join(bundle, 'base', 'docker-compose.yaml')));
+    assert.equal(await readFile(envFile, 'utf8'), 'EXAMPLE_DIR=/srv/mine\nMODELPORT_PORT=9000\n');
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * The `compose` backend: writes each deployment's bundle to `<bundleDir>/<project>/<deployment>/` on every change,
+ * after validating its compose files against the compose specification. `base/` files are replaced atomically
+ * (temp file, rename); `example/` files are created once and never overwritten, so the user's edits survive.
+ * Running the bundle (`docker compose up -d` in example/) is the operator's step; apply reports the folder.
+ *
+ * ```ts
+ * const compose = new ComposeBackend({ bundleDir: '/srv/modelport/bundles', sources, validator, artifacts: 's3://models' });
+ * await compose.apply(plan); // { ok: true, url: 'file:///srv/modelport/bundles/default/fraud/example' }
+ * ```
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { toModelportError } from '../../core/errors.ts';
+import type { Backend, BackendResult } from '../../deployments/backend.ts';
+import type { RevisionPlan } from '../../deployments/local-backend.ts';
+import { type BindingSources, bindModels, type RevisionInput } from '../render-input.ts';
+import type { ManifestValidator } from '../schema-validation.ts';
+import { type BundleFile, type ComposeRenderOptions, renderCompose } from './compose-renderer.ts';
+
+export interface ComposeBackendOptions extends ComposeRenderOptions {
+  /** Folder holding one bundle per deployment. */
+  bundleDir: string;
+  sources: BindingSources;
+  validator: ManifestValidator;
+}
+
+export class ComposeBackend implements Backend {
+  readonly #o: ComposeBackendOptions;
+
+  constructor(options: ComposeBackendOptions) {
+    this.#o = options;
+  }
+
+  /** The validated bundle files of a revision (also what `modelport export --format compose` writes). */
+  async render(revision: RevisionInput): Promise<BundleFile[]> {
+    const input = await bindModels(revision, this.#o.sources, 'compose', { modelportImage: this.#o.modelportImage });
+    const { files, documents } = renderCompose(input, this.#o);
+    for (const [path, document] of Object.entries(documents)) this.#o.validator.validateCompose(document, path);
+    return files;
+  }
+
+  async apply(plan: RevisionPlan): Promise<BackendResult> {
+    const dir = this.#folder(plan.project, plan.name);
+    try {
+      await writeBundle(dir, await this.render(plan));
+    } catch (error) {
+      return { ok: false, reason: 'BundleFailed', message: toModelportError(error).message };
+    }
+    return { ok: true, url: pathToFileURL(join(dir, 'example')).href };
+  }
+
+  /** Removes the generated base/; the user's example/ stays (it holds their credentials and configuration). */
+  async remove(project: string, name: string): Promise<void> {
+    await rm(join(this.#folder(project, name), 'base'), { recursive: true, force: true });
+  }
+
+  #folder(project: string, name: string): string {
+    return join(this.#o.bundleDir, project, name);
+  }
+}
+
+/**
+ * Writes bundle files under `dir`: `base` files atomically replaced, `example` files only when absent. With
+ * example files, adds `example/.env` with EXAMPLE_DIR (the example folder's absolute path) when it does not exist.
+ */
+export async function writeBundle(dir: string, files: readonly BundleFile[]): Promise<void> {
+  const example = resolve(dir, 'example');
+  const all = files.some((f) => f.owner === 'example')
+    ? [
+        ...files,
+        {
+          path: 'example/.env',
+          content: `# Yours: the absolute path of this folder, used by ../base.\nEXAMPLE_DIR=${example}\n`,
+          owner: 'example' as const,
+        },
+      ]
+    : files;
+  for (const file of all) {
+    const target = resolve(dir, file.path);
+    if (!target.startsWith(`${resolve(dir)}/`)) throw new Error(`bundle file outside the bundle: ${file.path}`);
+    await mkdir(dirname(target), { recursive: true });
+    if (file.owner === 'example') {
+      try {
+        await writeFile(target, file.content, { flag: 'wx' });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      continue;
+    }
+    const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+    await writeFile(temp, file.content);
+    await rename(temp, target);
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * `modelport export`: a revision as files, without applying, for GitOps. Kubernetes formats give one multi-document
+ * `<name>.yaml` (validated; Secrets with values are left out, so create `<name>-env` and `<name>-s3` yourself);
+ * `compose` gives the bundle, written with `writeBundle` so that an existing example/ is kept.
+ *
+ * ```ts
+ * const files = await exportRevision(revision, 'knative', { kubernetes, compose });
+ * await writeBundle('./out', files);
+ * ```
+ */
+import { stringify } from 'yaml';
+import { notFound } from '../core/errors.ts';
+import type { DeploymentService } from '../deployments/deployment-service.ts';
+import type { ComposeBackend } from './compose/compose-backend.ts';
+import type { BundleFile } from './compose/compose-renderer.ts';
+import type { KubernetesBackend } from './kubernetes/kubernetes-backend.ts';
+import type { KubernetesFormat } from './kubernetes/kubernetes-renderer.ts';
+import type { RevisionInput } from './render-input.ts';
+
+export const EXPORT_FORMATS = ['kserve', 'kserve-knative', 'knative', 'compose'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** Exports the latest revision of a deployment (the spec as last applied, whichever revision serves). */
+export async function exportDeployment(
+  deployments: Pick<DeploymentService, 'get' | 'revisions'>,
+  project: string,
+  name: string,
+  format: ExportFormat,
+  backends: { kubernetes: KubernetesBackend; compose: ComposeBackend },
+): Promise<BundleFile[]> {
+  const { latestRevision } = await deployments.get(project, name);
+  const revision = (await deployments.revisions(project, name)).find((r) => r.revision === latestRevision);
+  if (!revision) throw notFound(`revision ${latestRevision} of deployment '${name}'`, 'deployment');
+  const { spec, targets } = revision;
+  return exportRevision({ project, name, revision: latestRevision, spec, targets }, format, backends);
+}
+
+export async function exportRevision(
+  revision: RevisionInput,
+  format: ExportFormat,
+  backends: { kubernetes: KubernetesBackend; compose: ComposeBackend },
+): Promise<BundleFile[]> {
+  if (format === 'compose') return backends.compose.render(revision);
+  const objects = await backends.kubernetes.render(revision, false, format as KubernetesFormat);
+  const content = objects.map((o) => stringify(o)).join('---\n');
+  return [{ path: `${revision.name}.yaml`, content, owner: 'base' }];
+}

@@ -1,0 +1,225 @@
+/**
+ * Test support: a small real HTTP server speaking the few Kubernetes API calls the backend makes (discovery,
+ * server-side apply, get, list with an equality labelSelector, delete) for Secrets, ServiceAccounts,
+ * InferenceServices and Knative Services, with a status that moves like a controller's: Ready=Unknown after an
+ * apply, then True with a URL once `readsUntilReady` reads have seen it (no timers), or False with
+ * ImagePullBackOff when a container image contains `cannot-pull`. `kubeconfig()` points a client at it.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parse } from 'yaml';
+import type { KubeObject } from '../schema-validation.ts';
+
+interface Resource {
+  group: string;
+  version: string;
+  plural: string;
+  kind: string;
+}
+
+const RESOURCES: Resource[] = [
+  { group: '', version: 'v1', plural: 'secrets', kind: 'Secret' },
+  { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount' },
+  { group: 'serving.kserve.io', version: 'v1beta1', plural: 'inferenceservices', kind: 'InferenceService' },
+  { group: 'serving.knative.dev', version: 'v1', plural: 'services', kind: 'Service' },
+];
+
+const SERVING = new Set(['InferenceService', 'Service']);
+
+interface Stored {
+  object: KubeObject & { metadata: KubeObject['metadata'] & { generation: number }; status?: unknown };
+  reads: number;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  contentType: string | undefined;
+  query: URLSearchParams;
+}
+
+export class FakeKubeServer {
+  readonly requests: RecordedRequest[] = [];
+  readonly #objects = new Map<string, Stored>();
+  readonly #server: Server;
+  /** Reads of a serving object after an apply before it turns Ready (default 1: one poll sees Unknown). */
+  readsUntilReady = 1;
+  url = '';
+
+  constructor() {
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((error: unknown) => send(res, 500, status(500, String(error))));
+    });
+  }
+
+  async start(): Promise<this> {
+    this.#server.listen(0, '127.0.0.1');
+    await once(this.#server, 'listening');
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** A kubeconfig (YAML text) whose current context points at this server. */
+  kubeconfig(namespace = 'default'): string {
+    return [
+      'apiVersion: v1',
+      'kind: Config',
+      // The client refuses plain http unless TLS verification is off, as for any local test cluster.
+      `clusters: [{ name: fake, cluster: { server: "${this.url}", insecure-skip-tls-verify: true } }]`,
+      'users: [{ name: tester, user: { token: test-token } }]',
+      `contexts: [{ name: fake, context: { cluster: fake, user: tester, namespace: ${namespace} } }]`,
+      'current-context: fake',
+    ].join('\n');
+  }
+
+  /** Stored objects of a kind (what a `kubectl get` would list). */
+  objects(kind?: string): KubeObject[] {
+    return [...this.#objects.values()].map((s) => s.object).filter((o) => kind === undefined || o.kind === kind);
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    this.requests.push({
+      method: req.method ?? '',
+      path: url.pathname,
+      contentType: req.headers['content-type'],
+      query: url.searchParams,
+    });
+    const parts = url.pathname.split('/').filter(Boolean);
+    // Discovery: /api/v1 and /apis/<group>/<version>.
+    if (req.method === 'GET' && (parts.length === 2 || parts.length === 3) && !parts.includes('namespaces')) {
+      const [group, version] = parts[0] === 'api' ? ['', parts[1]] : [parts[1], parts[2]];
+      const resources = RESOURCES.filter((r) => r.group === group && r.version === version);
+      if (resources.length === 0)
+        return send(res, 404, status(404, 'the server could not find the requested resource'));
+      return send(res, 200, {
+        kind: 'APIResourceList',
+        groupVersion: group ? `${group}/${version}` : version,
+        resources: resources.map((r) => ({
+          name: r.plural,
+          singularName: r.kind.toLowerCase(),
+          namespaced: true,
+          kind: r.kind,
+          verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
+        })),
+      });
+    }
+    // /api/v1/namespaces/<ns>/<plural>[/<name>] or /apis/<g>/<v>/namespaces/<ns>/<plural>[/<name>]
+    const at = parts.indexOf('namespaces');
+    const group = parts[0] === 'api' ? '' : (parts[1] ?? '');
+    const version = parts[0] === 'api' ? parts[1] : parts[2];
+    const namespace = parts[at + 1] ?? '';
+    const resource = RESOURCES.find((r) => r.group === group && r.version === version && r.plural === parts[at + 2]);
+    const name = parts[at + 3];
+    if (at < 0 || !resource) return send(res, 404, status(404, 'the server could not find the requested resource'));
+    const apiVersion = group ? `${group}/${version}` : `${version}`;
+    const key = `${apiVersion} ${resource.kind} ${namespace}/${name ?? ''}`;
+
+    if (req.method === 'PATCH' && name) {
+      if (req.headers['content-type'] !== 'application/apply-patch+yaml') {
+        return send(res, 415, status(415, `unsupported patch type ${req.headers['content-type']}`));
+      }
+      if (!url.searchParams.get('fieldManager'))
+        return send(res, 400, status(400, 'fieldManager is required for apply'));
+      const body = parse(await text(req)) as KubeObject;
+      const existing = this.#objects.get(key);
+      const { status: _, ...desired } = body as KubeObject & { status?: unknown };
+      const changed =
+        !existing || JSON.stringify(strip(existing.object)) !== JSON.stringify(strip(desired as KubeObject));
+      const generation = (existing?.object.metadata.generation ?? 0) + (changed ? 1 : 0);
+      const object = {
+        ...desired,
+        metadata: { ...desired.metadata, namespace, generation },
+        ...(SERVING.has(resource.kind)
+          ? changed
+            ? {
+                status: {
+                  observedGeneration: generation,
+                  conditions: [{ type: 'Ready', status: 'Unknown', reason: 'Reconciling' }],
+                },
+              }
+            : { status: existing?.object.status }
+          : {}),
+      } as Stored['object'];
+      this.#objects.set(key, { object, reads: changed ? 0 : (existing?.reads ?? 0) });
+      return send(res, existing ? 200 : 201, object);
+    }
+    if (req.method === 'GET' && name) {
+      const stored = this.#objects.get(key);
+      if (!stored) return send(res, 404, status(404, `${resource.plural} "${name}" not found`));
+      this.#progress(stored);
+      return send(res, 200, stored.object);
+    }
+    if (req.method === 'GET') {
+      const selector = (url.searchParams.get('labelSelector') ?? '').split(',').filter(Boolean);
+      const items = [...this.#objects.values()]
+        .map((s) => s.object)
+        .filter((o) => o.apiVersion === apiVersion && o.kind === resource.kind && o.metadata.namespace === namespace)
+        .filter((o) =>
+          selector.every((term) => {
+            const [k, v] = term.split('=');
+            return o.metadata.labels?.[k ?? ''] === v;
+          }),
+        );
+      return send(res, 200, { apiVersion, kind: `${resource.kind}List`, metadata: {}, items });
+    }
+    if (req.method === 'DELETE' && name) {
+      if (!this.#objects.delete(key)) return send(res, 404, status(404, `${resource.plural} "${name}" not found`));
+      return send(res, 200, { ...status(200, 'deleted'), status: 'Success' });
+    }
+    return send(res, 405, status(405, 'method not allowed'));
+  }
+
+  /** The controller's work, advanced by reads instead of time. */
+  #progress(stored: Stored): void {
+    const object = stored.object;
+    if (!SERVING.has(object.kind)) return;
+    const state = object.status as { conditions: { status: string }[] } | undefined;
+    if (state?.conditions[0]?.status !== 'Unknown') return;
+    stored.reads++;
+    if (stored.reads <= this.readsUntilReady) return;
+    const generation = object.metadata.generation;
+    const cannotPull = JSON.stringify(object.spec).includes('cannot-pull');
+    object.status = cannotPull
+      ? {
+          observedGeneration: generation,
+          conditions: [
+            { type: 'Ready', status: 'False', reason: 'ImagePullBackOff', message: 'Back-off pulling image' },
+          ],
+        }
+      : {
+          observedGeneration: generation,
+          url: `http://${object.metadata.name}.${object.metadata.namespace}.example.com`,
+          conditions: [{ type: 'Ready', status: 'True' }],
+        };
+  }
+}
+
+function strip(object: KubeObject): unknown {
+  const { metadata, ...rest } = object;
+  const { generation: _g, namespace: _n, ...meta } = metadata as KubeObject['metadata'] & { generation?: number };
+  const { status: _s, ...body } = rest as Record<string, unknown>;
+  return { metadata: meta, ...body };
+}
+
+function status(code: number, message: string) {
+  return { kind: 'Status', apiVersion: 'v1', status: 'Failure', message, code };
+}
+
+function send(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function text(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

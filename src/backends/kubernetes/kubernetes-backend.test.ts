@@ -1,0 +1,272 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { ModelportError } from '../../core/errors.ts';
+import { checkSpec } from '../../deployments/spec.ts';
+import { openSources, revisionOf, SPEC_MATRIX } from '../backend-fixtures.ts';
+import type { BindingSources } from '../render-input.ts';
+import { type KubeObject, ManifestValidator } from '../schema-validation.ts';
+import { FakeKubeServer } from './fake-kube-server.ts';
+import { openKubeApi } from './kube-api.ts';
+import { KubernetesBackend, uninstall } from './kubernetes-backend.ts';
+import { KUBERNETES_FORMATS, type KubernetesFormat } from './kubernetes-renderer.ts';
+
+const validator = new ManifestValidator();
+let sources: BindingSources;
+let closeSources: () => Promise<void>;
+before(async () => {
+  ({ sources, close: closeSources } = await openSources());
+});
+after(() => closeSources());
+
+const s3 = { endpoint: 'http://minio.storage:9000', region: 'eu-west-1', accessKeyId: 'AKIA', secretAccessKey: 'shh' };
+
+function backend(format: KubernetesFormat) {
+  return new KubernetesBackend({
+    api: () => Promise.reject(new Error('no cluster in render tests')),
+    sources,
+    validator,
+    format,
+    namespace: 'models',
+    storageUri: (sha) => `s3://models-bucket/modelport/sha256/${sha}`,
+    s3,
+    imagePullSecrets: ['regcred'],
+    secrets: { resolve: async (_p, names) => Object.fromEntries(names.map((n) => [n, `value-of-${n}`])) },
+  });
+}
+
+const serving = (objects: KubeObject[]) => objects[objects.length - 1]! as KubeObject & { spec: any };
+const containerOf = (object: KubeObject & { spec: any }) =>
+  object.kind === 'Service' ? object.spec.template.spec.containers[0] : object.spec.predictor.containers[0];
+
+describe('kubernetes rendering', () => {
+  for (const format of KUBERNETES_FORMATS) {
+    for (const [name, spec] of Object.entries(SPEC_MATRIX)) {
+      test(`${format} / ${name}: renders and validates against the CRD`, async () => {
+        const objects = await backend(format).render(revisionOf('fraud-api', spec), true);
+        for (const object of objects) validator.validateKubernetes(object);
+        for (const object of objects) {
+          assert.equal(object.metadata.labels?.['app.kubernetes.io/managed-by'], 'modelport');
+          assert.equal(object.metadata.labels?.['modelport.dev/deployment'], 'fraud-api');
+          assert.equal(object.metadata.labels?.['modelport.dev/project'], 'default');
+          assert.equal(object.metadata.labels?.['modelport.dev/revision'], '1');
+          assert.equal(object.metadata.namespace, 'models');
+        }
+        const main = serving(objects);
+        const container = containerOf(main);
+        // Secrets only by reference, never inline.
+        assert.ok(!JSON.stringify(main).includes('value-of-'));
+        assert.ok(!JSON.stringify(main).includes('"shh"'));
+        const storage = container.env.find((e: { name: string }) => e.name === 'STORAGE_URI');
+        assert.match(storage.value, /^s3:\/\/models-bucket\/modelport\/sha256\/[0-9a-f]{64}$/);
+      });
+    }
+  }
+
+  test('kserve Standard: first target is the predictor, the others the spec.canary list', async () => {
+    const main = serving(await backend('kserve').render(revisionOf('fraud-api', SPEC_MATRIX['canary']!), true));
+    assert.equal(main.metadata.annotations?.['serving.kserve.io/deploymentMode'], 'Standard');
+    assert.equal(main.spec.canary.length, 1);
+    assert.equal(main.spec.canary[0].trafficPercent, 10);
+    assert.ok(main.spec.canary[0].predictor.containers[0].args.includes('fraud'));
+    assert.equal(main.spec.predictor.containers[0].name, 'kserve-container');
+  });
+
+  test('kserve Knative mode: the canary is the predictor with canaryTrafficPercent; three targets are refused', async () => {
+    const main = serving(await backend('kserve-knative').render(revisionOf('fraud-api', SPEC_MATRIX['canary']!), true));
+    assert.equal(main.spec.predictor.canaryTrafficPercent, 10);
+    assert.match(
+      main.spec.predictor.containers[0].env.find((e: any) => e.name === 'STORAGE_URI').value,
+      /\/sha256\/02/,
+    );
+    await assert.rejects(
+      backend('kserve-knative').render(
+        revisionOf('x', {
+          traffic: [
+            { model: 'fraud@1', weight: 50 },
+            { model: 'fraud@2', weight: 25 },
+            { model: 'fraud@3', weight: 25 },
+          ],
+        }),
+        true,
+      ),
+      (e: ModelportError) => e.field === 'spec.traffic',
+    );
+  });
+
+  test('knative: revisions per target, traffic with tags and percents, autoscaling annotations', async () => {
+    const objects = await backend('knative').render(revisionOf('fraud-api', SPEC_MATRIX['canary']!), true);
+    const main = serving(objects);
+    assert.deepEqual(
+      main.spec.traffic.map((t: any) => [t.percent, t.tag]),
+      [
+        [90, 'stable'],
+        [10, 'canary'],
+      ],
+    );
+    assert.equal(main.spec.template.metadata.name, main.spec.traffic[1].revisionName);
+    assert.notEqual(main.spec.traffic[0].revisionName, main.spec.traffic[1].revisionName);
+    const zero = serving(await backend('knative').render(revisionOf('z', SPEC_MATRIX['scale-to-zero']!), true));
+    const annotations = zero.spec.template.metadata.annotations;
+    assert.equal(annotations['autoscaling.knative.dev/min-scale'], '0');
+    assert.equal(annotations['autoscaling.knative.dev/max-scale'], '5');
+    assert.equal(annotations['autoscaling.knative.dev/target'], '4');
+    assert.equal(annotations['autoscaling.knative.dev/scale-down-delay'], '60s');
+    assert.equal(zero.spec.template.spec.containerConcurrency, 4);
+    assert.deepEqual(zero.spec.template.spec.imagePullSecrets, [{ name: 'regcred' }]);
+  });
+
+  test('resources, GPU, secrets by secretKeyRef, S3 annotations and the custom type template', async () => {
+    const gpu = containerOf(serving(await backend('kserve').render(revisionOf('g', SPEC_MATRIX['gpu']!), true)));
+    assert.deepEqual(gpu.resources.limits, { cpu: '2', memory: '4Gi', 'nvidia.com/gpu': 1 });
+    assert.equal(gpu.image, 'docker.io/seldonio/mlserver:1.6.1-sklearn');
+
+    const objects = await backend('kserve').render(revisionOf('s', SPEC_MATRIX['secrets']!), true);
+    const env = containerOf(serving(objects)).env;
+    assert.deepEqual(env.find((e: any) => e.name === 'API_TOKEN').valueFrom, {
+      secretKeyRef: { name: 's-env', key: 'partner-token' },
+    });
+    assert.equal(env.find((e: any) => e.name === 'LOG_LEVEL').value, 'debug');
+    const envSecret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === 's-env') as any;
+    assert.deepEqual(envSecret.stringData, { 'partner-token': 'value-of-partner-token' });
+    const account = objects.find((o) => o.kind === 'ServiceAccount')!;
+    assert.equal(account.metadata.annotations?.['serving.kserve.io/s3-endpoint'], 'minio.storage:9000');
+    assert.equal(account.metadata.annotations?.['serving.kserve.io/s3-usehttps'], '0');
+    assert.equal((serving(objects).spec as any).predictor.serviceAccountName, account.metadata.name);
+
+    // Without secrets (export): no Secret carries a value.
+    const exported = await backend('kserve').render(revisionOf('s', SPEC_MATRIX['secrets']!), false);
+    assert.ok(!exported.some((o) => o.kind === 'Secret'));
+
+    const custom = containerOf(serving(await backend('knative').render(revisionOf('c', SPEC_MATRIX['custom']!), true)));
+    assert.equal(custom.image, 'registry.example.com/ml/xgb-server:2.0');
+    assert.deepEqual(custom.args.slice(0, 2), ['--model-dir', `/mnt/models/07${'ab'.repeat(31)}`]);
+    assert.ok(custom.env.some((e: any) => e.name === 'XGB_MODEL_NAME' && e.value === 'churn'));
+  });
+
+  test('a shadow is refused naming spec.shadow; a template typo fails validation naming the field path', async () => {
+    await assert.rejects(
+      backend('knative').render(revisionOf('x', { ...SPEC_MATRIX['single']!, shadow: { model: 'fraud@2' } }), true),
+      (e: ModelportError) => e.field === 'spec.shadow',
+    );
+    const typo = { ...SPEC_MATRIX['single']! };
+    const bad = new KubernetesBackend({
+      api: () => Promise.reject(new Error('unused')),
+      sources: {
+        ...sources,
+        catalogue: {
+          get: (name) => sources.catalogue.get(name),
+          template: async () => 'name: "{{ name }}"\nimage: "{{ image }}"\nimagePullPolcy: Always\n',
+        },
+      },
+      validator,
+      format: 'kserve',
+      namespace: 'models',
+      storageUri: (sha) => `s3://b/sha256/${sha}`,
+    });
+    await assert.rejects(bad.render(revisionOf('x', typo), false), (e: ModelportError) => {
+      assert.equal(e.field, 'spec.predictor.containers[0].imagePullPolcy');
+      return true;
+    });
+  });
+});
+
+describe('kubernetes apply against an API server', () => {
+  let server: FakeKubeServer;
+  let dir: string;
+  let kubeconfig: string;
+  before(async () => {
+    server = await new FakeKubeServer().start();
+    dir = await mkdtemp(join(tmpdir(), 'modelport-kube-'));
+    kubeconfig = join(dir, 'config');
+    await writeFile(kubeconfig, server.kubeconfig('models'));
+  });
+  after(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const applying = (format: KubernetesFormat) =>
+    new KubernetesBackend({
+      api: () => openKubeApi({ kubeconfig }),
+      sources,
+      validator,
+      format,
+      namespace: 'models',
+      storageUri: (sha) => `s3://models-bucket/sha256/${sha}`,
+      s3,
+      secrets: { resolve: async (_p, names) => Object.fromEntries(names.map((n) => [n, 'v'])) },
+      pollMs: 5,
+      readyTimeoutMs: 60_000,
+    });
+  const plan = (name: string, spec: (typeof SPEC_MATRIX)[string], revision = 1) => {
+    const r = revisionOf(name, spec, revision);
+    return { ...r, scaling: checkSpec(r.spec) };
+  };
+
+  test('applies server-side, waits for Ready, reports the URL, rolls and deletes cleanly', async () => {
+    const knative = applying('knative');
+    const result = await knative.apply(plan('fraud-api', SPEC_MATRIX['secrets']!));
+    assert.deepEqual(result, { ok: true, url: 'http://fraud-api.models.example.com' });
+    const patches = server.requests.filter((r) => r.method === 'PATCH');
+    assert.ok(patches.length >= 3);
+    for (const p of patches) {
+      assert.equal(p.contentType, 'application/apply-patch+yaml');
+      assert.equal(p.query.get('fieldManager'), 'modelport');
+    }
+    assert.deepEqual(
+      server
+        .objects()
+        .map((o) => o.kind)
+        .sort(),
+      ['Secret', 'Secret', 'Service', 'ServiceAccount'],
+    );
+
+    // Rolling update: the secrets go away with the spec's secrets; the Service moves to generation 2.
+    const next = await knative.apply(plan('fraud-api', SPEC_MATRIX['canary']!, 2));
+    assert.equal(next.ok, true);
+    assert.deepEqual(
+      server
+        .objects()
+        .map((o) => `${o.kind}/${o.metadata.name}`)
+        .sort(),
+      ['Secret/fraud-api-s3', 'Service/fraud-api', 'ServiceAccount/fraud-api-s3'],
+    );
+    assert.equal((server.objects('Service')[0]!.metadata as { generation?: number }).generation, 2);
+
+    await knative.remove('default', 'fraud-api');
+    assert.deepEqual(server.objects(), []);
+  });
+
+  test('an image that cannot be pulled reports Ready=False with its reason', async () => {
+    const broken = new KubernetesBackend({
+      api: () => openKubeApi({ kubeconfig }),
+      sources,
+      validator,
+      format: 'kserve',
+      namespace: 'models',
+      storageUri: (sha) => `s3://b/sha256/${sha}`,
+      modelportImage: 'registry.example.com/cannot-pull:1',
+      pollMs: 5,
+    });
+    const result = await broken.apply(plan('broken', SPEC_MATRIX['single']!));
+    assert.equal(result.ok, false);
+    assert.equal(!result.ok && result.reason, 'ImagePullBackOff');
+    await broken.remove('default', 'broken');
+  });
+
+  test('uninstall deletes everything labelled managed-by=modelport in the namespace, and nothing else', async () => {
+    await applying('kserve').apply(plan('one', SPEC_MATRIX['single']!));
+    await applying('kserve').apply(plan('two', SPEC_MATRIX['gpu']!));
+    const api = await openKubeApi({ kubeconfig });
+    await api.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'theirs', namespace: 'models' } });
+    const deleted = await uninstall(api, 'models');
+    assert.ok(deleted.includes('InferenceService/one') && deleted.includes('InferenceService/two'));
+    assert.deepEqual(
+      server.objects().map((o) => o.metadata.name),
+      ['theirs'],
+    );
+  });
+});

@@ -1,0 +1,116 @@
+/**
+ * The commands Modelport's image runs (see README "Kubernetes and docker-compose"):
+ *
+ * - `serve-model --model-uri URI --model-name NAME [--port 8080] [--grpc-port 8081]`: one model in single-model
+ *   mode (V2 REST and gRPC), from `s3://bucket/prefix/sha256/<hex>` or a file; URI and name default to
+ *   STORAGE_URI and MODEL_NAME. S3 access comes from AWS_ENDPOINT_URL_S3, AWS_REGION and the AWS_* keys.
+ * - `fetch-models --manifest models.json --to DIR`: the compose bundle's model download, from MODELPORT_ARTIFACTS
+ *   (`s3://...` or a folder); exits 0 once every model is in place and verified.
+ */
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { S3Settings } from '../../core/config.ts';
+import type { Command } from '../command.ts';
+import { UsageError } from '../command.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function s3FromEnv(env: Env): Partial<S3Settings> {
+  return {
+    endpoint: env['AWS_ENDPOINT_URL_S3'] || env['AWS_ENDPOINT_URL'] || undefined,
+    region: env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || undefined,
+    accessKeyId: env['AWS_ACCESS_KEY_ID'] || undefined,
+    secretAccessKey: env['AWS_SECRET_ACCESS_KEY'] || undefined,
+    sessionToken: env['AWS_SESSION_TOKEN'] || undefined,
+  };
+}
+
+function portOption(value: string | boolean | string[] | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !/^\d{1,5}$/.test(value) || Number(value) > 65535) {
+    throw new UsageError(`--${name} takes a port from 0 to 65535, not '${String(value)}'`);
+  }
+  return Number(value);
+}
+
+export const serveModelCommand: Command = {
+  words: ['serve-model'],
+  usage:
+    'serve-model --model-uri s3://bucket/prefix/sha256/<hex>|PATH --model-name NAME [--model-format onnx|js|hosted] [--sha256 HEX] [--host 0.0.0.0] [--port 8080] [--grpc-port 8081]',
+  summary: "Serve one model (V2 REST and gRPC): the command of Modelport's image on Kubernetes and compose",
+  args: [0, 0],
+  options: {
+    'model-uri': { type: 'string', description: 'The model: s3://.../sha256/<hex>, a path or file:// (STORAGE_URI)' },
+    'model-name': { type: 'string', description: 'The name requests use (MODEL_NAME)' },
+    'model-format': { type: 'string', description: 'onnx, js or hosted (default: read from the file)' },
+    sha256: { type: 'string', description: 'Expected sha256 of a local file' },
+    host: { type: 'string', description: 'Address to listen on (default 0.0.0.0)' },
+    port: { type: 'string', description: 'HTTP port (default 8080; 0 picks one)' },
+    'grpc-port': { type: 'string', description: 'gRPC port (default 8081; 0 turns gRPC off)' },
+  },
+  async run({ options, io, env }) {
+    const modelUri = (options['model-uri'] as string | undefined) ?? env['STORAGE_URI'];
+    const modelName = (options['model-name'] as string | undefined) ?? env['MODEL_NAME'];
+    if (!modelUri) throw new UsageError('--model-uri (or STORAGE_URI) is required');
+    if (!modelName) throw new UsageError('--model-name (or MODEL_NAME) is required');
+    const format = options['model-format'] as string | undefined;
+    if (format !== undefined && !['onnx', 'js', 'hosted'].includes(format)) {
+      throw new UsageError(`--model-format takes onnx, js or hosted, not '${format}'`);
+    }
+    const { serveModel } = await import('../../backends/image/serve-model.ts');
+    const workerEnv = Object.fromEntries(
+      Object.entries(env).filter(
+        (e): e is [string, string] => e[1] !== undefined && !e[0].startsWith('AWS_') && e[0] !== 'STORAGE_URI',
+      ),
+    );
+    const workDir = join(env['MODELPORT_HOME'] || tmpdir(), `modelport-serve-${process.pid}`);
+    const served = await serveModel({
+      modelUri,
+      modelName,
+      format: format as 'onnx' | 'js' | 'hosted' | undefined,
+      sha256: options['sha256'] as string | undefined,
+      host: (options['host'] as string | undefined) ?? '0.0.0.0',
+      port: portOption(options['port'], 8080, 'port'),
+      grpcPort: portOption(options['grpc-port'], 8081, 'grpc-port'),
+      workDir,
+      s3: s3FromEnv(env),
+      workerEnv,
+      egressAllowHosts: (env['MODELPORT_EGRESS_ALLOW_HOSTS'] ?? '').split(',').filter(Boolean),
+      log: (message, fields) => io.err(`${JSON.stringify({ message, ...fields })}\n`),
+    });
+    io.out(`serving ${modelName} at ${served.url}${served.grpcPort ? ` (gRPC port ${served.grpcPort})` : ''}\n`);
+    await new Promise<void>((resolve) => {
+      const stop = () => void served.close().then(resolve, resolve);
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+    await rm(workDir, { recursive: true, force: true });
+    return 0;
+  },
+};
+
+export const fetchModelsCommand: Command = {
+  words: ['fetch-models'],
+  usage: 'fetch-models --manifest models.json --to DIR [--artifacts s3://bucket/prefix|DIR]',
+  summary: "Download a compose bundle's models into a folder, verified (its model-download service)",
+  args: [0, 0],
+  options: {
+    manifest: { type: 'string', description: "The bundle's base/models.json" },
+    to: { type: 'string', description: 'The models folder (the shared volume)' },
+    artifacts: { type: 'string', description: 'Where artifacts live (MODELPORT_ARTIFACTS)' },
+  },
+  async run({ options, io, format, env }) {
+    const manifest = options['manifest'] as string | undefined;
+    const to = options['to'] as string | undefined;
+    const artifacts = (options['artifacts'] as string | undefined) ?? env['MODELPORT_ARTIFACTS'];
+    if (!manifest || !to) throw new UsageError('--manifest and --to are required');
+    if (!artifacts)
+      throw new UsageError('--artifacts (or MODELPORT_ARTIFACTS) is required: s3://bucket/prefix or a folder');
+    const { fetchModels } = await import('../../backends/image/fetch-models.ts');
+    const fetched = await fetchModels({ manifest, to, artifacts, s3: s3FromEnv(env) });
+    if (format === 'json') io.out(`${JSON.stringify({ models: fetched }, null, 2)}\n`);
+    else for (const m of fetched) io.out(`${m.fetched ? 'fetched' : 'kept   '} ${m.model}@${m.version} -> ${m.path}\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,110 @@
+/** `modelport modeltypes ...`: the model-type catalogue (runtimes, deployment templates, base images). */
+import { readFile } from 'node:fs/promises';
+import type { ModelType } from '../../modeltypes/model-type.ts';
+import type { Command } from '../command.ts';
+import { UsageError } from '../command.ts';
+import { details, json, table } from '../output.ts';
+
+const templateCell = (source: ModelType['templates'][keyof ModelType['templates']]) =>
+  source === undefined ? '-' : typeof source === 'string' ? `${source.split('\n').length} lines` : `ref ${source.ref}`;
+
+export const modelTypeCommands: Command[] = [
+  {
+    words: ['modeltypes', 'list'],
+    usage: 'modeltypes list',
+    summary: 'List the model types',
+    args: [0, 0],
+    async run({ io, format, client }) {
+      const types = await client().listModelTypes();
+      if (format === 'json') io.out(json(types));
+      else
+        io.out(
+          table(
+            ['name', 'runtime', 'default image', 'images'],
+            types.map((t) => [t.name, t.runtime, t.default_base_image.value, t.available_base_images.length]),
+          ),
+        );
+      return 0;
+    },
+  },
+  {
+    words: ['modeltypes', 'show'],
+    usage: 'modeltypes show <type>',
+    summary: 'Show a model type: runtime, templates and base images',
+    args: [1, 1],
+    async run({ args, io, format, client }) {
+      const t = await client().getModelType(args[0]!);
+      if (format === 'json') {
+        io.out(json(t));
+        return 0;
+      }
+      io.out(
+        details([
+          ['name', t.name],
+          ['runtime', t.runtime],
+          ['description', t.description ?? '-'],
+          ['default image', `${t.default_base_image.name} (${t.default_base_image.value})`],
+          ['kubernetes', templateCell(t.templates.kubernetes)],
+          ['compose', templateCell(t.templates.compose)],
+        ]),
+      );
+      io.out(
+        `\n${table(
+          ['image', 'value'],
+          t.available_base_images.map((i) => [i.name, i.value]),
+        )}`,
+      );
+      return 0;
+    },
+  },
+  {
+    words: ['modeltypes', 'add'],
+    usage: 'modeltypes add -f <file.yaml>',
+    summary: 'Add a model type from a YAML or JSON file holding one entry of modeltypes.yaml',
+    args: [0, 0],
+    options: { file: { type: 'string', short: 'f', description: 'The model type, as YAML or JSON' } },
+    async run({ options, io, format, client }) {
+      const file = options['file'] as string | undefined;
+      if (file === undefined) throw new UsageError('give the model type file with -f <file.yaml>');
+      let type: ModelType;
+      // Loaded here, not at the top: the rest of the CLI never pays for the YAML parser.
+      const { parse } = await import('yaml');
+      try {
+        type = parse(await readFile(file, 'utf8')) as ModelType;
+      } catch (error) {
+        throw new UsageError(`cannot read '${file}' as YAML: ${String((error as Error).message).split('\n')[0]}`);
+      }
+      const added = await client().addModelType(type);
+      io.out(format === 'json' ? json(added) : `added model type ${added.name} (${added.runtime})\n`);
+      return 0;
+    },
+  },
+  {
+    words: ['modeltypes', 'set-default-image'],
+    usage: 'modeltypes set-default-image <type> <image-name>',
+    summary: 'Make one of the available base images the default',
+    args: [2, 2],
+    async run({ args, io, format, client }) {
+      const [name, image] = args as [string, string];
+      const t = await client().setModelTypeDefaultImage(name, image);
+      io.out(
+        format === 'json'
+          ? json(t)
+          : `${t.name}: default image ${t.default_base_image.name} (${t.default_base_image.value})\n`,
+      );
+      return 0;
+    },
+  },
+  {
+    words: ['modeltypes', 'add-image'],
+    usage: 'modeltypes add-image <type> <image-name> <image>',
+    summary: 'Add a base image to the available ones',
+    args: [3, 3],
+    async run({ args, io, format, client }) {
+      const [name, imageName, value] = args as [string, string, string];
+      const t = await client().addModelTypeImage(name, { name: imageName, value });
+      io.out(format === 'json' ? json(t) : `${t.name}: added image ${imageName} (${value})\n`);
+      return 0;
+    },
+  },
+];

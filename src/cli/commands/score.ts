@@ -1,0 +1,179 @@
+/**
+ * `modelport score <model[@ref]> <input.csv | input.jsonl | -> [-o output.csv | output.jsonl | -]`: batch scoring.
+ *
+ * By default the version's model file is downloaded through the API (cached by sha256) and run in this process
+ * with ONNX Runtime; with `--url` the batches go to a served model's V2 endpoint instead. See README "Batch scoring".
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
+import { ModelportError } from '../../core/errors.ts';
+import { parseModelRef } from '../../core/names.ts';
+import {
+  type BatchScorer,
+  type ByteSink,
+  type CommittableSink,
+  cachedArtifact,
+  fileSink,
+  InProcessScorer,
+  mergeSignature,
+  RejectsWriter,
+  type RowFormat,
+  readSignatureFile,
+  type ScoringSignature,
+  scoreProgress,
+  scoreStream,
+  scoreSummary,
+  streamSink,
+  V2HttpScorer,
+} from '../../scoring/index.ts';
+import { scoringParts } from '../../signatures/index.ts';
+import type { Command } from '../command.ts';
+import { UsageError } from '../command.ts';
+
+function formatOf(path: string, given: string | undefined, fallback: RowFormat): RowFormat {
+  if (given !== undefined) {
+    if (given !== 'csv' && given !== 'jsonl') throw new UsageError(`--format takes csv or jsonl, not '${given}'`);
+    return given;
+  }
+  if (path === '-') return fallback;
+  return ['.jsonl', '.ndjson', '.json'].includes(extname(path).toLowerCase()) ? 'jsonl' : 'csv';
+}
+
+/** Where the model file cache lives: MODELPORT_CACHE_DIR, else ~/.cache/modelport/artifacts, else the temp dir. */
+function cacheDir(env: Readonly<Record<string, string | undefined>>): string {
+  if (env['MODELPORT_CACHE_DIR']) return env['MODELPORT_CACHE_DIR'];
+  const base = env['XDG_CACHE_HOME'] || (env['HOME'] ? join(env['HOME'], '.cache') : undefined);
+  return base ? join(base, 'modelport', 'artifacts') : join(tmpdir(), 'modelport-cache', 'artifacts');
+}
+
+export const scoreCommand: Command = {
+  words: ['score'],
+  usage:
+    'score <model[@version|@alias]> <input.csv | input.jsonl | -> [-o output.csv | output.jsonl | -] [--batch-size N] [--keep col1,col2] [--on-error fail|skip] [--rejects rejects.csv] [--signature file.json] [--url V2_BASE_URL]',
+  summary: 'Score a CSV or JSON-lines file with a model, streaming',
+  args: [2, 2],
+  options: {
+    output: { type: 'string', short: 'o', description: 'Output file (.csv or .jsonl) or - for stdout (default)' },
+    'batch-size': { type: 'string', description: 'Rows per inference call (default 1024)' },
+    keep: { type: 'string', description: 'Input columns to copy to the output, comma-separated' },
+    'on-error': { type: 'string', description: 'fail (default): stop at the first bad row; skip: set it aside' },
+    rejects: { type: 'string', description: 'With --on-error skip: write bad rows here (CSV: line,reason,record)' },
+    signature: {
+      type: 'string',
+      description: 'JSON file with featureNames and labels (as examples/fraud/signature.json)',
+    },
+    format: { type: 'string', description: 'csv or jsonl, for stdin / stdout (default csv)' },
+    url: { type: 'string', description: "Score through a served model's V2 endpoint at this base URL" },
+  },
+  async run({ args, options, io, client, env }) {
+    const [modelArg, inputPath] = args as [string, string];
+    const ref = parseModelRef(modelArg);
+    const outputPath = (options['output'] as string | undefined) ?? '-';
+    const batchText = (options['batch-size'] as string | undefined) ?? '1024';
+    if (!/^[1-9]\d{0,6}$/.test(batchText) || Number(batchText) > 1_000_000) {
+      throw new UsageError(`--batch-size takes a whole number from 1 to 1000000, not '${batchText}'`);
+    }
+    const onError = (options['on-error'] as string | undefined) ?? 'fail';
+    if (onError !== 'fail' && onError !== 'skip')
+      throw new UsageError(`--on-error takes fail or skip, not '${onError}'`);
+    const rejectsPath = options['rejects'] as string | undefined;
+    if (rejectsPath !== undefined && onError !== 'skip') throw new UsageError('--rejects needs --on-error skip');
+    const keep = [
+      ...new Set(
+        ((options['keep'] as string | undefined) ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    ];
+    const inputFormat = formatOf(inputPath, options['format'] as string | undefined, 'csv');
+    const outputFormat = formatOf(outputPath, outputPath === '-' ? inputFormat : undefined, inputFormat);
+    const extra = options['signature'] ? await readSignatureFile(options['signature'] as string) : {};
+
+    let inputSize: number | undefined;
+    if (inputPath !== '-') {
+      const info = await stat(inputPath).catch(() => undefined);
+      if (!info?.isFile()) throw new UsageError(`cannot read the input file '${inputPath}'`);
+      inputSize = info.size;
+    }
+
+    // The model: a served endpoint (--url), or the registry's file run here.
+    const v2Url = options['url'] as string | undefined;
+    let scorer: BatchScorer;
+    let registered: ScoringSignature | undefined;
+    if (v2Url !== undefined) {
+      if (ref.alias !== undefined) throw new UsageError('with --url, address the served model by name or name@version');
+      scorer = await V2HttpScorer.open(v2Url, ref.name, {
+        ...(ref.version !== undefined ? { version: String(ref.version) } : {}),
+        ...(env['MODELPORT_TOKEN'] ? { token: env['MODELPORT_TOKEN'] } : {}),
+      });
+    } else {
+      const api = client();
+      const version = ref.version ?? ref.alias ?? (await api.getModel(ref.name)).latestVersion ?? undefined;
+      if (version === undefined)
+        throw new ModelportError('not_found', `model '${ref.name}' has no versions to score with`);
+      const info = await api.getVersion(ref.name, version);
+      registered = { ...info.signature, ...scoringParts(info.friendlySignature) };
+      scorer = await InProcessScorer.open(await cachedArtifact(api, info, cacheDir(env)));
+    }
+
+    const output: CommittableSink | ByteSink = outputPath === '-' ? streamSink(process.stdout) : fileSink(outputPath);
+    const rejectsSink = rejectsPath ? fileSink(rejectsPath) : undefined;
+    const rejects = new RejectsWriter(rejectsSink);
+    const interactive = io.interactive && (outputPath !== '-' || Boolean(process.stdout.isTTY));
+    const progress = scoreProgress(io.err, interactive, inputSize);
+    const started = performance.now();
+    try {
+      const summary = await scoreStream({
+        input: inputPath === '-' ? process.stdin : createReadStream(inputPath, { highWaterMark: 1 << 20 }),
+        inputFormat,
+        output,
+        outputFormat,
+        scorer,
+        signature: mergeSignature({ ...scorer.signature, ...pickFriendly(registered) }, extra),
+        batchSize: Number(batchText),
+        keep,
+        onBadRow(line, reason, record) {
+          if (onError === 'fail') {
+            throw new ModelportError(
+              'invalid_input',
+              `line ${line}: ${reason}; fix the row, or pass --on-error skip --rejects rejects.csv to set bad rows aside`,
+              { field: 'input' },
+            );
+          }
+          rejects.add(line, reason, record);
+        },
+        afterChunk: () => rejects.flush(),
+        onProgress: (rows, bytes) => progress.update(rows, bytes),
+      });
+      progress.finish();
+      if ('commit' in output) await output.commit(); // stdout is never ended: the process still owns it
+      await rejectsSink?.commit();
+      const seconds = (performance.now() - started) / 1000;
+      const destination = outputPath === '-' ? 'stdout' : outputPath;
+      io.err(
+        `${scoreSummary(summary.rows, rejects.count, seconds, destination)}${rejects.count > 0 && rejectsPath ? ` (rejects in ${rejectsPath})` : ''}\n`,
+      );
+      if (rejects.count > 0 && !rejectsPath) io.err('bad rows were skipped; pass --rejects FILE to keep them\n');
+      return 0;
+    } catch (error) {
+      progress.finish();
+      if ('abort' in output) await output.abort();
+      await rejectsSink?.abort();
+      throw error;
+    } finally {
+      await scorer.close();
+    }
+  },
+};
+
+/** The friendly parts a registry version carries (from its friendly signature). */
+function pickFriendly(signature: ScoringSignature | undefined): Partial<ScoringSignature> {
+  if (!signature) return {};
+  return {
+    ...(signature.featureNames ? { featureNames: signature.featureNames } : {}),
+    ...(signature.labels ? { labels: signature.labels } : {}),
+  };
+}

@@ -1,0 +1,90 @@
+/** `modelport server`: runs the whole platform in this process until SIGTERM or SIGINT. */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  compileServerConfig,
+  type RawSettings,
+  SETTINGS,
+  type SettingName,
+  settingsFromEnv,
+} from '../../core/config.ts';
+import type { Command, OptionSpec } from '../command.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+const options: Record<string, OptionSpec> = {};
+for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, (typeof SETTINGS)[SettingName]][]) {
+  if (name === 'example') continue;
+  options[setting.flag.slice(2)] = {
+    type: 'string',
+    description: `${setting.env} (default ${setting.default || 'see README'})`,
+  };
+}
+options['no-example'] = { type: 'boolean', description: 'Do not register the example model on a first start' };
+
+export const serverCommand: Command = {
+  words: ['server'],
+  usage:
+    'server [--host H] [--port P] [--grpc-port P] [--home DIR] [--database-url URL] [--artifacts DIR|s3://...] [--no-example]',
+  summary: 'Run the Modelport server (control plane, gateway and console)',
+  args: [0, 0],
+  options,
+  async run({ options: given, io, env }) {
+    const raw: RawSettings = settingsFromEnv(env);
+    for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, (typeof SETTINGS)[SettingName]][]) {
+      const value = given[setting.flag.slice(2)];
+      if (typeof value === 'string') raw[name] = value;
+    }
+    if (given['no-example'] === true) raw.example = 'false';
+    const config = compileServerConfig(raw, env, process.cwd());
+
+    // Loaded here, not at the top: the rest of the CLI never pays for the server's dependencies.
+    const { startServer } = await import('../../server/server.ts');
+    const { createLogger } = await import('../../server/logger.ts');
+    const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    const log = createLogger();
+    const server = await startServer(config, { log, version: pkg.version, examplesDir: `${REPO_ROOT}examples` });
+
+    io.out(banner(server.url, server.grpcPort, server.example !== undefined, await sampleRow()));
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        log.info('shutting down', { signal });
+        server.close().then(resolve, resolve);
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    return 0;
+  },
+};
+
+/** The example's fraudulent sample row, for a curl line that works when pasted. */
+async function sampleRow(): Promise<number[] | undefined> {
+  try {
+    const sample = JSON.parse(await readFile(`${REPO_ROOT}examples/fraud/sample-request.json`, 'utf8')) as {
+      inputs: { data: number[] }[];
+    };
+    const data = sample.inputs[0]?.data ?? [];
+    return data.slice(data.length - 30);
+  } catch {
+    return undefined;
+  }
+}
+
+function banner(url: string, grpcPort: number | undefined, seeded: boolean, row: number[] | undefined): string {
+  const body = row
+    ? `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,30],"data":[${row.join(',')}]}]}`
+    : '{"inputs":[...]}';
+  return [
+    '',
+    `Modelport is running${seeded ? ' (the example model `fraud` was registered on this first start)' : ''}`,
+    `  API:        ${url}/api/v1   (OpenAPI: ${url}/api/v1/openapi.json)`,
+    `  Inference:  ${url}/v2/models/<name>/infer${grpcPort ? `   gRPC: ${url.replace(/^http:\/\//, '').replace(/:\d+$/, '')}:${grpcPort}` : ''}`,
+    '  Try it:',
+    `  curl -s ${url}/v2/models/fraud/infer -H 'content-type: application/json' -d '${body}'`,
+    '',
+    '',
+  ].join('\n');
+}

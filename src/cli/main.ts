@@ -1,0 +1,126 @@
+/**
+ * The `modelport` command. The only place besides the server command that reads process.env: it builds the client
+ * from --url / MODELPORT_URL and dispatches to a command by its words.
+ */
+import { parseArgs } from 'node:util';
+import { ModelportApiError, ModelportClient } from '../client/client.ts';
+import { ModelportError } from '../core/errors.ts';
+import { type Command, UsageError } from './command.ts';
+import { deploymentCommands } from './commands/deployments.ts';
+import { exportCommand } from './commands/export.ts';
+import { fetchModelsCommand, serveModelCommand } from './commands/image.ts';
+import { jobCommands } from './commands/jobs.ts';
+import { modelCommands } from './commands/models.ts';
+import { modelTypeCommands } from './commands/modeltypes.ts';
+import { scoreCommand } from './commands/score.ts';
+import { secretCommands } from './commands/secrets.ts';
+import { serverCommand } from './commands/server.ts';
+import { signatureCommands } from './commands/signatures.ts';
+import { uninstallCommand } from './commands/uninstall.ts';
+import { type Io, type OutputFormat, processIo } from './output.ts';
+
+const COMMANDS: Command[] = [
+  serverCommand,
+  ...modelCommands,
+  ...signatureCommands,
+  ...deploymentCommands,
+  scoreCommand,
+  ...jobCommands,
+  ...secretCommands,
+  ...modelTypeCommands,
+  exportCommand,
+  uninstallCommand,
+  serveModelCommand,
+  fetchModelsCommand,
+];
+
+const GLOBAL_OPTIONS = {
+  url: { type: 'string', description: 'Server URL (MODELPORT_URL, default http://127.0.0.1:8080)' },
+  project: { type: 'string', description: 'Project (MODELPORT_PROJECT, default "default")' },
+  output: { type: 'string', short: 'o', description: 'table (default) or json' },
+  help: { type: 'boolean', short: 'h', description: 'Show help' },
+} as const;
+
+function help(io: Io, command?: Command): void {
+  if (command) {
+    io.out(`usage: modelport ${command.usage}\n\n${command.summary}\n`);
+    // A command's own description of a global flag (score's -o and --url) wins; the order stays command-first.
+    const opts = Object.entries({ ...command.options, ...GLOBAL_OPTIONS, ...command.options });
+    if (opts.length) io.out(`\noptions:\n${opts.map(([n, o]) => `  --${n.padEnd(18)} ${o.description}`).join('\n')}\n`);
+    return;
+  }
+  io.out(
+    `usage: modelport <command> [options]\n\ncommands:\n${COMMANDS.map((c) => `  ${c.words.join(' ').padEnd(18)} ${c.summary}`).join('\n')}\n\nglobal options: --url URL, --project NAME, -o table|json, -h\n`,
+  );
+}
+
+export async function main(
+  argv: string[],
+  env: Readonly<Record<string, string | undefined>>,
+  io: Io = processIo(),
+): Promise<number> {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const command = COMMANDS.filter((c) => c.words.every((w, i) => words[i] === w)).sort(
+    (a, b) => b.words.length - a.words.length,
+  )[0];
+  if (!command) {
+    if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
+      help(io);
+      return argv.length === 0 ? 2 : 0;
+    }
+    io.err(`modelport: unknown command '${words.slice(0, 2).join(' ')}'; run 'modelport --help'\n`);
+    return 2;
+  }
+  try {
+    const rest = [...argv];
+    for (const word of command.words) rest.splice(rest.indexOf(word), 1);
+    const parsed = parseArgs({
+      args: rest,
+      options: { ...command.options, ...GLOBAL_OPTIONS } as never,
+      allowPositionals: true,
+      strict: true,
+    });
+    const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+    if (values['help']) {
+      help(io, command);
+      return 0;
+    }
+    const [min, max] = command.args;
+    if (parsed.positionals.length < min || parsed.positionals.length > max) {
+      throw new UsageError(
+        `expected ${min === max ? min : `${min} to ${max}`} argument(s), got ${parsed.positionals.length}`,
+      );
+    }
+    // A command that declares its own `output` option (score: -o FILE) takes -o over from the global format.
+    const format = (command.options?.['output'] ? 'table' : (values['output'] ?? 'table')) as OutputFormat;
+    if (format !== 'table' && format !== 'json') throw new UsageError(`-o takes table or json, not '${format}'`);
+    let client: ModelportClient | undefined;
+    const code = await command.run({
+      args: parsed.positionals,
+      options: values,
+      io,
+      format,
+      env,
+      client: () => {
+        client ??= new ModelportClient({
+          url: (values['url'] as string | undefined) ?? env['MODELPORT_URL'] ?? 'http://127.0.0.1:8080',
+          project: (values['project'] as string | undefined) ?? env['MODELPORT_PROJECT'] ?? 'default',
+          token: env['MODELPORT_TOKEN'],
+        });
+        return client;
+      },
+    });
+    return code ?? 0;
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`modelport: ${(error as Error).message}\nusage: modelport ${command.usage}\n`);
+      return 2;
+    }
+    if (error instanceof ModelportApiError || error instanceof ModelportError) {
+      io.err(`modelport: ${error.message} (${error.code})\n`);
+      return 1;
+    }
+    io.err(`modelport: ${(error as Error).message ?? String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * Server settings: raw strings from flags and environment in, one validated and frozen `ServerConfig` out.
+ *
+ * The entry point is the only place that reads `process.argv` and `process.env`; it builds `RawSettings` and calls
+ * `compileServerConfig`. Every error names the setting (flag and variable) and the fix.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { ModelportError } from './errors.ts';
+import { parseDuration, parseSize } from './units.ts';
+
+/** One entry per setting: its flag, its environment variable, and its default. Listed in the README. */
+export const SETTINGS = {
+  host: { flag: '--host', env: 'MODELPORT_HOST', default: '127.0.0.1' },
+  port: { flag: '--port', env: 'MODELPORT_PORT', default: '8080' },
+  grpcPort: { flag: '--grpc-port', env: 'MODELPORT_GRPC_PORT', default: '8081' },
+  home: { flag: '--home', env: 'MODELPORT_HOME', default: './.modelport' },
+  databaseUrl: { flag: '--database-url', env: 'MODELPORT_DATABASE_URL', default: '' },
+  artifacts: { flag: '--artifacts', env: 'MODELPORT_ARTIFACTS', default: '' },
+  s3Endpoint: { flag: '--s3-endpoint', env: 'MODELPORT_S3_ENDPOINT', default: '' },
+  example: { flag: '--no-example', env: 'MODELPORT_EXAMPLE', default: 'true' },
+  maxUploadSize: { flag: '--max-upload-size', env: 'MODELPORT_MAX_UPLOAD_SIZE', default: '2GiB' },
+  maxRequestSize: { flag: '--max-request-size', env: 'MODELPORT_MAX_REQUEST_SIZE', default: '64MiB' },
+  shutdownTimeout: { flag: '--shutdown-timeout', env: 'MODELPORT_SHUTDOWN_TIMEOUT', default: '30s' },
+  jobConcurrency: { flag: '--job-concurrency', env: 'MODELPORT_JOB_CONCURRENCY', default: '1' },
+  secretKeyFile: { flag: '--secret-key-file', env: 'MODELPORT_SECRET_KEY_FILE', default: '' },
+  egressAllowHosts: { flag: '--egress-allow-hosts', env: 'MODELPORT_EGRESS_ALLOW_HOSTS', default: '' },
+  kubeconfig: { flag: '--kubeconfig', env: 'MODELPORT_KUBECONFIG', default: '' },
+  kubeContext: { flag: '--kube-context', env: 'MODELPORT_KUBE_CONTEXT', default: '' },
+  kubeNamespace: { flag: '--kube-namespace', env: 'MODELPORT_KUBE_NAMESPACE', default: 'modelport' },
+  kubeFormat: { flag: '--kube-format', env: 'MODELPORT_KUBE_FORMAT', default: 'kserve' },
+  imagePullSecrets: { flag: '--image-pull-secrets', env: 'MODELPORT_IMAGE_PULL_SECRETS', default: '' },
+  modelportImage: { flag: '--modelport-image', env: 'MODELPORT_IMAGE', default: 'ghcr.io/modelport/modelport:0.1.0' },
+  bundleDir: { flag: '--bundle-dir', env: 'MODELPORT_BUNDLE_DIR', default: '' },
+  readyTimeout: { flag: '--ready-timeout', env: 'MODELPORT_READY_TIMEOUT', default: '5m' },
+} as const;
+
+/** How the Kubernetes backend renders: a KServe InferenceService (Standard or Knative mode) or a Knative Service. */
+export const KUBERNETES_FORMATS = ['kserve', 'kserve-knative', 'knative'] as const;
+export type KubernetesFormatName = (typeof KUBERNETES_FORMATS)[number];
+
+/** The Kubernetes backend's settings. */
+export interface KubernetesSettings {
+  /**
+   * True when a kubeconfig is given or the server runs in a pod (KUBERNETES_SERVICE_HOST is set): only then can
+   * deployments use `backend: kubernetes`. Export works either way.
+   */
+  enabled: boolean;
+  /** A kubeconfig file; undefined means the in-cluster service account (or KUBECONFIG / ~/.kube/config). */
+  kubeconfig: string | undefined;
+  /** A context of the kubeconfig other than its current one. */
+  context: string | undefined;
+  /** Where deployments go (default `modelport`). */
+  namespace: string;
+  format: KubernetesFormatName;
+  /** Secrets (in the namespace) for pulling private images. */
+  imagePullSecrets: readonly string[];
+  /** How long a revision may take to turn Ready (default 5 minutes). */
+  readyTimeoutMs: number;
+}
+
+export type SettingName = keyof typeof SETTINGS;
+export type RawSettings = Partial<Record<SettingName, string>>;
+
+export interface S3Settings {
+  endpoint: string | undefined;
+  region: string | undefined;
+  accessKeyId: string | undefined;
+  secretAccessKey: string | undefined;
+  sessionToken: string | undefined;
+}
+
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  /** 0 disables the gRPC listener. */
+  readonly grpcPort: number;
+  /** Absolute path of the home folder (SQLite file, artifacts, caches, key files). */
+  readonly home: string;
+  /** undefined means SQLite in the home folder. */
+  readonly databaseUrl: string | undefined;
+  /** A folder path or `s3://bucket/prefix`; defaults to `<home>/artifacts`. */
+  readonly artifacts: string;
+  readonly s3: Readonly<S3Settings>;
+  /** Register and deploy the example fraud model on a first start. */
+  readonly example: boolean;
+  readonly maxUploadBytes: number;
+  readonly maxRequestBytes: number;
+  readonly shutdownTimeoutMs: number;
+  /** Batch scoring jobs running at once. */
+  readonly jobConcurrency: number;
+  /**
+   * The secrets key (base64 or hex of 32 bytes) from MODELPORT_SECRET_KEY, read only from the environment (never a
+   * flag, so it stays out of `ps`). undefined means the key file below.
+   */
+  readonly secretKey: string | undefined;
+  /** Key file used when MODELPORT_SECRET_KEY is absent; `<home>/secret.key` by default, created 0600 on first start. */
+  readonly secretKeyFile: string;
+  /** Hosts (`name` or `name:port`, lowercase) that outbound calls may reach even at private addresses. */
+  readonly egressAllowHosts: readonly string[];
+  readonly kubernetes: Readonly<KubernetesSettings>;
+  /** The image that runs onnx, js and hosted models in single-model mode on Kubernetes and compose. */
+  readonly modelportImage: string;
+  /** Folder of the compose backend's bundles, one per deployment (`<home>/bundles` by default). */
+  readonly bundleDir: string;
+}
+
+function fail(name: SettingName, message: string): never {
+  const setting = SETTINGS[name];
+  throw new ModelportError('invalid_config', `${setting.flag} / ${setting.env}: ${message}`, { field: name });
+}
+
+function port(name: SettingName, value: string, allowZero: boolean): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535 || (!allowZero && n === 0)) {
+    fail(name, `'${value}' is not a port number; use an integer from ${allowZero ? 0 : 1} to 65535`);
+  }
+  return n;
+}
+
+function size(name: SettingName, value: string): number {
+  const n = parseSize(value);
+  if (n === undefined || n <= 0) fail(name, `'${value}' is not a size; use bytes or a unit such as 64MiB or 2GB`);
+  return n;
+}
+
+/** Validates and freezes the settings. `cwd` resolves a relative home. `env` supplies the AWS_* variables. */
+export function compileServerConfig(
+  raw: RawSettings,
+  env: Readonly<Record<string, string | undefined>> = {},
+  cwd = '.',
+): ServerConfig {
+  const get = (name: SettingName): string => (raw[name] ?? SETTINGS[name].default).trim();
+
+  const host = get('host');
+  if (!/^[a-zA-Z0-9.:_-]+$/.test(host)) fail('host', `'${host}' is not a host name or IP address`);
+
+  const home = resolve(cwd, get('home'));
+
+  const databaseUrl = get('databaseUrl') || undefined;
+  if (databaseUrl !== undefined && !/^(postgres(ql)?:\/\/|sqlite:|\/|\.)/.test(databaseUrl)) {
+    fail('databaseUrl', 'use a postgres://user@host:port/db URL, or a path to a SQLite file');
+  }
+
+  const artifacts = get('artifacts') || resolve(home, 'artifacts');
+  if (artifacts.includes('://') && !artifacts.startsWith('s3://')) {
+    fail('artifacts', `only folders and s3://bucket/prefix are supported, not '${artifacts.split('://')[0]}://'`);
+  }
+  if (artifacts.startsWith('s3://') && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(artifacts)) {
+    fail('artifacts', 'an S3 location is s3://bucket/optional/prefix with a valid bucket name');
+  }
+
+  const exampleValue = get('example').toLowerCase();
+  if (!['true', 'false', '1', '0', 'yes', 'no'].includes(exampleValue)) {
+    fail('example', `'${exampleValue}' is not a boolean; use true or false`);
+  }
+
+  const jobConcurrency = Number(get('jobConcurrency'));
+  if (!/^\d+$/.test(get('jobConcurrency')) || jobConcurrency < 1 || jobConcurrency > 64) {
+    fail('jobConcurrency', `'${get('jobConcurrency')}' is not a job count; use an integer from 1 to 64`);
+  }
+  const shutdownTimeoutMs = parseDuration(get('shutdownTimeout'));
+  if (shutdownTimeoutMs === undefined) fail('shutdownTimeout', 'use a duration such as 30s or 500ms');
+
+  const s3Endpoint = get('s3Endpoint') || env['AWS_ENDPOINT_URL_S3'] || env['AWS_ENDPOINT_URL'] || undefined;
+  if (s3Endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(s3Endpoint)) {
+    fail('s3Endpoint', 'use an http:// or https:// URL of the S3-compatible server');
+  }
+
+  const secretKey = env['MODELPORT_SECRET_KEY']?.trim() || undefined;
+  if (secretKey !== undefined && !isSecretKey(secretKey)) {
+    throw new ModelportError(
+      'invalid_config',
+      'MODELPORT_SECRET_KEY: use 32 random bytes as base64 or hex, e.g. the output of `openssl rand -base64 32`',
+      { field: 'secretKey' },
+    );
+  }
+
+  const egressAllowHosts = get('egressAllowHosts')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
+  for (const entry of egressAllowHosts) {
+    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+|[0-9a-f:]+)(:\d{1,5})?$/.test(entry)) {
+      fail('egressAllowHosts', `'${entry}' is not a host or host:port; list names like api.example.com,10.0.0.5:8080`);
+    }
+  }
+
+  const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+  const kubeNamespace = get('kubeNamespace');
+  if (!dnsLabel.test(kubeNamespace)) {
+    fail('kubeNamespace', `'${kubeNamespace}' is not a namespace name; use up to 63 lowercase letters, digits or -`);
+  }
+  const kubeFormat = get('kubeFormat') as KubernetesFormatName;
+  if (!KUBERNETES_FORMATS.includes(kubeFormat)) {
+    fail('kubeFormat', `'${kubeFormat}' is not a Kubernetes format; use ${KUBERNETES_FORMATS.join(', ')}`);
+  }
+  const imagePullSecrets = get('imagePullSecrets')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const name of imagePullSecrets) {
+    if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) {
+      fail('imagePullSecrets', `'${name}' is not a Secret name; list names like regcred,ghcr-pull`);
+    }
+  }
+  const modelportImage = get('modelportImage');
+  if (!/^[a-z0-9][a-z0-9._\-/:@]*$/i.test(modelportImage) || /\s/.test(modelportImage)) {
+    fail('modelportImage', `'${modelportImage}' is not an image reference; use registry/name:tag`);
+  }
+  const readyTimeoutMs = parseDuration(get('readyTimeout'));
+  if (readyTimeoutMs === undefined || readyTimeoutMs <= 0) fail('readyTimeout', 'use a duration such as 5m or 90s');
+  const kubeconfig = get('kubeconfig') ? resolve(cwd, get('kubeconfig')) : undefined;
+
+  return Object.freeze({
+    host,
+    port: port('port', get('port'), true),
+    grpcPort: port('grpcPort', get('grpcPort'), true),
+    home: isAbsolute(home) ? home : resolve(home),
+    databaseUrl,
+    artifacts,
+    s3: Object.freeze({
+      endpoint: s3Endpoint,
+      region: env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || undefined,
+      accessKeyId: env['AWS_ACCESS_KEY_ID'] || undefined,
+      secretAccessKey: env['AWS_SECRET_ACCESS_KEY'] || undefined,
+      sessionToken: env['AWS_SESSION_TOKEN'] || undefined,
+    }),
+    example: ['true', '1', 'yes'].includes(exampleValue),
+    maxUploadBytes: size('maxUploadSize', get('maxUploadSize')),
+    maxRequestBytes: size('maxRequestSize', get('maxRequestSize')),
+    shutdownTimeoutMs,
+    jobConcurrency,
+    secretKey,
+    secretKeyFile: resolve(home, get('secretKeyFile') || 'secret.key'),
+    egressAllowHosts: Object.freeze(egressAllowHosts),
+    kubernetes: Object.freeze({
+      enabled: kubeconfig !== undefined || Boolean(env['KUBERNETES_SERVICE_HOST']),
+      kubeconfig,
+      context: get('kubeContext') || undefined,
+      namespace: kubeNamespace,
+      format: kubeFormat,
+      imagePullSecrets: Object.freeze(imagePullSecrets),
+      readyTimeoutMs,
+    }),
+    modelportImage,
+    bundleDir: resolve(home, get('bundleDir') || 'bundles'),
+  });
+}
+
+/** True for 32 bytes written as 64 hex digits or as base64. */
+export function isSecretKey(text: string): boolean {
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return true;
+  return /^[A-Za-z0-9+/_-]{43}=?$/.test(text) && Buffer.from(text, 'base64').length === 32;
+}
+
+/** Reads RawSettings from the environment; flags given on the command line override them. */
+export function settingsFromEnv(env: Readonly<Record<string, string | undefined>>): RawSettings {
+  const raw: RawSettings = {};
+  for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, (typeof SETTINGS)[SettingName]][]) {
+    const value = env[setting.env];
+    if (value !== undefined && value !== '') raw[name] = value;
+  }
+  return raw;
+}

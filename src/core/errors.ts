@@ -1,0 +1,194 @@
+/**
+ * Every error Modelport raises on purpose is a `ModelportError` with a stable `code` from `ERROR_CODES`.
+ *
+ * Domain code picks a code, never a transport status: the catalogue below is the one table that maps each
+ * code to its HTTP status and gRPC status, and docs/errors.md is generated from it (a test checks the drift).
+ */
+
+/** gRPC status codes used by the catalogue (numeric values from grpc/status.proto). */
+export const GrpcStatus = {
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+export interface ErrorCodeInfo {
+  readonly http: number;
+  readonly grpc: number;
+  /** One line for docs/errors.md: when it happens and what to do. */
+  readonly summary: string;
+}
+
+export const ERROR_CODES = {
+  invalid_request: {
+    http: 400,
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+    summary: 'The request is malformed or a field fails validation; `field` names it. Fix the field and retry.',
+  },
+  invalid_json: {
+    http: 400,
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+    summary: 'The body is not valid JSON (or nests deeper than 100 levels). Send a well-formed JSON document.',
+  },
+  unknown_field: {
+    http: 400,
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+    summary: 'The body has a field the API does not know; `field` names it. Remove it or check its spelling.',
+  },
+  invalid_model: {
+    http: 400,
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+    summary: 'The uploaded file is not a model ONNX Runtime can load. Nothing was stored. Export a valid ONNX file.',
+  },
+  invalid_input: {
+    http: 400,
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+    summary: "An inference input does not match the model's signature (name, datatype, shape or data length).",
+  },
+  invalid_config: {
+    http: 400,
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+    summary: 'A setting (flag or environment variable) has a wrong value; the message names it and the fix.',
+  },
+  unauthenticated: {
+    http: 401,
+    grpc: GrpcStatus.UNAUTHENTICATED,
+    summary: 'No valid credentials were sent. Send a token in the Authorization header.',
+  },
+  forbidden: {
+    http: 403,
+    grpc: GrpcStatus.PERMISSION_DENIED,
+    summary: 'The credentials do not grant the permission this route needs.',
+  },
+  not_found: {
+    http: 404,
+    grpc: GrpcStatus.NOT_FOUND,
+    summary: 'The named project, model, version, alias or route does not exist.',
+  },
+  method_not_allowed: {
+    http: 405,
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+    summary: 'The route exists but not with this HTTP method.',
+  },
+  conflict: {
+    http: 409,
+    grpc: GrpcStatus.FAILED_PRECONDITION,
+    summary: 'The change conflicts with the current state (for example a version still used by a deployment).',
+  },
+  already_exists: {
+    http: 409,
+    grpc: GrpcStatus.ALREADY_EXISTS,
+    summary: 'An object with this name already exists.',
+  },
+  payload_too_large: {
+    http: 413,
+    grpc: GrpcStatus.RESOURCE_EXHAUSTED,
+    summary: 'The body is larger than the configured limit. Send a smaller body or raise the limit.',
+  },
+  unsupported_media_type: {
+    http: 415,
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+    summary: 'The Content-Type is not one this route accepts.',
+  },
+  overloaded: {
+    http: 429,
+    grpc: GrpcStatus.RESOURCE_EXHAUSTED,
+    summary: 'The queue for this model is full. Retry after the Retry-After header.',
+  },
+  not_ready: {
+    http: 503,
+    grpc: GrpcStatus.UNAVAILABLE,
+    summary: 'The model or server is not ready (loading, starting a worker, or shutting down). Retry shortly.',
+  },
+  timeout: {
+    http: 504,
+    grpc: GrpcStatus.DEADLINE_EXCEEDED,
+    summary: 'The request did not finish within its deadline.',
+  },
+  worker_failed: {
+    http: 500,
+    grpc: GrpcStatus.INTERNAL,
+    summary: 'The worker process running the model crashed or failed during this request; it is being restarted.',
+  },
+  artifact_corrupt: {
+    http: 500,
+    grpc: GrpcStatus.INTERNAL,
+    summary: 'A stored artifact does not match its sha256. It is never served; re-register the model.',
+  },
+  secret_unreadable: {
+    http: 500,
+    grpc: GrpcStatus.INTERNAL,
+    summary:
+      "A stored secret cannot be decrypted: the server's key (MODELPORT_SECRET_KEY or the key file) is not the one it was written with, or the row was altered. Restore the key, or set the secret again.",
+  },
+  egress_refused: {
+    http: 403,
+    grpc: GrpcStatus.PERMISSION_DENIED,
+    summary:
+      'An outbound URL is refused: not http(s), carries user:password, or reaches a loopback, private, link-local or metadata address (directly, via DNS or a redirect). An administrator can allow the host with MODELPORT_EGRESS_ALLOW_HOSTS.',
+  },
+  internal: {
+    http: 500,
+    grpc: GrpcStatus.INTERNAL,
+    summary: 'An unexpected error. The server log has the details; the response never does.',
+  },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ModelportErrorOptions {
+  /** The request field, setting or input at fault, as a dotted path (`spec.traffic[0].weight`). */
+  field?: string;
+  /** Seconds a client should wait before retrying (sent as Retry-After). */
+  retryAfter?: number;
+  cause?: unknown;
+}
+
+export class ModelportError extends Error {
+  readonly code: ErrorCode;
+  readonly field: string | undefined;
+  readonly retryAfter: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: ModelportErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ModelportError';
+    this.code = code;
+    this.field = options.field;
+    this.retryAfter = options.retryAfter;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].http;
+  }
+
+  get grpcStatus(): number {
+    return ERROR_CODES[this.code].grpc;
+  }
+
+  /** The one JSON error shape of the control-plane API. */
+  toJSON(): { code: ErrorCode; message: string; field?: string } {
+    return this.field === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, field: this.field };
+  }
+}
+
+/** Anything thrown becomes a ModelportError; unknown errors become `internal` with a message that leaks nothing. */
+export function toModelportError(error: unknown): ModelportError {
+  if (error instanceof ModelportError) return error;
+  return new ModelportError('internal', 'internal error', { cause: error });
+}
+
+export const notFound = (what: string, field?: string) =>
+  new ModelportError('not_found', `${what} not found`, field === undefined ? {} : { field });
+
+export const invalid = (field: string, message: string) =>
+  new ModelportError('invalid_request', `${field}: ${message}`, { field });

@@ -1,0 +1,315 @@
+/**
+ * The `local` backend: runs a deployment revision in this server's model host and routes its traffic.
+ *
+ * `apply` is the reconcile step for one revision, idempotent: it starts (or reuses) one serving unit per target,
+ * waits until each has a warmed worker, and only then swaps the deployment's route table in one assignment; the
+ * units no longer routed to are drained and stopped afterwards. A unit that fails to load is stopped and the old
+ * routes stay, so a broken revision never receives a request. Units are keyed by deployment, version and runtime
+ * settings, so a change of weights or scaling reuses the running workers and takes effect at once.
+ */
+import { createHash } from 'node:crypto';
+import { ModelportError, toModelportError } from '../core/errors.ts';
+import { parseDuration } from '../core/units.ts';
+import type { Counter, MetricsRegistry } from '../metrics/prometheus.ts';
+import type { ModelRegistry } from '../registry/model-registry.ts';
+import type { ModelVersion } from '../registry/types.ts';
+import type { ModelHost, ServeOptions } from '../serving/model-host.ts';
+import { Autoscaler } from './autoscaler.ts';
+import type { Backend } from './backend.ts';
+import { outputsAgree } from './shadow.ts';
+import type { CompiledScaling, DeploymentSpec } from './spec.ts';
+import type { RevisionTargets, ShadowStatus, TargetStatus } from './types.ts';
+
+/** Supplies secret values for a deployment's environment (the secrets service implements it). */
+export interface SecretResolver {
+  resolve(project: string, names: string[]): Promise<Record<string, string>>;
+}
+
+export interface RevisionPlan {
+  project: string;
+  name: string;
+  revision: number;
+  spec: DeploymentSpec;
+  targets: RevisionTargets;
+  scaling: CompiledScaling;
+}
+
+export interface RoutedTarget {
+  key: string;
+  version: ModelVersion;
+  weight: number;
+  tag?: string | undefined;
+  options: ServeOptions;
+}
+
+export interface RouteTable {
+  project: string;
+  name: string;
+  revision: number;
+  targets: RoutedTarget[];
+  shadow?:
+    | (RoutedTarget & { percent: number; counts: { requests: number; agreements: number; errors: number } })
+    | undefined;
+  stickyHeader?: string | undefined;
+}
+
+export type ApplyResult = { ok: true } | { ok: false; reason: string; message: string };
+
+export interface LocalBackendOptions {
+  host: ModelHost;
+  registry: ModelRegistry;
+  metrics: MetricsRegistry;
+  secrets?: SecretResolver;
+  log: (message: string, fields?: Record<string, unknown>) => void;
+  /** How often the autoscaler looks at load (default 500 ms). */
+  autoscaleTickMs?: number;
+}
+
+const deploymentKey = (project: string, name: string) => `${project}/${name}`;
+
+export class LocalBackend implements Backend {
+  readonly #options: LocalBackendOptions;
+  readonly #routes = new Map<string, RouteTable>();
+  readonly #autoscaler: Autoscaler;
+  readonly #shadowCounter: Counter;
+
+  constructor(options: LocalBackendOptions) {
+    this.#options = options;
+    this.#autoscaler = new Autoscaler(options.autoscaleTickMs ?? 500);
+    this.#shadowCounter = options.metrics.counter(
+      'modelport_shadow_requests_total',
+      'Requests mirrored to a deployment shadow, by outcome (agree, disagree, error).',
+      ['deployment', 'outcome'],
+    );
+  }
+
+  route(project: string, name: string): RouteTable | undefined {
+    return this.#routes.get(deploymentKey(project, name));
+  }
+
+  /** Starts the revision's units, then routes to them; on failure the previous routes stay. */
+  async apply(plan: RevisionPlan): Promise<ApplyResult> {
+    const { host, registry, log } = this.#options;
+    const previous = this.route(plan.project, plan.name);
+    let table: RouteTable;
+    try {
+      const env = await this.#environment(plan);
+      const routed = async (model: string, version: number, weight: number, tag?: string): Promise<RoutedTarget> => {
+        const v = await registry.getVersion(plan.project, { name: model, version });
+        const options = serveOptions(plan.spec, plan.scaling, env);
+        return { key: unitKey(plan, v, options), version: v, weight, tag, options };
+      };
+      const targets = await Promise.all(plan.targets.traffic.map((t) => routed(t.model, t.version, t.weight, t.tag)));
+      const shadow = plan.targets.shadow
+        ? {
+            ...(await routed(plan.targets.shadow.model, plan.targets.shadow.version, 0)),
+            percent: plan.targets.shadow.percent,
+            counts: previous?.shadow?.counts ?? { requests: 0, agreements: 0, errors: 0 },
+          }
+        : undefined;
+      table = {
+        project: plan.project,
+        name: plan.name,
+        revision: plan.revision,
+        targets,
+        shadow,
+        stickyHeader: plan.spec.sticky?.header.toLowerCase(),
+      };
+    } catch (error) {
+      const e = toModelportError(error);
+      return { ok: false, reason: 'InvalidTargets', message: e.message };
+    }
+
+    const units = [...table.targets, ...(table.shadow ? [table.shadow] : [])];
+    const fresh = units.filter((u) => !host.get(u.key));
+    const results = await Promise.allSettled(units.map((u) => host.ensure(u.key, u.version, u.options)));
+    const failed = results.findIndex((r) => r.status === 'rejected');
+    if (failed >= 0) {
+      for (const unit of fresh) if (!this.#inUse(unit.key, previous)) await host.stop(unit.key);
+      const error = toModelportError((results[failed] as PromiseRejectedResult).reason);
+      const unit = units[failed]!;
+      log('revision failed to load; previous revision keeps serving', {
+        deployment: plan.name,
+        revision: plan.revision,
+      });
+      return {
+        ok: false,
+        reason: 'ModelLoadFailed',
+        message: `${unit.version.model}@${unit.version.version} could not be loaded: ${error.message}`,
+      };
+    }
+
+    this.#routes.set(deploymentKey(plan.project, plan.name), table);
+    for (const unit of units) this.#manage(unit, plan.scaling);
+    if (previous) await this.#retire(previous, table);
+    return { ok: true };
+  }
+
+  /** Stops routing to the deployment and stops all of its units. */
+  async remove(project: string, name: string): Promise<void> {
+    const table = this.route(project, name);
+    if (!table) return;
+    this.#routes.delete(deploymentKey(project, name));
+    await this.#retire(table, undefined);
+  }
+
+  /** Replicas per target, read live from the units. */
+  targetStatus(table: RouteTable): TargetStatus[] {
+    return table.targets.map((t) => {
+      const stats = this.#options.host.get(t.key)?.pool.stats();
+      return {
+        model: t.version.model,
+        version: t.version.version,
+        weight: t.weight,
+        tag: t.tag,
+        replicas: { desired: stats?.target ?? 0, ready: stats?.ready ?? 0 },
+      };
+    });
+  }
+
+  shadowStatus(table: RouteTable): ShadowStatus | undefined {
+    const shadow = table.shadow;
+    if (!shadow) return undefined;
+    const compared = shadow.counts.requests - shadow.counts.errors;
+    return {
+      model: shadow.version.model,
+      version: shadow.version.version,
+      percent: shadow.percent,
+      ...shadow.counts,
+      agreementRate: compared > 0 ? shadow.counts.agreements / compared : null,
+    };
+  }
+
+  /** Mirrors a request to the table's shadow (never awaited by the caller) and records agreement. */
+  mirror(
+    table: RouteTable,
+    request: Parameters<typeof mirrorRequest>[1],
+    outputs: Parameters<typeof mirrorRequest>[2],
+  ): void {
+    const shadow = table.shadow;
+    if (!shadow || Math.random() * 100 >= shadow.percent) return;
+    mirrorRequest(this.#options.host, request, outputs, shadow.key).then(
+      (agree) => {
+        shadow.counts.requests++;
+        if (agree) shadow.counts.agreements++;
+        this.#shadowCounter.inc({ deployment: table.name, outcome: agree ? 'agree' : 'disagree' });
+      },
+      () => {
+        shadow.counts.requests++;
+        shadow.counts.errors++;
+        this.#shadowCounter.inc({ deployment: table.name, outcome: 'error' });
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#autoscaler.close();
+    this.#routes.clear();
+  }
+
+  #manage(unit: RoutedTarget, scaling: CompiledScaling): void {
+    const { host } = this.#options;
+    this.#autoscaler.set(unit.key, {
+      scaling,
+      observe: () => {
+        const served = host.get(unit.key);
+        if (!served) return { current: 0, peakActive: 0, active: 0, lastUsed: Date.now() };
+        return {
+          current: served.pool.stats().target,
+          peakActive: host.takePeak(served),
+          active: served.active,
+          lastUsed: served.lastUsed,
+        };
+      },
+      scaleTo: (replicas) => {
+        const served = host.get(unit.key);
+        if (!served) return;
+        this.#options.log('autoscaling', { unit: unit.key, from: served.pool.stats().target, to: replicas });
+        served.pool.scaleTo(replicas);
+      },
+    });
+  }
+
+  #inUse(key: string, table: RouteTable | undefined): boolean {
+    if (!table) return false;
+    return table.targets.some((t) => t.key === key) || table.shadow?.key === key;
+  }
+
+  /** Drains and stops the units of `old` that `next` does not route to (and no other deployment uses). */
+  async #retire(old: RouteTable, next: RouteTable | undefined): Promise<void> {
+    const keys = new Set([...old.targets.map((t) => t.key), ...(old.shadow ? [old.shadow.key] : [])]);
+    const stops: Promise<void>[] = [];
+    for (const key of keys) {
+      if (this.#inUse(key, next)) continue;
+      this.#autoscaler.delete(key);
+      stops.push(this.#options.host.stop(key));
+    }
+    await Promise.all(stops);
+  }
+
+  async #environment(plan: RevisionPlan): Promise<Record<string, string>> {
+    const env = { ...plan.spec.env };
+    if (plan.spec.secrets.length === 0) return env;
+    if (!this.#options.secrets) {
+      throw new ModelportError('invalid_request', 'spec.secrets: this server has no secret store configured', {
+        field: 'spec.secrets',
+      });
+    }
+    const values = await this.#options.secrets.resolve(
+      plan.project,
+      plan.spec.secrets.map((s) => s.secret),
+    );
+    for (const ref of plan.spec.secrets) env[ref.env] = values[ref.secret] ?? '';
+    return env;
+  }
+}
+
+function serveOptions(spec: DeploymentSpec, scaling: CompiledScaling, env: Record<string, string>): ServeOptions {
+  const batching = spec.runtime.batching;
+  const ms = (value: string | number | undefined) => (value === undefined ? undefined : parseDuration(value));
+  return {
+    // One worker at first even when scaling may go to zero: a revision proves it loads before it gets traffic.
+    replicas: Math.max(1, scaling.minReplicas),
+    settings: {
+      ...(spec.runtime.intraOpThreads ? { intraOpNumThreads: spec.runtime.intraOpThreads } : {}),
+      ...(spec.runtime.interOpThreads ? { interOpNumThreads: spec.runtime.interOpThreads } : {}),
+      ...(spec.runtime.graphOptimization ? { graphOptimizationLevel: spec.runtime.graphOptimization } : {}),
+    },
+    ...(batching
+      ? {
+          batching: {
+            ...(batching.maxBatchSize !== undefined ? { maxBatchSize: batching.maxBatchSize } : {}),
+            ...(batching.maxQueueDelay !== undefined ? { maxQueueDelayMs: ms(batching.maxQueueDelay) } : {}),
+            ...(batching.preferredBatchSizes ? { preferredBatchSizes: batching.preferredBatchSizes } : {}),
+            ...(batching.maxQueueSize !== undefined ? { maxQueueSize: batching.maxQueueSize } : {}),
+            ...(batching.timeout !== undefined ? { timeoutMs: ms(batching.timeout) } : {}),
+          },
+        }
+      : {}),
+    env,
+  };
+}
+
+/** Units are shared across revisions of a deployment when version and runtime settings are equal. */
+function unitKey(plan: RevisionPlan, version: ModelVersion, options: ServeOptions): string {
+  const { replicas: _, ...runtime } = options;
+  const hash = createHash('sha256').update(JSON.stringify(runtime)).digest('hex').slice(0, 12);
+  return `deploy:${plan.project}/${plan.name}/${version.model}@${version.version}/${hash}`;
+}
+
+async function mirrorRequest(
+  host: ModelHost,
+  request: import('../core/tensor.ts').InferRequest,
+  primary: import('../core/tensor.ts').Tensor[],
+  key: string,
+): Promise<boolean> {
+  const served = host.acquire(key);
+  if (!served) throw new ModelportError('not_ready', 'the shadow is not running');
+  try {
+    host.wake(served);
+    const outputs = await served.batcher.submit(request, { deadline: Date.now() + 30_000 });
+    return outputsAgree(primary, outputs);
+  } finally {
+    host.release(served);
+  }
+}

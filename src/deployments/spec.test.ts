@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ModelportError } from '../core/errors.ts';
+import { checkSpec, parseSpec } from './spec.ts';
+
+test('defaults: one replica, no scale to zero, local backend', () => {
+  const spec = parseSpec({ traffic: [{ model: 'fraud', weight: 100 }] });
+  assert.equal(spec.backend, 'local');
+  assert.deepEqual(checkSpec(spec), {
+    minReplicas: 1,
+    maxReplicas: 1,
+    targetConcurrency: 16,
+    scaleDownDelayMs: 30_000,
+    idleTimeoutMs: 300_000,
+  });
+});
+
+test('errors name the field', () => {
+  const cases: [unknown, string][] = [
+    [{}, 'spec.traffic'],
+    [{ traffic: [] }, 'spec.traffic'],
+    [{ traffic: [{ model: 'a', weight: 50 }] }, 'spec.traffic'],
+    [{ traffic: [{ model: 'a', weight: 101 }] }, 'spec.traffic[0].weight'],
+    [{ traffic: [{ model: 'A B', weight: 100 }] }, 'spec.traffic[0].model'],
+    [
+      {
+        traffic: [
+          { model: 'a', weight: 50, tag: 'x' },
+          { model: 'b', weight: 50, tag: 'x' },
+        ],
+      },
+      'spec.traffic',
+    ],
+    [{ traffic: [{ model: 'a', weight: 100 }], shadow: { model: 'b@', percent: 5 } }, 'spec.shadow.model'],
+    [{ traffic: [{ model: 'a', weight: 100 }], scaling: { minReplicas: -1 } }, 'spec.scaling.minReplicas'],
+    [{ traffic: [{ model: 'a', weight: 100 }], scaling: { idleTimeout: 'later' } }, 'spec.scaling.idleTimeout'],
+    [{ traffic: [{ model: 'a', weight: 100 }], resources: { memory: 'lots' } }, 'spec.resources.memory'],
+    [{ traffic: [{ model: 'a', weight: 100 }], replicas: 3 }, 'spec.replicas'],
+    [{ traffic: [{ model: 'a', weight: 100 }], backend: 'mainframe' }, 'spec.backend'],
+  ];
+  for (const [input, field] of cases) {
+    assert.throws(
+      () => parseSpec(input),
+      (e: unknown) => e instanceof ModelportError && e.field === field && e.message.startsWith(field),
+      JSON.stringify(input),
+    );
+  }
+});

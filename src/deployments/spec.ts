@@ -1,0 +1,172 @@
+/**
+ * The deployment spec: what the user writes (YAML or JSON, the same through the API, the CLI and the console), and
+ * its compiled form with defaults applied and units normalised. The spec is backend-neutral: the local backend runs
+ * it here, the Kubernetes and compose backends render it.
+ *
+ * ```yaml
+ * name: fraud
+ * spec:
+ *   traffic:
+ *     - { model: fraud@champion, weight: 90, tag: stable }
+ *     - { model: fraud@4, weight: 10, tag: canary }
+ *   shadow: { model: fraud@5, percent: 20 }
+ *   sticky: { header: x-user-id }
+ *   scaling: { minReplicas: 0, maxReplicas: 4, targetConcurrency: 8, scaleDownDelay: 30s, idleTimeout: 5m }
+ *   runtime: { intraOpThreads: 1, batching: { maxBatchSize: 32, maxQueueDelay: 2ms } }
+ *   resources: { memory: 512Mi, cpu: 1 }
+ *   env: { LOG_LEVEL: info }
+ *   secrets: [{ env: API_TOKEN, secret: partner-token }]
+ *   backend: local
+ * ```
+ */
+import { z } from 'zod';
+import { ModelportError } from '../core/errors.ts';
+import { parseModelRef } from '../core/names.ts';
+import { parseDuration, parseSize } from '../core/units.ts';
+
+const Duration = z.union([z.string(), z.number()]).describe("a duration such as '30s', '250ms' or milliseconds");
+const Tag = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,30}$/, 'a tag is a lowercase letter followed by up to 30 letters, digits or -');
+
+export const TrafficTargetSchema = z.strictObject({
+  model: z.string().describe('model@version or model@alias (a bare name means the latest version)'),
+  weight: z.number().int().min(0).max(100),
+  tag: Tag.optional(),
+});
+
+export const DeploymentSpecSchema = z.strictObject({
+  traffic: z.array(TrafficTargetSchema).min(1).max(10),
+  shadow: z.strictObject({ model: z.string(), percent: z.number().min(0).max(100).default(100) }).optional(),
+  sticky: z.strictObject({ header: z.string().regex(/^[a-z0-9-]{1,64}$/i) }).optional(),
+  scaling: z
+    .strictObject({
+      minReplicas: z.number().int().min(0).max(64).default(1),
+      maxReplicas: z.number().int().min(1).max(64).default(1),
+      targetConcurrency: z.number().int().min(1).max(10_000).default(16),
+      scaleDownDelay: Duration.default('30s'),
+      idleTimeout: Duration.default('5m'),
+    })
+    .default({ minReplicas: 1, maxReplicas: 1, targetConcurrency: 16, scaleDownDelay: '30s', idleTimeout: '5m' }),
+  runtime: z
+    .strictObject({
+      intraOpThreads: z.number().int().min(1).max(64).optional(),
+      interOpThreads: z.number().int().min(1).max(64).optional(),
+      graphOptimization: z.enum(['disabled', 'basic', 'extended', 'all']).optional(),
+      batching: z
+        .strictObject({
+          maxBatchSize: z.number().int().min(1).max(65_536).optional(),
+          maxQueueDelay: Duration.optional(),
+          preferredBatchSizes: z.array(z.number().int().min(1)).optional(),
+          maxQueueSize: z.number().int().min(1).max(1_000_000).optional(),
+          timeout: Duration.optional(),
+        })
+        .optional(),
+    })
+    .default({}),
+  resources: z
+    .strictObject({
+      memory: z.union([z.string(), z.number()]).optional(),
+      cpu: z.union([z.string(), z.number()]).optional(),
+      gpu: z.number().int().min(0).max(16).optional(),
+    })
+    .default({}),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(32_768)).default({}),
+  secrets: z
+    .array(z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), secret: z.string() }))
+    .default([]),
+  backend: z.enum(['local', 'kubernetes', 'compose']).default('local'),
+});
+
+/** A deployment document as written in a file for `modelport deployments apply -f`. */
+export const DeploymentDocumentSchema = z.strictObject({
+  apiVersion: z.literal('modelport/v1').optional(),
+  kind: z.literal('Deployment').optional(),
+  name: z.string(),
+  spec: DeploymentSpecSchema,
+});
+
+export type DeploymentSpecInput = z.input<typeof DeploymentSpecSchema>;
+export type DeploymentSpec = z.output<typeof DeploymentSpecSchema>;
+
+export interface CompiledScaling {
+  minReplicas: number;
+  maxReplicas: number;
+  targetConcurrency: number;
+  scaleDownDelayMs: number;
+  idleTimeoutMs: number;
+}
+
+/** Checks what the schema cannot: weights sum to 100, references parse, tags unique, units valid, min <= max. */
+export function checkSpec(spec: DeploymentSpec): CompiledScaling {
+  const total = spec.traffic.reduce((sum, t) => sum + t.weight, 0);
+  if (total !== 100) {
+    throw new ModelportError('invalid_request', `spec.traffic: weights add up to ${total}; they must add up to 100`, {
+      field: 'spec.traffic',
+    });
+  }
+  for (const [i, t] of spec.traffic.entries()) parseModelRef(t.model, `spec.traffic[${i}].model`);
+  if (spec.shadow) parseModelRef(spec.shadow.model, 'spec.shadow.model');
+  const tags = spec.traffic.flatMap((t) => (t.tag ? [t.tag] : []));
+  const duplicate = tags.find((tag, i) => tags.indexOf(tag) !== i);
+  if (duplicate) {
+    throw new ModelportError('invalid_request', `spec.traffic: the tag '${duplicate}' is used twice`, {
+      field: 'spec.traffic',
+    });
+  }
+  const duration = (value: string | number, field: string) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      throw new ModelportError('invalid_request', `${field}: '${value}' is not a duration; use 30s, 250ms or 5m`, {
+        field,
+      });
+    }
+    return ms;
+  };
+  const { scaling, runtime, resources } = spec;
+  if (scaling.maxReplicas < scaling.minReplicas) {
+    throw new ModelportError(
+      'invalid_request',
+      `spec.scaling.maxReplicas (${scaling.maxReplicas}) is below minReplicas (${scaling.minReplicas})`,
+      { field: 'spec.scaling.maxReplicas' },
+    );
+  }
+  if (runtime.batching?.maxQueueDelay !== undefined)
+    duration(runtime.batching.maxQueueDelay, 'spec.runtime.batching.maxQueueDelay');
+  if (runtime.batching?.timeout !== undefined) duration(runtime.batching.timeout, 'spec.runtime.batching.timeout');
+  if (resources.memory !== undefined && parseSize(resources.memory) === undefined) {
+    throw new ModelportError(
+      'invalid_request',
+      `spec.resources.memory: '${resources.memory}' is not a size; use 512Mi or 2Gi`,
+      {
+        field: 'spec.resources.memory',
+      },
+    );
+  }
+  return {
+    minReplicas: scaling.minReplicas,
+    maxReplicas: scaling.maxReplicas,
+    targetConcurrency: scaling.targetConcurrency,
+    scaleDownDelayMs: duration(scaling.scaleDownDelay, 'spec.scaling.scaleDownDelay'),
+    idleTimeoutMs: duration(scaling.idleTimeout, 'spec.scaling.idleTimeout'),
+  };
+}
+
+/** Parses and checks a spec from any JSON value; errors name the field (`spec.traffic[1].weight`). */
+export function parseSpec(value: unknown): DeploymentSpec {
+  const result = DeploymentSpecSchema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+    const field = issue.code === 'unrecognized_keys' ? `spec${path}.${issue.keys[0]}` : `spec${path}`;
+    throw new ModelportError(
+      issue.code === 'unrecognized_keys' ? 'unknown_field' : 'invalid_request',
+      `${field}: ${issue.message}`,
+      {
+        field,
+      },
+    );
+  }
+  checkSpec(result.data);
+  return result.data;
+}

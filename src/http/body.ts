@@ -1,0 +1,89 @@
+/**
+ * Reading request bodies at the edge, with limits applied before anything proportional to the body is allocated.
+ */
+import type { IncomingMessage } from 'node:http';
+import { ModelportError } from '../core/errors.ts';
+
+const MAX_JSON_DEPTH = 100;
+
+/**
+ * Rejects with payload_too_large as soon as the declared or received length passes `maxBytes`. Reads with
+ * 'data' events rather than an async iterator: this runs once per inference request, and the iterator's promise
+ * per chunk is measurable there.
+ */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBytes) return Promise.reject(tooLarge(maxBytes));
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > maxBytes) {
+        cleanup();
+        req.pause();
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const onAborted = () => onError(new ModelportError('invalid_request', 'the client closed the connection'));
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+  });
+}
+
+export function tooLarge(maxBytes: number): ModelportError {
+  return new ModelportError('payload_too_large', `the body is larger than the limit of ${maxBytes} bytes`);
+}
+
+/**
+ * Parses JSON, refusing documents nested deeper than 100 levels (a cheap scan before JSON.parse, so a hostile
+ * body cannot exhaust the stack).
+ */
+export function parseJson(body: Buffer | string, what = 'body'): unknown {
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  if (exceedsDepth(text, MAX_JSON_DEPTH)) {
+    throw new ModelportError('invalid_json', `${what} nests deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    // JSON.parse quotes the body in its message; say only where it broke, so no value (a secret) is echoed.
+    const at = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new ModelportError('invalid_json', `${what} is not valid JSON${at ? ` (at character ${at})` : ''}`);
+  }
+}
+
+/** True when brackets outside strings nest deeper than `limit`. */
+export function exceedsDepth(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}

@@ -1,0 +1,8 @@
+/**
+ * Importing models: from a local ONNX file, MLflow folder or js model folder (decided by the CLI), or from an
+ * https:// or s3:// URL (downloaded by the server through the egress guard, then registered).
+ */
+export { sniffFormat } from './format.ts';
+export { type LocalImport, localImport } from './local-source.ts';
+export { describeMlflowSpecs, type MlflowModel, type MlflowSpec, readMlflowModel } from './mlflow.ts';
+export { type DownloadDeps, downloadModel, type S3Download, sourceLabel } from './url-source.ts';

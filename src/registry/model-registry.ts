@@ -1,0 +1,409 @@
+/**
+ * The model registry: projects, models, numbered versions and aliases, over the metadata store and the artifact
+ * store.
+ *
+ * Ordering rules that keep the stores consistent after a crash at any point:
+ * - a version's file is checked (inspected) before anything is stored, and written to the artifact store before
+ *   the row that points at it, so a row never points at a missing artifact;
+ * - version numbers come from `models.latest_version`, bumped inside the same write transaction as the insert, so
+ *   concurrent registrations get 1, 2, 3 ... with no gaps or duplicates, and a number is never reused;
+ * - an artifact is deleted only after the last row referencing it is gone (an orphan blob is harmless; a dangling
+ *   row is not).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import { ModelportError, notFound } from '../core/errors.ts';
+import { checkAlias, checkName, type ModelRef } from '../core/names.ts';
+import type { ModelSignature } from '../core/tensor.ts';
+import { bindFriendlySignature, type FriendlySignature } from '../signatures/index.ts';
+import type { ArtifactStore } from '../store/artifacts/artifact-store.ts';
+import type { Database, ModelVersionsTable } from '../store/metadata/schema.ts';
+import type { Model, ModelInspector, ModelVersion, Project, RegisterVersionInput, VersionUsage } from './types.ts';
+
+/** The slice of the metadata store the registry needs. */
+export interface RegistryStore {
+  db: Kysely<Database>;
+  transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
+}
+
+export interface ModelRegistryDeps {
+  store: RegistryStore;
+  artifacts: ArtifactStore;
+  inspector: ModelInspector;
+  usage?: VersionUsage;
+  now?: () => Date;
+}
+
+type VersionRow = Selectable<ModelVersionsTable>;
+
+export class ModelRegistry {
+  readonly #db: Kysely<Database>;
+  readonly #store: RegistryStore;
+  readonly #artifacts: ArtifactStore;
+  readonly #inspector: ModelInspector;
+  #usage: VersionUsage | undefined;
+  readonly #now: () => Date;
+
+  constructor(deps: ModelRegistryDeps) {
+    this.#store = deps.store;
+    this.#db = deps.store.db;
+    this.#artifacts = deps.artifacts;
+    this.#inspector = deps.inspector;
+    this.#usage = deps.usage;
+    this.#now = deps.now ?? (() => new Date());
+  }
+
+  /** Late wiring: deployments are built after the registry they depend on. */
+  setUsage(usage: VersionUsage): void {
+    this.#usage = usage;
+  }
+
+  get artifacts(): ArtifactStore {
+    return this.#artifacts;
+  }
+
+  // Projects
+
+  async listProjects(): Promise<Project[]> {
+    const rows = await this.#db.selectFrom('projects').select(['name', 'created_at']).orderBy('name').execute();
+    return rows.map((r) => ({ name: r.name, createdAt: r.created_at }));
+  }
+
+  async createProject(name: string): Promise<Project> {
+    checkName(name, 'name');
+    const createdAt = this.#stamp();
+    const inserted = await this.#db
+      .insertInto('projects')
+      .values({ id: randomUUID(), name, created_at: createdAt })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .returning('name')
+      .executeTakeFirst();
+    if (!inserted) throw new ModelportError('already_exists', `project '${name}' already exists`, { field: 'name' });
+    return { name, createdAt };
+  }
+
+  // Models
+
+  async listModels(project: string, search?: string): Promise<Model[]> {
+    const projectId = await this.#projectId(project);
+    let query = this.#db.selectFrom('models').selectAll().where('project_id', '=', projectId);
+    if (search) query = query.where('name', 'like', `%${search.replace(/[%_\\]/g, '')}%`);
+    const models = await query.orderBy('name').execute();
+    if (models.length === 0) return [];
+    const ids = models.map((m) => m.id);
+    const [stats, aliases] = await Promise.all([
+      this.#db
+        .selectFrom('model_versions')
+        .select((eb) => ['model_id', eb.fn.max('version').as('latest'), eb.fn.countAll<number>().as('count')])
+        .where('model_id', 'in', ids)
+        .groupBy('model_id')
+        .execute(),
+      this.#db.selectFrom('model_aliases').selectAll().where('model_id', 'in', ids).orderBy('alias').execute(),
+    ]);
+    return models.map((m) => {
+      const stat = stats.find((s) => s.model_id === m.id);
+      return {
+        project,
+        name: m.name,
+        description: m.description,
+        latestVersion: stat?.latest == null ? null : Number(stat.latest),
+        versionCount: Number(stat?.count ?? 0),
+        aliases: Object.fromEntries(aliases.filter((a) => a.model_id === m.id).map((a) => [a.alias, a.version])),
+        createdAt: m.created_at,
+        updatedAt: m.updated_at,
+      };
+    });
+  }
+
+  async getModel(project: string, name: string): Promise<Model> {
+    checkName(name, 'model');
+    const found = (await this.listModels(project)).find((m) => m.name === name);
+    if (!found) throw notFound(`model '${name}' in project '${project}'`, 'model');
+    return found;
+  }
+
+  // Versions
+
+  async registerVersion(project: string, name: string, input: RegisterVersionInput): Promise<ModelVersion> {
+    checkName(name, 'model');
+    const aliases = (input.aliases ?? []).map((a) => checkAlias(a));
+    const projectId = await this.#projectId(project);
+    const format = input.format ?? 'onnx';
+
+    const signature = await this.#inspector.inspect(input.file, format);
+    const friendly = input.friendlySignature ? bindFriendlySignature(input.friendlySignature, signature) : null;
+    const artifact = await this.#artifacts.putFile(input.file);
+
+    const now = this.#stamp();
+    const version = await this.#store.transaction(async (trx) => {
+      await trx
+        .insertInto('models')
+        .values({
+          id: randomUUID(),
+          project_id: projectId,
+          name,
+          description: '',
+          latest_version: 0,
+          created_at: now,
+          updated_at: now,
+        })
+        .onConflict((oc) => oc.columns(['project_id', 'name']).doNothing())
+        .execute();
+      const model = await trx
+        .updateTable('models')
+        .set((eb) => ({ latest_version: eb('latest_version', '+', 1), updated_at: now }))
+        .where('project_id', '=', projectId)
+        .where('name', '=', name)
+        .returning(['id', 'latest_version'])
+        .executeTakeFirstOrThrow();
+      await trx
+        .insertInto('model_versions')
+        .values({
+          id: randomUUID(),
+          model_id: model.id,
+          version: model.latest_version,
+          format,
+          model_type: format,
+          artifact_sha256: artifact.sha256,
+          artifact_size: artifact.size,
+          signature: JSON.stringify(signature),
+          friendly_signature: friendly ? JSON.stringify(friendly) : null,
+          description: input.description ?? '',
+          tags: JSON.stringify(input.tags ?? {}),
+          metrics: JSON.stringify(input.metrics ?? {}),
+          source: input.lineage?.source ?? null,
+          data_commit: input.lineage?.dataCommit ?? null,
+          pipeline_run: input.lineage?.pipelineRun ?? null,
+          created_at: now,
+        })
+        .execute();
+      for (const alias of aliases) await this.#upsertAlias(trx, model.id, alias, model.latest_version, now);
+      return model.latest_version;
+    });
+    return this.getVersion(project, { name, version });
+  }
+
+  async listVersions(project: string, name: string): Promise<ModelVersion[]> {
+    const model = await this.#modelRow(project, name);
+    const [rows, aliases] = await Promise.all([
+      this.#db.selectFrom('model_versions').selectAll().where('model_id', '=', model.id).orderBy('version').execute(),
+      this.#aliasesOf(model.id),
+    ]);
+    return rows.map((row) => toVersion(project, name, row, aliases));
+  }
+
+  /** Resolves `name`, `name@3` or `name@alias`; the bare name means the highest existing version. */
+  async getVersion(project: string, ref: ModelRef): Promise<ModelVersion> {
+    const model = await this.#modelRow(project, ref.name);
+    const aliases = await this.#aliasesOf(model.id);
+    let version = ref.version;
+    if (ref.alias !== undefined) {
+      version = aliases.get(ref.alias);
+      if (version === undefined) throw notFound(`alias '${ref.alias}' of model '${ref.name}'`, 'alias');
+    }
+    let query = this.#db.selectFrom('model_versions').selectAll().where('model_id', '=', model.id);
+    query = version === undefined ? query.orderBy('version', 'desc').limit(1) : query.where('version', '=', version);
+    const row = await query.executeTakeFirst();
+    if (!row) {
+      throw version === undefined
+        ? notFound(`model '${ref.name}' has no versions; it`, 'model')
+        : notFound(`version ${version} of model '${ref.name}'`, 'version');
+    }
+    return toVersion(project, ref.name, row, aliases);
+  }
+
+  async updateVersion(
+    project: string,
+    ref: ModelRef,
+    patch: { description?: string; tags?: Record<string, string>; metrics?: Record<string, number> },
+  ): Promise<ModelVersion> {
+    const current = await this.getVersion(project, ref);
+    const model = await this.#modelRow(project, ref.name);
+    await this.#db
+      .updateTable('model_versions')
+      .set({
+        ...(patch.description !== undefined ? { description: patch.description } : {}),
+        ...(patch.tags !== undefined ? { tags: JSON.stringify({ ...current.tags, ...patch.tags }) } : {}),
+        ...(patch.metrics !== undefined ? { metrics: JSON.stringify({ ...current.metrics, ...patch.metrics }) } : {}),
+      })
+      .where('model_id', '=', model.id)
+      .where('version', '=', current.version)
+      .execute();
+    return this.getVersion(project, { name: ref.name, version: current.version });
+  }
+
+  /**
+   * Sets (or, with null, removes) a version's friendly signature, after checking it against the version's tensor
+   * signature (`invalid_request` naming `signature.features`, `signature.outputs.labels`, ...).
+   *
+   * @example await registry.setFriendlySignature('default', { name: 'fraud', alias: 'champion' }, { outputs: { labels: ['legit', 'fraud'] } })
+   */
+  async setFriendlySignature(
+    project: string,
+    ref: ModelRef,
+    friendly: FriendlySignature | null,
+  ): Promise<ModelVersion> {
+    const current = await this.getVersion(project, ref);
+    const bound = friendly ? bindFriendlySignature(friendly, current.signature) : null;
+    const model = await this.#modelRow(project, ref.name);
+    await this.#db
+      .updateTable('model_versions')
+      .set({ friendly_signature: bound ? JSON.stringify(bound) : null })
+      .where('model_id', '=', model.id)
+      .where('version', '=', current.version)
+      .execute();
+    return this.getVersion(project, { name: ref.name, version: current.version });
+  }
+
+  async deleteVersion(project: string, name: string, version: number): Promise<void> {
+    const model = await this.#modelRow(project, name);
+    await this.#refuseIfUsed(project, name, [version]);
+    const row = await this.#store.transaction(async (trx) => {
+      const deleted = await trx
+        .deleteFrom('model_versions')
+        .where('model_id', '=', model.id)
+        .where('version', '=', version)
+        .returning('artifact_sha256')
+        .executeTakeFirst();
+      if (!deleted) throw notFound(`version ${version} of model '${name}'`, 'version');
+      await trx.deleteFrom('model_aliases').where('model_id', '=', model.id).where('version', '=', version).execute();
+      return deleted;
+    });
+    await this.#collect([row.artifact_sha256]);
+  }
+
+  async deleteModel(project: string, name: string): Promise<void> {
+    const model = await this.#modelRow(project, name);
+    const versions = await this.#db
+      .selectFrom('model_versions')
+      .select(['version', 'artifact_sha256'])
+      .where('model_id', '=', model.id)
+      .execute();
+    await this.#refuseIfUsed(
+      project,
+      name,
+      versions.map((v) => v.version),
+    );
+    await this.#db.deleteFrom('models').where('id', '=', model.id).execute();
+    await this.#collect(versions.map((v) => v.artifact_sha256));
+  }
+
+  // Aliases
+
+  async setAlias(project: string, name: string, alias: string, version: number): Promise<Model> {
+    checkAlias(alias);
+    const model = await this.#modelRow(project, name);
+    await this.#store.transaction(async (trx) => {
+      const exists = await trx
+        .selectFrom('model_versions')
+        .select('version')
+        .where('model_id', '=', model.id)
+        .where('version', '=', version)
+        .executeTakeFirst();
+      if (!exists) throw notFound(`version ${version} of model '${name}'`, 'version');
+      await this.#upsertAlias(trx, model.id, alias, version, this.#stamp());
+    });
+    return this.getModel(project, name);
+  }
+
+  async deleteAlias(project: string, name: string, alias: string): Promise<void> {
+    checkAlias(alias);
+    const model = await this.#modelRow(project, name);
+    const result = await this.#db
+      .deleteFrom('model_aliases')
+      .where('model_id', '=', model.id)
+      .where('alias', '=', alias)
+      .executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0) throw notFound(`alias '${alias}' of model '${name}'`, 'alias');
+  }
+
+  // Internals
+
+  #stamp(): string {
+    return this.#now().toISOString();
+  }
+
+  async #projectId(project: string): Promise<string> {
+    checkName(project, 'project');
+    const row = await this.#db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirst();
+    if (!row) throw notFound(`project '${project}'`, 'project');
+    return row.id;
+  }
+
+  async #modelRow(project: string, name: string) {
+    checkName(name, 'model');
+    const projectId = await this.#projectId(project);
+    const row = await this.#db
+      .selectFrom('models')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (!row) throw notFound(`model '${name}' in project '${project}'`, 'model');
+    return row;
+  }
+
+  async #aliasesOf(modelId: string): Promise<Map<string, number>> {
+    const rows = await this.#db
+      .selectFrom('model_aliases')
+      .select(['alias', 'version'])
+      .where('model_id', '=', modelId)
+      .orderBy('alias')
+      .execute();
+    return new Map(rows.map((r) => [r.alias, r.version]));
+  }
+
+  async #upsertAlias(trx: Transaction<Database>, modelId: string, alias: string, version: number, now: string) {
+    await trx
+      .insertInto('model_aliases')
+      .values({ model_id: modelId, alias, version, updated_at: now })
+      .onConflict((oc) => oc.columns(['model_id', 'alias']).doUpdateSet({ version, updated_at: now }))
+      .execute();
+  }
+
+  async #refuseIfUsed(project: string, name: string, versions: number[]): Promise<void> {
+    if (!this.#usage) return;
+    for (const version of versions) {
+      const users = await this.#usage.usersOf(project, name, version);
+      if (users.length > 0) {
+        throw new ModelportError(
+          'conflict',
+          `version ${version} of model '${name}' is used by deployment${users.length > 1 ? 's' : ''} ${users.map((u) => `'${u}'`).join(', ')}; change or delete the deployment first`,
+          { field: 'version' },
+        );
+      }
+    }
+  }
+
+  /** Deletes artifacts no version references any more. */
+  async #collect(hashes: string[]): Promise<void> {
+    for (const sha256 of new Set(hashes)) {
+      const still = await this.#db
+        .selectFrom('model_versions')
+        .select('id')
+        .where('artifact_sha256', '=', sha256)
+        .executeTakeFirst();
+      if (!still) await this.#artifacts.delete(sha256);
+    }
+  }
+}
+
+function toVersion(project: string, model: string, row: VersionRow, aliases: Map<string, number>): ModelVersion {
+  return {
+    project,
+    model,
+    version: row.version,
+    format: row.format,
+    modelType: row.model_type,
+    sha256: row.artifact_sha256,
+    size: Number(row.artifact_size),
+    signature: JSON.parse(row.signature) as ModelSignature,
+    friendlySignature: row.friendly_signature ? (JSON.parse(row.friendly_signature) as FriendlySignature) : null,
+    description: row.description,
+    tags: JSON.parse(row.tags) as Record<string, string>,
+    metrics: JSON.parse(row.metrics) as Record<string, number>,
+    lineage: { source: row.source, dataCommit: row.data_commit, pipelineRun: row.pipeline_run },
+    aliases: [...aliases].filter(([, v]) => v === row.version).map(([a]) => a),
+    createdAt: row.created_at,
+  };
+}

@@ -1,0 +1,18 @@
+/**
+ * Model runtimes: the contract and the factory by kind. The ONNX implementation is loaded lazily by
+ * `createRuntime('onnx')` inside worker processes; `inspectOnnxModel` runs ONNX Runtime in a child process, so
+ * importing this module never loads onnxruntime-node.
+ */
+export { type InspectOptions, inspectOnnxModel } from './onnx/inspect.ts';
+export { refusedFormat, sniffModelFile } from './onnx/sniff.ts';
+export {
+  compileRuntimeSettings,
+  createRuntime,
+  isRuntimeKind,
+  type ModelRuntime,
+  RUNTIME_KINDS,
+  type RuntimeKind,
+  type RuntimeLoadOptions,
+  type RuntimeSettings,
+} from './runtime.ts';
+export { zeroBatch } from './zero-batch.ts';

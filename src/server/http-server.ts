@@ -1,0 +1,62 @@
+/**
+ * The one HTTP listener: /api/v1 goes to the control plane, the inference protocols (/v2, /v1, Seldon's
+ * /api/v1.0/predictions and /predict) to the data plane, /metrics to the metrics registry, and / to the console.
+ * Limits that protect the process (header size, slow clients) are set here, before any handler runs.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { ApiHandler } from '../api/router.ts';
+import { ModelportError } from '../core/errors.ts';
+import { sendError, sendJson } from '../http/respond.ts';
+
+export type PathHandler = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void> | void;
+
+export interface HttpHandlers {
+  api: ApiHandler;
+  openapi: () => unknown;
+  /** Inference protocols; absent until the gateway is wired. */
+  inference?: PathHandler;
+  metrics?: PathHandler;
+  console?: PathHandler;
+}
+
+const isUnder = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
+
+export function createHttpServer(handlers: HttpHandlers, log: (message: string, error?: unknown) => void): Server {
+  const server = createServer(
+    {
+      maxHeaderSize: 16 * 1024,
+      headersTimeout: 10_000,
+      requestTimeout: 5 * 60_000,
+      keepAliveTimeout: 5_000,
+    },
+    (req, res) => {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q < 0 ? url : url.slice(0, q);
+      const shape = isUnder(path, '/v2') ? 'v2' : 'api';
+      Promise.resolve()
+        .then(() => {
+          if (path === '/api/v1/openapi.json') return sendJson(res, 200, handlers.openapi());
+          if (isUnder(path, '/api/v1')) return handlers.api(req, res, path.slice('/api/v1'.length) || '/');
+          if (
+            handlers.inference &&
+            (isUnder(path, '/v2') || isUnder(path, '/v1') || isUnder(path, '/api/v1.0') || path === '/predict')
+          ) {
+            return handlers.inference(req, res, path);
+          }
+          if (path === '/metrics' && handlers.metrics) return handlers.metrics(req, res, path);
+          if (handlers.console && !isUnder(path, '/api')) return handlers.console(req, res, path);
+          throw new ModelportError('not_found', `nothing is served at ${path}`);
+        })
+        .catch((error: unknown) => sendError(res, error, shape, (e) => log(`${req.method} ${path} failed`, e)));
+    },
+  );
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return;
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+    );
+  });
+  return server;
+}

@@ -1,0 +1,306 @@
+/**
+ * The composition root: builds every part from the frozen config, explicitly and in dependency order, and tears
+ * them down in reverse. Nothing registers itself on import; a missing part fails here, at start-up.
+ */
+import { once } from 'node:events';
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LocalAuthorizer } from '../api/authorizer.ts';
+import { buildOpenApiDocument } from '../api/openapi.ts';
+import { createRouter } from '../api/router.ts';
+import { deploymentMetricsRoutes } from '../api/routes/deployment-metrics.ts';
+import { deploymentRoutes } from '../api/routes/deployments.ts';
+import { jobRoutes } from '../api/routes/jobs.ts';
+import { modelRoutes } from '../api/routes/models.ts';
+import { modelTypeRoutes } from '../api/routes/modeltypes.ts';
+import { secretRoutes } from '../api/routes/secrets.ts';
+import { systemRoutes } from '../api/routes/system.ts';
+import { ComposeBackend } from '../backends/compose/compose-backend.ts';
+import { exportDeployment } from '../backends/export.ts';
+import { openKubeApi } from '../backends/kubernetes/kube-api.ts';
+import { KubernetesBackend } from '../backends/kubernetes/kubernetes-backend.ts';
+import { ManifestValidator } from '../backends/schema-validation.ts';
+import type { ServerConfig } from '../core/config.ts';
+import { DeploymentResolver } from '../deployments/deployment-resolver.ts';
+import { DeploymentService } from '../deployments/deployment-service.ts';
+import { LocalBackend } from '../deployments/local-backend.ts';
+import { EgressGuard } from '../egress/index.ts';
+import { JobService, S3InputSource, s3Connection } from '../jobs/index.ts';
+import { MetricsRegistry } from '../metrics/prometheus.ts';
+import { ModelTypeCatalogue } from '../modeltypes/index.ts';
+import { DeploymentMetricsSampler } from '../observability/deployment-metrics-sampler.ts';
+import { modelInspector } from '../registry/model-inspector.ts';
+import { ModelRegistry } from '../registry/model-registry.ts';
+import { keyRotator, loadSecretKey, SecretStore, secretKeyInUse } from '../secrets/index.ts';
+import { GatewayService } from '../serving/gateway-service.ts';
+import { ModelHost } from '../serving/model-host.ts';
+import { createGrpcServer, startGrpcServer, stopGrpcServer } from '../serving/protocols/grpc/index.ts';
+import { RegistryResolver } from '../serving/registry-resolver.ts';
+import { createRestHandler } from '../serving/rest-handler.ts';
+import { createServingMetrics } from '../serving/serving-metrics.ts';
+import { openArtifactStore } from '../store/artifacts/index.ts';
+import { openMetadataStore } from '../store/metadata/index.ts';
+import { createConsoleHandler } from './console-handler.ts';
+import { seedExample } from './example.ts';
+import { createHttpServer, type PathHandler } from './http-server.ts';
+import type { Logger } from './logger.ts';
+
+export interface RunningServer {
+  /** Base URL of the HTTP listener (control plane and REST inference). */
+  url: string;
+  /** Port of the gRPC listener, when it runs. */
+  grpcPort: number | undefined;
+  registry: ModelRegistry;
+  gateway: GatewayService;
+  host: ModelHost;
+  deployments: DeploymentService;
+  jobs: JobService;
+  metrics: MetricsRegistry;
+  /** What the example seeding did on this start, for the start-up banner. */
+  example: { model: string; version: number } | undefined;
+  /** Stops accepting, lets in-flight requests finish (bounded by the shutdown timeout), closes the stores. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log: Logger;
+  version: string;
+  /** Folder holding examples/ (the repository root); the example is skipped when its model file is absent. */
+  examplesDir: string;
+  /** Start gRPC even when the configured port is 0 (tests: an ephemeral port). */
+  grpc?: boolean;
+  /** Batch scoring jobs running at once (default 1). */
+  jobConcurrency?: number;
+}
+
+export async function startServer(config: ServerConfig, options: StartOptions): Promise<RunningServer> {
+  const { log } = options;
+  const cleanups: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((error: unknown) => log.error('shutdown step failed', error));
+    }
+  };
+
+  try {
+    await mkdir(config.home, { recursive: true });
+    const uploadDir = join(config.home, 'tmp', 'uploads');
+    await mkdir(uploadDir, { recursive: true });
+
+    const metadata = await openMetadataStore({ url: config.databaseUrl, home: config.home });
+    cleanups.push(() => metadata.close());
+    const artifacts = await openArtifactStore(config.artifacts, {
+      cacheDir: join(config.home, 'cache', 'artifacts'),
+      s3: config.s3,
+    });
+    cleanups.push(() => artifacts.close());
+
+    // Every outbound call (hosted runtimes, https:// imports, webhooks) goes through this guard.
+    const egress = new EgressGuard({ allowHosts: config.egressAllowHosts });
+    cleanups.push(() => egress.close());
+    // Model imports from URLs: the same rules, with the upload size limit and time for large files.
+    const importGuard = new EgressGuard({
+      allowHosts: config.egressAllowHosts,
+      maxResponseBytes: config.maxUploadBytes,
+      timeoutMs: 30 * 60_000,
+    });
+    cleanups.push(() => importGuard.close());
+    const registry = new ModelRegistry({
+      store: metadata,
+      artifacts,
+      inspector: modelInspector({ workDir: uploadDir, timeoutMs: 60_000, egress }),
+    });
+
+    const secretKey = await loadSecretKey({
+      key: config.secretKey,
+      file: config.secretKeyFile,
+      inUse: (id) => secretKeyInUse(metadata.db, id),
+    });
+    if (secretKey.created) log.info('created the secrets key file', { file: secretKey.file });
+    const secrets = new SecretStore({ store: metadata, key: secretKey.key });
+    const modelTypes = await ModelTypeCatalogue.open(join(config.home, 'modeltypes.yaml'));
+
+    const metricsRegistry = new MetricsRegistry();
+    const servingMetrics = createServingMetrics(metricsRegistry);
+    const modelHost = new ModelHost({
+      artifacts,
+      metrics: servingMetrics,
+      egressAllowHosts: config.egressAllowHosts,
+      onEvent: (message, fields) => log.info(message, fields),
+    });
+    cleanups.push(() => modelHost.close());
+    const secretValues = {
+      resolve: async (project: string, names: string[]) =>
+        Object.fromEntries([...(await secrets.resolve(project, names))].map(([name, value]) => [name, value.reveal()])),
+    };
+    const local = new LocalBackend({
+      host: modelHost,
+      registry,
+      metrics: metricsRegistry,
+      secrets: secretValues,
+      log: (message, fields) => log.info(message, fields),
+    });
+    // Kubernetes and compose render from the model types' templates; both always exist for exports, Kubernetes
+    // applies only with a kubeconfig or in a pod (the SDK loads on the first apply).
+    const validator = new ManifestValidator();
+    const sources = { registry, catalogue: modelTypes };
+    const s3Artifacts = config.artifacts.startsWith('s3://') ? config.artifacts.replace(/\/+$/, '') : undefined;
+    const kubernetes = new KubernetesBackend({
+      api: () => openKubeApi({ kubeconfig: config.kubernetes.kubeconfig, context: config.kubernetes.context }),
+      sources,
+      validator,
+      format: config.kubernetes.format,
+      namespace: config.kubernetes.namespace,
+      storageUri: s3Artifacts ? (sha) => `${s3Artifacts}/sha256/${sha}` : undefined,
+      s3: s3Artifacts ? config.s3 : undefined,
+      imagePullSecrets: config.kubernetes.imagePullSecrets,
+      modelportImage: config.modelportImage,
+      secrets: secretValues,
+      readyTimeoutMs: config.kubernetes.readyTimeoutMs,
+      log: (message, fields) => log.info(message, fields),
+    });
+    const compose = new ComposeBackend({
+      bundleDir: config.bundleDir,
+      sources,
+      validator,
+      artifacts: config.artifacts,
+      s3Endpoint: config.s3.endpoint,
+      modelportImage: config.modelportImage,
+    });
+    cleanups.push(() => local.close());
+    const gateway = new GatewayService({
+      resolver: new DeploymentResolver(local, new RegistryResolver(registry)),
+      host: modelHost,
+      metrics: servingMetrics,
+      version: options.version,
+    });
+
+    let publicUrls: { rest: string; grpc?: string } = { rest: '' };
+    const deployments = new DeploymentService({
+      store: metadata,
+      registry,
+      local,
+      backends: config.kubernetes.enabled ? { kubernetes, compose } : { compose },
+      urls: () => publicUrls,
+      log: (message, fields) => log.info(message, fields),
+    });
+    registry.setUsage(deployments);
+    // Batch scoring jobs run in child processes: ONNX Runtime never runs on this event loop.
+    const jobs = new JobService({
+      store: metadata,
+      artifacts,
+      registry,
+      workDir: join(config.home, 'tmp', 'jobs'),
+      inputs: new S3InputSource(s3Connection(config.s3)),
+      concurrency: options.jobConcurrency ?? config.jobConcurrency,
+      log: (message, fields) => log.info(message, fields),
+    });
+    cleanups.push(() => jobs.close());
+    // Samples the gateway's counters per deployment for the console's charts.
+    const sampler = new DeploymentMetricsSampler({
+      metrics: servingMetrics,
+      deployments: async () =>
+        (await Promise.all((await registry.listProjects()).map((p) => deployments.list(p.name)))).flat(),
+      onError: (error) => log.error('sampling deployment metrics failed', error),
+    });
+    sampler.start();
+    cleanups.push(() => sampler.close());
+
+    const routes = [
+      ...systemRoutes({ version: options.version, database: metadata.dialect, artifacts: artifacts.location }),
+      ...modelRoutes({
+        registry,
+        uploadDir,
+        maxUploadBytes: config.maxUploadBytes,
+        imports: { guard: importGuard, s3: new S3InputSource(s3Connection(config.s3)) },
+      }),
+      ...deploymentRoutes({
+        deployments,
+        export: (project, name, format) =>
+          exportDeployment(deployments, project, name, format, { kubernetes, compose }),
+      }),
+      ...secretRoutes({ secrets, rotateKey: keyRotator(secrets, secretKey) }),
+      ...modelTypeRoutes({ catalogue: modelTypes }),
+      ...jobRoutes({ jobs, artifacts, uploadDir, maxUploadBytes: config.maxUploadBytes }),
+      ...deploymentMetricsRoutes({ deployments, sampler }),
+    ];
+    const openapi = buildOpenApiDocument(routes, options.version);
+    const api = createRouter(routes, {
+      authorizer: new LocalAuthorizer(),
+      maxJsonBytes: 1024 * 1024,
+      log: (message, error) => log.error(message, error),
+    });
+
+    const inference = createRestHandler(gateway, {
+      maxRequestBytes: config.maxRequestBytes,
+      log: (message, error) => log.error(message, error),
+    });
+    const metricsHandler: PathHandler = (_req, res) => {
+      const text = metricsRegistry.render();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    const http = createHttpServer(
+      {
+        api,
+        openapi: () => openapi,
+        inference,
+        metrics: metricsHandler,
+        console: createConsoleHandler({ root: fileURLToPath(new URL('../../ui/dist/', import.meta.url)) }),
+      },
+      (message, error) => log.error(message, error),
+    );
+    http.listen(config.port, config.host);
+    await once(http, 'listening');
+    const address = http.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `http://${host}:${address.port}`;
+    cleanups.push(async () => {
+      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      // Keep-alive connections go as soon as their last response is written; stragglers after the drain timeout.
+      const sweep = setInterval(() => http.closeIdleConnections(), 50);
+      const timer = setTimeout(() => http.closeAllConnections(), config.shutdownTimeoutMs);
+      await closed;
+      clearInterval(sweep);
+      clearTimeout(timer);
+    });
+
+    let grpcPort: number | undefined;
+    if (config.grpcPort !== 0 || options.grpc === true) {
+      const grpc = createGrpcServer(gateway, {
+        maxMessageBytes: config.maxRequestBytes,
+        onError: (error) => log.error('gRPC inference failed', error),
+      });
+      grpcPort = await startGrpcServer(grpc, config.host, config.grpcPort);
+      cleanups.push(() => stopGrpcServer(grpc, config.shutdownTimeoutMs));
+    }
+    // Pushed last so it runs first: readiness flips before listeners close and workers drain.
+    cleanups.push(async () => gateway.stopAccepting());
+
+    publicUrls = { rest: url, ...(grpcPort ? { grpc: `${config.host}:${grpcPort}` } : {}) };
+    await deployments.restore();
+    cleanups.push(() => deployments.settle());
+    await jobs.restore();
+
+    const example = config.example ? await seedExample(registry, deployments, options.examplesDir, log) : undefined;
+
+    log.info('server started', { url, database: metadata.location, artifacts: artifacts.location });
+    return {
+      url,
+      grpcPort,
+      registry,
+      gateway,
+      host: modelHost,
+      deployments,
+      jobs,
+      metrics: metricsRegistry,
+      example,
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * `DynamicBatcher`: one bounded queue per model version in front of its workers.
+ *
+ * Requests (already validated, first dimension = batch dimension, one or more rows each) wait in FIFO order. A
+ * batch of compatible requests (same requested outputs, same input names, datatypes and non-batch dims) is sent
+ * as soon as it reaches `maxBatchSize` rows or a preferred size, or when its oldest request has waited
+ * `maxQueueDelayMs`; at most `executor.capacity()` batches run at once, so under load requests gather while the
+ * workers are busy. Outputs are split back by row counts. A full queue rejects at once (`overloaded`, Retry-After
+ * 1 s); a request whose signal fires or deadline passes while queued is removed and never runs. Models whose
+ * inputs or outputs do not all have a dynamic first dimension are not batched: each request runs alone, still
+ * through the bounded queue.
+ *
+ * Example:
+ *   const batcher = new DynamicBatcher(signature, pool, { maxBatchSize: 64 });
+ *   const outputs = await batcher.submit(request, { signal, deadline });
+ */
+import { ModelportError } from '../../core/errors.ts';
+import type { InferRequest, ModelSignature, Tensor } from '../../core/tensor.ts';
+import { compileBatcherOptions, type DynamicBatcherConfig, type DynamicBatcherOptions } from './batcher-options.ts';
+import { concatBatch, splitBatch } from './tensor-batch.ts';
+
+/** What the batcher dispatches to: a `WorkerPool`, structurally. */
+export interface BatchExecutor {
+  predict(inputs: Tensor[], outputs?: string[]): Promise<Tensor[]>;
+  /** Batches it can run at once right now (at least 1). */
+  capacity(): number;
+}
+
+export interface SubmitContext {
+  /** The caller gave up (client gone): a queued request is dropped, a running one is answered with an error. */
+  signal?: AbortSignal;
+  /** Absolute deadline in ms since the epoch. */
+  deadline?: number;
+}
+
+/** Observes each batch as it is sent (metrics): its rows and how long each of its requests waited, in ms. */
+export type BatchObserver = (rows: number, waitsMs: readonly number[]) => void;
+
+export interface DynamicBatcherStats {
+  queued: number;
+  runningBatches: number;
+  batches: number;
+  rows: number;
+  /** Rejected with `overloaded` because the queue was full. */
+  rejected: number;
+  /** Dropped from the queue unrun (cancelled or past their deadline). */
+  dropped: number;
+}
+
+interface Entry {
+  inputs: Tensor[];
+  outputs: string[] | undefined;
+  rows: number;
+  key: string;
+  enqueuedAt: number;
+  state: 'queued' | 'running' | 'done';
+  resolve: (outputs: Tensor[]) => void;
+  reject: (error: ModelportError) => void;
+}
+
+function isBatchable(signature: ModelSignature): boolean {
+  const dynamicFirst = (s: { shape: number[] }) => s.shape.length >= 1 && s.shape[0] === -1;
+  return signature.inputs.length > 0 && signature.inputs.every(dynamicFirst) && signature.outputs.every(dynamicFirst);
+}
+
+export class DynamicBatcher {
+  readonly config: DynamicBatcherConfig;
+  /** False when the model's first dimension is not dynamic: every request runs alone. */
+  readonly batching: boolean;
+  readonly #executor: BatchExecutor;
+  readonly #preferred: ReadonlySet<number>;
+  #queue: Entry[] = [];
+  #running = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #closing = false;
+  #idle: (() => void)[] = [];
+  readonly #stats = { batches: 0, rows: 0, rejected: 0, dropped: 0 };
+  readonly #observe: BatchObserver | undefined;
+
+  constructor(
+    signature: ModelSignature,
+    executor: BatchExecutor,
+    options?: DynamicBatcherOptions,
+    observe?: BatchObserver,
+  ) {
+    this.config = compileBatcherOptions(options);
+    this.#observe = observe;
+    this.batching = isBatchable(signature) && this.config.maxBatchSize > 1;
+    this.#executor = executor;
+    this.#preferred = new Set(this.config.preferredBatchSizes);
+  }
+
+  /** Queues one request; resolves with its outputs (in the order the worker returned them). */
+  submit(request: InferRequest, context: SubmitContext = {}): Promise<Tensor[]> {
+    const { signal } = context;
+    if (this.#closing)
+      return Promise.reject(new ModelportError('not_ready', 'the model is shutting down', { retryAfter: 1 }));
+    if (signal?.aborted) return Promise.reject(cancelled(signal));
+    if (this.#queue.length >= this.config.maxQueueSize) {
+      this.#stats.rejected++;
+      return Promise.reject(
+        new ModelportError('overloaded', `the queue of this model is full (${this.config.maxQueueSize} requests)`, {
+          retryAfter: 1,
+        }),
+      );
+    }
+    const now = Date.now();
+    const deadline = Math.min(now + this.config.timeoutMs, context.deadline ?? Number.POSITIVE_INFINITY);
+    if (deadline <= now) return Promise.reject(expired());
+    let entry: Entry;
+    try {
+      entry = this.#entry(request, now);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<Tensor[]>((resolve, reject) => {
+      const finish = () => {
+        entry.state = 'done';
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      entry.resolve = (outputs) => {
+        if (entry.state === 'done') return;
+        finish();
+        resolve(outputs);
+      };
+      entry.reject = (error) => {
+        if (entry.state === 'done') return;
+        if (entry.state === 'queued') this.#drop(entry);
+        finish();
+        reject(error);
+      };
+      const onAbort = () => entry.reject(cancelled(signal));
+      const timer = setTimeout(() => entry.reject(expired()), deadline - now);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#queue.push(entry);
+      this.#pump();
+    });
+  }
+
+  stats(): DynamicBatcherStats {
+    return { queued: this.#queue.length, runningBatches: this.#running, ...this.#stats };
+  }
+
+  /** Stops accepting requests, sends what is queued without waiting for companions, resolves when all answered. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#pump();
+    if (this.#queue.length > 0 || this.#running > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
+  }
+
+  #entry(request: InferRequest, now: number): Entry {
+    const outputs = request.outputs?.map((o) => o.name);
+    const rows = this.batching ? (request.inputs[0]?.shape[0] ?? 0) : 1;
+    let key = '';
+    if (this.batching) {
+      if (request.inputs.some((t) => t.shape.length === 0 || t.shape[0] !== rows)) {
+        throw new ModelportError('invalid_input', 'every input must have the same first (batch) dimension', {
+          field: 'inputs',
+        });
+      }
+      const inputs = [...request.inputs].sort((a, b) => (a.name < b.name ? -1 : 1));
+      key = `${outputs?.join('\u0000') ?? '*'}|${inputs.map((t) => `${t.name}:${t.datatype}:${t.shape.slice(1).join('x')}`).join('|')}`;
+    }
+    const noop = () => {};
+    return {
+      inputs: request.inputs,
+      outputs,
+      rows,
+      key,
+      enqueuedAt: now,
+      state: 'queued',
+      resolve: noop,
+      reject: noop,
+    };
+  }
+
+  #drop(entry: Entry): void {
+    const index = this.#queue.indexOf(entry);
+    if (index >= 0) {
+      this.#queue.splice(index, 1);
+      this.#stats.dropped++;
+    }
+  }
+
+  /** Sends every batch that is due while there is capacity; otherwise arms the timer for the oldest request. */
+  #pump(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const now = Date.now();
+    while (this.#queue.length > 0 && this.#running < Math.max(1, this.#executor.capacity())) {
+      const head = this.#queue[0] as Entry;
+      if (!this.batching) {
+        this.#dispatch([head]);
+        continue;
+      }
+      const picked = this.#gather(head);
+      if (picked.due || this.#closing || now - head.enqueuedAt >= this.config.maxQueueDelayMs) {
+        this.#dispatch(picked.entries);
+        continue;
+      }
+      this.#timer = setTimeout(() => this.#pump(), head.enqueuedAt + this.config.maxQueueDelayMs - now);
+      break;
+    }
+    if (this.#queue.length === 0 && this.#running === 0) for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  /**
+   * The batch the head request leads: compatible requests in FIFO order, whole, up to `maxBatchSize` rows. `due`
+   * when it is full (or the next compatible request would overflow it) or reaches a preferred size (then it is cut
+   * at the largest preferred size it reached).
+   */
+  #gather(head: Entry): { entries: Entry[]; due: boolean } {
+    const max = this.config.maxBatchSize;
+    const entries = [head];
+    let rows = head.rows;
+    let preferredCut = this.#preferred.has(rows) ? 1 : 0;
+    let full = rows >= max;
+    for (let i = 1; i < this.#queue.length && !full; i++) {
+      const entry = this.#queue[i] as Entry;
+      if (entry.key !== head.key) continue;
+      if (rows + entry.rows > max) {
+        full = true;
+        break;
+      }
+      entries.push(entry);
+      rows += entry.rows;
+      if (rows === max) full = true;
+      if (this.#preferred.has(rows)) preferredCut = entries.length;
+    }
+    if (full) return { entries, due: true };
+    if (preferredCut > 0) return { entries: entries.slice(0, preferredCut), due: true };
+    return { entries, due: false };
+  }
+
+  #dispatch(entries: Entry[]): void {
+    const taken = new Set(entries);
+    this.#queue = this.#queue.filter((e) => !taken.has(e));
+    for (const entry of entries) entry.state = 'running';
+    const rowCounts = entries.map((e) => e.rows);
+    this.#running++;
+    this.#stats.batches++;
+    this.#stats.rows += rowCounts.reduce((a, b) => a + b, 0);
+    if (this.#observe) {
+      const now = Date.now();
+      this.#observe(
+        rowCounts.reduce((a, b) => a + b, 0),
+        entries.map((e) => now - e.enqueuedAt),
+      );
+    }
+    const first = entries[0] as Entry;
+    const run = async () => {
+      if (entries.length === 1) return [await this.#executor.predict(first.inputs, first.outputs)];
+      const inputs = concatBatch(
+        entries.map((e) => e.inputs),
+        rowCounts.reduce((a, b) => a + b, 0),
+      );
+      return splitBatch(await this.#executor.predict(inputs, first.outputs), rowCounts);
+    };
+    run()
+      .then(
+        (parts) => {
+          for (const [i, entry] of entries.entries()) entry.resolve(parts[i] ?? []);
+        },
+        (error: unknown) => {
+          const failure =
+            error instanceof ModelportError
+              ? error
+              : new ModelportError('internal', 'the batch failed', { cause: error });
+          for (const entry of entries) entry.reject(failure);
+        },
+      )
+      .finally(() => {
+        this.#running--;
+        this.#pump();
+      });
+  }
+}
+
+function expired(): ModelportError {
+  return new ModelportError(
+    'timeout',
+    'the request passed its deadline before it was answered; a queued request is never run late',
+  );
+}
+
+function cancelled(signal: AbortSignal | undefined): ModelportError {
+  const reason: unknown = signal?.reason;
+  if (reason instanceof ModelportError) return reason;
+  return new ModelportError('timeout', 'the request was cancelled before it was answered');
+}

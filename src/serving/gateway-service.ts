@@ -1,0 +1,188 @@
+/**
+ * The data plane's `InferenceService`: resolves a model name to the version that serves it, checks the request
+ * against that version's signature, starts the version's workers if needed, and sends the request through the
+ * version's batcher. Every transport (REST V2/V1/Seldon, gRPC) calls this one object.
+ */
+import { ModelportError } from '../core/errors.ts';
+import type { InferRequest, InferResponse } from '../core/tensor.ts';
+import type { ModelVersion } from '../registry/types.ts';
+import type {
+  InferContext,
+  InferenceService,
+  ModelMetadata,
+  ResolvedModel,
+  ServerMetadata,
+} from './inference-service.ts';
+import type { ModelHost, ServeOptions } from './model-host.ts';
+import { LABEL_NAMES_OUTPUT, labelNames, validateRequest } from './protocols/index.ts';
+import type { ServingMetrics } from './serving-metrics.ts';
+
+/** The version that answers a request for a name, and how to serve it. */
+export interface InferenceTarget {
+  /** The serving unit's key in the model host (one pool and batcher per key). */
+  key: string;
+  version: ModelVersion;
+  options?: ServeOptions;
+  /** The unit belongs to a backend that starts and stops it; the gateway never starts it on demand. */
+  managed?: boolean;
+  /** Called once the primary answer is known (the deployments layer mirrors shadows and records agreement). */
+  onAnswer?: (request: InferRequest, response: InferResponse) => void;
+}
+
+/** Maps a requested name (and optional version) to a target; traffic splits decide per request from `headers`. */
+export interface TargetResolver {
+  resolve(name: string, version: string | undefined, headers?: InferContext['headers']): Promise<InferenceTarget>;
+}
+
+export interface GatewayServiceOptions {
+  resolver: TargetResolver;
+  host: ModelHost;
+  metrics: ServingMetrics;
+  version: string;
+  /** Longest a request waits for a cold start or in the queue when the client sets no deadline. Default 60 s. */
+  defaultTimeoutMs?: number;
+}
+
+const PLATFORMS: Record<string, string> = { onnx: 'onnxruntime_onnx' };
+
+export class GatewayService implements InferenceService {
+  readonly #options: GatewayServiceOptions;
+  #accepting = true;
+
+  constructor(options: GatewayServiceOptions) {
+    this.#options = options;
+  }
+
+  /** Readiness flips to false at the start of a graceful shutdown, so load balancers stop sending. */
+  stopAccepting(): void {
+    this.#accepting = false;
+  }
+
+  live(): boolean {
+    return true;
+  }
+
+  ready(): boolean {
+    return this.#accepting;
+  }
+
+  serverMetadata(): ServerMetadata {
+    return { name: 'modelport', version: this.#options.version, extensions: ['binary_tensor_data'] };
+  }
+
+  async resolve(name: string, version?: string): Promise<ResolvedModel> {
+    const target = await this.#options.resolver.resolve(name, version);
+    const friendly = target.version.friendlySignature;
+    return {
+      name,
+      version: String(target.version.version),
+      signature: target.version.signature,
+      ...(friendly ? { friendly } : {}),
+    };
+  }
+
+  /** Ready once a worker has loaded the version; asking starts the load, so a polling client gets there. */
+  async modelReady(name: string, version?: string): Promise<boolean> {
+    const target = await this.#options.resolver.resolve(name, version);
+    const served = this.#options.host.get(target.key);
+    if (served) return served.pool.ready || served.pool.stats().target === 0;
+    this.#options.host.ensure(target.key, target.version, target.options).catch(() => {});
+    return false;
+  }
+
+  async modelMetadata(name: string, version?: string): Promise<ModelMetadata> {
+    const { version: v } = await this.#options.resolver.resolve(name, version);
+    const spec = (t: { name: string; datatype: string; shape: number[] }) => ({
+      name: t.name,
+      datatype: t.datatype,
+      shape: t.shape,
+    });
+    return {
+      name,
+      versions: [String(v.version)],
+      platform: PLATFORMS[v.format] ?? v.format,
+      inputs: v.signature.inputs.map(spec),
+      outputs: v.signature.outputs.map(spec),
+      ...(v.friendlySignature ? { parameters: { friendly_signature: v.friendlySignature } } : {}),
+    };
+  }
+
+  async infer(
+    name: string,
+    version: string | undefined,
+    request: InferRequest,
+    context: InferContext,
+  ): Promise<InferResponse> {
+    const started = performance.now();
+    const { metrics, host } = this.#options;
+    // Unresolved names are not labels: a client must not be able to grow the metrics without bound.
+    let labels = { model: '', version: '' };
+    let outcome = 'ok';
+    if (!this.#accepting) throw new ModelportError('not_ready', 'the server is shutting down', { retryAfter: 1 });
+    try {
+      const { target, served } = await this.#acquire(name, version, context);
+      labels = { model: target.version.model, version: String(target.version.version) };
+      const withLabels = request.parameters?.['labels'] === true;
+      try {
+        validateRequest(request, target.version.signature);
+        if (withLabels && !target.version.friendlySignature?.outputs?.labels) {
+          throw new ModelportError(
+            'invalid_request',
+            `parameters.labels: model '${name}' has no output labels; set its friendly signature (outputs.labels) first`,
+            { field: 'parameters.labels' },
+          );
+        }
+      } catch (error) {
+        host.release(served);
+        throw error;
+      }
+      metrics.inFlight.inc(labels);
+      try {
+        const deadline = context.deadline ?? Date.now() + (this.#options.defaultTimeoutMs ?? 60_000);
+        host.wake(served);
+        const outputs = await served.batcher.submit(request, {
+          deadline,
+          ...(context.signal ? { signal: context.signal } : {}),
+        });
+        const response: InferResponse = {
+          model_name: name,
+          model_version: labels.version,
+          outputs,
+          ...(request.id !== undefined ? { id: request.id } : {}),
+        };
+        target.onAnswer?.(request, response);
+        // Asked with parameters.labels = true: the predicted labels as one more output, after the model's own.
+        const named = withLabels ? labelNames(outputs, target.version.friendlySignature ?? undefined) : undefined;
+        if (named) return { ...response, outputs: [...outputs.filter((o) => o.name !== LABEL_NAMES_OUTPUT), named] };
+        return response;
+      } finally {
+        host.release(served);
+        metrics.inFlight.dec(labels);
+      }
+    } catch (error) {
+      outcome = error instanceof ModelportError ? error.code : 'internal';
+      throw error;
+    } finally {
+      metrics.requests.inc({ ...labels, protocol: context.protocol, outcome });
+      metrics.requestSeconds.observe({ ...labels, protocol: context.protocol }, (performance.now() - started) / 1000);
+    }
+  }
+
+  /**
+   * Resolves the name and takes its unit. A unit owned by a deployment that began draining meanwhile (a rollout
+   * swapped routes) is never used or restarted: the name is resolved again and lands on the new revision.
+   */
+  async #acquire(name: string, version: string | undefined, context: InferContext) {
+    const { host, resolver } = this.#options;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const target = await resolver.resolve(name, version, context.headers);
+      const served = host.acquire(target.key);
+      if (served) return { target, served };
+      if (target.managed) continue;
+      await host.ensure(target.key, target.version, target.options, context.signal);
+      const started = host.acquire(target.key);
+      if (started) return { target, served: started };
+    }
+    throw new ModelportError('not_ready', 'the model is being replaced; retry', { retryAfter: 1 });
+  }
+}

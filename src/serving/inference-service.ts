@@ -1,0 +1,59 @@
+/**
+ * The one data-plane service every transport calls. REST (V2 JSON and binary, V1, Seldon) and gRPC handlers
+ * decode into these types, call it, and encode the answer: no protocol decides routing, batching or errors.
+ */
+import type { InferRequest, InferResponse, ModelSignature } from '../core/tensor.ts';
+import type { FriendlySignature } from '../signatures/index.ts';
+
+export type Protocol = 'v2-json' | 'v2-binary' | 'grpc' | 'v1' | 'seldon';
+
+export interface InferContext {
+  protocol: Protocol;
+  /** Aborted when the client goes away or its deadline passes; queued work is dropped, never run late. */
+  signal?: AbortSignal;
+  /** Absolute deadline in ms since the epoch (from grpc-timeout or a server default). */
+  deadline?: number;
+  /** Lower-cased request headers (or gRPC metadata), for routing (`model-id`) and sticky traffic splits. */
+  headers?: Readonly<Record<string, string | undefined>>;
+}
+
+/** V2 model metadata (GET /v2/models/{name}). */
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: { name: string; datatype: string; shape: number[] }[];
+  outputs: { name: string; datatype: string; shape: number[] }[];
+  parameters?: Record<string, unknown>;
+}
+
+export interface ServerMetadata {
+  name: string;
+  version: string;
+  extensions: string[];
+}
+
+/** What a transport needs to know about a resolved model to decode and validate a request. */
+export interface ResolvedModel {
+  name: string;
+  version: string;
+  signature: ModelSignature;
+  /** Named features and output labels, when the version has a friendly signature (V1 decodes rows by name). */
+  friendly?: FriendlySignature;
+}
+
+export interface InferenceService {
+  live(): boolean;
+  ready(): boolean;
+  serverMetadata(): ServerMetadata;
+  /** Resolves `name` (`fraud`, `fraud@champion`, `fraud@3`) and an optional explicit version; throws not_found. */
+  resolve(name: string, version?: string): Promise<ResolvedModel>;
+  modelReady(name: string, version?: string): Promise<boolean>;
+  modelMetadata(name: string, version?: string): Promise<ModelMetadata>;
+  infer(
+    name: string,
+    version: string | undefined,
+    request: InferRequest,
+    context: InferContext,
+  ): Promise<InferResponse>;
+}

@@ -1,0 +1,55 @@
+/**
+ * Serves registered models by name: `fraud` is the latest version, `fraud@champion` an alias, `fraud@3` (or the
+ * path's /versions/3) a version. Lookups are cached for `ttlMs` (default 1 s) so the hot path does not query the
+ * database per request; an alias move takes effect within that time.
+ */
+import { ModelportError } from '../core/errors.ts';
+import { type ModelRef, parseModelRef } from '../core/names.ts';
+import type { ModelRegistry } from '../registry/model-registry.ts';
+import type { ModelVersion } from '../registry/types.ts';
+import type { InferenceTarget, TargetResolver } from './gateway-service.ts';
+import { registryKey } from './model-host.ts';
+
+export class RegistryResolver implements TargetResolver {
+  readonly #registry: ModelRegistry;
+  readonly #project: string;
+  readonly #ttlMs: number;
+  readonly #cache = new Map<string, { at: number; target: Promise<InferenceTarget> }>();
+
+  constructor(registry: ModelRegistry, options: { project?: string; ttlMs?: number } = {}) {
+    this.#registry = registry;
+    this.#project = options.project ?? 'default';
+    this.#ttlMs = options.ttlMs ?? 1000;
+  }
+
+  resolve(name: string, version?: string): Promise<InferenceTarget> {
+    const key = version === undefined ? name : `${name}\u0000${version}`;
+    const now = Date.now();
+    const hit = this.#cache.get(key);
+    if (hit && now - hit.at < this.#ttlMs) return hit.target;
+    const target = this.#lookup(name, version);
+    this.#cache.set(key, { at: now, target });
+    target.catch(() => this.#cache.delete(key));
+    if (this.#cache.size > 10_000) this.#cache.clear();
+    return target;
+  }
+
+  async #lookup(name: string, version: string | undefined): Promise<InferenceTarget> {
+    const ref: ModelRef = parseModelRef(name, 'model');
+    if (version !== undefined) {
+      if (ref.version !== undefined || ref.alias !== undefined) {
+        throw new ModelportError('invalid_request', `give the version in the name or in the path, not both`, {
+          field: 'version',
+        });
+      }
+      if (!/^[1-9]\d{0,8}$/.test(version)) {
+        throw new ModelportError('invalid_request', `version '${version.slice(0, 20)}' is not a version number`, {
+          field: 'version',
+        });
+      }
+      ref.version = Number(version);
+    }
+    const found: ModelVersion = await this.#registry.getVersion(this.#project, ref);
+    return { key: registryKey(found), version: found };
+  }
+}

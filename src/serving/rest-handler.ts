@@ -1,0 +1,164 @@
+/**
+ * The REST inference transports: Open Inference Protocol V2 (JSON and binary tensors), KServe V1 / TF Serving
+ * `:predict`, and Seldon's `/api/v1.0/predictions` and `/predict`. Each route decodes with its codec, calls the one
+ * `InferenceService`, and encodes; errors take each protocol's own body with the status from the error catalogue.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ModelportError, toModelportError } from '../core/errors.ts';
+import type { InferRequest } from '../core/tensor.ts';
+import { readBody } from '../http/body.ts';
+import { errorHeaders } from '../http/respond.ts';
+import type { InferContext, InferenceService, Protocol } from './inference-service.ts';
+import {
+  decodeSeldon,
+  decodeV1,
+  decodeV2Request,
+  encodeSeldon,
+  encodeV1,
+  encodeV1ModelStatus,
+  encodeV2Response,
+  HEADER_LENGTH_HEADER,
+  seldonErrorBody,
+} from './protocols/index.ts';
+
+export interface RestHandlerOptions {
+  maxRequestBytes: number;
+  log: (message: string, error: unknown) => void;
+}
+
+type ErrorStyle = 'v2' | 'seldon';
+
+const V2_MODEL = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?\/?$/;
+const V1_MODEL = /^\/v1\/models\/([^/:]+)(:predict)?\/?$/;
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ModelportError('invalid_request', 'the model name in the path is not valid percent-encoding', {
+      field: 'model',
+    });
+  }
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string | Buffer | Buffer[],
+  headers: Record<string, string | number>,
+) {
+  const length = Array.isArray(body) ? body.reduce((n, b) => n + b.length, 0) : Buffer.byteLength(body);
+  res.writeHead(status, { ...headers, 'content-length': length });
+  if (Array.isArray(body)) {
+    for (const part of body) res.write(part);
+    res.end();
+  } else res.end(body);
+}
+
+const sendJsonText = (res: ServerResponse, status: number, text: string) =>
+  send(res, status, text, { 'content-type': 'application/json' });
+
+function sendFailure(res: ServerResponse, error: unknown, style: ErrorStyle, log: RestHandlerOptions['log']) {
+  const e = toModelportError(error);
+  if (e.code === 'internal' || e.code === 'worker_failed') log('inference failed', error);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const headers = { 'content-type': 'application/json', ...errorHeaders(res, e) };
+  const body = style === 'seldon' ? seldonErrorBody(e) : JSON.stringify({ error: e.message });
+  send(res, e.httpStatus, body, headers);
+}
+
+/** An AbortSignal that fires when the client goes away before the answer is written. */
+function clientSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort(new ModelportError('timeout', 'the client closed the connection'));
+  });
+  return controller.signal;
+}
+
+function context(req: IncomingMessage, res: ServerResponse, protocol: Protocol): InferContext {
+  return { protocol, signal: clientSignal(res), headers: req.headers as InferContext['headers'] };
+}
+
+export function createRestHandler(service: InferenceService, options: RestHandlerOptions) {
+  const { maxRequestBytes, log } = options;
+
+  async function v2(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if (path === '/v2' || path === '/v2/') {
+      return sendJsonText(res, 200, JSON.stringify(service.serverMetadata()));
+    }
+    if (path === '/v2/health/live')
+      return sendJsonText(res, service.live() ? 200 : 503, JSON.stringify({ live: service.live() }));
+    if (path === '/v2/health/ready') {
+      return sendJsonText(res, service.ready() ? 200 : 503, JSON.stringify({ ready: service.ready() }));
+    }
+    const match = V2_MODEL.exec(path);
+    if (!match) throw new ModelportError('not_found', `no inference route matches ${path}`);
+    const name = decode(match[1]!);
+    const version = match[2] === undefined ? undefined : decode(match[2]);
+    const action = match[3];
+    if (action === '/infer') {
+      if (req.method !== 'POST') throw new ModelportError('method_not_allowed', 'use POST for infer');
+      const body = await readBody(req, maxRequestBytes);
+      const request = decodeV2Request(body, req.headers);
+      const binary = req.headers[HEADER_LENGTH_HEADER] !== undefined;
+      const response = await service.infer(name, version, request, context(req, res, binary ? 'v2-binary' : 'v2-json'));
+      const encoded = encodeV2Response(response, request);
+      const headers: Record<string, string | number> = { 'content-type': encoded.contentType };
+      if (encoded.headerLength !== undefined) headers[HEADER_LENGTH_HEADER] = encoded.headerLength;
+      return send(res, 200, encoded.body, headers);
+    }
+    if (req.method !== 'GET')
+      throw new ModelportError('method_not_allowed', 'use GET for model metadata and readiness');
+    if (action === '/ready') {
+      const ready = await service.modelReady(name, version);
+      return sendJsonText(res, ready ? 200 : 503, JSON.stringify({ name, ready }));
+    }
+    return sendJsonText(res, 200, JSON.stringify(await service.modelMetadata(name, version)));
+  }
+
+  async function v1(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const match = V1_MODEL.exec(path);
+    if (!match) throw new ModelportError('not_found', `no inference route matches ${path}`);
+    const name = decode(match[1]!);
+    if (!match[2]) {
+      if (req.method !== 'GET') throw new ModelportError('method_not_allowed', 'use GET for model status');
+      const ready = await service.modelReady(name);
+      return sendJsonText(res, ready ? 200 : 503, encodeV1ModelStatus(name, ready));
+    }
+    if (req.method !== 'POST') throw new ModelportError('method_not_allowed', 'use POST for :predict');
+    const body = await readBody(req, maxRequestBytes);
+    const resolved = await service.resolve(name);
+    const { request, format } = decodeV1(body, resolved.signature, resolved.friendly);
+    const response = await service.infer(name, undefined, request, context(req, res, 'v1'));
+    return sendJsonText(res, 200, encodeV1(response, format, resolved.friendly));
+  }
+
+  async function seldon(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST') throw new ModelportError('method_not_allowed', 'use POST for predictions');
+    const name = req.headers['model-id'];
+    if (typeof name !== 'string' || name === '') {
+      throw new ModelportError('invalid_request', "name the model in the 'model-id' header", { field: 'model-id' });
+    }
+    const body = await readBody(req, maxRequestBytes);
+    const resolved = await service.resolve(name);
+    const { request, format } = decodeSeldon(body, req.headers['content-type'], resolved.signature);
+    const response = await service.infer(name, undefined, request as InferRequest, context(req, res, 'seldon'));
+    return sendJsonText(res, 200, encodeSeldon(response, format));
+  }
+
+  return async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+    const isSeldon = path === '/predict' || path.startsWith('/api/v1.0');
+    try {
+      if (path.startsWith('/v2')) await v2(req, res, path);
+      else if (path.startsWith('/v1/')) await v1(req, res, path);
+      else if (path === '/predict' || path === '/api/v1.0/predictions') await seldon(req, res);
+      else throw new ModelportError('not_found', `no inference route matches ${path}`);
+    } catch (error) {
+      sendFailure(res, error, isSeldon ? 'seldon' : 'v2', log);
+    }
+  };
+}

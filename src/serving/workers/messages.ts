@@ -1,0 +1,30 @@
+/**
+ * The typed messages between a `WorkerProcess` (parent) and `worker-main.ts` (child). They cross the IPC channel
+ * with `serialization: 'advanced'` (the V8 serializer), so typed arrays, BigInt64Arrays included, travel as bytes
+ * rather than JSON. Every request carries an `id`; the reply with the same `id` answers it.
+ */
+import type { ErrorCode } from '../../core/errors.ts';
+import type { ModelSignature, Tensor } from '../../core/tensor.ts';
+import type { RuntimeKind, RuntimeLoadOptions } from '../../runtimes/runtime.ts';
+
+export type WorkerRequest =
+  | { type: 'load'; id: number; kind: RuntimeKind; options: RuntimeLoadOptions }
+  | { type: 'predict'; id: number; inputs: Tensor[]; outputs?: string[] }
+  | { type: 'unload'; id: number }
+  | { type: 'ping'; id: number };
+
+/** Counters a worker keeps since it started. `batchSizes` maps a batch's row count to how many batches had it. */
+export interface WorkerStats {
+  pid: number;
+  batches: number;
+  rows: number;
+  batchSizes: Record<number, number>;
+}
+
+export type WorkerReply =
+  | { type: 'loaded'; id: number; signature: ModelSignature; warmupError?: string }
+  | { type: 'predicted'; id: number; outputs: Tensor[] }
+  | { type: 'unloaded'; id: number }
+  | { type: 'pong'; id: number; stats: WorkerStats }
+  /** `detail` is for the server log only (it may quote the model); `message` may reach clients. */
+  | { type: 'error'; id: number; code: ErrorCode; message: string; field?: string; detail?: string };

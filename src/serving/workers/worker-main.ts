@@ -1,0 +1,68 @@
+/**
+ * Worker process entry: forked by `WorkerProcess`, it loads one model version with one runtime and answers
+ * `WorkerRequest`s in order. It exits when its IPC channel closes, so a dead or exiting parent never leaves it
+ * behind.
+ */
+import { ModelportError } from '../../core/errors.ts';
+import type { Tensor } from '../../core/tensor.ts';
+import type { ModelRuntime } from '../../runtimes/runtime.ts';
+import { createRuntime } from '../../runtimes/runtime.ts';
+import type { WorkerReply, WorkerRequest, WorkerStats } from './messages.ts';
+
+let runtime: ModelRuntime | undefined;
+const stats: WorkerStats = { pid: process.pid, batches: 0, rows: 0, batchSizes: {} };
+
+function reply(message: WorkerReply): void {
+  if (process.connected) process.send?.(message);
+}
+
+function failure(id: number, error: unknown): WorkerReply {
+  if (error instanceof ModelportError) {
+    const base = { type: 'error', id, code: error.code, message: error.message } as const;
+    const withField = error.field === undefined ? base : { ...base, field: error.field };
+    return error.cause instanceof Error ? { ...withField, detail: error.cause.message } : withField;
+  }
+  // Runtime errors (ORT's, say) go to the server log only: they may quote internals of the model.
+  const detail = error instanceof Error ? error.message : String(error);
+  return { type: 'error', id, code: 'internal', message: 'the model failed to run this request', detail };
+}
+
+function rowsOf(inputs: Tensor[]): number {
+  return inputs[0]?.shape[0] ?? 1;
+}
+
+async function handle(message: WorkerRequest): Promise<WorkerReply> {
+  switch (message.type) {
+    case 'load': {
+      if (runtime) throw new ModelportError('conflict', 'this worker already holds a model');
+      const created = await createRuntime(message.kind);
+      await created.load(message.options);
+      runtime = created;
+      const warmupError = created.warmupError;
+      const loaded = { type: 'loaded', id: message.id, signature: created.signature() } as const;
+      return warmupError === undefined ? loaded : { ...loaded, warmupError };
+    }
+    case 'predict': {
+      if (!runtime) throw new ModelportError('not_ready', 'the worker has no model loaded');
+      const outputs = await runtime.predict(message.inputs, message.outputs);
+      const rows = rowsOf(message.inputs);
+      stats.batches++;
+      stats.rows += rows;
+      stats.batchSizes[rows] = (stats.batchSizes[rows] ?? 0) + 1;
+      return { type: 'predicted', id: message.id, outputs };
+    }
+    case 'unload': {
+      const current = runtime;
+      runtime = undefined;
+      await current?.unload();
+      return { type: 'unloaded', id: message.id };
+    }
+    case 'ping':
+      return { type: 'pong', id: message.id, stats };
+  }
+}
+
+process.on('message', (message: WorkerRequest) => {
+  handle(message).then(reply, (error: unknown) => reply(failure(message.id, error)));
+});
+process.on('disconnect', () => process.exit(0));

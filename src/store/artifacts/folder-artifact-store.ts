@@ -1,0 +1,137 @@
+/**
+ * The artifact store over a local folder: the embedded default, and the local cache of the S3 store.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { ArtifactRef, ArtifactStore, PutOptions } from './artifact-store.ts';
+import { artifactNotFound, assertSha256, corruptArtifact, hashFile, verifyStream } from './digest.ts';
+import { type SpooledFile, spoolToFile } from './spool.ts';
+
+/**
+ * Blobs live at `<root>/sha256/<first two hex>/<hex>`; puts are staged in `<root>/tmp/` (hashed and counted while
+ * streaming, fsynced, renamed into place, then the folder fsynced), so a blob path only ever holds a complete
+ * file. Putting bytes that already exist replaces the file atomically, which also repairs a damaged blob.
+ *
+ * `open` always rehashes. `localPath` rehashes only when the file's identity (inode, size, mtime, ctime) changed
+ * since this instance last verified it, so hot paths do not rehash large models while a file altered on disk is
+ * still caught.
+ *
+ * @example
+ *   const store = new FolderArtifactStore('/var/lib/modelport/artifacts');
+ *   const ref = await store.put(createReadStream('model.onnx'), { maxBytes: 2 ** 31 });
+ *   const file = await store.localPath(ref.sha256);
+ */
+export class FolderArtifactStore implements ArtifactStore {
+  readonly location: string;
+  readonly #root: string;
+  readonly #tmp: string;
+  /** sha256 -> the stat identity of the file when it last hashed correctly. */
+  readonly #verified = new Map<string, string>();
+
+  /** `root` is created on the first put; a relative path resolves against the working directory. */
+  constructor(root: string) {
+    this.#root = resolve(root);
+    this.#tmp = join(this.#root, 'tmp');
+    this.location = this.#root;
+  }
+
+  async put(body: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<ArtifactRef> {
+    const spooled = await spoolToFile(body, { dir: this.#tmp, ...options });
+    return this.#commit(spooled);
+  }
+
+  putFile(path: string, options: PutOptions = {}): Promise<ArtifactRef> {
+    // Copied, not moved: the caller keeps its file, and the copy is hashed on the way in.
+    return this.put(createReadStream(path), options);
+  }
+
+  async has(sha256: string): Promise<boolean> {
+    return (await identity(this.#blobPath(sha256))) !== undefined;
+  }
+
+  async open(sha256: string): Promise<Readable> {
+    const file = this.#blobPath(sha256);
+    const handle = await open(file, 'r').catch((error: unknown) => {
+      throw isMissing(error) ? artifactNotFound(sha256) : error;
+    });
+    return verifyStream(handle.createReadStream(), sha256);
+  }
+
+  async localPath(sha256: string): Promise<string> {
+    const file = this.#blobPath(sha256);
+    const before = await identity(file);
+    if (before === undefined) throw artifactNotFound(sha256);
+    if (this.#verified.get(sha256) === before) return file;
+    if ((await hashFile(file)) !== sha256) {
+      this.#verified.delete(sha256);
+      throw corruptArtifact(sha256);
+    }
+    // The identity from before hashing: a change made while hashing forces the next call to hash again.
+    this.#verified.set(sha256, before);
+    return file;
+  }
+
+  async delete(sha256: string): Promise<void> {
+    const file = this.#blobPath(sha256);
+    this.#verified.delete(sha256);
+    await rm(file, { force: true });
+  }
+
+  async close(): Promise<void> {
+    this.#verified.clear();
+  }
+
+  /** Validates before building the path, so no argument can address a file outside the root. */
+  #blobPath(sha256: string): string {
+    assertSha256(sha256);
+    return join(this.#root, 'sha256', sha256.slice(0, 2), sha256);
+  }
+
+  async #commit(spooled: SpooledFile): Promise<ArtifactRef> {
+    const file = this.#blobPath(spooled.sha256);
+    const dir = dirname(file);
+    let created: string | undefined;
+    try {
+      created = await mkdir(dir, { recursive: true });
+      await rename(spooled.path, file);
+    } catch (error) {
+      await rm(spooled.path, { force: true });
+      throw error;
+    }
+    // Make the rename durable, and the new folders' entries too when this put created them.
+    await fsyncDir(dir);
+    if (created !== undefined) {
+      await fsyncDir(dirname(dir));
+      await fsyncDir(this.#root);
+    }
+    const after = await identity(file);
+    if (after !== undefined) this.#verified.set(spooled.sha256, after);
+    return { sha256: spooled.sha256, size: spooled.size };
+  }
+}
+
+/** inode, size, mtime and ctime in nanoseconds; undefined when the file does not exist. */
+async function identity(file: string): Promise<string | undefined> {
+  try {
+    const s = await stat(file, { bigint: true });
+    return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}

@@ -1,0 +1,21 @@
+/** The metadata store: SQLite or PostgreSQL behind one Kysely schema, with its migrations. */
+export {
+  isUniqueViolation,
+  type MetadataDialect,
+  type MetadataStore,
+  type OpenMetadataStoreOptions,
+  openMetadataStore,
+} from './metadata-store.ts';
+export { type MetadataTarget, resolveMetadataTarget } from './metadata-url.ts';
+export { MIGRATIONS, type Migration, migrate } from './migrations.ts';
+export { NodeSqliteDialect, type NodeSqliteDialectConfig } from './node-sqlite-dialect.ts';
+export { createPostgresDialect, ensurePostgresSchema, type PostgresDialectOptions } from './postgres-dialect.ts';
+export type {
+  Database,
+  ModelAliasesTable,
+  ModelsTable,
+  ModelVersionsTable,
+  ProjectsTable,
+  SchemaMigrationsTable,
+  SecretsTable,
+} from './schema.ts';

@@ -1,0 +1,224 @@
+/**
+ * Schema migrations: an ordered, append-only list, applied by `migrate` in one transaction under a lock. Each
+ * migration is written once with Kysely's schema builder and runs on both SQLite and PostgreSQL.
+ */
+import { type Kysely, sql } from 'kysely';
+import type { MetadataDialect } from './metadata-store.ts';
+import type { Database, ProjectsTable } from './schema.ts';
+
+/**
+ * One step of the schema. Never edit or reorder a released migration: append a new one. `up` receives the open
+ * transaction, typed without tables because the schema it sees is the one of its own time.
+ */
+export interface Migration {
+  /** Sortable and unique, e.g. `001_initial`; recorded in `schema_migrations`. */
+  readonly id: string;
+  up(db: Kysely<unknown>): Promise<void>;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: '001_initial',
+    async up(db) {
+      await db.schema
+        .createTable('projects')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('projects_name_key', ['name'])
+        .execute();
+
+      // The unique (project_id, name) also serves listing a project's models.
+      await db.schema
+        .createTable('models')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('latest_version', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addForeignKeyConstraint('models_project_id_fkey', ['project_id'], 'projects', ['id'])
+        .addUniqueConstraint('models_project_id_name_key', ['project_id', 'name'])
+        .execute();
+
+      // The unique (model_id, version) is also the index of versions by model.
+      await db.schema
+        .createTable('model_versions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('model_id', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('model_type', 'text', (c) => c.notNull())
+        .addColumn('artifact_sha256', 'text', (c) => c.notNull())
+        .addColumn('artifact_size', 'bigint', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('tags', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('metrics', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('source', 'text')
+        .addColumn('data_commit', 'text')
+        .addColumn('pipeline_run', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addForeignKeyConstraint('model_versions_model_id_fkey', ['model_id'], 'models', ['id'], (fk) =>
+          fk.onDelete('cascade'),
+        )
+        .addUniqueConstraint('model_versions_model_id_version_key', ['model_id', 'version'])
+        .execute();
+      // Artifact garbage collection asks whether any version still references a blob.
+      await db.schema
+        .createIndex('model_versions_artifact_sha256_idx')
+        .on('model_versions')
+        .column('artifact_sha256')
+        .execute();
+
+      await db.schema
+        .createTable('model_aliases')
+        .addColumn('model_id', 'text', (c) => c.notNull())
+        .addColumn('alias', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('model_aliases_pkey', ['model_id', 'alias'])
+        .addForeignKeyConstraint('model_aliases_model_id_fkey', ['model_id'], 'models', ['id'], (fk) =>
+          fk.onDelete('cascade'),
+        )
+        .execute();
+
+      await db
+        .withTables<{ projects: ProjectsTable }>()
+        .insertInto('projects')
+        .values({ id: 'default', name: 'default', created_at: new Date().toISOString() })
+        .execute();
+    },
+  },
+  {
+    id: '002_secrets',
+    async up(db) {
+      // Values are AES-256-GCM ciphertext (base64) under the key named by key_id; see src/secrets.
+      await db.schema
+        .createTable('secrets')
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('ciphertext', 'text', (c) => c.notNull())
+        .addColumn('nonce', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('secrets_pkey', ['project_id', 'name'])
+        .addForeignKeyConstraint('secrets_project_id_fkey', ['project_id'], 'projects', ['id'], (fk) =>
+          fk.onDelete('cascade'),
+        )
+        .execute();
+    },
+  },
+  {
+    id: '003_deployments',
+    async up(db) {
+      // A deployment's spec lives in immutable numbered revisions; the row points at the one serving.
+      await db.schema
+        .createTable('deployments')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('generation', 'integer', (c) => c.notNull())
+        .addColumn('current_revision', 'integer', (c) => c.notNull())
+        .addColumn('latest_revision', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('deployments_project_name_key', ['project_id', 'name'])
+        .execute();
+      await db.schema
+        .createTable('deployment_revisions')
+        .addColumn('deployment_id', 'text', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('targets', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('deployment_revisions_pkey', ['deployment_id', 'revision'])
+        .execute();
+    },
+  },
+  {
+    id: '004_jobs',
+    async up(db) {
+      // Batch scoring jobs (src/jobs): the spec as JSON, the state and progress written by the job service.
+      await db.schema
+        .createTable('jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('rows_done', 'bigint', (c) => c.notNull())
+        .addColumn('rejects', 'bigint', (c) => c.notNull())
+        .addColumn('bytes_read', 'bigint', (c) => c.notNull())
+        .addColumn('bytes_total', 'bigint')
+        .addColumn('output_sha256', 'text')
+        .addColumn('output_size', 'bigint')
+        .addColumn('rejects_sha256', 'text')
+        .addColumn('rejects_size', 'bigint')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('finished_at', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('jobs_project_id_created_at_idx')
+        .on('jobs')
+        .columns(['project_id', 'created_at'])
+        .execute();
+      await db.schema.createIndex('jobs_state_idx').on('jobs').column('state').execute();
+    },
+  },
+  {
+    id: '005_friendly_signatures',
+    async up(db) {
+      // JSON of FriendlySignature (src/signatures); null when the version has none.
+      await db.schema.alterTable('model_versions').addColumn('friendly_signature', 'text').execute();
+    },
+  },
+];
+
+/**
+ * Applies the migrations missing from `schema_migrations`, in order, in one transaction, and returns their ids
+ * (empty when the schema is current). Safe when several processes start at once: PostgreSQL takes a transaction
+ * advisory lock (per schema) before anything else, including creating `schema_migrations`; SQLite's transactions
+ * begin IMMEDIATE, which holds the file's write lock. Either way the others wait, then find nothing left to do.
+ */
+export async function migrate(
+  db: Kysely<Database>,
+  dialect: MetadataDialect,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<string[]> {
+  return db.transaction().execute(async (trx) => {
+    if (dialect === 'postgres') {
+      await sql`select pg_advisory_xact_lock(hashtext('modelport:migrate:' || coalesce(current_schema(), '')))`.execute(
+        trx,
+      );
+    }
+    await trx.schema
+      .createTable('schema_migrations')
+      .ifNotExists()
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('applied_at', 'text', (c) => c.notNull())
+      .execute();
+    const rows = await trx.selectFrom('schema_migrations').select('id').execute();
+    const done = new Set(rows.map((row) => row.id));
+    const applied: string[] = [];
+    for (const migration of migrations) {
+      if (done.has(migration.id)) continue;
+      // A migration sees no table types: Database describes the latest schema, not the one of its time.
+      await migration.up(trx as unknown as Kysely<unknown>);
+      await trx
+        .insertInto('schema_migrations')
+        .values({ id: migration.id, applied_at: new Date().toISOString() })
+        .execute();
+      applied.push(migration.id);
+    }
+    return applied;
+  });
+}

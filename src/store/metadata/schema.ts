@@ -1,0 +1,139 @@
+/**
+ * The metadata schema as Kysely sees it. Portable across SQLite and PostgreSQL: ids and timestamps are text
+ * (ISO 8601, UTC), JSON columns are text, integers are 32-bit except sizes (bigint, parsed to number).
+ */
+import type { Generated } from 'kysely';
+
+export interface ProjectsTable {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface ModelsTable {
+  id: string;
+  project_id: string;
+  name: string;
+  description: string;
+  /** Highest version number ever given; versions are taken from it so numbers are never reused or skipped. */
+  latest_version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ModelVersionsTable {
+  id: string;
+  model_id: string;
+  version: number;
+  /** 'onnx' for now; 'js' arrives with the model-types issue. */
+  format: string;
+  model_type: string;
+  artifact_sha256: string;
+  artifact_size: number;
+  /** JSON of ModelSignature. */
+  signature: string;
+  description: string;
+  /** JSON object of string -> string. */
+  tags: string;
+  /** JSON object of string -> number. */
+  metrics: string;
+  source: string | null;
+  data_commit: string | null;
+  pipeline_run: string | null;
+  /** JSON of FriendlySignature (src/signatures), or null. Added by 005_friendly_signatures. */
+  friendly_signature: string | null;
+  created_at: string;
+}
+
+export interface ModelAliasesTable {
+  model_id: string;
+  alias: string;
+  version: number;
+  updated_at: string;
+}
+
+/** One encrypted secret per (project, name); see src/secrets for the format. */
+export interface SecretsTable {
+  project_id: string;
+  name: string;
+  /** base64 of the AES-256-GCM ciphertext followed by its 16-byte tag. */
+  ciphertext: string;
+  /** base64 of the random 96-bit nonce, unique per write. */
+  nonce: string;
+  /** Which key encrypted it (a short hash of the key, never the key). */
+  key_id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface DeploymentsTable {
+  id: string;
+  project_id: string;
+  name: string;
+  /** Bumped on every spec change, rollout or rollback; status.observedGeneration catches up with it. */
+  generation: number;
+  /** The revision that serves (or should serve) traffic. */
+  current_revision: number;
+  latest_revision: number;
+  /** JSON of DeploymentStatus, written by the reconciler. */
+  status: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface DeploymentRevisionsTable {
+  deployment_id: string;
+  revision: number;
+  /** JSON of the DeploymentSpec as applied. */
+  spec: string;
+  /** JSON of the resolved targets: each reference pinned to a version number when the revision was made. */
+  targets: string;
+  created_at: string;
+}
+
+/** A batch scoring job (src/jobs); progress columns are rewritten while it runs. */
+export interface JobsTable {
+  id: string;
+  project_id: string;
+  model: string;
+  /** The version pinned when the job was submitted (an alias is resolved then). */
+  version: number;
+  /** JSON of JobSpec: input, formats, batch size, kept columns, error policy. */
+  spec: string;
+  /** queued | running | succeeded | failed | cancelled */
+  state: string;
+  reason: string | null;
+  /** 1 on the first run; bumped when a server restart makes the job start over. */
+  attempt: number;
+  rows_done: number;
+  rejects: number;
+  bytes_read: number;
+  bytes_total: number | null;
+  output_sha256: string | null;
+  output_size: number | null;
+  rejects_sha256: string | null;
+  rejects_size: number | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+export interface SchemaMigrationsTable {
+  id: string;
+  applied_at: string;
+}
+
+export interface Database {
+  projects: ProjectsTable;
+  models: ModelsTable;
+  model_versions: ModelVersionsTable;
+  model_aliases: ModelAliasesTable;
+  secrets: SecretsTable;
+  deployments: DeploymentsTable;
+  deployment_revisions: DeploymentRevisionsTable;
+  jobs: JobsTable;
+  schema_migrations: SchemaMigrationsTable;
+}
+
+export type { Generated };

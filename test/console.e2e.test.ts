@@ -1,0 +1,268 @@
+/**
+ * The web console in a real browser (Debian's Chromium through playwright-core) against a real server: register a
+ * model through the upload form, deploy it, send traffic and watch the chart move, start and shift a canary,
+ * promote, roll back, see an API error as the API words it, manage a secret. Every page is saved as a screenshot at
+ * 1280 and 390 px in test-results/console/. Skips, saying why, when Chromium or the built console is missing.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { trainFraudModel } from '../examples/fraud/train.ts';
+import { type ModelportApiError, ModelportClient } from '../src/client/client.ts';
+import { REPO_ROOT, startTestServer, type TestServer } from './support/server.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = join(REPO_ROOT, 'test-results', 'console');
+const skip = !existsSync(CHROMIUM)
+  ? `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`
+  : !existsSync(join(REPO_ROOT, 'ui', 'dist', 'index.html'))
+    ? 'the console is not built (npm run build, or npm test which builds it first)'
+    : false;
+
+const first = trainFraudModel({ seed: 1, rows: 4000 });
+const second = trainFraudModel({ seed: 3, rows: 4000 });
+const body = JSON.stringify({
+  inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 30], data: first.samples.fraud }],
+});
+
+/** The few DOM globals the page functions use (this file is typed for Node, not the DOM). */
+interface PageGlobals {
+  innerWidth: number;
+  document: {
+    documentElement: { scrollWidth: number };
+    querySelector(selector: string): { getAttribute(name: string): string | null } | null;
+  };
+}
+
+describe('web console', { skip }, () => {
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  let mp: ModelportClient;
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'modelport-console-e2e-'));
+    await mkdir(SHOTS, { recursive: true });
+    server = await startTestServer();
+    mp = new ModelportClient({ url: server.url });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const go = (path: string) => page.goto(`${server.url}${path}`);
+  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}-1280.png`), fullPage: true });
+  const confirm = (button: string) =>
+    page.getByRole('dialog').getByRole('button', { name: button, exact: true }).click();
+
+  test('empty overview says what to do next', async () => {
+    await go('/');
+    await page.getByText('Nothing is deployed yet.').waitFor();
+    await shot('overview-empty');
+  });
+
+  test('registers a model through the upload form', async () => {
+    const file = join(dir, 'fraud.onnx');
+    await writeFile(file, first.onnx);
+    await go('/models');
+    await page.getByText('No models are registered yet.').waitFor();
+    await page.getByLabel('Model name').fill('fraud');
+    await page.getByLabel('ONNX file').setInputFiles(file);
+    await page.getByRole('button', { name: 'Register' }).click();
+    await page.waitForURL(`${server.url}/models/fraud`);
+    await page.getByRole('heading', { name: 'Version 1' }).waitFor();
+    await page.getByText('FP32').first().waitFor();
+    assert.equal((await mp.getVersion('fraud', 1)).version, 1);
+    // The second version comes through the client, with lineage, and shows up on the page.
+    await mp.registerVersion('fraud', second.onnx, {
+      aliases: ['challenger'],
+      tags: { team: 'risk' },
+      dataCommit: 'c0ffee',
+    });
+    await page.reload();
+    await page.getByRole('heading', { name: 'Version 2' }).waitFor();
+    await page.getByText('team=risk').waitFor();
+    await page.getByText('c0ffee').waitFor();
+    await shot('model');
+    await go('/models?q=fra');
+    await page.getByRole('link', { name: 'fraud' }).waitFor();
+    await shot('models');
+  });
+
+  test('creates a deployment, and the chart moves with traffic', async () => {
+    await go('/deployments');
+    await page.getByLabel('Model (its latest version)').selectOption('fraud');
+    await page.getByLabel('Deployment name').fill('fraud');
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.waitForURL(`${server.url}/deployments/fraud`);
+    await mp.waitDeployment('fraud');
+    await page.locator('.badge', { hasText: 'Ready' }).waitFor();
+
+    const requests = page.getByRole('img', { name: /^Requests/ });
+    const before = JSON.parse((await requests.getAttribute('data-points')) ?? '[]') as number[];
+    assert.ok(
+      before.every((v) => v === 0),
+      `no traffic yet: ${before}`,
+    );
+
+    let running = true;
+    const loops = Array.from({ length: 3 }, async () => {
+      while (running) {
+        const res = await fetch(`${server.url}/v2/models/fraud/infer`, { method: 'POST', body });
+        assert.equal(res.status, 200);
+        await res.arrayBuffer();
+      }
+    });
+    try {
+      await page.waitForFunction(
+        () => {
+          const svg = (globalThis as unknown as PageGlobals).document.querySelector('svg[aria-label^="Requests"]');
+          return (JSON.parse(svg?.getAttribute('data-points') ?? '[]') as number[]).some((v) => v > 0);
+        },
+        undefined,
+        { timeout: 30_000 },
+      );
+    } finally {
+      running = false;
+      await Promise.all(loops);
+    }
+    const latest = await page.getByTestId('latest-Requests').textContent();
+    assert.match(latest ?? '', /^\d+(\.\d)? req\/s$/);
+    assert.ok(Number.parseFloat(latest ?? '0') > 0, latest ?? '');
+    assert.ok(
+      (await page
+        .getByRole('img', { name: /^Requests/ })
+        .locator('path.line')
+        .count()) > 0,
+    );
+    await page.getByRole('img', { name: /^p99 latency/ }).waitFor();
+    await shot('deployment');
+  });
+
+  test('"try it" sends a request built from the signature', async () => {
+    await page.getByRole('button', { name: 'Send request' }).click();
+    const answer = page.getByTestId('try-answer');
+    await answer.waitFor();
+    assert.match((await answer.textContent()) ?? '', /"outputs"/);
+  });
+
+  test('starts a canary, shifts its weight, promotes and rolls back', async () => {
+    // The deployment serves the latest version (2); version 1 becomes the canary.
+    await page.getByLabel('Version').selectOption('fraud@1');
+    await page.getByLabel('Weight, %').fill('10');
+    await page.getByRole('button', { name: 'Start canary' }).click();
+    await page.getByTestId('weight-1').filter({ hasText: '10%' }).waitFor();
+    assert.deepEqual(
+      (await mp.getDeployment('fraud')).spec.traffic.map((t) => [t.model, t.weight]),
+      [
+        ['fraud', 90],
+        ['fraud@1', 10],
+      ],
+    );
+
+    await page.getByRole('spinbutton', { name: /Canary weight/ }).fill('30');
+    await page.getByRole('button', { name: 'Apply weight' }).click();
+    await page.getByTestId('weight-1').filter({ hasText: '30%' }).waitFor();
+    await page.getByTestId('weight-2').filter({ hasText: '70%' }).waitFor();
+    assert.deepEqual(
+      (await mp.getDeployment('fraud')).spec.traffic.map((t) => t.weight),
+      [70, 30],
+    );
+
+    await page.getByRole('button', { name: 'Promote canary' }).click();
+    await confirm('Promote');
+    await page.getByTestId('weight-1').filter({ hasText: '100%' }).waitFor();
+    await page.getByTestId('weight-2').waitFor({ state: 'detached' });
+
+    await page.getByRole('button', { name: 'Roll back to 1' }).click();
+    await confirm('Roll back');
+    await page.getByTestId('weight-2').filter({ hasText: '100%' }).waitFor();
+    await page.getByTestId('weight-1').waitFor({ state: 'detached' });
+    assert.equal((await mp.getDeployment('fraud')).currentRevision, 1);
+    await shot('deployment-rolled-back');
+  });
+
+  test('shows an API error as the API words it', async () => {
+    const expected = await mp.createDeployment('fraud', { traffic: [{ model: 'fraud', weight: 100 }] }).then(
+      () => assert.fail('a second deployment named fraud was created'),
+      (error: ModelportApiError) => error.message,
+    );
+    await go('/deployments');
+    await page.getByLabel('Deployment name').fill('fraud');
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    assert.equal(await alert.textContent(), expected);
+    await shot('deployments');
+  });
+
+  test('settings: create and delete a secret, list model types', async () => {
+    await go('/settings');
+    await page.getByText('No secrets yet.').waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('PARTNER_TOKEN');
+    await page.getByLabel('Value').fill('s3cr3t-value');
+    await page.getByRole('button', { name: 'Save secret' }).click();
+    await page.getByRole('button', { name: 'Delete PARTNER_TOKEN' }).waitFor();
+    assert.deepEqual(
+      (await mp.listSecrets()).map((s) => s.name),
+      ['PARTNER_TOKEN'],
+    );
+    assert.ok(!(await page.content()).includes('s3cr3t-value'), 'the value is not in the page after saving');
+    await page.getByRole('cell', { name: 'onnx', exact: true }).first().waitFor();
+    await shot('settings');
+
+    await page.getByRole('button', { name: 'Delete PARTNER_TOKEN' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    assert.equal((await mp.listSecrets()).length, 1, 'cancel keeps the secret');
+    await page.getByRole('button', { name: 'Delete PARTNER_TOKEN' }).click();
+    await confirm('Delete');
+    await page.getByText('No secrets yet.').waitFor();
+    assert.equal((await mp.listSecrets()).length, 0);
+  });
+
+  test('every page renders at 1280 and 390 px', async () => {
+    await go('/jobs');
+    await page.getByText('Batch jobs arrive with the jobs API.').waitFor();
+    await shot('jobs');
+    await go('/');
+    await page.getByTestId('rps-fraud').waitFor();
+    await shot('overview');
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    try {
+      for (const [name, path] of [
+        ['overview', '/'],
+        ['models', '/models'],
+        ['model', '/models/fraud'],
+        ['deployments', '/deployments'],
+        ['deployment', '/deployments/fraud'],
+        ['jobs', '/jobs'],
+        ['settings', '/settings'],
+      ] as const) {
+        await phone.goto(`${server.url}${path}`);
+        await phone.locator('main h1').waitFor();
+        await phone.waitForLoadState('networkidle').catch(() => {});
+        const overflow = await phone.evaluate(() => {
+          const g = globalThis as unknown as PageGlobals;
+          return g.document.documentElement.scrollWidth - g.innerWidth;
+        });
+        assert.ok(overflow <= 0, `${path} scrolls sideways by ${overflow}px at 390 px`);
+        await phone.screenshot({ path: join(SHOTS, `${name}-390.png`), fullPage: true });
+      }
+    } finally {
+      await phone.close();
+    }
+  });
+});

@@ -1,0 +1,130 @@
+/** Small shared pieces: error and empty states, status badges, confirmed actions. */
+import { type ReactNode, useId, useRef, useState } from 'react';
+import type { Deployment } from '../../src/deployments/types.ts';
+import { errorText } from './api.ts';
+
+/** An API error, shown as the API words it. */
+export function ErrorMessage({ error }: { error: string | undefined }) {
+  if (!error) return null;
+  return (
+    <p className="error" role="alert">
+      {error}
+    </p>
+  );
+}
+
+/** What is missing and what to do next. */
+export function Empty({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <div className="empty">
+      <p className="empty-title">{title}</p>
+      <div>{children}</div>
+    </div>
+  );
+}
+
+export function Loading() {
+  return <p className="muted">Loading…</p>;
+}
+
+/** The Ready condition of a deployment as a coloured word. */
+export function StatusBadge({ deployment }: { deployment: Deployment }) {
+  const failed = deployment.status.conditions.find((c) => c.type === 'Failed' && c.status === 'True');
+  const ready = deployment.status.conditions.find((c) => c.type === 'Ready');
+  const [label, tone] = failed
+    ? ['Failed', 'bad']
+    : ready?.status === 'True'
+      ? ['Ready', 'good']
+      : [ready?.reason ?? 'Pending', 'warn'];
+  return <span className={`badge ${tone}`}>{label}</span>;
+}
+
+/**
+ * Runs an API call from a button: disables while it runs and keeps the API's error to show. `run` returns the
+ * error text, or undefined when the call succeeded.
+ */
+export function useAction(): {
+  busy: boolean;
+  error: string | undefined;
+  run: (fn: () => Promise<unknown>) => Promise<boolean>;
+} {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  return {
+    busy,
+    error,
+    run: async (fn) => {
+      setBusy(true);
+      setError(undefined);
+      try {
+        await fn();
+        return true;
+      } catch (e) {
+        setError(errorText(e));
+        return false;
+      } finally {
+        setBusy(false);
+      }
+    },
+  };
+}
+
+/** A button that asks first: a modal dialog (focus trapped, Escape cancels) with the consequence spelled out. */
+export function ConfirmButton({
+  label,
+  question,
+  confirmLabel,
+  onConfirm,
+  danger = false,
+  disabled = false,
+}: {
+  label: string;
+  question: string;
+  confirmLabel?: string;
+  onConfirm: () => void;
+  danger?: boolean;
+  disabled?: boolean;
+}) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const id = useId();
+  return (
+    <>
+      <button
+        type="button"
+        className={danger ? 'danger' : ''}
+        disabled={disabled}
+        onClick={() => dialog.current?.showModal()}
+      >
+        {label}
+      </button>
+      <dialog ref={dialog} aria-labelledby={id}>
+        <p id={id}>{question}</p>
+        <div className="row end">
+          <button type="button" onClick={() => dialog.current?.close()}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            className={danger ? 'danger' : 'primary'}
+            onClick={() => {
+              dialog.current?.close();
+              onConfirm();
+            }}
+          >
+            {confirmLabel ?? label}
+          </button>
+        </div>
+      </dialog>
+    </>
+  );
+}
+
+export function formatTime(iso: string): string {
+  return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}

@@ -1,0 +1,99 @@
+/** Deployments: the list with status and traffic, and a form that deploys a model version. */
+import { useState } from 'react';
+import { api } from '../api.ts';
+import { Empty, ErrorMessage, Loading, StatusBadge, useAction } from '../components.tsx';
+import { Link, navigate } from '../router.tsx';
+import { useData } from '../use-data.ts';
+
+export function DeploymentsPage() {
+  const deployments = useData(() => api.listDeployments(), [], 5000);
+  return (
+    <section>
+      <h1>Deployments</h1>
+      <ErrorMessage error={deployments.error} />
+      {!deployments.data ? (
+        !deployments.error && <Loading />
+      ) : deployments.data.length === 0 ? (
+        <Empty title="No deployments yet.">Deploy a registered model with the form below.</Empty>
+      ) : (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Status</th>
+                <th scope="col">Revision</th>
+                <th scope="col">Traffic</th>
+              </tr>
+            </thead>
+            <tbody>
+              {deployments.data.map((d) => (
+                <tr key={d.name}>
+                  <td>
+                    <Link href={`/deployments/${encodeURIComponent(d.name)}`}>{d.name}</Link>
+                  </td>
+                  <td>
+                    <StatusBadge deployment={d} />
+                  </td>
+                  <td>{d.status.servingRevision ?? '–'}</td>
+                  <td>{d.status.targets.map((t) => `${t.model}@${t.version} ${t.weight}%`).join(' · ')}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <CreateDeployment />
+    </section>
+  );
+}
+
+function CreateDeployment() {
+  const models = useData(() => api.listModels(), []);
+  const [name, setName] = useState('');
+  const [model, setModel] = useState('');
+  const action = useAction();
+  const chosen = model || models.data?.[0]?.name || '';
+
+  return (
+    <form
+      className="panel"
+      onSubmit={async (event) => {
+        event.preventDefault();
+        const deployName = name || chosen;
+        const ok = await action.run(() =>
+          api.createDeployment(deployName, { traffic: [{ model: chosen, weight: 100 }] }),
+        );
+        if (ok) navigate(`/deployments/${encodeURIComponent(deployName)}`);
+      }}
+    >
+      <h2>Deploy a model</h2>
+      {models.data?.length === 0 ? (
+        <p className="muted">
+          Register a model first: <code>modelport models register fraud model.onnx</code>.
+        </p>
+      ) : (
+        <div className="fields">
+          <label>
+            Model (its latest version)
+            <select value={chosen} onChange={(e) => setModel(e.target.value)}>
+              {(models.data ?? []).map((m) => (
+                <option key={m.name} value={m.name}>
+                  {m.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Deployment name
+            <input value={name} placeholder={chosen} onChange={(e) => setName(e.target.value)} />
+          </label>
+          <button type="submit" className="primary" disabled={action.busy || !chosen}>
+            Deploy
+          </button>
+        </div>
+      )}
+      <ErrorMessage error={action.error ?? models.error} />
+    </form>
+  );
+}
