@@ -55,7 +55,8 @@ try {
     fraudV2Json: (c, s) => runWrk({ url: ready.url, body: bodies.fraud.v2json, connections: c, seconds: s, dir }),
     fraudV2Binary: (c, s) => runWrk({ url: ready.url, body: bodies.fraud.v2binary, connections: c, seconds: s, dir }),
     fraudV1: (c, s) => runWrk({ url: ready.url, body: bodies.fraud.v1, connections: c, seconds: s, dir }),
-    fraudGrpc: (c, s) => runGrpcLoad({ target: grpcTarget, request: bodies.fraud.grpc, connections: c, seconds: s, dir }),
+    fraudGrpc: (c, s) =>
+      runGrpcLoad({ target: grpcTarget, request: bodies.fraud.grpc, connections: c, seconds: s, dir }),
     cnnV2Binary: (c, s) => runWrk({ url: ready.url, body: bodies.cnn.v2binary, connections: c, seconds: s, dir }),
     cnnGrpc: (c, s) => runGrpcLoad({ target: grpcTarget, request: bodies.cnn.grpc, connections: c, seconds: s, dir }),
   };

@@ -30,11 +30,14 @@ export function useData<T>(load: () => Promise<T>, deps: readonly unknown[], pol
     }
   }, []);
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: the caller's deps decide when to load again
-  useEffect(() => {
-    setData(undefined);
-    void reload();
-  }, deps);
+  useEffect(
+    () => {
+      setData(undefined);
+      void reload();
+    },
+    // biome-ignore lint/correctness/useExhaustiveDependencies: the caller's deps decide when to load again
+    deps,
+  );
 
   // Apart from loading, so a page can poll faster while something runs without blanking what it shows.
   useEffect(() => {
