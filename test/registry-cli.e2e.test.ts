@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { main } from '../src/cli/main.ts';
 import { buildLogisticRegressionModel } from '../src/onnx/index.ts';
 import type { Model, ModelVersion } from '../src/registry/types.ts';
 import { cli, cliJson } from './support/cli.ts';
@@ -91,6 +92,30 @@ for (const kind of STORE_KINDS) {
       );
       assert.equal((await cli(t.url, 'models', 'delete', 'churn')).code, 0);
       assert.deepEqual(await cliJson<Model[]>(t.url, 'models', 'list'), []);
+    });
+
+    test('global options may stand before the command words, and their values are not taken for words', async () => {
+      const env = {};
+      let stdout = '';
+      let stderr = '';
+      const io = {
+        out: (s: string) => {
+          stdout += s;
+        },
+        err: (s: string) => {
+          stderr += s;
+        },
+        interactive: false,
+      };
+      const code = await main(['--url', t.url, '-o', 'json', 'models', 'register', 'early', modelV1], env, io);
+      assert.equal(code, 0, stderr);
+      assert.equal((JSON.parse(stdout) as ModelVersion).model, 'early');
+      stdout = '';
+      assert.equal(await main(['--project', 'default', '--url', t.url, 'models', 'list', '-o', 'json'], env, io), 0);
+      assert.ok((JSON.parse(stdout) as Model[]).some((m) => m.name === 'early'));
+      stderr = '';
+      assert.equal(await main(['--url', t.url, 'models', 'lisst'], env, io), 2);
+      assert.match(stderr, /unknown command 'models lisst'/);
     });
 
     test('bad input gets a one-line error, a non-zero exit, and changes nothing', async () => {

@@ -41,6 +41,30 @@ const GLOBAL_OPTIONS = {
   help: { type: 'boolean', short: 'h', description: 'Show help' },
 } as const;
 
+// Every flag that takes a value, of any command, so `--url URL models list` finds the words `models list`.
+const VALUE_FLAGS = new Set(
+  [GLOBAL_OPTIONS, ...COMMANDS.map((c) => c.options ?? {})].flatMap((options) =>
+    Object.entries(options as Record<string, { type: string; short?: string }>)
+      .filter(([, o]) => o.type === 'string')
+      .flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]),
+  ),
+);
+
+/** Where argv's positional words stand, skipping flags and the values they take ('-' alone is a word: stdin). */
+function wordIndexes(argv: string[]): number[] {
+  const indexes: number[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') break;
+    if (arg !== '-' && arg.startsWith('-')) {
+      if (VALUE_FLAGS.has(arg)) i++;
+      continue;
+    }
+    indexes.push(i);
+  }
+  return indexes;
+}
+
 function help(io: Io, command?: Command): void {
   if (command) {
     io.out(`usage: modelport ${command.usage}\n\n${command.summary}\n`);
@@ -59,7 +83,8 @@ export async function main(
   env: Readonly<Record<string, string | undefined>>,
   io: Io = processIo(),
 ): Promise<number> {
-  const words = argv.filter((a) => !a.startsWith('-'));
+  const indexes = wordIndexes(argv);
+  const words = indexes.map((i) => argv[i]!);
   const command = COMMANDS.filter((c) => c.words.every((w, i) => words[i] === w)).sort(
     (a, b) => b.words.length - a.words.length,
   )[0];
@@ -72,8 +97,8 @@ export async function main(
     return 2;
   }
   try {
-    const rest = [...argv];
-    for (const word of command.words) rest.splice(rest.indexOf(word), 1);
+    const commandAt = new Set(indexes.slice(0, command.words.length));
+    const rest = argv.filter((_, i) => !commandAt.has(i));
     const parsed = parseArgs({
       args: rest,
       options: { ...command.options, ...GLOBAL_OPTIONS } as never,
