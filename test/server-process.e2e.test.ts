@@ -1,0 +1,83 @@
+/**
+ * `modelport server` as a user runs it: a real process on a fresh home, the first-start banner whose curl line works
+ * when pasted into a shell, and SIGTERM stopping it cleanly with no worker process left behind.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from './support/server.ts';
+
+const NODE = join(REPO_ROOT, 'node_modules', '.bin', 'node');
+
+/** Pids whose parent is `pid`, from /proc (the server's worker processes). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Field 4 is the parent pid; the command name (field 2) may hold spaces, so split after its ')'.
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (parent === pid) found.push(Number(entry));
+  }
+  return found;
+}
+
+const alive = (pid: number) =>
+  readFile(`/proc/${pid}/stat`, 'utf8').then(
+    (s) => !/^\d+ \(.*\) Z/.test(s),
+    () => false,
+  );
+
+describe('modelport server as a process', { timeout: 120_000 }, () => {
+  let home: string;
+  before(async () => {
+    home = await mkdtemp(join(tmpdir(), 'modelport-process-'));
+  });
+  after(() => rm(home, { recursive: true, force: true }));
+
+  test('a first start prints a curl line that works when pasted; SIGTERM exits 0 and stops every worker', async () => {
+    const child = spawn(
+      NODE,
+      [join(REPO_ROOT, 'bin', 'modelport.js'), 'server', '--home', home, '--port', '0', '--grpc-port', '0'],
+      { env: { PATH: process.env['PATH'] ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const curlLine = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        const line = stdout.split('\n').find((l) => l.trim().startsWith('curl '));
+        if (line) resolve(line.trim());
+      });
+      child.once('exit', (code) => reject(new Error(`server exited ${code} before its banner: ${stderr}`)));
+    });
+    assert.match(stdout, /the example model `fraud` was registered on this first start/);
+
+    const { stdout: answer } = await promisify(execFile)('sh', ['-c', curlLine]);
+    const body = JSON.parse(answer) as { model_name: string; outputs: { name: string; data: number[] }[] };
+    assert.equal(body.model_name, 'fraud');
+    const expected = JSON.parse(await readFile(join(REPO_ROOT, 'examples', 'fraud', 'expected-response.json'), 'utf8'));
+    const label = body.outputs.find((o) => o.name === 'label')?.data.at(-1);
+    const expectedLabel = (expected as { outputs: { name: string; data: number[] }[] }).outputs
+      .find((o) => o.name === 'label')
+      ?.data.at(-1);
+    assert.equal(label, expectedLabel, 'the sample fraud row is labelled as in expected-response.json');
+
+    const workers = await childrenOf(child.pid!);
+    assert.ok(workers.length >= 1, 'the example deployment runs at least one worker process');
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0, stderr);
+    assert.match(stderr + stdout, /shutting down.*SIGTERM/);
+    for (const pid of workers)
+      assert.equal(await alive(pid), false, `worker ${pid} still runs after the server exited`);
+  });
+});
