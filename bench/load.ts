@@ -1,15 +1,18 @@
 /**
  * Runs one load point in a separate process and parses its result: wrk (Debian's, with bench/wrk-post.lua) for
- * HTTP, bench/grpc-load.ts for gRPC. Both are closed loop: `connections` requests in flight at all times, latency
+ * HTTP, h2load (Debian's nghttp2-client) or else bench/grpc-load.ts for gRPC. Both are closed loop: `connections` requests in flight at all times, latency
  * measured from each send.
  *
  * Example: `await runWrk({ url, body, connections: 64, seconds: 3, dir })` -> `{ rps: 31000, p50Ms: 1.9, ... }`.
  */
-import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { execFile, execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HttpBody } from './bodies.ts';
+import { promisify } from 'node:util';
+import { type HttpBody, MODEL_INFER_PATH } from './bodies.ts';
+
+const execFileAsync = promisify(execFile);
 
 export interface LoadResult {
   rps: number;
@@ -97,14 +100,31 @@ export interface GrpcLoadOptions {
   target: string;
   /** A serialized ModelInferRequest. */
   request: Buffer;
+  /** The size of a successful answer's message (a checked call's response), so h2load's runs can count errors; 0 counts every answer. */
+  responseBytes: number;
   connections: number;
   seconds: number;
   dir: string;
 }
 
-/** One run of bench/grpc-load.ts in its own Node process. */
+/** Whether nghttp2's h2load (Debian's nghttp2-client) is on the PATH. */
+export const hasH2load = (() => {
+  try {
+    execFileSync('h2load', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * One gRPC run: h2load (C, like wrk for HTTP, so the load generator costs little of the shared CPU) when it is
+ * installed, else bench/grpc-load.ts in its own Node process. Either way `connections` calls are in flight over
+ * `min(connections, 8)` HTTP/2 connections.
+ */
 export async function runGrpcLoad(options: GrpcLoadOptions): Promise<LoadResult> {
   const file = join(options.dir, `request-${files++}.bin`);
+  if (hasH2load) return runH2load(options, file);
   await writeFile(file, options.request);
   return run(
     process.execPath,
@@ -112,6 +132,55 @@ export async function runGrpcLoad(options: GrpcLoadOptions): Promise<LoadResult>
     {},
     'GRPC_RESULT ',
   );
+}
+
+/**
+ * h2load checks HTTP statuses only, and a gRPC error is an HTTP 200 without a body (the status rides in the
+ * trailers): so a call counts as answered only for the DATA bytes of a successful answer it brought back.
+ * Latencies come from h2load's per-request log.
+ */
+async function runH2load(options: GrpcLoadOptions, file: string): Promise<LoadResult> {
+  const framed = Buffer.alloc(5 + options.request.length);
+  framed.writeUInt32BE(options.request.length, 1);
+  options.request.copy(framed, 5);
+  await writeFile(file, framed);
+  const log = `${file}.log`;
+  const connections = Math.min(options.connections, 8);
+  const { stdout } = await execFileAsync(
+    'h2load',
+    [
+      `-D${options.seconds}`,
+      `-c${connections}`,
+      `-m${Math.ceil(options.connections / connections)}`,
+      '-t1',
+      `-d${file}`,
+      '-Hcontent-type: application/grpc',
+      '-Hte: trailers',
+      `--log-file=${log}`,
+      `http://${options.target}${MODEL_INFER_PATH}`,
+    ],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  const done = Number(/(\d+) done/.exec(stdout)?.[1] ?? 0);
+  const dataBytes = Number(/\(\d+\) headers[^,]*, [^(]*\((\d+)\) data/.exec(stdout)?.[1] ?? 0);
+  const answered =
+    options.responseBytes > 0 ? Math.min(done, Math.floor(dataBytes / (5 + options.responseBytes))) : done;
+  const durations = (await readFile(log, 'utf8'))
+    .split('\n')
+    .flatMap((line) => {
+      const micros = Number(line.split('\t')[2]);
+      return Number.isFinite(micros) && line !== '' ? [micros] : [];
+    })
+    .sort((a, b) => a - b);
+  const percentile = (p: number) =>
+    (durations[Math.min(durations.length - 1, Math.floor(p * durations.length))] ?? 0) / 1000;
+  return {
+    rps: answered / options.seconds,
+    p50Ms: percentile(0.5),
+    p99Ms: percentile(0.99),
+    requests: done,
+    errors: done - answered,
+  };
 }
 
 /** The median of each figure over runs (figures taken separately). */

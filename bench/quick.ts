@@ -3,7 +3,7 @@
  * model and the CNN, then runs only the chosen load points and prints, per point, the medians of req/s and of the
  * gateway's CPU time per request (the figure to judge a change by on a shared machine). No floors, no memory.
  *
- * Points: fraudV2Json, fraudV2Binary, fraudGrpc, fraudV1, cnnV2Binary, cnnGrpc.
+ * Points: fraudV2Json, fraudV2Binary, fraudGrpc, fraudV1, cnnV2Binary, cnnGrpc, cnnLargeV2Binary.
  *
  * Run: node bench/quick.ts [--points fraudV2Json,fraudGrpc] [--connections 64] [--seconds 3] [--runs 5] [--profile]
  */
@@ -40,15 +40,21 @@ let child: ChildProcess | undefined;
 try {
   await writeFile(join(dir, 'fraud.onnx'), trainFraudModel().onnx);
   await writeFile(join(dir, 'cnn.onnx'), buildCnnModel());
+  await writeFile(join(dir, 'cnn-large.onnx'), buildCnnModel({ channels: [64, 128] }));
   const execArgv = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(HERE, 'out', 'profile')}`] : [];
-  child = fork(join(HERE, 'serving-server.ts'), [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx')], {
-    execArgv,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  child = fork(
+    join(HERE, 'serving-server.ts'),
+    [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx'), join(dir, 'cnn-large.onnx')],
+    {
+      execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
   const [ready] = (await once(child, 'message')) as [Extract<ServerMessage, { type: 'ready' }>];
-  const bodies: Record<'fraud' | 'cnn', RequestBodies> = {
+  const bodies: Record<'fraud' | 'cnn' | 'cnnLarge', RequestBodies> = {
     fraud: requestBodies('fraud', [1, 30], fraudRow()),
     cnn: requestBodies('cnn', [1, 1, 28, 28], mnistImage()),
+    cnnLarge: requestBodies('cnn-large', [1, 1, 28, 28], mnistImage()),
   };
   const grpcTarget = `127.0.0.1:${ready.grpcPort}`;
   const plans: Record<string, (connections: number, seconds: number) => Promise<LoadResult>> = {
@@ -56,9 +62,19 @@ try {
     fraudV2Binary: (c, s) => runWrk({ url: ready.url, body: bodies.fraud.v2binary, connections: c, seconds: s, dir }),
     fraudV1: (c, s) => runWrk({ url: ready.url, body: bodies.fraud.v1, connections: c, seconds: s, dir }),
     fraudGrpc: (c, s) =>
-      runGrpcLoad({ target: grpcTarget, request: bodies.fraud.grpc, connections: c, seconds: s, dir }),
+      runGrpcLoad({
+        target: grpcTarget,
+        request: bodies.fraud.grpc,
+        responseBytes: 0,
+        connections: c,
+        seconds: s,
+        dir,
+      }),
     cnnV2Binary: (c, s) => runWrk({ url: ready.url, body: bodies.cnn.v2binary, connections: c, seconds: s, dir }),
-    cnnGrpc: (c, s) => runGrpcLoad({ target: grpcTarget, request: bodies.cnn.grpc, connections: c, seconds: s, dir }),
+    cnnLargeV2Binary: (c, s) =>
+      runWrk({ url: ready.url, body: bodies.cnnLarge.v2binary, connections: c, seconds: s, dir }),
+    cnnGrpc: (c, s) =>
+      runGrpcLoad({ target: grpcTarget, request: bodies.cnn.grpc, responseBytes: 0, connections: c, seconds: s, dir }),
   };
   const connections = Number(args.connections);
   for (const name of (args.points ?? '').split(',')) {

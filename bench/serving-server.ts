@@ -1,13 +1,14 @@
 /**
  * The gateway under test, as a child process of `bench/serving.ts` so the load generator never shares its event
  * loop: a real Modelport server (embedded stores in a temp home, HTTP and gRPC on loopback port 0) with the fraud
- * model and the CNN (ONNX files given as arguments, built by the parent) registered through the API and pre-loaded with the serving options given in `SERVE` below.
+ * model, the CNN and optionally the wide CNN (ONNX files given as arguments, built by the parent) registered through
+ * the API and pre-loaded with the serving options given in `SERVE` below.
  *
  * Talks to its parent over IPC: sends `{ type: 'ready', url, grpcPort, models }` once both models are warm; answers
  * `{ type: 'workers' }` with the worker pids per model; on SIGTERM closes the server and exits (so `--cpu-prof`
  * writes its profile).
  *
- * Run alone: node bench/serving-server.ts <fraud.onnx> <cnn.onnx> (prints the ready message without IPC).
+ * Run alone: node bench/serving-server.ts <fraud.onnx> <cnn.onnx> [<cnn-large.onnx>] (prints the ready message without IPC).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,10 +21,10 @@ import { registryKey, type ServeOptions } from '../src/serving/model-host.ts';
 
 /**
  * How each model is served. fraud: one single-threaded worker (its inference is microseconds; the gateway and the
- * load generator need the other core), batches gathered while the worker is busy (no added delay). cnn: two
- * single-threaded workers, one per core, batches of up to 64 images with a 2 ms wait for companions.
+ * load generator need the other core), batches gathered while the worker is busy (no added delay). cnn and
+ * cnn-large: two single-threaded workers each, one per core, batches of up to 64 images with a 2 ms wait for companions.
  */
-export const SERVE: Record<'fraud' | 'cnn', ServeOptions> = {
+export const SERVE: Record<'fraud' | 'cnn' | 'cnn-large', ServeOptions> = {
   fraud: {
     replicas: 1,
     settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
@@ -34,23 +35,32 @@ export const SERVE: Record<'fraud' | 'cnn', ServeOptions> = {
     settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
     batching: { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 4096 },
   },
+  'cnn-large': {
+    replicas: 2,
+    settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
+    batching: { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 4096 },
+  },
 };
 
 export type ServerMessage =
   | { type: 'ready'; url: string; grpcPort: number; pid: number }
   | { type: 'workers'; workers: Record<string, number[]> };
 
-const [fraudFile, cnnFile] = process.argv.slice(2);
-if (!fraudFile || !cnnFile) throw new Error('usage: node bench/serving-server.ts <fraud.onnx> <cnn.onnx>');
+const [fraudFile, cnnFile, cnnLargeFile] = process.argv.slice(2);
+if (!fraudFile || !cnnFile) {
+  throw new Error('usage: node bench/serving-server.ts <fraud.onnx> <cnn.onnx> [<cnn-large.onnx>]');
+}
 const home = await mkdtemp(join(tmpdir(), 'modelport-bench-serving-'));
 const config = compileServerConfig({ home, port: '0', grpcPort: '0', example: 'false' });
 const server = await startServer(config, { log: memoryLogger(), version: 'bench', grpc: true, examplesDir: home });
 
 const client = new ModelportClient({ url: server.url });
-for (const [name, file] of [
+const models = [
   ['fraud', fraudFile],
   ['cnn', cnnFile],
-] as const) {
+  ...(cnnLargeFile ? [['cnn-large', cnnLargeFile] as const] : []),
+] as const;
+for (const [name, file] of models) {
   const version = await client.registerVersion(name, await readFile(file));
   const found = await server.registry.getVersion('default', { name, version: version.version });
   // The registry resolver serves a name from this key, so the request path finds the unit already running.

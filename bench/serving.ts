@@ -3,13 +3,17 @@
  * medians of 3 runs and ratios, and written to bench/out/serving.json and bench/out/serving.svg.
  *
  * - Floors: raw ONNX Runtime in this process (rows/s at batch 1 and the best of a batch sweep) for each model; a
- *   bare node:http server answering the gateway's own V2 response without parsing, and a bare @grpc/grpc-js
- *   server answering its own ModelInfer response, each in a child process, under the same load generators.
+ *   bare node:http server answering the gateway's own V2 response without parsing, and a bare node:http2 gRPC
+ *   server (plus a bare @grpc/grpc-js one, for reference) answering its own ModelInfer response, each in a child
+ *   process, under the same load generators.
  * - Gateway: a real Modelport server in a child process (bench/serving-server.ts), the example fraud model (30
- *   features) and the MNIST-size CNN pre-loaded with the options in its `SERVE`.
- * - Load: wrk (one thread, closed loop, Lua script for POST bodies) for HTTP; bench/grpc-load.ts (grpc-js, closed
- *   loop, pre-serialized request) for gRPC, since wrk speaks no HTTP/2. Different generators cost different CPU on
- *   a shared machine, so gRPC is also compared to its own bare floor.
+ *   features) and two MNIST-size CNNs (8/16 channels, 0.6 M multiply-adds per image, whose raw rate is past the
+ *   bare HTTP server's, and 64/128 channels, about 40 M, where the model's compute dominates) pre-loaded with the
+ *   options in its `SERVE`, started as `npm start` starts
+ *   it: Node's compile cache warm (any start after the first) and `--max-semi-space-size=8`.
+ * - Load: wrk (one thread, closed loop, Lua script for POST bodies) for HTTP; h2load (nghttp2, one thread, closed
+ *   loop, pre-serialized request; bench/grpc-load.ts when h2load is missing) for gRPC, since wrk speaks no HTTP/2.
+ *   Different generators cost different CPU on a shared machine, so gRPC is also compared to its own bare floor.
  * - Memory: the gateway's peak RSS during fraud V2 JSON at 64 connections, the fraud worker's RSS, and the gateway's
  *   RSS growth over 10,000 malformed requests.
  *
@@ -22,14 +26,16 @@ import { type ChildProcess, fork, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { enableCompileCache } from 'node:module';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, credentials } from '@grpc/grpc-js';
 import { trainFraudModel } from '../examples/fraud/train.ts';
+import { childEnv } from '../src/core/child-env.ts';
 import { buildCnnModel } from '../src/onnx/index.ts';
 import { fraudRow, type HttpBody, MODEL_INFER_PATH, mnistImage, type RequestBodies, requestBodies } from './bodies.ts';
-import { type LoadResult, medianResult, runGrpcLoad, runWrk } from './load.ts';
+import { hasH2load, type LoadResult, medianResult, runGrpcLoad, runWrk } from './load.ts';
 import { sendMalformed } from './malformed.ts';
 import { type OrtFloor, ortFloor } from './ort-floor.ts';
 import { formatTable, renderSvg, type Series } from './report.ts';
@@ -46,6 +52,9 @@ const SECONDS = Number(args.seconds);
 const RUNS = Number(args.runs);
 const CONNECTIONS = [1, 16, 64, 256];
 const HERE = new URL('.', import.meta.url).pathname;
+/** The gateway's V8 flag, as `npm start` and bin/modelport.js give it. */
+const GATEWAY_FLAGS = ['--max-semi-space-size=8'];
+enableCompileCache();
 const OUT = join(HERE, 'out');
 mkdirSync(OUT, { recursive: true });
 
@@ -93,7 +102,11 @@ async function startChild<T>(
   argv: string[] = [],
   execArgv: string[] = [],
 ): Promise<{ child: ChildProcess; ready: T }> {
-  const child = fork(join(HERE, file), argv, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(HERE, file), argv, {
+    execArgv,
+    env: { ...process.env, ...childEnv() },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const [ready] = (await Promise.race([
     once(child, 'message'),
     once(child, 'exit').then(([code]) => Promise.reject(new Error(`${file} exited with ${String(code)}`))),
@@ -154,6 +167,7 @@ try {
   // Floors: raw ONNX Runtime, in process, before anything else runs.
   const fraudModel = trainFraudModel();
   const cnnModel = buildCnnModel();
+  const cnnLargeModel = buildCnnModel({ channels: [64, 128] });
   log('\nraw ONNX Runtime floors (rows/s, in process):');
   const floorOptions = { seconds: Math.min(1, SECONDS / 3), runs: RUNS };
   const ortFraud = await ortFloor(fraudModel.onnx, [30], {
@@ -172,6 +186,11 @@ try {
     batchSizes: [1, 8, 32, 64, 128],
   });
   const ortCnn = ortCnn2.best.rowsPerSecond >= ortCnn1.best.rowsPerSecond ? ortCnn2 : ortCnn1;
+  const cnnFloor = (threads: number) =>
+    ortFloor(cnnLargeModel, [1, 28, 28], { ...floorOptions, threads, batchSizes: [1, 8, 32, 64, 128] });
+  const ortCnnLarge1 = await cnnFloor(1);
+  const ortCnnLarge2 = await cnnFloor(2);
+  const ortCnnLarge = ortCnnLarge2.best.rowsPerSecond >= ortCnnLarge1.best.rowsPerSecond ? ortCnnLarge2 : ortCnnLarge1;
   const showFloor = (name: string, f: OrtFloor) =>
     log(
       `  ${name} (${f.threads} thread${f.threads > 1 ? 's' : ''}): batch 1 ${fmt(f.batch1)}; best batch ${f.best.batch} ${fmt(f.best.rowsPerSecond)}; sweep ${Object.entries(
@@ -183,42 +202,60 @@ try {
   showFloor('fraud', ortFraud);
   showFloor('cnn  ', ortCnn1);
   showFloor('cnn  ', ortCnn2);
+  showFloor('cnn-large', ortCnnLarge1);
+  showFloor('cnn-large', ortCnnLarge2);
 
   // The gateway and the bare floors, each in its own process.
   await writeFile(join(dir, 'fraud.onnx'), fraudModel.onnx);
   await writeFile(join(dir, 'cnn.onnx'), cnnModel);
+  await writeFile(join(dir, 'cnn-large.onnx'), cnnLargeModel);
   const profileDir = join(OUT, 'profile');
+  // Fill the compile cache as a first start would: without arguments the gateway compiles everything and exits.
+  spawnSync(process.execPath, [join(HERE, 'serving-server.ts')], {
+    env: { ...process.env, ...childEnv() },
+    stdio: 'ignore',
+  });
   const gateway = await startChild<Extract<ServerMessage, { type: 'ready' }>>(
     'serving-server.ts',
-    [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx')],
-    args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx'), join(dir, 'cnn-large.onnx')],
+    [...GATEWAY_FLAGS, ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
   );
   children.push(gateway.child);
   const { url, grpcPort, pid: gatewayPid } = gateway.ready;
   const grpcTarget = `127.0.0.1:${grpcPort}`;
-  const bodies: Record<'fraud' | 'cnn', RequestBodies> = {
+  const bodies: Record<'fraud' | 'cnn' | 'cnnLarge', RequestBodies> = {
     fraud: requestBodies('fraud', [1, 30], fraudRow()),
     cnn: requestBodies('cnn', [1, 1, 28, 28], mnistImage()),
+    cnnLarge: requestBodies('cnn-large', [1, 1, 28, 28], mnistImage()),
   };
   // Every protocol answers before it is loaded; the fraud answers become the bare servers' fixed responses.
   const fraudJson = await httpCall(url, bodies.fraud.v2json);
   for (const b of [bodies.fraud.v2binary, bodies.fraud.v1, bodies.cnn.v2binary, bodies.cnn.v2json])
     await httpCall(url, b);
   const fraudGrpc = await grpcCall(grpcTarget, bodies.fraud.grpc);
-  await grpcCall(grpcTarget, bodies.cnn.grpc);
+  const cnnGrpc = await grpcCall(grpcTarget, bodies.cnn.grpc);
+  await httpCall(url, bodies.cnnLarge.v2binary);
+  const cnnLargeGrpc = await grpcCall(grpcTarget, bodies.cnnLarge.grpc);
   await writeFile(join(dir, 'response.json'), fraudJson);
   await writeFile(join(dir, 'response.grpc'), fraudGrpc);
   const bareHttp = await startChild<{ port: number }>('bare-http-server.ts', [join(dir, 'response.json')]);
   children.push(bareHttp.child);
-  const bareGrpc = await startChild<{ port: number }>('bare-grpc-server.ts', [join(dir, 'response.grpc')]);
+  const bareGrpc = await startChild<{ port: number }>('bare-grpc-server.ts', [join(dir, 'response.grpc'), 'http2']);
   children.push(bareGrpc.child);
+  const bareGrpcJs = await startChild<{ port: number }>('bare-grpc-server.ts', [join(dir, 'response.grpc'), 'grpc-js']);
+  children.push(bareGrpcJs.child);
   const bareUrl = `http://127.0.0.1:${bareHttp.ready.port}`;
   const bareGrpcTarget = `127.0.0.1:${bareGrpc.ready.port}`;
+  const bareGrpcJsTarget = `127.0.0.1:${bareGrpcJs.ready.port}`;
   const gatewayIdleRss = rssMb(gatewayPid);
 
   gateway.child.send({ type: 'workers' });
   const [workersMessage] = (await once(gateway.child, 'message')) as [Extract<ServerMessage, { type: 'workers' }>];
-  const workerPids = { fraud: workersMessage.workers['fraud'] ?? [], cnn: workersMessage.workers['cnn'] ?? [] };
+  const workerPids = {
+    fraud: workersMessage.workers['fraud'] ?? [],
+    cnn: workersMessage.workers['cnn'] ?? [],
+    cnnLarge: workersMessage.workers['cnn-large'] ?? [],
+  };
 
   interface Plan {
     key: string;
@@ -229,29 +266,51 @@ try {
   }
   const http = (url: string, body: HttpBody) => (connections: number, seconds: number) =>
     runWrk({ url, body, connections, seconds, dir });
-  const grpc = (target: string, request: Buffer) => (connections: number, seconds: number) =>
-    runGrpcLoad({ target, request, connections, seconds, dir });
+  const grpc = (target: string, request: Buffer, response: Buffer) => (connections: number, seconds: number) =>
+    runGrpcLoad({ target, request, responseBytes: response.length, connections, seconds, dir });
   const bareHttpPids: [number, number[]] = [bareHttp.child.pid ?? 0, []];
   const bareGrpcPids: [number, number[]] = [bareGrpc.child.pid ?? 0, []];
+  const bareGrpcJsPids: [number, number[]] = [bareGrpcJs.child.pid ?? 0, []];
   const fraudPids: [number, number[]] = [gatewayPid, workerPids.fraud];
   const cnnPids: [number, number[]] = [gatewayPid, workerPids.cnn];
+  const cnnLargePids: [number, number[]] = [gatewayPid, workerPids.cnnLarge];
   const plans: Plan[] = [
     { key: 'bareHttp', label: 'bare node:http (floor)', run: http(bareUrl, bodies.fraud.v2json), pids: bareHttpPids },
     {
       key: 'bareGrpc',
-      label: 'bare grpc-js (floor)',
-      run: grpc(bareGrpcTarget, bodies.fraud.grpc),
+      label: 'bare http2 gRPC (floor)',
+      run: grpc(bareGrpcTarget, bodies.fraud.grpc, fraudGrpc),
       pids: bareGrpcPids,
+    },
+    {
+      key: 'bareGrpcJs',
+      label: 'bare grpc-js (reference)',
+      run: grpc(bareGrpcJsTarget, bodies.fraud.grpc, fraudGrpc),
+      pids: bareGrpcJsPids,
     },
     { key: 'fraudV2Json', label: 'fraud V2 JSON', run: http(url, bodies.fraud.v2json), pids: fraudPids },
     { key: 'fraudV2Binary', label: 'fraud V2 binary', run: http(url, bodies.fraud.v2binary), pids: fraudPids },
-    { key: 'fraudGrpc', label: 'fraud gRPC', run: grpc(grpcTarget, bodies.fraud.grpc), pids: fraudPids },
+    { key: 'fraudGrpc', label: 'fraud gRPC', run: grpc(grpcTarget, bodies.fraud.grpc, fraudGrpc), pids: fraudPids },
     { key: 'fraudV1', label: 'fraud V1', run: http(url, bodies.fraud.v1), pids: fraudPids },
     { key: 'cnnV2Binary', label: 'cnn V2 binary', run: http(url, bodies.cnn.v2binary), pids: cnnPids },
-    { key: 'cnnGrpc', label: 'cnn gRPC', run: grpc(grpcTarget, bodies.cnn.grpc), pids: cnnPids },
+    { key: 'cnnGrpc', label: 'cnn gRPC', run: grpc(grpcTarget, bodies.cnn.grpc, cnnGrpc), pids: cnnPids },
+    {
+      key: 'cnnLargeV2Binary',
+      label: 'cnn-large V2 binary',
+      run: http(url, bodies.cnnLarge.v2binary),
+      pids: cnnLargePids,
+    },
+    {
+      key: 'cnnLargeGrpc',
+      label: 'cnn-large gRPC',
+      run: grpc(grpcTarget, bodies.cnnLarge.grpc, cnnLargeGrpc),
+      pids: cnnLargePids,
+    },
   ];
 
-  log(`\nload: wrk -t1 (HTTP) and bench/grpc-load.ts (gRPC), closed loop, ${CONNECTIONS.join('/')} connections`);
+  log(
+    `\nload: wrk -t1 (HTTP) and ${hasH2load ? 'h2load -t1' : 'bench/grpc-load.ts'} (gRPC, over up to 8 connections), closed loop, ${CONNECTIONS.join('/')} connections`,
+  );
   const series: (Series & { key: string })[] = [];
   let gatewayRss64 = 0;
   for (const plan of plans) {
@@ -291,6 +350,7 @@ try {
   const at = (key: string, connections: number) => series.find((s) => s.key === key)?.points[connections];
   const rps = (key: string, connections: number) => at(key, connections)?.rps ?? 0;
   const cnnBest256 = Math.max(rps('cnnV2Binary', 256), rps('cnnGrpc', 256));
+  const cnnLargeBest256 = Math.max(rps('cnnLargeV2Binary', 256), rps('cnnLargeGrpc', 256));
   // CPU per request (server + workers) is steadier than req/s when other work shares the machine.
   const cpuPerRequest = (key: string, connections: number) =>
     (at(key, connections)?.serverUsPerRequest ?? 0) + (at(key, connections)?.workerUsPerRequest ?? 0);
@@ -305,8 +365,11 @@ try {
     fraudGrpcVsV2Binary64: ratio(rps('fraudGrpc', 64), rps('fraudV2Binary', 64)),
     fraudV2JsonVsOrtBatch1: ratio(rps('fraudV2Json', 1), ortFraud.batch1),
     cnnRowsVsOrtBest256: ratio(cnnBest256, ortCnn.best.rowsPerSecond),
+    cnnLargeRowsVsOrtBest256: ratio(cnnLargeBest256, ortCnnLarge.best.rowsPerSecond),
+    cnnOrtBestVsBareHttp64: ratio(ortCnn.best.rowsPerSecond, rps('bareHttp', 64)),
     cnnGrpcVsV2Binary256: ratio(rps('cnnGrpc', 256), rps('cnnV2Binary', 256)),
     bareGrpcVsBareHttp64: ratio(rps('bareGrpc', 64), rps('bareHttp', 64)),
+    fraudGrpcVsBareGrpcJs64: ratio(rps('fraudGrpc', 64), rps('bareGrpcJs', 64)),
   };
 
   log(`\n${formatTable(series, CONNECTIONS)}`);
@@ -319,19 +382,26 @@ try {
     `  cnn best @256 rows/s / raw ORT best batched  ${ratios.cnnRowsVsOrtBest256.toFixed(2)}  [>= 0.80: ${check(ratios.cnnRowsVsOrtBest256 >= 0.8)}]  (${fmt(cnnBest256)} vs ${fmt(ortCnn.best.rowsPerSecond)} at batch ${ortCnn.best.batch}, ${ortCnn.threads} thread(s))`,
   );
   log(
+    `  cnn-large best @256 / raw ORT best batched   ${ratios.cnnLargeRowsVsOrtBest256.toFixed(2)}  [>= 0.80: ${check(ratios.cnnLargeRowsVsOrtBest256 >= 0.8)}]  (${fmt(cnnLargeBest256)} vs ${fmt(ortCnnLarge.best.rowsPerSecond)} at batch ${ortCnnLarge.best.batch}, ${ortCnnLarge.threads} thread(s))`,
+  );
+  log(
+    `    (the small cnn's raw ORT rate is ${ratios.cnnOrtBestVsBareHttp64.toFixed(1)}x the bare node:http server's req/s: one image per request, its ratio is bounded by HTTP, not by the model)`,
+  );
+  log(
     `  fraud gRPC @64 / fraud V2 JSON @64           ${ratios.fraudGrpcVsV2Json64.toFixed(2)}  [>= 1.00: ${check(ratios.fraudGrpcVsV2Json64 >= 1)}]`,
   );
   log(`  fraud gRPC @64 / fraud V2 binary @64         ${ratios.fraudGrpcVsV2Binary64.toFixed(2)}`);
   log('  the same by CPU per request (bare us / gateway us, server + workers; steadier on a shared machine):');
   log(`    fraud V2 JSON @64 vs bare node:http        ${ratios.fraudV2JsonCpuVsBareHttp64.toFixed(2)}`);
-  log(`    fraud gRPC @64 vs bare grpc-js              ${ratios.fraudGrpcCpuVsBareGrpc64.toFixed(2)}`);
+  log(`    fraud gRPC @64 vs bare http2 gRPC           ${ratios.fraudGrpcCpuVsBareGrpc64.toFixed(2)}`);
   log(`    fraud gRPC @64 vs fraud V2 JSON             ${ratios.fraudGrpcCpuVsV2Json64.toFixed(2)}`);
   log(`  cnn gRPC @256 / cnn V2 binary @256           ${ratios.cnnGrpcVsV2Binary256.toFixed(2)}`);
   log(
-    `  fraud gRPC @64 / bare grpc-js @64            ${ratios.fraudGrpcVsBareGrpc64.toFixed(2)}  (the generator-neutral view: compare with the V2 JSON ratio above)`,
+    `  fraud gRPC @64 / bare http2 gRPC @64         ${ratios.fraudGrpcVsBareGrpc64.toFixed(2)}  (the generator-neutral view: compare with the V2 JSON ratio above)`,
   );
+  log(`  fraud gRPC @64 / bare grpc-js @64            ${ratios.fraudGrpcVsBareGrpcJs64.toFixed(2)}`);
   log(
-    `  bare grpc-js @64 / bare node:http @64        ${ratios.bareGrpcVsBareHttp64.toFixed(2)}  (the transports' own ceiling)`,
+    `  bare http2 gRPC @64 / bare node:http @64     ${ratios.bareGrpcVsBareHttp64.toFixed(2)}  (the transports' own ceiling)`,
   );
   log(`  fraud V2 JSON @1 req/s / raw ORT batch 1     ${ratios.fraudV2JsonVsOrtBatch1.toFixed(3)}`);
 
@@ -377,7 +447,7 @@ try {
     date: new Date().toISOString(),
     machine: { ...machine, loadAverageAtEnd: loadAtEnd },
     settings: { seconds: SECONDS, runs: RUNS, connections: CONNECTIONS },
-    floors: { ortFraud, ortCnn1, ortCnn2 },
+    floors: { ortFraud, ortCnn1, ortCnn2, ortCnnLarge1, ortCnnLarge2 },
     series: Object.fromEntries(series.map((s) => [s.key, { label: s.label, points: s.points }])),
     ratios,
     memory,

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 // Entry point of the `modelport` command. Modelport runs its TypeScript sources directly on Node 24 (type
 // stripping), which the project installs as the npm package `node`.
 const [major] = process.versions.node.split('.').map(Number);
@@ -8,5 +8,12 @@ if (major < 24) {
   );
   process.exit(1);
 }
+// Node's compile cache keeps the stripped and compiled sources between runs: a start after the first skips the type
+// stripper (about 15 MB of memory in every Modelport process, the model workers included; see src/core/child-env.ts).
+// The semi-space flag above (and in `npm start`) caps V8's young generation at 8 MB: Node 24 lets it grow to 64 MB
+// per semi-space on a large machine, which under load doubles the gateway's memory without making it faster
+// (bench/serving.ts).
+const { enableCompileCache } = await import('node:module');
+enableCompileCache();
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2), process.env);

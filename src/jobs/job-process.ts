@@ -6,6 +6,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { childEnv } from '../core/child-env.ts';
 import { ModelportError } from '../core/errors.ts';
 import type { JobCounts, JobTask, JobWorkerMessage } from './job-messages.ts';
 
@@ -27,7 +28,7 @@ export function runJobProcess(task: JobTask, options: JobProcessOptions = {}): P
       execPath: process.execPath,
       execArgv: [],
       serialization: 'advanced',
-      env: {},
+      env: childEnv(),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let result: JobWorkerMessage | undefined;

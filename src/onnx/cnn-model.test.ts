@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import ort from 'onnxruntime-node';
-import { buildCnnModel, type CnnWeights, cnnWeights } from './cnn-model.ts';
+import { buildCnnModel, type CnnChannels, type CnnWeights, cnnWeights } from './cnn-model.ts';
 import { createRandom } from './random.ts';
 
 const PIXELS = 28 * 28;
@@ -42,12 +42,12 @@ function convReluPool(x: Float64Array, inC: number, size: number, w: Float32Arra
 }
 
 /** An independent forward pass of the documented architecture, in float64. */
-function referenceLogits(image: Float32Array, w: CnnWeights): number[] {
-  const p1 = convReluPool(Float64Array.from(image), 1, 28, w.conv1, w.conv1Bias, 8);
-  const p2 = convReluPool(p1, 8, 14, w.conv2, w.conv2Bias, 16);
+function referenceLogits(image: Float32Array, w: CnnWeights, [c1, c2]: CnnChannels = [8, 16]): number[] {
+  const p1 = convReluPool(Float64Array.from(image), 1, 28, w.conv1, w.conv1Bias, c1);
+  const p2 = convReluPool(p1, c1, 14, w.conv2, w.conv2Bias, c2);
   return Array.from({ length: 10 }, (_, k) => {
     let sum = w.fcBias[k]!;
-    for (let i = 0; i < 784; i++) sum += p2[i]! * w.fc[i * 10 + k]!;
+    for (let i = 0; i < 49 * c2; i++) sum += p2[i]! * w.fc[i * 10 + k]!;
     return sum;
   });
 }
@@ -96,6 +96,22 @@ describe('buildCnnModel', () => {
       for (let k = 0; k < 10; k++)
         assert.ok(Math.abs(together[i * 10 + k]! - alone[k]!) < 1e-5, `image ${i} class ${k}`);
     }
+  });
+
+  test('takes other channel counts: the 64/128 network matches the forward pass with its own weights', async () => {
+    const channels = [64, 128] as const;
+    const wide = await ort.InferenceSession.create(buildCnnModel({ seed: 2, channels }));
+    try {
+      const image = images(1, 13);
+      const out = await wide.run({ input: new ort.Tensor('float32', image, [1, 1, 28, 28]) });
+      const got = [...(out['logits']!.data as Float32Array)];
+      const want = referenceLogits(image, cnnWeights(2, channels), channels);
+      for (let k = 0; k < 10; k++)
+        assert.ok(Math.abs(got[k]! - want[k]!) < 1e-3, `class ${k}: ${got[k]} vs ${want[k]}`);
+    } finally {
+      await wide.release();
+    }
+    assert.equal(cnnWeights(2, channels).fc.length, 49 * 128 * 10);
   });
 
   test('is deterministic for a seed and differs between seeds', () => {

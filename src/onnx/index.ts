@@ -2,7 +2,7 @@
  * ONNX models written from TypeScript: a protobuf encoder, typed ONNX messages, a graph builder, and the
  * deterministic models Modelport ships and tests with. Everything here is pure: builders return bytes.
  */
-export { buildCnnModel, type CnnWeights, cnnWeights } from './cnn-model.ts';
+export { buildCnnModel, type CnnChannels, type CnnWeights, cnnWeights } from './cnn-model.ts';
 export { ONNX_TYPE_OF_DATATYPE } from './datatypes.ts';
 export {
   type AttributeInput,

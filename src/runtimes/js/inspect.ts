@@ -12,6 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childEnv } from '../../core/child-env.ts';
 import { ModelportError } from '../../core/errors.ts';
 import type { ModelSignature } from '../../core/tensor.ts';
 import { extractArchive } from './extract.ts';
@@ -38,7 +39,7 @@ function loadInChild(dir: string, timeoutMs: number, signal: AbortSignal | undef
   const child = fork(INSPECT_MAIN, [], {
     execPath: process.execPath,
     execArgv: [],
-    env: {},
+    env: childEnv(),
     cwd: dir,
     serialization: 'advanced',
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],

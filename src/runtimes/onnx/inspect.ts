@@ -4,6 +4,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { childEnv } from '../../core/child-env.ts';
 import { ModelportError } from '../../core/errors.ts';
 import type { ModelSignature } from '../../core/tensor.ts';
 import type { InspectReply, InspectRequest } from './inspect-main.ts';
@@ -40,6 +41,7 @@ export async function inspectOnnxModel(path: string, options: InspectOptions = {
   const child = fork(INSPECT_MAIN, [], {
     execPath: process.execPath,
     execArgv: [],
+    env: childEnv(),
     serialization: 'advanced',
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
   });

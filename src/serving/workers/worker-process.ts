@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { childEnv } from '../../core/child-env.ts';
 import { ModelportError } from '../../core/errors.ts';
 import type { ModelSignature, Tensor } from '../../core/tensor.ts';
 import type { RuntimeKind, RuntimeLoadOptions } from '../../runtimes/runtime.ts';
@@ -100,7 +101,7 @@ export class WorkerProcess {
       execPath: process.execPath,
       execArgv: [],
       serialization: 'advanced',
-      env: this.#options.env ?? {},
+      env: childEnv(this.#options.env),
       stdio:
         this.#options.stdio === 'ignore'
           ? ['ignore', 'ignore', 'ignore', 'ipc']

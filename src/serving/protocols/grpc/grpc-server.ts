@@ -1,13 +1,15 @@
 /**
- * The Open Inference Protocol gRPC transport: `inference.GRPCInferenceService` over one InferenceService.
+ * The Open Inference Protocol gRPC transport: `inference.GRPCInferenceService` over one InferenceService, served
+ * by node:http2 directly (unary calls are all the proto has, and @grpc/grpc-js's server machinery cost about as
+ * much CPU per call as the inference path itself; see bench/serving.ts).
  *
  * Thin by design: each handler decodes, calls the service, encodes. The model comes from the request's name
- * (`model_name` / `name`) or, when that is empty, from the `model-id` metadata entry. The call's deadline becomes
- * `InferContext.deadline` and, with the client's cancellation, aborts `InferContext.signal`. Errors leave as
- * `ERROR_CODES[code].grpc` with the error's message (`'internal error'` for `internal`); `overloaded` (and any
- * error with `retryAfter`) adds a `retry-after` trailer in seconds. A request that is not valid protobuf is
- * INVALID_ARGUMENT, not grpc-js's default INTERNAL. RPCs the proto does not define (repository, statistics)
- * are UNIMPLEMENTED, from grpc-js.
+ * (`model_name` / `name`) or, when that is empty, from the `model-id` metadata entry. `grpc-timeout` becomes
+ * `InferContext.deadline` and, like the client's cancellation, aborts `InferContext.signal`; a call still running
+ * at its deadline is answered DEADLINE_EXCEEDED. Errors leave as `ERROR_CODES[code].grpc` with the error's message
+ * (`'internal error'` for `internal`); `overloaded` (and any error with `retryAfter`) adds a `retry-after` trailer
+ * in seconds. A request that is not valid protobuf is INVALID_ARGUMENT; RPCs the proto does not define
+ * (repository, statistics) are UNIMPLEMENTED.
  *
  * @example
  * const server = createGrpcServer(service, { maxMessageBytes: config.maxRequestBytes, onError: log });
@@ -16,29 +18,31 @@
  * await stopGrpcServer(server, config.shutdownTimeoutMs);
  */
 import {
-  Metadata,
-  type MethodDefinition,
-  Server,
-  ServerCredentials,
-  type ServerUnaryCall,
-  type ServiceDefinition,
-  type StatusObject,
-  type sendUnaryData,
-  type UntypedServiceImplementation,
-} from '@grpc/grpc-js';
+  constants,
+  createServer,
+  type Http2Server,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { ERROR_CODES, GrpcStatus, ModelportError, toModelportError } from '../../../core/errors.ts';
 import type { InferContext, InferenceService } from '../../inference-service.ts';
 import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.generated.ts';
-import type { ModelInferResponse } from './generated/inference/ModelInferResponse.generated.ts';
 import type { ModelMetadataRequest__Output } from './generated/inference/ModelMetadataRequest.generated.ts';
-import type { ModelMetadataResponse } from './generated/inference/ModelMetadataResponse.generated.ts';
 import type { ModelReadyRequest__Output } from './generated/inference/ModelReadyRequest.generated.ts';
-import type { ModelReadyResponse } from './generated/inference/ModelReadyResponse.generated.ts';
-import type { ServerLiveResponse } from './generated/inference/ServerLiveResponse.generated.ts';
-import type { ServerMetadataResponse } from './generated/inference/ServerMetadataResponse.generated.ts';
-import type { ServerReadyResponse } from './generated/inference/ServerReadyResponse.generated.ts';
 import { decodeInferRequest, encodeInferResponse } from './grpc-codec.ts';
-import { loadInferenceProto } from './proto.ts';
+import {
+  ACCEPT_ENCODING,
+  declaredLength,
+  encodeStatusMessage,
+  frameMessage,
+  parseTimeout,
+  unaryMessage,
+  WireError,
+  WireStatus,
+} from './grpc-wire.ts';
+import { loadInferenceProto, SERVICE_NAME } from './proto.ts';
 
 export interface GrpcServerOptions {
   /** Largest request message accepted, in bytes; bigger ones fail with RESOURCE_EXHAUSTED. Default 64 MiB. */
@@ -49,86 +53,246 @@ export interface GrpcServerOptions {
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
-/** grpc-js keeps message limits in a signed 32-bit integer. */
+/** The wire format keeps a message's length in an unsigned 32-bit prefix; stay within a signed one. */
 const MAX_LIMIT = 2 ** 31 - 1;
 
-/** Stands in for a request that failed to decode, so the handler can answer INVALID_ARGUMENT. */
-const MALFORMED: object = Object.freeze({});
+/** Per-stream and per-connection HTTP/2 receive windows: a 1 MiB tensor arrives without waiting on WINDOW_UPDATEs. */
+const STREAM_WINDOW = 1 << 20;
+const SESSION_WINDOW = 8 << 20;
 
-type Call = ServerUnaryCall<unknown, unknown>;
+/** What a handler sees of its call besides the request message. */
+interface CallInfo {
+  readonly headers: IncomingHttpHeaders;
+  readonly context: InferContext;
+}
+
+interface Method {
+  readonly name: string;
+  readonly decode: (bytes: Buffer) => unknown;
+  readonly encode: (message: unknown) => Buffer;
+  readonly run: (request: never, call: CallInfo) => unknown;
+}
+
+/** A gRPC server built by createGrpcServer; start and stop it with startGrpcServer / stopGrpcServer. */
+export interface GrpcServer {
+  readonly http2: Http2Server;
+  /** Open connections, closed gracefully (GOAWAY) on stop. */
+  readonly sessions: Set<ServerHttp2Session>;
+  /** Calls being answered: aborted, with their streams cancelled, when a stop times out. */
+  readonly calls: Set<{ controller: AbortController; stream: ServerHttp2Stream }>;
+}
 
 /** Builds the server with the GRPCInferenceService handlers; it does not listen (see startGrpcServer). */
-export function createGrpcServer(service: InferenceService, options: GrpcServerOptions = {}): Server {
+export function createGrpcServer(service: InferenceService, options: GrpcServerOptions = {}): GrpcServer {
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes < 1 || maxMessageBytes > MAX_LIMIT) {
     throw new ModelportError('invalid_config', `maxMessageBytes must be an integer from 1 to ${MAX_LIMIT} bytes`, {
       field: 'maxMessageBytes',
     });
   }
-  const onError = options.onError;
-
-  function unary<Req, Res>(method: string, run: (request: Req, call: Call) => Res | Promise<Res>) {
-    return (call: Call, callback: sendUnaryData<Res>): void => {
-      const answer = (error: unknown) => callback(toStatus(error, method, onError));
-      if (call.request === MALFORMED) {
-        answer(new ModelportError('invalid_request', `the message is not a valid ${method} request`));
-        return;
-      }
-      try {
-        Promise.resolve(run(call.request as Req, call)).then((response) => callback(null, response), answer);
-      } catch (error) {
-        answer(error);
-      }
-    };
+  const runs: Record<string, Method['run']> = {
+    ServerLive: () => ({ live: service.live() }),
+    ServerReady: () => ({ ready: service.ready() }),
+    ServerMetadata: () => service.serverMetadata(),
+    ModelReady: async (req: ModelReadyRequest__Output, call: CallInfo) => {
+      const model = target(req.name, req.version, call.headers, 'name');
+      return { ready: await service.modelReady(model.name, model.version) };
+    },
+    ModelMetadata: async (req: ModelMetadataRequest__Output, call: CallInfo) => {
+      const model = target(req.name, req.version, call.headers, 'name');
+      const m = await service.modelMetadata(model.name, model.version);
+      return { name: m.name, versions: m.versions, platform: m.platform, inputs: m.inputs, outputs: m.outputs };
+    },
+    ModelInfer: async (req: ModelInferRequest__Output, call: CallInfo) => {
+      const model = target(req.model_name, req.model_version, call.headers, 'model_name');
+      const { request, raw } = decodeInferRequest(req);
+      return encodeInferResponse(await service.infer(model.name, model.version, request, call.context), raw);
+    },
+  };
+  const methods = new Map<string, Method>();
+  for (const [name, definition] of Object.entries(loadInferenceProto().GRPCInferenceService.service)) {
+    const run = runs[name];
+    if (!run) continue; // a proto method without a handler stays UNIMPLEMENTED
+    methods.set(definition.path, {
+      name,
+      decode: definition.requestDeserialize as Method['decode'],
+      encode: definition.responseSerialize as Method['encode'],
+      run,
+    });
   }
 
-  const handlers = {
-    ServerLive: unary('ServerLive', (): ServerLiveResponse => ({ live: service.live() })),
-    ServerReady: unary('ServerReady', (): ServerReadyResponse => ({ ready: service.ready() })),
-    ServerMetadata: unary('ServerMetadata', (): ServerMetadataResponse => service.serverMetadata()),
-    ModelReady: unary('ModelReady', async (req: ModelReadyRequest__Output, call): Promise<ModelReadyResponse> => {
-      const model = target(req.name, req.version, call.metadata, 'name');
-      return { ready: await service.modelReady(model.name, model.version) };
-    }),
-    ModelMetadata: unary(
-      'ModelMetadata',
-      async (req: ModelMetadataRequest__Output, call): Promise<ModelMetadataResponse> => {
-        const model = target(req.name, req.version, call.metadata, 'name');
-        const m = await service.modelMetadata(model.name, model.version);
-        return { name: m.name, versions: m.versions, platform: m.platform, inputs: m.inputs, outputs: m.outputs };
-      },
-    ),
-    ModelInfer: unary('ModelInfer', async (req: ModelInferRequest__Output, call): Promise<ModelInferResponse> => {
-      const model = target(req.model_name, req.model_version, call.metadata, 'model_name');
-      const { request, raw } = decodeInferRequest(req);
-      const scope = callScope(call);
-      try {
-        const response = await service.infer(model.name, model.version, request, scope.context);
-        return encodeInferResponse(response, raw);
-      } finally {
-        scope.close();
-      }
-    }),
-  } satisfies UntypedServiceImplementation;
-
-  const server = new Server({ 'grpc.max_receive_message_length': maxMessageBytes });
-  server.addService(tolerantDefinition(loadInferenceProto().GRPCInferenceService.service), handlers);
+  const http2 = createServer({
+    settings: { initialWindowSize: STREAM_WINDOW },
+    // Counts bytes nghttp2 holds for a connection; the messages themselves are bounded by maxMessageBytes.
+    maxSessionMemory: 64,
+  });
+  const server: GrpcServer = { http2, sessions: new Set(), calls: new Set() };
+  http2.on('session', (session) => {
+    server.sessions.add(session);
+    session.once('close', () => server.sessions.delete(session));
+    session.on('error', () => {}); // a broken connection ends its calls; it is not the server's error
+    session.once('connect', () => session.setLocalWindowSize(SESSION_WINDOW));
+  });
+  http2.on('sessionError', () => {});
+  http2.on('stream', (stream: ServerHttp2Stream, headers) => {
+    stream.on('error', () => {});
+    if (headers[':method'] !== 'POST' || !headers['content-type']?.startsWith('application/grpc')) {
+      // The gRPC spec answers a non-gRPC request at the HTTP level.
+      stream.respond({ ':status': headers[':method'] !== 'POST' ? 405 : 415 }, { endStream: true });
+      return;
+    }
+    const method = methods.get(headers[':path'] ?? '');
+    if (!method) {
+      sendStatus(stream, WireStatus.UNIMPLEMENTED, `${headers[':path']} is not a method of ${SERVICE_NAME}`);
+      return;
+    }
+    serveCall(server, stream, headers, method, maxMessageBytes, options.onError);
+  });
   return server;
+}
+
+/** Reads one unary call's message, runs its method and answers; every path ends in exactly one answer. */
+function serveCall(
+  server: GrpcServer,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  method: Method,
+  maxMessageBytes: number,
+  onError: GrpcServerOptions['onError'],
+): void {
+  const controller = new AbortController();
+  const entry = { controller, stream };
+  let answered = false;
+  let timer: NodeJS.Timeout | undefined;
+  const finish = () => {
+    answered = true;
+    clearTimeout(timer);
+    server.calls.delete(entry);
+  };
+  const fail = (error: unknown) => {
+    if (answered) return;
+    finish();
+    const e = toModelportError(error);
+    const code = ERROR_CODES[e.code].grpc;
+    if (code === GrpcStatus.INTERNAL) onError?.(e, method.name);
+    const retryAfter = e.retryAfter ?? (e.code === 'overloaded' ? 1 : undefined);
+    const extra = retryAfter === undefined ? undefined : { 'retry-after': String(Math.max(0, Math.ceil(retryAfter))) };
+    sendStatus(stream, code, e.code === 'internal' ? 'internal error' : e.message, extra);
+  };
+  const failWire = (error: WireError) => {
+    if (answered) return;
+    finish();
+    sendStatus(stream, error.status, error.message);
+  };
+  server.calls.add(entry);
+  stream.once('close', () => {
+    if (answered) return;
+    finish();
+    controller.abort(new DOMException('the client cancelled the call', 'AbortError'));
+  });
+
+  const context: InferContext = { protocol: 'grpc', signal: controller.signal, headers: metadataHeaders(headers) };
+  const timeoutMs = parseTimeout(headers['grpc-timeout'] as string | undefined);
+  if (timeoutMs !== undefined) {
+    context.deadline = Date.now() + timeoutMs;
+    timer = setTimeout(() => {
+      controller.abort(new DOMException('the call deadline passed', 'TimeoutError'));
+      fail(new ModelportError('timeout', 'the call deadline passed'));
+    }, timeoutMs);
+  }
+
+  const chunks: Buffer[] = [];
+  let size = 0;
+  stream.on('data', (chunk: Buffer) => {
+    if (answered) return; // refused already: drop the rest of the body
+    size += chunk.length;
+    const length = chunks.length === 0 ? declaredLength(chunk) : undefined;
+    if (size > 5 + maxMessageBytes || (length !== undefined && length > maxMessageBytes)) {
+      chunks.length = 0;
+      failWire(
+        new WireError(
+          GrpcStatus.RESOURCE_EXHAUSTED,
+          `the request message is larger than the limit of ${maxMessageBytes} bytes`,
+        ),
+      );
+      return;
+    }
+    chunks.push(chunk);
+  });
+  stream.once('end', () => {
+    if (answered) return;
+    let request: unknown;
+    try {
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      const bytes = unaryMessage(body, headers['grpc-encoding'] as string | undefined, maxMessageBytes);
+      try {
+        request = method.decode(bytes);
+      } catch {
+        throw new WireError(GrpcStatus.INVALID_ARGUMENT, `the message is not a valid ${method.name} request`);
+      }
+    } catch (error) {
+      if (error instanceof WireError) failWire(error);
+      else fail(error);
+      return;
+    }
+    const reply = (response: unknown) => {
+      if (answered) return;
+      let bytes: Buffer;
+      try {
+        bytes = method.encode(response);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      finish();
+      sendMessage(stream, bytes);
+    };
+    try {
+      const result = method.run(request as never, { headers, context });
+      if (result instanceof Promise) result.then(reply, fail);
+      else reply(result);
+    } catch (error) {
+      fail(error);
+    }
+  });
+}
+
+const RESPONSE_HEADERS = Object.freeze({
+  ':status': 200,
+  'content-type': 'application/grpc',
+  'grpc-accept-encoding': ACCEPT_ENCODING,
+});
+const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
+
+function sendMessage(stream: ServerHttp2Stream, message: Buffer): void {
+  if (stream.destroyed || stream.headersSent) return;
+  stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+  stream.once('wantTrailers', () => stream.sendTrailers(OK_TRAILERS));
+  stream.end(frameMessage(message));
+}
+
+/** A trailers-only answer: the status in the one HEADERS frame that ends the stream. */
+function sendStatus(stream: ServerHttp2Stream, code: number, message: string, extra?: Record<string, string>): void {
+  if (stream.destroyed || stream.headersSent) return;
+  stream.respond(
+    { ...RESPONSE_HEADERS, 'grpc-status': String(code), 'grpc-message': encodeStatusMessage(message), ...extra },
+    { endStream: true },
+  );
 }
 
 /**
  * Binds `host:port` (port 0 picks a free one) and resolves with the bound port; the server serves at once.
- * Credentials default to plaintext (TLS usually ends at the ingress).
+ * Plaintext HTTP/2 (prior knowledge, as gRPC clients speak it): TLS usually ends at the ingress.
  */
-export function startGrpcServer(
-  server: Server,
-  host: string,
-  port: number,
-  credentials: ServerCredentials = ServerCredentials.createInsecure(),
-): Promise<number> {
-  const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+export function startGrpcServer(server: GrpcServer, host: string, port: number): Promise<number> {
+  const bindHost = host.startsWith('[') ? host.slice(1, -1) : host;
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
+    const onError = (error: Error) => reject(error);
+    server.http2.once('error', onError);
+    server.http2.listen(port, bindHost, () => {
+      server.http2.off('error', onError);
+      resolve((server.http2.address() as AddressInfo).port);
+    });
   });
 }
 
@@ -136,22 +300,27 @@ export function startGrpcServer(
  * Stops accepting calls and waits up to `timeoutMs` (default 30 s) for those in flight, then cancels the rest
  * (their InferContext.signal aborts). Resolves once the server is down.
  */
-export function stopGrpcServer(server: Server, timeoutMs = 30_000): Promise<void> {
+export function stopGrpcServer(server: GrpcServer, timeoutMs = 30_000): Promise<void> {
+  if (!server.http2.listening) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
+      for (const { controller, stream } of server.calls) {
+        controller.abort(new DOMException('the server is shutting down', 'AbortError'));
+        stream.close(constants.NGHTTP2_CANCEL);
+      }
+      for (const session of server.sessions) session.destroy();
     }, timeoutMs);
-    server.tryShutdown(() => {
+    server.http2.close(() => {
       clearTimeout(timer);
       resolve();
     });
+    for (const session of server.sessions) session.close();
   });
 }
 
 /** The model named in the request, else in the `model-id` metadata entry; an empty version means "choose". */
-function target(name: string, version: string, metadata: Metadata, field: string) {
-  const fromMetadata = metadata.get('model-id')[0];
+function target(name: string, version: string, headers: IncomingHttpHeaders, field: string) {
+  const fromMetadata = headers['model-id'];
   const model = name !== '' ? name : typeof fromMetadata === 'string' ? fromMetadata : '';
   if (model === '') {
     throw new ModelportError(
@@ -165,65 +334,17 @@ function target(name: string, version: string, metadata: Metadata, field: string
   return { name: model, version: version === '' ? undefined : version };
 }
 
-/** The InferContext of one call: aborted on client cancellation or when the deadline passes. */
-function callScope(call: Call): { context: InferContext; close(): void } {
-  const controller = new AbortController();
-  const cancel = () => controller.abort(new DOMException('the client cancelled the call', 'AbortError'));
-  call.on('cancelled', cancel);
-  if (call.cancelled) cancel();
-  const raw = call.getDeadline();
-  const deadline = raw instanceof Date ? raw.getTime() : raw;
-  const context: InferContext = { protocol: 'grpc', signal: controller.signal, headers: headersOf(call.metadata) };
-  let timer: NodeJS.Timeout | undefined;
-  if (Number.isFinite(deadline)) {
-    context.deadline = deadline;
-    timer = setTimeout(
-      () => controller.abort(new DOMException('the call deadline passed', 'TimeoutError')),
-      Math.max(0, deadline - Date.now()),
-    );
-  }
-  return {
-    context,
-    close() {
-      clearTimeout(timer);
-      call.off('cancelled', cancel);
-    },
-  };
-}
+/** gRPC's own headers, which are transport, not metadata. */
+const TRANSPORT_HEADERS = new Set(['content-type', 'te', 'grpc-timeout', 'grpc-encoding', 'grpc-accept-encoding']);
 
-/** Text metadata as lower-cased headers (the first value of each key); binary (`-bin`) entries are skipped. */
-function headersOf(metadata: Metadata): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [key, value] of Object.entries(metadata.getMap())) {
-    if (typeof value === 'string') headers[key] = value;
+/** Text metadata as lower-cased headers; pseudo-headers, transport headers and binary (`-bin`) entries are left out. */
+function metadataHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key in headers) {
+    const value = headers[key];
+    if (typeof value !== 'string' || key.startsWith(':') || key.endsWith('-bin') || TRANSPORT_HEADERS.has(key))
+      continue;
+    out[key] = value;
   }
-  return headers;
-}
-
-function toStatus(error: unknown, method: string, onError: GrpcServerOptions['onError']): Partial<StatusObject> {
-  const e = toModelportError(error);
-  const code = ERROR_CODES[e.code].grpc;
-  if (code === GrpcStatus.INTERNAL) onError?.(e, method);
-  const metadata = new Metadata();
-  const retryAfter = e.retryAfter ?? (e.code === 'overloaded' ? 1 : undefined);
-  if (retryAfter !== undefined) metadata.set('retry-after', String(Math.max(0, Math.ceil(retryAfter))));
-  return { code, details: e.code === 'internal' ? 'internal error' : e.message, metadata };
-}
-
-/** The service definition with request decoders that return MALFORMED instead of throwing. */
-function tolerantDefinition(definition: ServiceDefinition): ServiceDefinition {
-  const methods: Record<string, MethodDefinition<object, object>> = {};
-  for (const [name, method] of Object.entries(definition)) {
-    methods[name] = {
-      ...method,
-      requestDeserialize: (bytes: Buffer) => {
-        try {
-          return method.requestDeserialize(bytes);
-        } catch {
-          return MALFORMED;
-        }
-      },
-    };
-  }
-  return methods;
+  return out;
 }

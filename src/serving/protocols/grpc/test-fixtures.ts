@@ -13,7 +13,7 @@
  * `CASES` lists every datatype with typed contents and data, and `rawBytes` builds raw contents independently.
  */
 import { EventEmitter } from 'node:events';
-import { Client, credentials, Metadata, type Server, type ServiceError, status } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { ModelportError, notFound } from '../../../core/errors.ts';
 import {
   DATATYPE_SIZE,
@@ -31,7 +31,13 @@ import type {
 } from '../../inference-service.ts';
 import type { GRPCInferenceServiceDefinition } from './generated/inference/GRPCInferenceService.generated.ts';
 import type { InferTensorContents } from './generated/inference/InferTensorContents.generated.ts';
-import { createGrpcServer, type GrpcServerOptions, startGrpcServer, stopGrpcServer } from './grpc-server.ts';
+import {
+  createGrpcServer,
+  type GrpcServer,
+  type GrpcServerOptions,
+  startGrpcServer,
+  stopGrpcServer,
+} from './grpc-server.ts';
 import { loadInferenceProto, SERVICE_NAME } from './proto.ts';
 
 const MODELS = ['echo', 'sum', 'slow', 'busy', 'broken', 'invalid', 'wrong-output'];
@@ -135,7 +141,7 @@ export interface CallOptions {
 
 /** A running server on 127.0.0.1:0 and a client connected to it. */
 export interface TestServer {
-  server: Server;
+  server: GrpcServer;
   port: number;
   client: Client;
   /** Calls one RPC; rejects with the ServiceError (its `code`, `details`, trailing `metadata`). */
