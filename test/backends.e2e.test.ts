@@ -212,6 +212,18 @@ describe('kubernetes and compose through the server', () => {
   });
 });
 
+describe('imports from s3://', () => {
+  test("an s3:// URL is read with the server's S3 settings and registered; a missing key is refused", async () => {
+    const { client } = await start({});
+    await s3.raw.putObject({ Bucket: s3.bucket, Key: 'incoming/fraud.onnx', Body: await readFile(MODEL) });
+    const imported = await client.importModel('from-s3', { url: `s3://${s3.bucket}/incoming/fraud.onnx` });
+    assert.equal(imported.format, 'onnx');
+    assert.equal(imported.lineage.source, `s3://${s3.bucket}/incoming/fraud.onnx`);
+    await assert.rejects(client.importModel('from-s3', { url: `s3://${s3.bucket}/incoming/none.onnx` }));
+    assert.equal((await client.getModel('from-s3')).latestVersion, 1);
+  });
+});
+
 describe('failures', () => {
   test('an image that cannot be pulled reports Failed with the reason', async () => {
     const { client } = await start({

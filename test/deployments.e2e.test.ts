@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { ModelportApiError, ModelportClient } from '../src/client/client.ts';
 import type { Deployment } from '../src/deployments/types.ts';
+import { buildLogisticRegressionModel } from '../src/onnx/index.ts';
 import { cli } from './support/cli.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
@@ -198,6 +199,34 @@ describe('deployments', () => {
     for (let i = 0; i < 10; i++) assert.equal((await call(t.url, 'split')).version, '2');
   });
 
+  test('after a rollback, show and promote use the serving revision, not the latest one', async () => {
+    await mp.createDeployment('reverted', { traffic: [{ model: 'fraud@1', weight: 100 }] });
+    await mp.waitDeployment('reverted');
+    await mp.applyDeployment('reverted', {
+      traffic: [
+        { model: 'fraud@1', weight: 90, tag: 'stable' },
+        { model: 'fraud@2', weight: 10, tag: 'canary' },
+      ],
+    });
+    await mp.waitDeployment('reverted');
+    const back = await mp.rollbackDeployment('reverted', 1);
+    assert.deepEqual([back.currentRevision, back.latestRevision], [1, 2]);
+    assert.deepEqual(back.spec.traffic, [{ model: 'fraud@1', weight: 100 }]);
+    const d = await mp.waitDeployment('reverted');
+    assert.deepEqual(d.spec.traffic, [{ model: 'fraud@1', weight: 100 }]);
+    const shown = await cli(t.url, 'deployments', 'show', 'reverted', '-o', 'json');
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.deepEqual((JSON.parse(shown.stdout) as Deployment).spec.traffic, [{ model: 'fraud@1', weight: 100 }]);
+    // Revision 1 has no canary: promoting must not resurrect revision 2's.
+    await assert.rejects(
+      mp.promoteDeployment('reverted'),
+      (e: unknown) => e instanceof ModelportApiError && e.code === 'conflict' && /no canary/.test(e.message),
+    );
+    const unchanged = await mp.getDeployment('reverted');
+    assert.deepEqual([unchanged.currentRevision, unchanged.latestRevision], [1, 2]);
+    for (let i = 0; i < 5; i++) assert.equal((await call(t.url, 'reverted')).version, '1');
+  });
+
   test('a shadow gets a copy of the traffic and the deployment records agreement', async () => {
     await mp.createDeployment('shadowed', {
       traffic: [{ model: 'fraud@1', weight: 100 }],
@@ -213,6 +242,54 @@ describe('deployments', () => {
     assert.equal(d.status.shadow?.agreementRate, 1);
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     assert.match(metrics, /^modelport_shadow_requests_total\{deployment="shadowed",outcome="agree"\} 30$/m);
+  });
+
+  test('a shadow that fails is counted as an error; the primary answers as if it were not there', async () => {
+    // The shadow takes 4 features, the primary 30: every mirrored request fails in the shadow.
+    await mp.registerVersion(
+      'narrow',
+      buildLogisticRegressionModel({ weights: [0.5, -1, 0.25, 2], bias: 0.1, featureCount: 4 }),
+    );
+    await mp.createDeployment('misfit', {
+      traffic: [{ model: 'fraud@1', weight: 100 }],
+      shadow: { model: 'narrow@1', percent: 100 },
+    });
+    await mp.waitDeployment('misfit');
+    for (let i = 0; i < 20; i++) {
+      const r = await call(t.url, 'misfit');
+      assert.deepEqual([r.status, r.version, r.error], [200, '1', undefined]);
+    }
+    // The answer is the primary's own, bit for bit: the same as fraud@1 called without a deployment.
+    const outputs = async (path: string) => {
+      const res = await fetch(`${t.url}/v2/models/${path}/infer`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(res.status, 200);
+      return ((await res.json()) as { outputs: { name: string; data: number[] }[] }).outputs.map((o) => [
+        o.name,
+        o.data,
+      ]);
+    };
+    assert.deepEqual(await outputs('misfit'), await outputs('fraud/versions/1'));
+    const d = await until('21 shadow outcomes', async () => {
+      const got = await mp.getDeployment('misfit');
+      return (got.status.shadow?.requests ?? 0) >= 21 ? got : undefined;
+    });
+    assert.deepEqual(
+      {
+        requests: d.status.shadow?.requests,
+        errors: d.status.shadow?.errors,
+        agreements: d.status.shadow?.agreements,
+        agreementRate: d.status.shadow?.agreementRate,
+      },
+      { requests: 21, errors: 21, agreements: 0, agreementRate: null },
+    );
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    assert.match(metrics, /^modelport_shadow_requests_total\{deployment="misfit",outcome="error"\} 21$/m);
+    assert.doesNotMatch(metrics, /^modelport_shadow_requests_total\{deployment="misfit",outcome="(agree|disagree)"\}/m);
+    await mp.deleteDeployment('misfit');
   });
 
   test('scale to zero, then a burst of 50 from zero: all answered, exactly one worker started', async () => {
@@ -233,15 +310,58 @@ describe('deployments', () => {
         0,
       );
     };
+    const coldStartTimings = async () => {
+      const text = await (await fetch(`${t.url}/metrics`)).text();
+      return Number(/^modelport_cold_start_seconds_count\{model="fraud",version="2"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
     const before = await coldStarts();
+    const timedBefore = await coldStartTimings();
     const results = await Promise.all(Array.from({ length: 50 }, () => call(t.url, 'sleepy')));
     assert.deepEqual(
       results.map((r) => r.status),
       Array(50).fill(200),
     );
     assert.equal((await coldStarts()) - before, 1);
+    // Counted and timed: one more observation of the cold-start histogram.
+    assert.equal((await coldStartTimings()) - timedBefore, 1);
     const awake = await mp.getDeployment('sleepy');
     assert.equal(awake.status.targets[0]?.replicas.desired, 1);
+  });
+
+  test('from zero, a burst beyond the queue gets 429 with Retry-After; the queued requests are answered', async () => {
+    await mp.createDeployment('tiny-queue', {
+      traffic: [{ model: 'fraud@1', weight: 100 }],
+      scaling: { minReplicas: 0, maxReplicas: 1, idleTimeout: '300ms' },
+      runtime: { batching: { maxQueueSize: 4, maxBatchSize: 1 } },
+    });
+    await mp.waitDeployment('tiny-queue');
+    await until('scaled to zero', async () => {
+      const d = await mp.getDeployment('tiny-queue');
+      return d.status.targets[0]?.replicas.desired === 0 ? d : undefined;
+    });
+    const results = await Promise.all(Array.from({ length: 40 }, () => call(t.url, 'tiny-queue')));
+    const ok = results.filter((r) => r.status === 200).length;
+    const refused = results.filter((r) => r.status === 429);
+    assert.equal(ok + refused.length, 40, JSON.stringify(results.filter((r) => r.status !== 200 && r.status !== 429)));
+    assert.ok(ok >= 1 && refused.length >= 1, `${ok} answered, ${refused.length} refused`);
+    for (const r of refused) assert.equal(r.retryAfter, '1');
+  });
+
+  test('autoscaling on concurrency: up when in-flight requests pass the target, down after the delay', async () => {
+    await mp.createDeployment('elastic', {
+      traffic: [{ model: 'fraud@1', weight: 100 }],
+      scaling: { minReplicas: 1, maxReplicas: 2, targetConcurrency: 1, scaleDownDelay: '500ms' },
+    });
+    await mp.waitDeployment('elastic');
+    const replicas = async () => (await mp.getDeployment('elastic')).status.targets[0]?.replicas;
+    const traffic = load(t.url, 'elastic', 6);
+    await until('two ready replicas', async () => ((await replicas())?.ready === 2 ? true : undefined));
+    await traffic.stop();
+    assert.deepEqual(traffic.errors, []);
+    await until('back to one replica', async () => {
+      const r = await replicas();
+      return r?.desired === 1 && r.ready === 1 ? true : undefined;
+    });
   });
 
   test('a revision whose model cannot load gets no traffic; the old one keeps serving and status says why', async () => {
@@ -301,6 +421,26 @@ describe('deployments', () => {
     const bad = await cli(t.url, 'deployments', 'create', 'x', '--model', 'fraud', '--canary', 'fraud@2');
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--canary takes/);
+
+    // apply -f takes the same document as the API, in YAML; show, rollback --to-revision, delete.
+    const file = join(t.home, 'viacli.yaml');
+    await writeFile(
+      file,
+      'name: viacli\nspec:\n  traffic:\n    - { model: fraud@2, weight: 100, tag: stable }\n  scaling: { minReplicas: 1, maxReplicas: 2 }\n',
+    );
+    const applied = await cli(t.url, 'deployments', 'apply', '-f', file, '--wait');
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /revision:\s+3 of 3/);
+    const shown = await cli(t.url, 'deployments', 'show', 'viacli');
+    assert.match(shown.stdout, /ready:\s+True/);
+    assert.match(shown.stdout, /traffic:\s+fraud@2 \(stable\) 100% 1\/1 ready/);
+    const back = await cli(t.url, 'deployments', 'rollback', 'viacli', '--to-revision', '2');
+    assert.match(back.stdout, /revision:\s+2 of 3/);
+    assert.equal((await cli(t.url, 'deployments', 'wait', 'viacli')).code, 0);
+    const deleted = await cli(t.url, 'deployments', 'delete', 'viacli');
+    assert.equal(deleted.stdout, 'deleted deployment viacli\n');
+    assert.doesNotMatch((await cli(t.url, 'deployments', 'list')).stdout, /^viacli\s/m);
+    assert.equal(t.server.host.list().filter((u) => u.key.startsWith('deploy:default/viacli/')).length, 0);
   });
 
   test('delete stops every worker and leaves nothing running', async () => {

@@ -5,11 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ModelportClient } from '../src/client/client.ts';
+import { cli, cliJson } from './support/cli.ts';
 import { REPO_ROOT, startTestServer, type TestServer } from './support/server.ts';
 
 type V2Answer = { outputs: { name: string; datatype: string; shape: number[]; data: unknown[] }[] };
@@ -125,6 +128,44 @@ describe('friendly signatures and hosted models', { timeout: 120_000 }, () => {
     assert.equal(cleared.friendlySignature, null);
     const set = await client.setSignature('fraud', 1, { outputs: { labels: ['ok', 'bad'] } });
     assert.deepEqual(set.friendlySignature?.outputs?.labels, ['ok', 'bad']);
+  });
+
+  test('an MLflow column signature becomes the friendly signature on import; the CLI sets, shows and clears it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'modelport-mlflow-friendly-'));
+    try {
+      await copyFile(`${REPO_ROOT}examples/fraud/model.onnx`, join(dir, 'model.onnx'));
+      const columns = JSON.stringify(names.map((name) => ({ name, type: 'double' })));
+      await writeFile(
+        join(dir, 'MLmodel'),
+        `flavors:\n  onnx:\n    data: model.onnx\nsignature:\n  inputs: '${columns}'\n`,
+      );
+      const imported = await cliJson<{ version: number; friendlySignature?: { features?: { name: string }[] } }>(
+        t.url,
+        'models',
+        'import',
+        'fraud-mlflow',
+        dir,
+      );
+      assert.deepEqual(
+        imported.friendlySignature?.features?.map((f) => f.name),
+        names,
+      );
+      const res = await post('/v1/models/fraud-mlflow:predict', { instances: [named(rows[0]!)] });
+      assert.equal(res.status, 200, await res.clone().text());
+
+      const file = join(dir, 'signature.yaml');
+      await writeFile(file, 'outputs:\n  labels: [legit, fraud]\n');
+      const set = await cli(t.url, 'models', 'signature', 'fraud-mlflow@1', '-f', file);
+      assert.equal(set.code, 0, set.stderr);
+      assert.match(set.stdout, /^set the friendly signature of fraud-mlflow@1\n/);
+      const show = await cli(t.url, 'models', 'show', 'fraud-mlflow@1');
+      assert.match(show.stdout, /^outputs: labels legit, fraud; probabilities from 'probabilities'/m);
+      const cleared = await cli(t.url, 'models', 'signature', 'fraud-mlflow@1', '--clear');
+      assert.equal(cleared.stdout, 'removed the friendly signature of fraud-mlflow@1\n');
+      assert.equal((await client.getVersion('fraud-mlflow', 1)).friendlySignature, null);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('a hosted model: registered from a descriptor, served through a deployment with its secret', async () => {

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { main } from '../src/cli/main.ts';
-import { hashFile, S3ArtifactStore } from '../src/store/artifacts/index.ts';
+import { expectedSum, writeJsModels } from '../src/runtimes/js/js-models.fixture.ts';
+import { FolderArtifactStore, hashFile, S3ArtifactStore } from '../src/store/artifacts/index.ts';
 import { type S3rverFixture, startS3rver } from '../src/store/artifacts/s3rver-fixture.ts';
 import { REPO_ROOT } from './support/server.ts';
 
@@ -46,11 +47,17 @@ after(async () => {
 });
 
 /** Starts `modelport serve-model` and resolves with its URL once it prints it (or rejects when it exits first). */
-async function serve(args: string[]): Promise<{ url: string; child: ChildProcess; stderr: () => string }> {
+async function serve(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<{ url: string; child: ChildProcess; stderr: () => string }> {
   const child = spawn(
     NODE,
     [join(REPO_ROOT, 'bin', 'modelport.js'), 'serve-model', '--host', '127.0.0.1', '--port', '0', ...args],
-    { env: { PATH: process.env['PATH'] ?? '', MODELPORT_HOME: dir, ...s3Env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: { PATH: process.env['PATH'] ?? '', MODELPORT_HOME: dir, ...s3Env, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let stdout = '';
   let stderr = '';
@@ -104,6 +111,32 @@ describe('serve-model', () => {
     });
   }
 
+  test('serves a js model (.tgz) in single-model mode with the container environment', async () => {
+    const models = await writeJsModels();
+    const { url, child } = await serve(
+      ['--model-uri', await models.archive('sum'), '--model-name', 'sum', '--grpc-port', '0'],
+      { SCALE: '2' },
+    );
+    try {
+      const res = await fetch(`${url}/v2/models/sum/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          inputs: [
+            { name: 'a', datatype: 'FP32', shape: [1, 2], data: [1, 2] },
+            { name: 'b', datatype: 'FP32', shape: [1, 2], data: [10, 20] },
+          ],
+        }),
+      });
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as { outputs: { name: string; data: number[] }[] };
+      assert.deepEqual(body.outputs.find((o) => o.name === 'sum')?.data, expectedSum([1, 2], [10, 20], 2));
+    } finally {
+      await stop(child);
+      await models.cleanup();
+    }
+  });
+
   test('refuses a local file whose sha256 does not match', async () => {
     await assert.rejects(
       serve(['--model-uri', MODEL, '--model-name', 'fraud', '--grpc-port', '0', '--sha256', 'ab'.repeat(32)]),
@@ -113,14 +146,14 @@ describe('serve-model', () => {
 });
 
 describe('fetch-models', () => {
-  async function fetchModels(manifest: object, to: string) {
+  async function fetchModels(manifest: object, to: string, artifacts = `s3://${s3.bucket}/models`) {
     const file = join(dir, `models-${Math.random().toString(36).slice(2)}.json`);
     await writeFile(file, JSON.stringify(manifest));
     let stdout = '';
     let stderr = '';
     const code = await main(
       ['fetch-models', '--manifest', file, '--to', to],
-      { ...s3Env, MODELPORT_ARTIFACTS: `s3://${s3.bucket}/models` },
+      { ...s3Env, MODELPORT_ARTIFACTS: artifacts },
       {
         out: (t) => {
           stdout += t;
@@ -144,6 +177,15 @@ describe('fetch-models', () => {
     const second = await fetchModels(manifest, to);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /kept\s+fraud@1/);
+  });
+
+  test("reads from a folder artifact store (the server's artifacts mounted read-only)", async () => {
+    const folder = join(dir, 'folder-artifacts');
+    const { sha256: digest } = await new FolderArtifactStore(folder).putFile(MODEL);
+    const to = join(dir, 'models-from-folder');
+    const result = await fetchModels({ models: [{ model: 'fraud', version: 1, sha256: digest }] }, to, folder);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(await hashFile(join(to, 'fraud', '1')), digest);
   });
 
   test('an artifact whose bytes do not match its digest fails and leaves no file', async () => {

@@ -3,13 +3,15 @@
  * come back in any output, API answer, error body, log line or (on SQLite) the database file.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ModelType } from '../src/modeltypes/model-type.ts';
 import { cli, cliJson } from './support/cli.ts';
-import { STORE_KINDS, startTestServer, type TestServer } from './support/server.ts';
+import { REPO_ROOT, STORE_KINDS, startTestServer, type TestServer } from './support/server.ts';
 
 const CANARY = 'canary-e2e-41c9d2-never-print';
 
@@ -84,6 +86,30 @@ for (const kind of STORE_KINDS) {
       assert.match(missing.stderr, /secret 'OTHER' in project 'default' not found \(not_found\)/);
     });
 
+    test('secrets set --from-stdin reads the value piped in, as a shell pipe gives it', async () => {
+      const child = spawn(
+        join(REPO_ROOT, 'node_modules', '.bin', 'node'),
+        [join(REPO_ROOT, 'bin', 'modelport.js'), 'secrets', 'set', 'PIPED', '--from-stdin'],
+        { env: { PATH: process.env['PATH'] ?? '', MODELPORT_URL: t.url }, stdio: ['pipe', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      child.stdin.end(`${CANARY}\n`);
+      const [code] = (await once(child, 'exit')) as [number];
+      outputs.push(stdout, stderr);
+      assert.equal(code, 0, stderr);
+      assert.equal(stdout, 'created secret PIPED\n');
+      const names = (await cliJson<{ name: string }[]>(t.url, 'secrets', 'list')).map((s) => s.name);
+      assert.ok(names.includes('PIPED'));
+      assert.equal((await run('secrets', 'delete', 'PIPED')).code, 0);
+    });
+
     test('secrets: usage and validation errors', async () => {
       const both = await run('secrets', 'set', 'X', '--from-file', join(files, 'token.txt'), '--from-stdin');
       assert.equal(both.code, 2);
@@ -135,7 +161,7 @@ for (const kind of STORE_KINDS) {
       assert.equal((await run('secrets', 'list')).code, 0);
     });
 
-    test('model types: list, show, add -f, add-image, set-default-image, and clear errors', async () => {
+    test('model types: list, show, add -f, add-image, set-default-image, update (PUT), and clear errors', async () => {
       const list = await run('modeltypes', 'list');
       assert.equal(list.code, 0, list.stderr);
       assert.match(list.stdout, /^NAME\s+RUNTIME\s+DEFAULT IMAGE\s+IMAGES\n/);
@@ -162,6 +188,21 @@ for (const kind of STORE_KINDS) {
       const shown = await cliJson<ModelType>(t.url, 'modeltypes', 'show', 'xgboost-2.1');
       assert.equal(shown.default_base_image.name, 'mlserver-xgb-1.7');
       assert.match(await readFile(join(t.home, 'modeltypes.yaml'), 'utf8'), /mlserver-xgb-1\.7/);
+
+      // The API replaces a type as a whole (PUT), checked like an addition.
+      const put = (name: string, body: unknown) =>
+        fetch(`${t.url}/api/v1/modeltypes/${name}`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      const updated = await put('xgboost-2.1', { ...shown, description: 'XGBoost 2.1 on MLServer' });
+      assert.equal(updated.status, 200, await updated.clone().text());
+      assert.equal(((await updated.json()) as ModelType).description, 'XGBoost 2.1 on MLServer');
+      const renamed = await put('xgboost-2.1', { ...shown, name: 'xgboost-2.2' });
+      assert.equal(renamed.status, 400);
+      assert.match(await renamed.text(), /cannot be renamed/);
+      assert.equal((await put('nope', { ...shown, name: 'nope' })).status, 404);
 
       const errors: [string[], RegExp][] = [
         [

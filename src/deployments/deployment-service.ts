@@ -382,12 +382,13 @@ export class DeploymentService implements VersionUsage {
     return shadow ? { traffic, shadow } : { traffic };
   }
 
+  /** The deployment with the spec of its current revision: the one that serves (an older one after a rollback). */
   async #toDeployment(project: string, row: Row): Promise<Deployment> {
     const revision = await this.#o.store.db
       .selectFrom('deployment_revisions')
       .select('spec')
       .where('deployment_id', '=', row.id)
-      .where('revision', '=', row.latest_revision)
+      .where('revision', '=', row.current_revision)
       .executeTakeFirst();
     const stored = JSON.parse(row.status) as DeploymentStatus;
     const table = this.#o.local.route(project, row.name);

@@ -78,6 +78,7 @@ export interface Deployment {
   /** The revision that should serve: the latest one, or an older one after a rollback. */
   currentRevision: number;
   latestRevision: number;
+  /** The spec of `currentRevision` (after a rollback, the older revision's, not the latest one's). */
   spec: DeploymentSpec;
   status: DeploymentStatus;
   createdAt: string;

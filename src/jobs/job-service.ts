@@ -20,7 +20,7 @@ import type { Selectable } from 'kysely';
 import { ModelportError } from '../core/errors.ts';
 import { parseModelRef } from '../core/names.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
-import type { ScoringSignature } from '../scoring/index.ts';
+import { scoringParts } from '../signatures/index.ts';
 import type { ArtifactStore } from '../store/artifacts/index.ts';
 import type { MetadataStore } from '../store/metadata/index.ts';
 import type { JobsTable } from '../store/metadata/schema.ts';
@@ -297,7 +297,8 @@ export class JobService {
       const modelPath = await this.#artifacts.localPath(version.sha256);
       const input = await this.#input(spec, dir, signal);
       await this.#save(row.id, { bytes_total: input.size });
-      const friendly = version.signature as ScoringSignature;
+      // The request's names win; else the version's friendly signature (features and output labels) gives them.
+      const friendly = scoringParts(version.friendlySignature);
       const featureNames = spec.featureNames ?? friendly.featureNames;
       const labels = spec.labels ?? friendly.labels;
       const outputPath = join(dir, `output.${spec.outputFormat}`);

@@ -17,6 +17,7 @@ import { compileServerConfig } from '../core/config.ts';
 import { createRandom } from '../onnx/index.ts';
 import { memoryLogger } from '../server/logger.ts';
 import { type RunningServer, startServer } from '../server/server.ts';
+import { startS3rver } from '../store/artifacts/s3rver-fixture.ts';
 import type { Job } from './index.ts';
 
 const ROWS = 2000;
@@ -32,8 +33,8 @@ let smallCsv: string;
 let bigCsv: string;
 let signaturePath: string;
 
-async function start(): Promise<void> {
-  const config = compileServerConfig({ home, port: '0', grpcPort: '0', example: 'false' });
+async function start(env: Record<string, string> = {}, s3Endpoint = ''): Promise<void> {
+  const config = compileServerConfig({ home, port: '0', grpcPort: '0', example: 'false', s3Endpoint }, env);
   server = await startServer(config, {
     log: memoryLogger(),
     version: 'test',
@@ -295,5 +296,51 @@ describe('batch scoring jobs', () => {
     const usage = await run('jobs', 'submit', 'fraud', smallCsv, '--batch-size', '0');
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /--batch-size takes a whole number/);
+  });
+  test("without names in the request, the version's friendly signature names the columns and the labels", async () => {
+    await client.setSignature('fraud', 1, {
+      features: model.featureNames.map((name) => ({ name, type: 'number' as const })),
+      outputs: { labels: [...model.labels] },
+    });
+    const job = await client.submitJob({ model: 'fraud@1', input: { artifact: await upload(smallCsv) }, keep: ['id'] });
+    const last = (await waitFor(job.id, ended)).at(-1) as Job;
+    assert.equal(last.state, 'succeeded', last.reason ?? '');
+    const downloaded = join(dir, 'friendly-job-out.csv');
+    assert.equal((await run('jobs', 'download', job.id, '-o', downloaded)).code, 0);
+    const text = await readFile(downloaded, 'utf8');
+    assert.match(text, /^id,prediction,probability_legit,probability_fraud\n0,(legit|fraud),/);
+    // `modelport score` reads the same signature from the registry: the same bytes, no --signature anywhere.
+    const scored = join(dir, 'friendly-score-out.csv');
+    const local = await run('score', 'fraud@1', smallCsv, '-o', scored, '--keep', 'id');
+    assert.equal(local.code, 0, local.stderr);
+    assert.equal(text, await readFile(scored, 'utf8'));
+  });
+
+  test("an s3:// input is read with the server's S3 settings; a missing object fails the job naming it", async () => {
+    const s3 = await startS3rver();
+    try {
+      await server.close();
+      await start(
+        { AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey },
+        s3.endpoint,
+      );
+      await s3.raw.putObject({ Bucket: s3.bucket, Key: 'in/small.csv', Body: await readFile(smallCsv) });
+      const signature = { featureNames: [...model.featureNames], labels: [...model.labels] };
+      const job = await client.submitJob({
+        model: 'fraud',
+        input: { url: `s3://${s3.bucket}/in/small.csv` },
+        signature,
+      });
+      const last = (await waitFor(job.id, ended)).at(-1) as Job;
+      assert.equal(last.state, 'succeeded', last.reason ?? '');
+      assert.equal(last.progress.rows, ROWS);
+      assert.equal(last.progress.bytesTotal, (await stat(smallCsv)).size);
+      const missing = await client.submitJob({ model: 'fraud', input: { url: `s3://${s3.bucket}/in/none.csv` } });
+      const failed = (await waitFor(missing.id, ended)).at(-1) as Job;
+      assert.equal(failed.state, 'failed');
+      assert.match(failed.reason ?? '', /no object at s3:\/\/.*none\.csv/);
+    } finally {
+      await s3.stop();
+    }
   });
 });

@@ -17,7 +17,7 @@ import {
 } from '../../examples/fraud/train.ts';
 import { cli } from '../../test/support/cli.ts';
 import { REPO_ROOT, startTestServer, type TestServer } from '../../test/support/server.ts';
-import { createRandom } from '../onnx/index.ts';
+import { buildLogisticRegressionModel, createRandom } from '../onnx/index.ts';
 
 const ROWS = 3000;
 
@@ -288,5 +288,85 @@ describe('modelport score', () => {
       assert.ok(Math.abs(Number(cell[2]) - expectedP(rows[i] as number[])) < 2e-6);
     });
     assert.match(stderr, /scored 500 rows \(0 rejected\) in [\d.]+ s, [\d,]+ rows\/s -> stdout/);
+  });
+  test("without --signature, names and labels come from the version's friendly signature, in process and with --url", async () => {
+    const registered = await run('models', 'register', 'named', join(dir, 'model.onnx'));
+    assert.equal(registered.code, 0, registered.stderr);
+    const signed = await run('models', 'signature', 'named@1', '-f', signaturePath);
+    assert.equal(signed.code, 0, signed.stderr);
+    // Columns out of the model's order: only names can place them.
+    const header = ['id', 'amount', ...model.featureNames.slice(0, 29)];
+    const lines = rows.map((r, i) => [i, r[29], ...r.slice(0, 29)].join(','));
+    const input = join(dir, 'friendly.csv');
+    await writeFile(input, `${header.join(',')}\n${lines.join('\n')}\n`);
+    const local = join(dir, 'friendly-local.csv');
+    const remote = join(dir, 'friendly-remote.csv');
+    const a = await run('score', 'named', input, '-o', local, '--keep', 'id');
+    assert.equal(a.code, 0, a.stderr);
+    const b = await run('score', 'named', input, '-o', remote, '--keep', 'id', '--url', server.url);
+    assert.equal(b.code, 0, b.stderr);
+    const out = parseCsv(await readFile(local, 'utf8'));
+    assert.deepEqual(out.header, ['id', 'prediction', 'probability_legit', 'probability_fraud']);
+    assertScores(out.rows, 0, 2, 1);
+    assert.equal(await readFile(remote, 'utf8'), await readFile(local, 'utf8'));
+  });
+  test('a deployment is scored by its name through --url', async () => {
+    // Reuses the previous test's model `named`, its input and its in-process output.
+    const created = await run('deployments', 'create', 'scoring-api', '--model', 'named@1', '--wait');
+    assert.equal(created.code, 0, created.stderr);
+    const input = join(dir, 'friendly.csv');
+    const output = join(dir, 'deployment-out.csv');
+    const result = await run('score', 'scoring-api', input, '-o', output, '--keep', 'id', '--url', server.url);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(await readFile(output, 'utf8'), await readFile(join(dir, 'friendly-local.csv'), 'utf8'));
+  });
+  test('a deployment is scored by its name in process: the serving revision, its highest weight or @tag', async () => {
+    // Reuses `named` (with its friendly signature), its input and its in-process output from the tests above.
+    // `other` has other weights but the same signature, so its scores differ from `named`'s.
+    const weights = Array.from({ length: 30 }, (_, j) => ((j % 7) - 3) / 10);
+    await writeFile(join(dir, 'other.onnx'), buildLogisticRegressionModel({ weights, bias: 0.5, featureCount: 30 }));
+    assert.equal((await run('models', 'register', 'other', join(dir, 'other.onnx'))).code, 0);
+    assert.equal((await run('models', 'signature', 'other@1', '-f', signaturePath)).code, 0);
+    const input = join(dir, 'friendly.csv');
+    const named = await readFile(join(dir, 'friendly-local.csv'), 'utf8');
+    const otherOut = join(dir, 'other-out.csv');
+    assert.equal((await run('score', 'other@1', input, '-o', otherOut, '--keep', 'id')).code, 0);
+    const other = await readFile(otherOut, 'utf8');
+    assert.notEqual(other, named);
+
+    // The heavier target is listed second: a pick of the first target would score with `other`.
+    const split = await run('deployments', 'create', 'batch-api', '--model', 'other@1', '--canary', 'named@1:70');
+    assert.equal(split.code, 0, split.stderr);
+    const scored = async (name: string) => {
+      const output = join(dir, `${name.replace('@', '-')}-out.csv`);
+      const result = await run('score', name, input, '-o', output, '--keep', 'id');
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /scored 3,000 rows \(0 rejected\)/);
+      return readFile(output, 'utf8');
+    };
+    assert.equal((await run('deployments', 'wait', 'batch-api')).code, 0);
+    assert.equal(await scored('batch-api'), named);
+    assert.equal(await scored('batch-api@stable'), other);
+    assert.equal(await scored('batch-api@canary'), named);
+    const untagged = await run('score', 'batch-api@blue', input, '-o', join(dir, 'blue.csv'));
+    assert.equal(untagged.code, 1);
+    assert.match(untagged.stderr, /deployment 'batch-api' has no target tagged 'blue'/);
+
+    // A new revision sends all traffic to `other`; rolled back, the first revision's targets score again.
+    const applied = join(dir, 'batch-api.yaml');
+    await writeFile(applied, 'name: batch-api\nspec:\n  traffic:\n    - { model: other@1, weight: 100 }\n');
+    assert.equal((await run('deployments', 'apply', '-f', applied, '--wait')).code, 0);
+    assert.equal(await scored('batch-api'), other);
+    assert.equal((await run('deployments', 'rollback', 'batch-api')).code, 0);
+    assert.equal((await run('deployments', 'wait', 'batch-api')).code, 0);
+    assert.equal(await scored('batch-api'), named);
+
+    // A deployment named like a model: the bare name is the deployment (as for the gateway); a version, or an
+    // alias the deployment has no tag for, is the model's.
+    assert.equal((await run('models', 'alias', 'other', 'best', '1')).code, 0);
+    assert.equal((await run('deployments', 'create', 'other', '--model', 'named@1', '--wait')).code, 0);
+    assert.equal(await scored('other'), named);
+    assert.equal(await scored('other@best'), other);
+    assert.equal(await scored('other@1'), other);
   });
 });

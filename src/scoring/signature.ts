@@ -1,7 +1,7 @@
 /**
  * What scoring needs to know about a model beyond its tensors: the names of the input's columns and the class
- * labels. Today they come from `--signature file.json` (the shape of examples/fraud/signature.json); once the
- * registry stores friendly signatures, `version.signature` carries the same optional fields and wins the same way.
+ * labels. They come from the version's friendly signature in the registry (or the endpoint's V2 metadata with
+ * `--url`), and `--signature file.json` (the shape of examples/fraud/signature.json) overrides them.
  */
 import { readFile } from 'node:fs/promises';
 import { ModelportError } from '../core/errors.ts';

@@ -1,8 +1,9 @@
 /**
  * `V2HttpScorer`: scores through a served model's Open Inference Protocol (KServe V2) REST endpoint, sending each
  * batch with the binary tensor extension and asking for binary outputs. The signature comes from the endpoint's
- * model metadata (`GET /v2/models/{name}`). `429` and `503` answers are retried (Retry-After honoured, at most 6
- * tries); other failures stop the run with the server's message.
+ * model metadata (`GET /v2/models/{name}`), with the feature names and labels of its friendly signature when it
+ * reports one. `429` and `503` answers are retried (Retry-After honoured, at most 6 tries); other failures stop the
+ * run with the server's message.
  *
  * Example: `const scorer = await V2HttpScorer.open('http://127.0.0.1:8080', 'fraud', { concurrency: 4 });`
  */
@@ -21,6 +22,25 @@ export interface V2HttpScorerOptions {
   fetch?: typeof fetch;
   /** Per-request timeout in milliseconds; default 60 s. */
   timeoutMs?: number;
+}
+
+/** The parts of a friendly signature (`parameters.friendly_signature` in V2 metadata) that scoring reads. */
+interface MetadataFriendly {
+  features?: { name?: unknown }[];
+  outputs?: { labels?: unknown };
+}
+
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+/** Feature names and labels from the endpoint's friendly signature, when it reports one. */
+function friendlyParts(parameters: { friendly_signature?: MetadataFriendly } | undefined): Partial<ScoringSignature> {
+  const friendly = parameters?.friendly_signature;
+  const names = Array.isArray(friendly?.features) ? friendly.features.map((f) => f?.name) : undefined;
+  const labels = friendly?.outputs?.labels;
+  return {
+    ...(isStrings(names) && names.length > 0 ? { featureNames: names } : {}),
+    ...(isStrings(labels) ? { labels } : {}),
+  };
 }
 
 const HEADER_LENGTH = 'inference-header-content-length';
@@ -53,7 +73,11 @@ export class V2HttpScorer implements BatchScorer {
     const path = `${base}/v2/models/${encodeURIComponent(model)}${options.version ? `/versions/${encodeURIComponent(options.version)}` : ''}`;
     const probe = new V2HttpScorer({ inputs: [], outputs: [] }, path, options);
     const response = await probe.#send(path, { method: 'GET' });
-    const metadata = (await response.json()) as { inputs?: MetadataTensor[]; outputs?: MetadataTensor[] };
+    const metadata = (await response.json()) as {
+      inputs?: MetadataTensor[];
+      outputs?: MetadataTensor[];
+      parameters?: { friendly_signature?: MetadataFriendly };
+    };
     const specs = (list: MetadataTensor[] | undefined) =>
       (list ?? []).map((t) => {
         if (!isDatatype(t.datatype)) {
@@ -64,7 +88,11 @@ export class V2HttpScorer implements BatchScorer {
         }
         return { name: t.name, datatype: t.datatype, shape: t.shape };
       });
-    return new V2HttpScorer({ inputs: specs(metadata.inputs), outputs: specs(metadata.outputs) }, path, options);
+    return new V2HttpScorer(
+      { inputs: specs(metadata.inputs), outputs: specs(metadata.outputs), ...friendlyParts(metadata.parameters) },
+      path,
+      options,
+    );
   }
 
   async score(input: Tensor, outputs: readonly string[]): Promise<Tensor[]> {

@@ -78,7 +78,10 @@ export async function serveModel(options: ServeModelOptions): Promise<ServedSing
   await mkdir(options.workDir, { recursive: true });
   const { artifacts, sha256, file } = await locate(options);
   const format = options.format ?? (await sniffFormat(file));
-  const signature = await modelInspector({ workDir: join(options.workDir, 'inspect') }).inspect(file, format);
+  // The js inspector makes its temp folders inside this one, so it must exist first.
+  const inspectDir = join(options.workDir, 'inspect');
+  await mkdir(inspectDir, { recursive: true });
+  const signature = await modelInspector({ workDir: inspectDir }).inspect(file, format);
   const version: ModelVersion = {
     project: 'default',
     model: options.modelName,

@@ -257,6 +257,30 @@ describe('kubernetes apply against an API server', () => {
     await broken.remove('default', 'broken');
   });
 
+  test('a revision that does not turn Ready in time reports ReadyTimeout', async () => {
+    server.readsUntilReady = 1_000_000;
+    try {
+      const slow = new KubernetesBackend({
+        api: () => openKubeApi({ kubeconfig }),
+        sources,
+        validator,
+        format: 'kserve',
+        namespace: 'models',
+        storageUri: (sha) => `s3://b/sha256/${sha}`,
+        pollMs: 5,
+        readyTimeoutMs: 200,
+      });
+      const result = await slow.apply(plan('slow', SPEC_MATRIX['single']!));
+      assert.equal(result.ok, false);
+      assert.equal(!result.ok && result.reason, 'ReadyTimeout');
+      assert.match(!result.ok ? result.message : '', /^InferenceService slow was not Ready within 0 s/);
+      await slow.remove('default', 'slow');
+      assert.deepEqual(server.objects(), []);
+    } finally {
+      server.readsUntilReady = 1;
+    }
+  });
+
   test('uninstall deletes everything labelled managed-by=modelport in the namespace, and nothing else', async () => {
     await applying('kserve').apply(plan('one', SPEC_MATRIX['single']!));
     await applying('kserve').apply(plan('two', SPEC_MATRIX['gpu']!));

@@ -1,15 +1,21 @@
 /**
- * `modelport score <model[@ref]> <input.csv | input.jsonl | -> [-o output.csv | output.jsonl | -]`: batch scoring.
+ * `modelport score <model[@ref] | deployment[@tag]> <input.csv | input.jsonl | -> [-o output.csv | output.jsonl | -]`:
+ * batch scoring.
  *
  * By default the version's model file is downloaded through the API (cached by sha256) and run in this process
- * with ONNX Runtime; with `--url` the batches go to a served model's V2 endpoint instead. See README "Batch scoring".
+ * with ONNX Runtime; with `--url` the batches go to a served model's V2 endpoint instead. A name is a deployment
+ * first, as the gateway reads it: in process, the deployment's highest-weight pinned version of the revision it
+ * serves (or the target `@tag` names), see src/deployments/batch-target.ts. See README "Batch scoring".
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
+import { ModelportApiError, type ModelportClient } from '../../client/client.ts';
 import { ModelportError } from '../../core/errors.ts';
 import { parseModelRef } from '../../core/names.ts';
+import { batchRevision, batchTarget } from '../../deployments/batch-target.ts';
+import type { Deployment, ResolvedTarget } from '../../deployments/types.ts';
 import {
   type BatchScorer,
   type ByteSink,
@@ -51,8 +57,8 @@ function cacheDir(env: Readonly<Record<string, string | undefined>>): string {
 export const scoreCommand: Command = {
   words: ['score'],
   usage:
-    'score <model[@version|@alias]> <input.csv | input.jsonl | -> [-o output.csv | output.jsonl | -] [--batch-size N] [--keep col1,col2] [--on-error fail|skip] [--rejects rejects.csv] [--signature file.json] [--url V2_BASE_URL]',
-  summary: 'Score a CSV or JSON-lines file with a model, streaming',
+    'score <model[@version|@alias] | deployment[@tag]> <input.csv | input.jsonl | -> [-o output.csv | output.jsonl | -] [--batch-size N] [--keep col1,col2] [--on-error fail|skip] [--rejects rejects.csv] [--signature file.json] [--url V2_BASE_URL]',
+  summary: 'Score a CSV or JSON-lines file with a model or a deployment, streaming',
   args: [2, 2],
   options: {
     output: { type: 'string', short: 'o', description: 'Output file (.csv or .jsonl) or - for stdout (default)' },
@@ -111,10 +117,17 @@ export const scoreCommand: Command = {
       });
     } else {
       const api = client();
-      const version = ref.version ?? ref.alias ?? (await api.getModel(ref.name)).latestVersion ?? undefined;
+      // A deployment of that name first, as the gateway resolves names; else the registry's model.
+      const deployed = ref.version === undefined ? await deploymentTarget(api, ref.name, ref.alias) : undefined;
+      const model = deployed?.model ?? ref.name;
+      const version =
+        deployed?.version ?? ref.version ?? ref.alias ?? (await api.getModel(ref.name)).latestVersion ?? undefined;
       if (version === undefined)
         throw new ModelportError('not_found', `model '${ref.name}' has no versions to score with`);
-      const info = await api.getVersion(ref.name, version);
+      const info = await api.getVersion(model, version);
+      if (deployed && io.interactive) {
+        io.err(`deployment ${ref.name}: scoring with ${deployed.model}@${deployed.version} (${deployed.weight}%)\n`);
+      }
       registered = { ...info.signature, ...scoringParts(info.friendlySignature) };
       scorer = await InProcessScorer.open(await cachedArtifact(api, info, cacheDir(env)));
     }
@@ -168,6 +181,39 @@ export const scoreCommand: Command = {
     }
   },
 };
+
+/**
+ * The pinned target a deployment named `name` (or `name@tag`) scores with in process, or undefined when there is
+ * no such deployment, or when it has no target with that tag and the registry has a model alias of that name
+ * (`fraud@champion` stays the model's alias beside a deployment `fraud`).
+ */
+async function deploymentTarget(
+  api: ModelportClient,
+  name: string,
+  tag: string | undefined,
+): Promise<ResolvedTarget | undefined> {
+  let deployment: Deployment;
+  try {
+    deployment = await api.getDeployment(name);
+  } catch (error) {
+    if (error instanceof ModelportApiError && error.code === 'not_found') return undefined;
+    throw error;
+  }
+  const revision = batchRevision(deployment, await api.deploymentRevisions(name));
+  if (!revision) throw new ModelportError('not_found', `deployment '${name}' has no revision to score with`);
+  try {
+    return batchTarget(name, revision.targets.traffic, tag);
+  } catch (error) {
+    if (tag === undefined) throw error;
+    // No target with the tag: the model's alias, if the registry has one; else the deployment's error.
+    const alias = await api.getVersion(name, tag).then(
+      () => true,
+      (e: unknown) => (e instanceof ModelportApiError && e.code === 'not_found' ? false : Promise.reject(e)),
+    );
+    if (alias) return undefined;
+    throw error;
+  }
+}
 
 /** The friendly parts a registry version carries (from its friendly signature). */
 function pickFriendly(signature: ScoringSignature | undefined): Partial<ScoringSignature> {

@@ -11,7 +11,8 @@ import { packFolder } from './tar-writer.ts';
 /**
  * SumModel, in TypeScript: inputs a, b FP32 [-1, 2] -> `sum` = (a + b) * SCALE + offset + BIAS, where offset comes
  * from data/offset.txt (3) and SCALE, BIAS from the environment (1 and 0 when unset); `rows` INT64 [-1] tells each
- * row the size of the batch it ran in (returned as a plain array, so the runtime converts it).
+ * row the size of the batch it ran in (returned as a plain array, so the runtime converts it). `unload` counts
+ * its calls in `globalThis.sumModelUnloads`.
  */
 const SUM_MODEL = `
 import { readFileSync } from 'node:fs';
@@ -25,6 +26,13 @@ let offset = 0;
 export function load(context: Context): void {
   offset = Number(readFileSync(join(context.dir, 'data', 'offset.txt'), 'utf8'));
   context.log('sum model loaded', { offset });
+}
+
+/** Counts its calls on globalThis, so an in-process test can see that unload ran. */
+export function unload(context: Context): void {
+  const g = globalThis as { sumModelUnloads?: number };
+  g.sumModelUnloads = (g.sumModelUnloads ?? 0) + 1;
+  context.log('sum model unloaded');
 }
 
 export function predict(inputs: Record<string, Input>, context: Context) {

@@ -21,7 +21,7 @@ describe('the js runtime', { timeout: 60_000 }, () => {
   });
   after(() => models.cleanup());
 
-  test('SumModel in process: TypeScript module, a file from its folder, outputs converted and checked', async () => {
+  test('SumModel in process: TypeScript module, a file from its folder, outputs converted and checked, unload called', async () => {
     const runtime = new JsRuntime();
     const archive = await models.archive('sum');
     await runtime.load({ path: archive });
@@ -57,7 +57,10 @@ describe('the js runtime', { timeout: 60_000 }, () => {
     const cached = await readdir(join(models.root, '.js-models'));
     assert.equal(cached.length, 1);
     assert.match(cached[0]!, /^[0-9a-f]{64}$/);
+    const g = globalThis as { sumModelUnloads?: number };
+    const unloads = g.sumModelUnloads ?? 0;
     await runtime.unload();
+    assert.equal(g.sumModelUnloads, unloads + 1, "the module's unload(context) ran");
     await assert.rejects(runtime.predict(rows([[0, 0]], [[0, 0]])), { code: 'not_ready' });
   });
 
