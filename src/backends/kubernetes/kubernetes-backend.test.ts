@@ -240,17 +240,21 @@ describe('kubernetes apply against an API server', () => {
     assert.deepEqual(server.objects(), []);
   });
 
-  test('an image that cannot be pulled reports Ready=False with its reason', async () => {
-    const broken = new KubernetesBackend({
+  /** A KServe backend on the fake API server, polling fast, with `extra` options. */
+  const clusterBackend = (extra: { modelportImage?: string; readyTimeoutMs?: number }) =>
+    new KubernetesBackend({
       api: () => openKubeApi({ kubeconfig }),
       sources,
       validator,
       format: 'kserve',
       namespace: 'models',
       storageUri: (sha) => `s3://b/sha256/${sha}`,
-      modelportImage: 'registry.example.com/cannot-pull:1',
       pollMs: 5,
+      ...extra,
     });
+
+  test('an image that cannot be pulled reports Ready=False with its reason', async () => {
+    const broken = clusterBackend({ modelportImage: 'registry.example.com/cannot-pull:1' });
     const result = await broken.apply(plan('broken', SPEC_MATRIX['single']!));
     assert.equal(result.ok, false);
     assert.equal(!result.ok && result.reason, 'ImagePullBackOff');
@@ -260,16 +264,7 @@ describe('kubernetes apply against an API server', () => {
   test('a revision that does not turn Ready in time reports ReadyTimeout', async () => {
     server.readsUntilReady = 1_000_000;
     try {
-      const slow = new KubernetesBackend({
-        api: () => openKubeApi({ kubeconfig }),
-        sources,
-        validator,
-        format: 'kserve',
-        namespace: 'models',
-        storageUri: (sha) => `s3://b/sha256/${sha}`,
-        pollMs: 5,
-        readyTimeoutMs: 200,
-      });
+      const slow = clusterBackend({ readyTimeoutMs: 200 });
       const result = await slow.apply(plan('slow', SPEC_MATRIX['single']!));
       assert.equal(result.ok, false);
       assert.equal(!result.ok && result.reason, 'ReadyTimeout');
