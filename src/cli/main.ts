@@ -8,7 +8,7 @@ import { ModelportError } from '../core/errors.ts';
 import { type Command, UsageError } from './command.ts';
 import { deploymentCommands } from './commands/deployments.ts';
 import { exportCommand } from './commands/export.ts';
-import { fetchModelsCommand, serveModelCommand } from './commands/image.ts';
+import { fetchModelsCommand, gatewayCommand, serveModelCommand } from './commands/image.ts';
 import { jobCommands } from './commands/jobs.ts';
 import { modelCommands } from './commands/models.ts';
 import { modelTypeCommands } from './commands/modeltypes.ts';
@@ -32,6 +32,7 @@ const COMMANDS: Command[] = [
   uninstallCommand,
   serveModelCommand,
   fetchModelsCommand,
+  gatewayCommand,
 ];
 
 const GLOBAL_OPTIONS = {

@@ -14,6 +14,7 @@
 import { stringify as yaml } from 'yaml';
 import { ModelportError } from '../../core/errors.ts';
 import { parseSize } from '../../core/units.ts';
+import type { GatewayRoutes } from '../image/gateway.ts';
 import {
   bindingKey,
   DEFAULT_MODELPORT_IMAGE,
@@ -115,7 +116,8 @@ export function renderCompose(
 
   const upstream = (model: string, version: number) =>
     `http://${serviceOf.get(bindingKey(model, version))}:${MODEL_PORT}`;
-  const routes = {
+  // Read by `modelport gateway` (src/backends/image/gateway.ts), which validates it against the same type.
+  const routes: GatewayRoutes = {
     deployments: [
       {
         name: input.name,

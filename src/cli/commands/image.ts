@@ -6,11 +6,14 @@
  *   STORAGE_URI and MODEL_NAME. S3 access comes from AWS_ENDPOINT_URL_S3, AWS_REGION and the AWS_* keys.
  * - `fetch-models --manifest models.json --to DIR`: the compose bundle's model download, from MODELPORT_ARTIFACTS
  *   (`s3://...` or a folder); exits 0 once every model is in place and verified.
+ * - `gateway --routes routes.json [--port 8080]`: the compose bundle's gateway, routing by deployment or model name
+ *   and the `model-id` header to the serving services listed in the bundle's `base/gateway/routes.json`.
  */
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Settings } from '../../core/config.ts';
+import { parseDuration, parseSize } from '../../core/units.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
 
@@ -111,6 +114,54 @@ export const fetchModelsCommand: Command = {
     const fetched = await fetchModels({ manifest, to, artifacts, s3: s3FromEnv(env) });
     if (format === 'json') io.out(`${JSON.stringify({ models: fetched }, null, 2)}\n`);
     else for (const m of fetched) io.out(`${m.fetched ? 'fetched' : 'kept   '} ${m.model}@${m.version} -> ${m.path}\n`);
+    return 0;
+  },
+};
+
+export const gatewayCommand: Command = {
+  words: ['gateway'],
+  usage:
+    'gateway --routes routes.json [--host 0.0.0.0] [--port 8080] [--max-body-size 64MiB] [--timeout 60s] [--reload-interval 2s]',
+  summary: "Route requests to a compose bundle's serving services (its gateway service, the one published port)",
+  args: [0, 0],
+  options: {
+    routes: { type: 'string', description: "The bundle's base/gateway/routes.json (MODELPORT_ROUTES)" },
+    host: { type: 'string', description: 'Address to listen on (default 0.0.0.0)' },
+    port: { type: 'string', description: 'HTTP port (default 8080; 0 picks one)' },
+    'max-body-size': { type: 'string', description: 'Largest request body (default 64MiB)' },
+    timeout: { type: 'string', description: 'How long an upstream may take to answer (default 60s)' },
+    'reload-interval': {
+      type: 'string',
+      description: 'How often routes.json is checked for changes (default 2s; 0 off)',
+    },
+  },
+  async run({ options, io, env }) {
+    const routes = (options['routes'] as string | undefined) ?? env['MODELPORT_ROUTES'];
+    if (!routes)
+      throw new UsageError("--routes (or MODELPORT_ROUTES) is required: the bundle's base/gateway/routes.json");
+    const size = parseSize((options['max-body-size'] as string | undefined) ?? '64MiB');
+    if (size === undefined || size < 1) throw new UsageError('--max-body-size takes a size such as 64MiB or 1048576');
+    const duration = (name: string, fallback: string, min: number) => {
+      const ms = parseDuration((options[name] as string | undefined) ?? fallback);
+      if (ms === undefined || ms < min) throw new UsageError(`--${name} takes a duration such as 30s or 500ms`);
+      return ms;
+    };
+    const { startGateway } = await import('../../backends/image/gateway.ts');
+    const gateway = await startGateway({
+      routes,
+      host: (options['host'] as string | undefined) ?? '0.0.0.0',
+      port: portOption(options['port'], 8080, 'port'),
+      maxRequestBytes: size,
+      upstreamTimeoutMs: duration('timeout', '60s', 1),
+      reloadIntervalMs: duration('reload-interval', '2s', 0),
+      log: (message, fields) => io.err(`${JSON.stringify({ message, ...fields })}\n`),
+    });
+    io.out(`gateway at ${gateway.url}\n`);
+    await new Promise<void>((resolve) => {
+      const stop = () => void gateway.close().then(resolve, resolve);
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
     return 0;
   },
 };
