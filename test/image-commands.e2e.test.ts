@@ -4,8 +4,6 @@
  * does not match; `fetch-models` downloading a bundle's models, verified, keeping what is already there.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,10 +12,10 @@ import { main } from '../src/cli/main.ts';
 import { expectedSum, writeJsModels } from '../src/runtimes/js/js-models.fixture.ts';
 import { FolderArtifactStore, hashFile, S3ArtifactStore } from '../src/store/artifacts/index.ts';
 import { type S3rverFixture, startS3rver } from '../src/store/artifacts/s3rver-fixture.ts';
+import { type CommandProcess, startCommand, stopProcess } from './support/process.ts';
 import { REPO_ROOT } from './support/server.ts';
 
 const MODEL = join(REPO_ROOT, 'examples', 'fraud', 'model.onnx');
-const NODE = join(REPO_ROOT, 'node_modules', '.bin', 'node');
 
 let dir: string;
 let s3: S3rverFixture;
@@ -47,40 +45,15 @@ after(async () => {
 });
 
 /** Starts `modelport serve-model` and resolves with its URL once it prints it (or rejects when it exits first). */
-async function serve(
-  args: string[],
-  extraEnv: Record<string, string> = {},
-): Promise<{ url: string; child: ChildProcess; stderr: () => string }> {
-  const child = spawn(
-    NODE,
-    [join(REPO_ROOT, 'bin', 'modelport.js'), 'serve-model', '--host', '127.0.0.1', '--port', '0', ...args],
-    {
-      env: { PATH: process.env['PATH'] ?? '', MODELPORT_HOME: dir, ...s3Env, ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+function serve(args: string[], extraEnv: Record<string, string> = {}): Promise<CommandProcess> {
+  return startCommand(
+    ['serve-model', '--host', '127.0.0.1', '--port', '0', ...args],
+    { MODELPORT_HOME: dir, ...s3Env, ...extraEnv },
+    /serving \S+ at (http:\/\/\S+)/,
   );
-  let stdout = '';
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /serving \S+ at (http:\/\/\S+)/.exec(stdout);
-      if (match?.[1]) resolve(match[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`serve-model exited ${code}: ${stderr}`)));
-  });
-  return { url, child, stderr: () => stderr };
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  await exited;
-}
+const stop = stopProcess;
 
 async function infer(url: string, name: string) {
   const body = await readFile(join(REPO_ROOT, 'examples', 'fraud', 'sample-request.json'), 'utf8');
