@@ -54,7 +54,7 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version: strin
     const path = `/api/v1${def.path.replace(/:([a-zA-Z]+)/g, '{$1}')}`;
     const status = String(def.status ?? 200);
     const operation: JsonSchema = {
-      operationId: `${def.method.toLowerCase()}${def.path.replace(/[/:]+(\w)/g, (_, c: string) => c.toUpperCase())}`,
+      operationId: def.id,
       summary: def.summary,
       tags: [def.tag],
       'x-permission': def.permission,
@@ -62,7 +62,9 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version: strin
       responses: {
         [status]: {
           description: 'Success',
-          ...(def.response ? { content: { 'application/json': { schema: toSchema(def.response) } } } : {}),
+          ...(typeof def.response === 'object'
+            ? { content: { 'application/json': { schema: toSchema(def.response) } } }
+            : {}),
         },
         default: {
           description: 'An error; `code` is listed in docs/errors.md',
@@ -72,7 +74,14 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version: strin
     };
     if (def.body !== undefined) {
       operation['requestBody'] = isStreamBody(def.body)
-        ? { required: true, content: { [def.body.stream]: { schema: { type: 'string', format: 'binary' } } } }
+        ? {
+            required: true,
+            content: {
+              [def.body.stream]: {
+                schema: def.body.schema ? toSchema(def.body.schema) : { type: 'string', format: 'binary' },
+              },
+            },
+          }
         : { required: true, content: { 'application/json': { schema: toSchema(def.body) } } };
     }
     paths[path] ??= {};

@@ -27,47 +27,71 @@ export interface RouteContext<P, Q, B> {
   signal: AbortSignal;
 }
 
-/** A body the handler reads itself (uploads), documented as this media type. */
+/**
+ * A body the handler reads itself (uploads, or JSON that must not be quoted in errors), documented as this media
+ * type; `schema`, when given, documents its JSON shape and types it for the client without the router parsing it.
+ */
 export interface StreamBody {
   stream: string;
+  schema?: z.ZodType;
 }
 
-/** What a handler returns: a JSON body (sent with `status`), or `undefined` when it wrote the response itself. */
-export type HandlerResult = unknown;
+/**
+ * What a route answers with, declared on every route: a zod schema for a JSON body (the handler's result is checked
+ * against it, and OpenAPI and the client's types come from it), `'empty'` for no body (204 unless `status` says
+ * otherwise), or `'stream'` when the handler writes the response itself (downloads).
+ */
+export type ResponseSpec = z.ZodType | 'empty' | 'stream';
 
 export interface RouteDef<
+  Id extends string = string,
+  M extends Method = Method,
+  Path extends string = string,
   P extends z.ZodType = z.ZodType,
   Q extends z.ZodType = z.ZodType,
   B extends z.ZodType | StreamBody | undefined = undefined,
+  R extends ResponseSpec = ResponseSpec,
 > {
-  method: Method;
+  /** The operation's stable name, unique in the API: the OpenAPI operationId and the client's key (`listModels`). */
+  id: Id;
+  method: M;
   /** Relative to /api/v1, with `:name` parameters: `/projects/:project/models/:model`. */
-  path: string;
+  path: Path;
   permission: Permission;
   summary: string;
   tag: string;
   params?: P;
   query?: Q;
   body?: B;
-  /** Documents the success body in OpenAPI. */
-  response?: z.ZodType;
-  /** Success status, 200 unless given. */
+  response: R;
+  /** Success status, 200 unless given (204 for an `'empty'` response). */
   status?: number;
-  handler: (
+  /**
+   * Returns the JSON its response schema accepts as input, or nothing for an empty or streamed response. A method,
+   * so that a route with narrow schemas is still an `AnyRoute` for the router.
+   */
+  handler(
     ctx: RouteContext<z.output<P>, z.output<Q>, B extends z.ZodType ? z.output<B> : undefined>,
-  ) => Promise<HandlerResult>;
+  ): R extends z.ZodType ? Promise<z.input<R>> : Promise<void>;
 }
 
 /** Any route, as the router and the OpenAPI builder see it. */
-export type AnyRoute = RouteDef<z.ZodType, z.ZodType, z.ZodType | StreamBody | undefined>;
+export type AnyRoute = RouteDef<string, Method, string, z.ZodType, z.ZodType, z.ZodType | StreamBody | undefined>;
 
-/** Declares a route with its types inferred from its schemas. */
+/**
+ * Declares a route with its types inferred from its schemas. The result keeps its literal id, method and path, so
+ * the route tables' types are the API contract the client derives from (src/api/contract.ts).
+ */
 export function route<
+  const Id extends string,
+  const M extends Method,
+  const Path extends string,
   P extends z.ZodType = z.ZodObject<Record<string, never>>,
   Q extends z.ZodType = z.ZodObject<Record<string, never>>,
   B extends z.ZodType | StreamBody | undefined = undefined,
->(def: RouteDef<P, Q, B>): AnyRoute {
-  return def as unknown as AnyRoute;
+  R extends ResponseSpec = ResponseSpec,
+>(def: RouteDef<Id, M, Path, P, Q, B, R>): RouteDef<Id, M, Path, P, Q, B, R> {
+  return def;
 }
 
 /** A query parameter that may repeat (`?tag=a=1&tag=b=2`); always an array after parsing. */

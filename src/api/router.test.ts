@@ -11,6 +11,7 @@ import { compileRoutes, createRouter } from './router.ts';
 
 const routes = [
   route({
+    id: 'createThing',
     method: 'POST',
     path: '/projects/:project/things',
     permission: 'write',
@@ -24,21 +25,25 @@ const routes = [
     handler: async ({ params, query, body }) => ({ project: params.project, name: body.name, tags: query.tag }),
   }),
   route({
+    id: 'boom',
     method: 'GET',
     path: '/boom',
     permission: 'read',
     tag: 'things',
     summary: 'Fails unexpectedly',
+    response: z.object({}),
     handler: async () => {
       throw new Error('secret detail /etc/passwd');
     },
   }),
   route({
+    id: 'adminOnly',
     method: 'GET',
     path: '/admin-only',
     permission: 'admin',
     tag: 'things',
     summary: 'Needs admin',
+    response: z.object({ ok: z.boolean() }),
     handler: async () => ({ ok: true }),
   }),
 ];
@@ -129,6 +134,39 @@ test('a route without a permission is refused when the table is compiled', () =>
   assert.throws(() => compileRoutes([routes[0]!, routes[0]!]), /declared twice/);
 });
 
+test('every route has a unique camelCase operation id', () => {
+  const unnamed = { ...routes[1]!, id: undefined } as unknown as AnyRoute;
+  assert.throws(() => compileRoutes([unnamed]), /needs an operation id/);
+  const twin = { ...routes[1]!, path: '/boom-again' };
+  assert.throws(() => compileRoutes([routes[1]!, twin]), /operation id boom is used by two routes/);
+});
+
+test("a handler's result is checked against its response schema when it compiles", () => {
+  const checked = route({
+    id: 'typed',
+    method: 'GET',
+    path: '/typed',
+    permission: 'read',
+    tag: 'things',
+    summary: 'Typed',
+    response: z.object({ count: z.number() }),
+    // @ts-expect-error a string is not the number the response schema declares
+    handler: async () => ({ count: 'one' }),
+  });
+  const stream = route({
+    id: 'download',
+    method: 'GET',
+    path: '/download',
+    permission: 'read',
+    tag: 'things',
+    summary: 'Writes its own answer',
+    response: 'stream',
+    // @ts-expect-error a streaming route writes the response itself and returns nothing
+    handler: async () => ({ count: 1 }),
+  });
+  assert.deepEqual([checked.id, stream.id], ['typed', 'download']);
+});
+
 test('the OpenAPI document comes from the same schemas', () => {
   const doc = buildOpenApiDocument(routes, '1.0.0') as {
     openapi: string;
@@ -137,6 +175,7 @@ test('the OpenAPI document comes from the same schemas', () => {
   assert.equal(doc.openapi, '3.1.0');
   const op = doc.paths['/api/v1/projects/{project}/things']!['post']!;
   assert.equal(op['x-permission'], 'write');
+  assert.equal(op['operationId'], 'createThing');
   const body = (
     op['requestBody'] as { content: Record<string, { schema: { properties: object; additionalProperties: boolean } }> }
   ).content['application/json']!.schema;

@@ -29,6 +29,7 @@ export type ApiHandler = (req: IncomingMessage, res: ServerResponse, path: strin
 
 export function compileRoutes(routes: readonly AnyRoute[]): CompiledRoute[] {
   const seen = new Set<string>();
+  const ids = new Set<string>();
   return routes.map((def) => {
     if (!PERMISSIONS.includes(def.permission)) {
       throw new Error(`route ${def.method} ${def.path} declares no permission; every route needs one`);
@@ -36,6 +37,11 @@ export function compileRoutes(routes: readonly AnyRoute[]): CompiledRoute[] {
     const id = `${def.method} ${def.path}`;
     if (seen.has(id)) throw new Error(`route ${id} is declared twice`);
     seen.add(id);
+    if (!/^[a-z][A-Za-z0-9]*$/.test(def.id ?? '')) {
+      throw new Error(`route ${id} needs an operation id in camelCase, such as listModels`);
+    }
+    if (ids.has(def.id)) throw new Error(`operation id ${def.id} is used by two routes`);
+    ids.add(def.id);
     const keys: string[] = [];
     const source = def.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:([a-zA-Z]+)/g, (_, key: string) => {
       keys.push(key);

@@ -32,7 +32,7 @@ export const FriendlySignatureSchema = z
       .array(
         z.strictObject({
           name: z.string(),
-          type: z.enum(['number', 'integer', 'boolean', 'string']).optional().describe('Default number'),
+          type: z.enum(['number', 'integer', 'boolean', 'string']).default('number'),
           min: z.number().optional(),
           max: z.number().optional(),
           values: z.array(z.union([z.string(), z.number()])).optional(),

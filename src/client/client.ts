@@ -7,16 +7,93 @@
  *
  * Every failure is a `ModelportApiError` carrying the server's stable `code`, `message` and `field`.
  */
-import type { BundleFile } from '../backends/compose/compose-renderer.ts';
-import type { ExportFormat } from '../backends/export.ts';
-import type { DeploymentSpecInput } from '../deployments/spec.ts';
-import type { Deployment, Revision } from '../deployments/types.ts';
-import type { Job, JobArtifact, JobCreateRequest } from '../jobs/index.ts';
-import type { BaseImage, ModelType } from '../modeltypes/model-type.ts';
-import type { DeploymentMetrics } from '../observability/deployment-metrics-sampler.ts';
-import type { Model, ModelVersion, Project } from '../registry/types.ts';
-import type { SecretInfo } from '../secrets/secret-store.ts';
-import type { FriendlySignature } from '../signatures/index.ts';
+import type { ApiBody, ApiParams, ApiQuery, ApiResponse, OperationId, OperationLine } from '../api/contract.ts';
+
+/**
+ * Method and path of every operation of the API. The compiler checks this table against the server's route table
+ * (src/api/contract.ts): a route added, moved or removed there fails here until the table follows.
+ */
+export const OPERATIONS = {
+  getHealth: 'GET /health',
+  getInfo: 'GET /info',
+  listProjects: 'GET /projects',
+  createProject: 'POST /projects',
+  listModels: 'GET /projects/:project/models',
+  getModel: 'GET /projects/:project/models/:model',
+  deleteModel: 'DELETE /projects/:project/models/:model',
+  listVersions: 'GET /projects/:project/models/:model/versions',
+  registerVersion: 'POST /projects/:project/models/:model/versions',
+  importModel: 'POST /projects/:project/models/:model/import',
+  getVersion: 'GET /projects/:project/models/:model/versions/:version',
+  updateVersion: 'PATCH /projects/:project/models/:model/versions/:version',
+  setSignature: 'PUT /projects/:project/models/:model/versions/:version/signature',
+  deleteSignature: 'DELETE /projects/:project/models/:model/versions/:version/signature',
+  deleteVersion: 'DELETE /projects/:project/models/:model/versions/:version',
+  downloadArtifact: 'GET /projects/:project/models/:model/versions/:version/artifact',
+  setAlias: 'PUT /projects/:project/models/:model/aliases/:alias',
+  deleteAlias: 'DELETE /projects/:project/models/:model/aliases/:alias',
+  listDeployments: 'GET /projects/:project/deployments',
+  createDeployment: 'POST /projects/:project/deployments',
+  getDeployment: 'GET /projects/:project/deployments/:name',
+  applyDeployment: 'PUT /projects/:project/deployments/:name',
+  deleteDeployment: 'DELETE /projects/:project/deployments/:name',
+  deploymentRevisions: 'GET /projects/:project/deployments/:name/revisions',
+  promoteDeployment: 'POST /projects/:project/deployments/:name/promote',
+  rollbackDeployment: 'POST /projects/:project/deployments/:name/rollback',
+  waitDeployment: 'GET /projects/:project/deployments/:name/wait',
+  exportDeployment: 'GET /projects/:project/deployments/:name/export',
+  deploymentMetrics: 'GET /projects/:project/deployments/:name/metrics',
+  listSecrets: 'GET /projects/:project/secrets',
+  setSecret: 'PUT /projects/:project/secrets/:name',
+  deleteSecret: 'DELETE /projects/:project/secrets/:name',
+  rotateSecretKey: 'POST /secrets/rotate',
+  listModelTypes: 'GET /modeltypes',
+  getModelType: 'GET /modeltypes/:name',
+  addModelType: 'POST /modeltypes',
+  updateModelType: 'PUT /modeltypes/:name',
+  setModelTypeDefaultImage: 'PUT /modeltypes/:name/default-image',
+  addModelTypeImage: 'POST /modeltypes/:name/images',
+  uploadJobInput: 'POST /projects/:project/jobs/inputs',
+  submitJob: 'POST /projects/:project/jobs',
+  listJobs: 'GET /projects/:project/jobs',
+  getJob: 'GET /projects/:project/jobs/:id',
+  cancelJob: 'POST /projects/:project/jobs/:id/cancel',
+  downloadJobOutput: 'GET /projects/:project/jobs/:id/output',
+  downloadJobRejects: 'GET /projects/:project/jobs/:id/rejects',
+} as const satisfies { readonly [K in OperationId]: OperationLine<K> };
+
+export type { ApiBody, ApiParams, ApiQuery, ApiResponse, OperationId };
+
+/** Path parameters of a call; `project` defaults to the client's project. */
+export type CallParams<K extends OperationId> =
+  ApiParams<K> extends { project: string } ? Omit<ApiParams<K>, 'project'> & { project?: string } : ApiParams<K>;
+
+/** A field of a call's input: absent when the route takes none, optional when all of it is optional. */
+type Field<N extends string, T> = [T] extends [undefined]
+  ? { [_ in N]?: undefined }
+  : Record<never, never> extends T
+    ? { [_ in N]?: T }
+    : { [_ in N]: T };
+
+export type CallInput<K extends OperationId> = Field<'params', CallParams<K>> &
+  Field<'query', ApiQuery<K>> &
+  Field<'body', ApiBody<K>>;
+
+export interface CallOptions {
+  timeoutMs?: number;
+}
+
+type CallArgs<K extends OperationId> =
+  Record<never, never> extends CallInput<K>
+    ? [input?: CallInput<K>, options?: CallOptions]
+    : [input: CallInput<K>, options?: CallOptions];
+
+/** A downloaded file: `sha256` is the server's `x-checksum-sha256`, to compare with a hash of `body` once read. */
+export interface Download {
+  sha256: string;
+  size: number;
+  body: AsyncIterable<Uint8Array>;
+}
 
 export interface ClientOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8080. */
@@ -54,9 +131,9 @@ export interface RegisterOptions {
   dataCommit?: string;
   pipelineRun?: string;
   /** 'onnx', 'js' for a js model folder as a .tgz, 'hosted' for a descriptor; default: the server tells by the bytes. */
-  format?: 'onnx' | 'js' | 'hosted';
+  format?: ApiBody<'importModel'>['format'];
   /** The friendly signature (named features, output labels), checked against the model before it is stored. */
-  signature?: FriendlySignature;
+  signature?: ApiBody<'setSignature'>;
   /** Called as upload bytes are sent (for progress bars). */
   onProgress?: (sentBytes: number) => void;
 }
@@ -83,58 +160,81 @@ export class ModelportClient {
     this.#fetch = options.fetch ?? fetch;
   }
 
-  // Projects
-
-  async listProjects(): Promise<Project[]> {
-    return (await this.request<{ projects: Project[] }>('GET', '/projects')).projects;
+  /**
+   * Calls any operation of the API by its id, with its params (`project` defaults to the client's), query and
+   * body typed from the server's route table, and resolves with its typed answer.
+   */
+  async call<K extends OperationId>(operation: K, ...[input, options]: CallArgs<K>): Promise<ApiResponse<K>> {
+    const { method, path } = this.#resolve(operation, input?.params);
+    return this.request(method, path, {
+      query: input?.query as Query | undefined,
+      body: input?.body,
+      timeoutMs: options?.timeoutMs,
+    });
   }
 
-  async createProject(name: string): Promise<Project> {
-    return this.request('POST', '/projects', { body: { name } });
+  // Projects
+
+  async listProjects(): Promise<ApiResponse<'listProjects'>['projects']> {
+    return (await this.call('listProjects')).projects;
+  }
+
+  async createProject(name: string): Promise<ApiResponse<'createProject'>> {
+    return this.call('createProject', { body: { name } });
   }
 
   // Models
 
-  async listModels(search?: string): Promise<Model[]> {
-    return (await this.request<{ models: Model[] }>('GET', `${this.#models()}`, { query: { q: search } })).models;
+  async listModels(search?: string): Promise<ApiResponse<'listModels'>['models']> {
+    return (await this.call('listModels', { query: { q: search } })).models;
   }
 
-  async getModel(name: string): Promise<Model> {
-    return this.request('GET', this.#models(name));
+  async getModel(name: string): Promise<ApiResponse<'getModel'>> {
+    return this.call('getModel', { params: { model: name } });
   }
 
   async deleteModel(name: string): Promise<void> {
-    await this.request('DELETE', this.#models(name));
+    await this.call('deleteModel', { params: { model: name } });
   }
 
-  async listVersions(name: string): Promise<ModelVersion[]> {
-    return (await this.request<{ versions: ModelVersion[] }>('GET', `${this.#models(name)}/versions`)).versions;
+  async listVersions(name: string): Promise<ApiResponse<'listVersions'>['versions']> {
+    return (await this.call('listVersions', { params: { model: name } })).versions;
   }
 
   /** `ref` is a version number or an alias. */
-  async getVersion(name: string, ref: number | string): Promise<ModelVersion> {
-    return this.request('GET', `${this.#models(name)}/versions/${encodeURIComponent(String(ref))}`);
+  async getVersion(name: string, ref: number | string): Promise<ApiResponse<'getVersion'>> {
+    return this.call('getVersion', { params: { model: name, version: String(ref) } });
   }
 
   async updateVersion(
     name: string,
     ref: number | string,
-    patch: { description?: string; tags?: Record<string, string>; metrics?: Record<string, number> },
-  ): Promise<ModelVersion> {
-    return this.request('PATCH', `${this.#models(name)}/versions/${encodeURIComponent(String(ref))}`, { body: patch });
+    patch: ApiBody<'updateVersion'>,
+  ): Promise<ApiResponse<'updateVersion'>> {
+    return this.call('updateVersion', { params: { model: name, version: String(ref) }, body: patch });
   }
 
   /** Sets (or with null removes) a version's friendly signature; the server checks it against the model. */
-  async setSignature(name: string, ref: number | string, signature: FriendlySignature | null): Promise<ModelVersion> {
-    const path = `${this.#models(name)}/versions/${encodeURIComponent(String(ref))}/signature`;
-    return signature === null ? this.request('DELETE', path) : this.request('PUT', path, { body: signature });
+  async setSignature(
+    name: string,
+    ref: number | string,
+    signature: ApiBody<'setSignature'> | null,
+  ): Promise<ApiResponse<'setSignature'>> {
+    const params = { model: name, version: String(ref) };
+    return signature === null
+      ? this.call('deleteSignature', { params })
+      : this.call('setSignature', { params, body: signature });
   }
 
   async deleteVersion(name: string, ref: number | string): Promise<void> {
-    await this.request('DELETE', `${this.#models(name)}/versions/${encodeURIComponent(String(ref))}`);
+    await this.call('deleteVersion', { params: { model: name, version: String(ref) } });
   }
 
-  async registerVersion(name: string, file: UploadBody, options: RegisterOptions = {}): Promise<ModelVersion> {
+  async registerVersion(
+    name: string,
+    file: UploadBody,
+    options: RegisterOptions = {},
+  ): Promise<ApiResponse<'registerVersion'>> {
     const query: Query = {
       description: options.description,
       alias: options.aliases,
@@ -146,22 +246,10 @@ export class ModelportClient {
       format: options.format,
       signature: options.signature ? JSON.stringify(options.signature) : undefined,
     };
-    const size = file instanceof Uint8Array ? file.byteLength : file.size;
-    const chunks = file instanceof Uint8Array ? chunked(file) : file.stream;
-    const onProgress = options.onProgress;
-    let sent = 0;
-    async function* counted() {
-      for await (const chunk of chunks) {
-        sent += chunk.byteLength;
-        onProgress?.(sent);
-        yield chunk;
-      }
-    }
-    // Bytes go as they are: browsers cannot stream a request body over HTTP/1.1.
-    if (file instanceof Uint8Array) onProgress?.(size);
-    return this.request('POST', `${this.#models(name)}/versions`, {
+    const { method, path } = this.#resolve('registerVersion', { model: name });
+    return this.request(method, path, {
       query,
-      raw: { body: file instanceof Uint8Array ? file : counted(), size, type: 'application/octet-stream' },
+      raw: upload(file, options.onProgress),
       timeoutMs: this.#uploadTimeoutMs,
     });
   }
@@ -170,231 +258,206 @@ export class ModelportClient {
    * Imports a new version from an https:// or s3:// URL: the server downloads it (through its egress guard, so
    * private addresses need an administrator's allow list) and registers it like an upload.
    */
-  async importModel(
-    name: string,
-    source: {
-      url: string;
-      format?: 'onnx' | 'js';
-      description?: string;
-      aliases?: string[];
-      tags?: Record<string, string>;
-    },
-  ): Promise<ModelVersion> {
-    return this.request('POST', `${this.#models(name)}/import`, { body: source, timeoutMs: this.#uploadTimeoutMs });
+  async importModel(name: string, source: ApiBody<'importModel'>): Promise<ApiResponse<'importModel'>> {
+    return this.call('importModel', { params: { model: name }, body: source }, { timeoutMs: this.#uploadTimeoutMs });
   }
 
-  async setAlias(name: string, alias: string, version: number): Promise<Model> {
-    return this.request('PUT', `${this.#models(name)}/aliases/${encodeURIComponent(alias)}`, { body: { version } });
+  async setAlias(name: string, alias: string, version: number): Promise<ApiResponse<'setAlias'>> {
+    return this.call('setAlias', { params: { model: name, alias }, body: { version } });
   }
 
   async deleteAlias(name: string, alias: string): Promise<void> {
-    await this.request('DELETE', `${this.#models(name)}/aliases/${encodeURIComponent(alias)}`);
+    await this.call('deleteAlias', { params: { model: name, alias } });
   }
 
   /**
    * Streams a version's model file. `sha256` is the server's `x-checksum-sha256` header: hash `body` while reading
    * and compare before trusting the file. Uses the upload timeout, since model files can be large.
    */
-  async downloadArtifact(
-    name: string,
-    ref: number | string,
-  ): Promise<{ sha256: string; size: number; body: AsyncIterable<Uint8Array> }> {
-    const response = await this.#send(
-      'GET',
-      `${this.#models(name)}/versions/${encodeURIComponent(String(ref))}/artifact`,
-      {
-        timeoutMs: this.#uploadTimeoutMs,
-      },
-    );
-    if (!response.body) throw new ModelportApiError(response.status, 'internal', 'the server sent no model file');
-    return {
-      sha256: response.headers.get('x-checksum-sha256') ?? '',
-      size: Number(response.headers.get('content-length') ?? -1),
-      body: response.body as unknown as AsyncIterable<Uint8Array>,
-    };
+  async downloadArtifact(name: string, ref: number | string): Promise<Download> {
+    return this.#download('downloadArtifact', { model: name, version: String(ref) }, 'model file');
   }
 
   // Deployments
 
-  async listDeployments(): Promise<Deployment[]> {
-    return (await this.request<{ deployments: Deployment[] }>('GET', this.#deployments())).deployments;
+  async listDeployments(): Promise<ApiResponse<'listDeployments'>['deployments']> {
+    return (await this.call('listDeployments')).deployments;
   }
 
-  async getDeployment(name: string): Promise<Deployment> {
-    return this.request('GET', this.#deployments(name));
+  async getDeployment(name: string): Promise<ApiResponse<'getDeployment'>> {
+    return this.call('getDeployment', { params: { name } });
   }
 
   /** Creates a deployment; fails with `already_exists` when the name is taken. */
-  async createDeployment(name: string, spec: DeploymentSpecInput): Promise<Deployment> {
-    return this.request('POST', this.#deployments(), { body: { name, spec } });
+  async createDeployment(
+    name: string,
+    spec: ApiBody<'createDeployment'>['spec'],
+  ): Promise<ApiResponse<'createDeployment'>> {
+    return this.call('createDeployment', { body: { name, spec } });
   }
 
   /** Creates or changes a deployment; the same spec again is a no-op. */
-  async applyDeployment(name: string, spec: DeploymentSpecInput): Promise<Deployment> {
-    return this.request('PUT', this.#deployments(name), { body: { spec } });
+  async applyDeployment(
+    name: string,
+    spec: ApiBody<'applyDeployment'>['spec'],
+  ): Promise<ApiResponse<'applyDeployment'>> {
+    return this.call('applyDeployment', { params: { name }, body: { spec } });
   }
 
   async deleteDeployment(name: string): Promise<void> {
-    await this.request('DELETE', this.#deployments(name));
+    await this.call('deleteDeployment', { params: { name } });
   }
 
-  async deploymentRevisions(name: string): Promise<Revision[]> {
-    return (await this.request<{ revisions: Revision[] }>('GET', `${this.#deployments(name)}/revisions`)).revisions;
+  async deploymentRevisions(name: string): Promise<ApiResponse<'deploymentRevisions'>['revisions']> {
+    return (await this.call('deploymentRevisions', { params: { name } })).revisions;
   }
 
-  async promoteDeployment(name: string): Promise<Deployment> {
-    return this.request('POST', `${this.#deployments(name)}/promote`, { body: {} });
+  async promoteDeployment(name: string): Promise<ApiResponse<'promoteDeployment'>> {
+    return this.call('promoteDeployment', { params: { name } });
   }
 
-  async rollbackDeployment(name: string, revision?: number): Promise<Deployment> {
-    return this.request('POST', `${this.#deployments(name)}/rollback`, { body: revision ? { revision } : {} });
+  async rollbackDeployment(name: string, revision?: number): Promise<ApiResponse<'rollbackDeployment'>> {
+    return this.call('rollbackDeployment', { params: { name }, body: revision ? { revision } : {} });
   }
 
   /** Requests/s, errors, p50/p99 latency and replicas over the last 15 minutes, oldest point first. */
-  async deploymentMetrics(name: string): Promise<DeploymentMetrics> {
-    return this.request('GET', `${this.#deployments(name)}/metrics`);
+  async deploymentMetrics(name: string): Promise<ApiResponse<'deploymentMetrics'>> {
+    return this.call('deploymentMetrics', { params: { name } });
   }
 
   /** Resolves when the deployment is Ready at its latest generation; rejects if it failed or timed out. */
-  async waitDeployment(name: string, timeoutSeconds = 60): Promise<Deployment> {
-    return this.request('GET', `${this.#deployments(name)}/wait`, {
-      query: { timeout: timeoutSeconds },
-      timeoutMs: (timeoutSeconds + 5) * 1000,
-    });
+  async waitDeployment(name: string, timeoutSeconds = 60): Promise<ApiResponse<'waitDeployment'>> {
+    return this.call(
+      'waitDeployment',
+      { params: { name }, query: { timeout: timeoutSeconds } },
+      { timeoutMs: (timeoutSeconds + 5) * 1000 },
+    );
   }
 
   /**
    * The deployment's latest revision as files, without applying: `<name>.yaml` for kserve, kserve-knative and
    * knative, the bundle (base/ and example/) for compose. Write them with `writeBundle` (example/ is kept).
    */
-  async exportDeployment(name: string, format: ExportFormat): Promise<BundleFile[]> {
-    return (
-      await this.request<{ files: BundleFile[] }>('GET', `${this.#deployments(name)}/export`, { query: { format } })
-    ).files;
-  }
-
-  #deployments(name?: string): string {
-    const base = `/projects/${encodeURIComponent(this.project)}/deployments`;
-    return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
+  async exportDeployment(
+    name: string,
+    format: ApiQuery<'exportDeployment'>['format'],
+  ): Promise<ApiResponse<'exportDeployment'>['files']> {
+    return (await this.call('exportDeployment', { params: { name }, query: { format } })).files;
   }
 
   // Secrets (values go in, never come out)
 
-  async listSecrets(): Promise<SecretInfo[]> {
-    return (await this.request<{ secrets: SecretInfo[] }>('GET', this.#secrets())).secrets;
+  async listSecrets(): Promise<ApiResponse<'listSecrets'>['secrets']> {
+    return (await this.call('listSecrets')).secrets;
   }
 
   /** Creates or replaces a secret; `created` tells which. */
-  async setSecret(name: string, value: string): Promise<SecretInfo & { created: boolean }> {
-    return this.request('PUT', this.#secrets(name), { body: { value } });
+  async setSecret(name: string, value: string): Promise<ApiResponse<'setSecret'>> {
+    return this.call('setSecret', { params: { name }, body: { value } });
   }
 
   async deleteSecret(name: string): Promise<void> {
-    await this.request('DELETE', this.#secrets(name));
+    await this.call('deleteSecret', { params: { name } });
   }
 
   /** Re-encrypts every secret under a new key; `newKey` is needed when the server's key comes from its environment. */
-  async rotateSecretKey(newKey?: string): Promise<{ rotated: number; keyId: string; origin: 'env' | 'file' }> {
-    return this.request('POST', '/secrets/rotate', { body: newKey === undefined ? {} : { newKey } });
+  async rotateSecretKey(newKey?: string): Promise<ApiResponse<'rotateSecretKey'>> {
+    return this.call('rotateSecretKey', { body: newKey === undefined ? {} : { newKey } });
   }
 
   // Model types
 
-  async listModelTypes(): Promise<ModelType[]> {
-    return (await this.request<{ modeltypes: ModelType[] }>('GET', '/modeltypes')).modeltypes;
+  async listModelTypes(): Promise<ApiResponse<'listModelTypes'>['modeltypes']> {
+    return (await this.call('listModelTypes')).modeltypes;
   }
 
-  async getModelType(name: string): Promise<ModelType> {
-    return this.request('GET', `/modeltypes/${encodeURIComponent(name)}`);
+  async getModelType(name: string): Promise<ApiResponse<'getModelType'>> {
+    return this.call('getModelType', { params: { name } });
   }
 
-  async addModelType(type: ModelType): Promise<ModelType> {
-    return this.request('POST', '/modeltypes', { body: type });
+  async addModelType(type: ApiBody<'addModelType'>): Promise<ApiResponse<'addModelType'>> {
+    return this.call('addModelType', { body: type });
   }
 
-  async updateModelType(type: ModelType): Promise<ModelType> {
-    return this.request('PUT', `/modeltypes/${encodeURIComponent(type.name)}`, { body: type });
+  async updateModelType(type: ApiBody<'updateModelType'>): Promise<ApiResponse<'updateModelType'>> {
+    return this.call('updateModelType', { params: { name: type.name }, body: type });
   }
 
-  async setModelTypeDefaultImage(name: string, image: string): Promise<ModelType> {
-    return this.request('PUT', `/modeltypes/${encodeURIComponent(name)}/default-image`, { body: { name: image } });
+  async setModelTypeDefaultImage(name: string, image: string): Promise<ApiResponse<'setModelTypeDefaultImage'>> {
+    return this.call('setModelTypeDefaultImage', { params: { name }, body: { name: image } });
   }
 
-  async addModelTypeImage(name: string, image: BaseImage): Promise<ModelType> {
-    return this.request('POST', `/modeltypes/${encodeURIComponent(name)}/images`, { body: image });
+  async addModelTypeImage(
+    name: string,
+    image: ApiBody<'addModelTypeImage'>,
+  ): Promise<ApiResponse<'addModelTypeImage'>> {
+    return this.call('addModelTypeImage', { params: { name }, body: image });
   }
 
   // Batch scoring jobs
 
   /** Uploads a job input (CSV or JSON lines) into the artifact store; pass its sha256 as `input.artifact`. */
-  async uploadJobInput(file: UploadBody, onProgress?: (sentBytes: number) => void): Promise<JobArtifact> {
-    const size = file instanceof Uint8Array ? file.byteLength : file.size;
-    const chunks = file instanceof Uint8Array ? chunked(file) : file.stream;
-    let sent = 0;
-    async function* counted() {
-      for await (const chunk of chunks) {
-        sent += chunk.byteLength;
-        onProgress?.(sent);
-        yield chunk;
-      }
-    }
-    // Bytes go as they are: browsers cannot stream a request body over HTTP/1.1.
-    if (file instanceof Uint8Array) onProgress?.(size);
-    return this.request('POST', `${this.#jobs()}/inputs`, {
-      raw: { body: file instanceof Uint8Array ? file : counted(), size, type: 'application/octet-stream' },
-      timeoutMs: this.#uploadTimeoutMs,
-    });
+  async uploadJobInput(
+    file: UploadBody,
+    onProgress?: (sentBytes: number) => void,
+  ): Promise<ApiResponse<'uploadJobInput'>> {
+    const { method, path } = this.#resolve('uploadJobInput', {});
+    return this.request(method, path, { raw: upload(file, onProgress), timeoutMs: this.#uploadTimeoutMs });
   }
 
   /** Submits a job: `{ model: 'fraud@champion', input: { artifact: sha256 } }`; it starts queued. */
-  async submitJob(request: JobCreateRequest): Promise<Job> {
-    return this.request('POST', this.#jobs(), { body: request });
+  async submitJob(request: ApiBody<'submitJob'>): Promise<ApiResponse<'submitJob'>> {
+    return this.call('submitJob', { body: request });
   }
 
-  async listJobs(limit?: number): Promise<Job[]> {
-    return (await this.request<{ jobs: Job[] }>('GET', this.#jobs(), { query: { limit } })).jobs;
+  async listJobs(limit?: number): Promise<ApiResponse<'listJobs'>['jobs']> {
+    return (await this.call('listJobs', { query: { limit } })).jobs;
   }
 
-  async getJob(id: string): Promise<Job> {
-    return this.request('GET', this.#jobs(id));
+  async getJob(id: string): Promise<ApiResponse<'getJob'>> {
+    return this.call('getJob', { params: { id } });
   }
 
-  async cancelJob(id: string): Promise<Job> {
-    return this.request('POST', `${this.#jobs(id)}/cancel`);
+  async cancelJob(id: string): Promise<ApiResponse<'cancelJob'>> {
+    return this.call('cancelJob', { params: { id } });
   }
 
   /**
    * Streams a succeeded job's output (or its rejects). `sha256` is the server's `x-checksum-sha256`: hash `body`
    * while reading and compare before trusting it.
    */
-  async downloadJobOutput(
-    id: string,
-    which: 'output' | 'rejects' = 'output',
-  ): Promise<{ sha256: string; size: number; body: AsyncIterable<Uint8Array> }> {
-    const response = await this.#send('GET', `${this.#jobs(id)}/${which}`, { timeoutMs: this.#uploadTimeoutMs });
-    if (!response.body) throw new ModelportApiError(response.status, 'internal', `the server sent no ${which}`);
+  async downloadJobOutput(id: string, which: 'output' | 'rejects' = 'output'): Promise<Download> {
+    return this.#download(which === 'output' ? 'downloadJobOutput' : 'downloadJobRejects', { id }, which);
+  }
+
+  // Transport
+
+  /** Method and path of an operation, its `:name` parameters filled in (and encoded). */
+  #resolve(operation: OperationId, params: object | undefined): { method: string; path: string } {
+    const line = OPERATIONS[operation];
+    const space = line.indexOf(' ');
+    const values: Record<string, unknown> = { project: this.project, ...params };
+    const path = line.slice(space + 1).replace(/:([a-zA-Z]+)/g, (_, key: string) => {
+      const value = values[key];
+      if (value === undefined) throw new TypeError(`${operation} needs the path parameter '${key}'`);
+      return encodeURIComponent(String(value));
+    });
+    return { method: line.slice(0, space), path };
+  }
+
+  async #download(
+    operation: 'downloadArtifact' | 'downloadJobOutput' | 'downloadJobRejects',
+    params: object,
+    what: string,
+  ): Promise<Download> {
+    const { method, path } = this.#resolve(operation, params);
+    const response = await this.#send(method, path, { timeoutMs: this.#uploadTimeoutMs });
+    if (!response.body) throw new ModelportApiError(response.status, 'internal', `the server sent no ${what}`);
     return {
       sha256: response.headers.get('x-checksum-sha256') ?? '',
       size: Number(response.headers.get('content-length') ?? -1),
       body: response.body as unknown as AsyncIterable<Uint8Array>,
     };
-  }
-
-  #jobs(id?: string): string {
-    const base = `/projects/${encodeURIComponent(this.project)}/jobs`;
-    return id === undefined ? base : `${base}/${encodeURIComponent(id)}`;
-  }
-
-  // Transport
-
-  #secrets(name?: string): string {
-    const base = `/projects/${encodeURIComponent(this.project)}/secrets`;
-    return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
-  }
-
-  #models(name?: string): string {
-    const base = `/projects/${encodeURIComponent(this.project)}/models`;
-    return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
   }
 
   /** Calls any API route (path relative to /api/v1) and returns its parsed JSON. */
@@ -458,13 +521,35 @@ export class ModelportClient {
   }
 }
 
+interface RawBody {
+  body: Uint8Array | AsyncIterable<Uint8Array>;
+  size: number;
+  type: string;
+}
+
 interface RequestOptions {
   query?: Query;
   body?: unknown;
-  raw?: { body: Uint8Array | AsyncIterable<Uint8Array>; size: number; type: string };
+  raw?: RawBody;
   timeoutMs?: number;
 }
 
-function* chunked(bytes: Uint8Array, size = 1 << 20): Generator<Uint8Array> {
-  for (let offset = 0; offset < bytes.byteLength; offset += size) yield bytes.subarray(offset, offset + size);
+/** An upload's request body, reporting bytes sent when it is a stream. */
+function upload(file: UploadBody, onProgress: ((sentBytes: number) => void) | undefined): RawBody {
+  const type = 'application/octet-stream';
+  if (file instanceof Uint8Array) {
+    // Bytes go as they are: browsers cannot stream a request body over HTTP/1.1.
+    onProgress?.(file.byteLength);
+    return { body: file, size: file.byteLength, type };
+  }
+  const stream = file.stream;
+  let sent = 0;
+  async function* counted() {
+    for await (const chunk of stream) {
+      sent += chunk.byteLength;
+      onProgress?.(sent);
+      yield chunk;
+    }
+  }
+  return { body: counted(), size: file.size, type };
 }

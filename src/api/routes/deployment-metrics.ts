@@ -16,6 +16,7 @@ export function deploymentMetricsRoutes({
 }) {
   return [
     route({
+      id: 'deploymentMetrics',
       method: 'GET',
       path: '/projects/:project/deployments/:name/metrics',
       permission: 'read',

@@ -16,13 +16,34 @@ const ConditionSchema = z.object({
   lastTransitionTime: z.string(),
 });
 
+/** The targets a revision pinned: each reference resolved to a version when the revision was made. */
+const RevisionTargetsSchema = z.object({
+  traffic: z.array(
+    z.object({
+      ref: z.string(),
+      model: z.string(),
+      version: z.number().int(),
+      weight: z.number(),
+      tag: z.string().optional(),
+    }),
+  ),
+  shadow: z.object({ ref: z.string(), model: z.string(), version: z.number().int(), percent: z.number() }).optional(),
+});
+
+const RevisionSchema = z.object({
+  revision: z.number().int(),
+  spec: DeploymentSpecSchema.describe('The spec with its defaults applied'),
+  targets: RevisionTargetsSchema,
+  createdAt: z.string(),
+});
+
 export const DeploymentSchema = z.object({
   project: z.string(),
   name: z.string(),
   generation: z.number().int(),
   currentRevision: z.number().int(),
   latestRevision: z.number().int(),
-  spec: z.object({}).passthrough(),
+  spec: DeploymentSpecSchema.describe('The spec of currentRevision, with its defaults applied'),
   status: z.object({
     observedGeneration: z.number().int(),
     servingRevision: z.number().int().nullable(),
@@ -68,6 +89,7 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
     ...(exporter
       ? [
           route({
+            id: 'exportDeployment',
             method: 'GET',
             path: '/projects/:project/deployments/:name/export',
             permission: 'read',
@@ -86,6 +108,7 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
         ]
       : []),
     route({
+      id: 'listDeployments',
       method: 'GET',
       path: '/projects/:project/deployments',
       permission: 'read',
@@ -96,6 +119,7 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
       handler: async ({ params }) => ({ deployments: await deployments.list(params.project) }),
     }),
     route({
+      id: 'createDeployment',
       method: 'POST',
       path: '/projects/:project/deployments',
       permission: 'write',
@@ -108,6 +132,7 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
       handler: async ({ params, body }) => deployments.apply(params.project, body.name, body.spec, true),
     }),
     route({
+      id: 'applyDeployment',
       method: 'PUT',
       path: '/projects/:project/deployments/:name',
       permission: 'write',
@@ -119,6 +144,7 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
       handler: async ({ params, body }) => deployments.apply(params.project, params.name, body.spec),
     }),
     route({
+      id: 'getDeployment',
       method: 'GET',
       path: '/projects/:project/deployments/:name',
       permission: 'read',
@@ -129,6 +155,7 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
       handler: async ({ params }) => deployments.get(params.project, params.name),
     }),
     route({
+      id: 'deleteDeployment',
       method: 'DELETE',
       path: '/projects/:project/deployments/:name',
       permission: 'write',
@@ -136,30 +163,24 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
       summary: 'Delete a deployment; every worker it ran is stopped',
       params: DeploymentParams,
       status: 204,
+      response: 'empty',
       handler: async ({ params }) => {
         await deployments.delete(params.project, params.name);
       },
     }),
     route({
+      id: 'deploymentRevisions',
       method: 'GET',
       path: '/projects/:project/deployments/:name/revisions',
       permission: 'read',
       tag: 'deployments',
       summary: 'List the immutable revisions of a deployment',
       params: DeploymentParams,
-      response: z.object({
-        revisions: z.array(
-          z.object({
-            revision: z.number().int(),
-            spec: z.object({}).passthrough(),
-            targets: z.object({}).passthrough(),
-            createdAt: z.string(),
-          }),
-        ),
-      }),
+      response: z.object({ revisions: z.array(RevisionSchema) }),
       handler: async ({ params }) => ({ revisions: await deployments.revisions(params.project, params.name) }),
     }),
     route({
+      id: 'promoteDeployment',
       method: 'POST',
       path: '/projects/:project/deployments/:name/promote',
       permission: 'write',
@@ -170,6 +191,7 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
       handler: async ({ params }) => deployments.promote(params.project, params.name),
     }),
     route({
+      id: 'rollbackDeployment',
       method: 'POST',
       path: '/projects/:project/deployments/:name/rollback',
       permission: 'write',
@@ -181,6 +203,7 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
       handler: async ({ params, body }) => deployments.rollback(params.project, params.name, body.revision),
     }),
     route({
+      id: 'waitDeployment',
       method: 'GET',
       path: '/projects/:project/deployments/:name/wait',
       permission: 'read',

@@ -1,9 +1,10 @@
 /** Routes of batch scoring jobs: upload an input, submit, list, show, cancel, download the output and rejects. */
 import { rm } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { ModelportError } from '../../core/errors.ts';
 import { tooLarge } from '../../http/body.ts';
-import { JOB_STATES, JobCreateSchema, type JobService } from '../../jobs/index.ts';
+import { JOB_STATES, JobCreateSchema, type JobService, type JobState } from '../../jobs/index.ts';
 import type { ArtifactStore } from '../../store/artifacts/index.ts';
 import { spoolToFile } from '../../store/artifacts/index.ts';
 import { route } from '../route.ts';
@@ -26,7 +27,7 @@ export const JobSchema = z.object({
   project: z.string(),
   model: z.string(),
   version: z.number().int(),
-  state: z.enum(JOB_STATES as [string, ...string[]]),
+  state: z.enum(JOB_STATES as [JobState, ...JobState[]]),
   reason: z.string().nullable(),
   attempt: z.number().int(),
   spec: z.object({
@@ -54,35 +55,27 @@ export const JobSchema = z.object({
 });
 
 export function jobRoutes({ jobs, artifacts, uploadDir, maxUploadBytes }: JobRoutesDeps) {
-  const download = (which: 'output' | 'rejects') =>
-    route({
-      method: 'GET',
-      path: `/projects/:project/jobs/:id/${which}`,
-      permission: 'read',
-      tag: 'jobs',
-      summary:
-        which === 'output'
-          ? "Download a succeeded job's output (CSV or JSON lines), verified against its sha256 while streaming"
-          : "Download a succeeded job's rejects (CSV: line,reason,record), when it ran with onError skip",
-      params: JobParams,
-      handler: async ({ params, res }) => {
-        const { job, artifact, body } = await jobs.open(params.project, params.id, which);
-        const format = which === 'rejects' ? 'csv' : job.spec.outputFormat;
-        res.writeHead(200, {
-          'content-type': format === 'csv' ? 'text/csv' : 'application/x-ndjson',
-          'content-length': artifact.size,
-          'content-disposition': `attachment; filename="job-${job.id}-${which}.${format}"`,
-          'x-checksum-sha256': artifact.sha256,
-        });
-        for await (const chunk of body) {
-          if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
-        }
-        res.end();
-      },
-    });
+  /** Streams a job's output or rejects; the two download routes share it. */
+  const download =
+    (which: 'output' | 'rejects') =>
+    async ({ params, res }: { params: z.output<typeof JobParams>; res: ServerResponse }) => {
+      const { job, artifact, body } = await jobs.open(params.project, params.id, which);
+      const format = which === 'rejects' ? 'csv' : job.spec.outputFormat;
+      res.writeHead(200, {
+        'content-type': format === 'csv' ? 'text/csv' : 'application/x-ndjson',
+        'content-length': artifact.size,
+        'content-disposition': `attachment; filename="job-${job.id}-${which}.${format}"`,
+        'x-checksum-sha256': artifact.sha256,
+      });
+      for await (const chunk of body) {
+        if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+      }
+      res.end();
+    };
 
   return [
     route({
+      id: 'uploadJobInput',
       method: 'POST',
       path: '/projects/:project/jobs/inputs',
       permission: 'write',
@@ -109,6 +102,7 @@ export function jobRoutes({ jobs, artifacts, uploadDir, maxUploadBytes }: JobRou
       },
     }),
     route({
+      id: 'submitJob',
       method: 'POST',
       path: '/projects/:project/jobs',
       permission: 'write',
@@ -121,6 +115,7 @@ export function jobRoutes({ jobs, artifacts, uploadDir, maxUploadBytes }: JobRou
       handler: async ({ params, body }) => jobs.create(params.project, body),
     }),
     route({
+      id: 'listJobs',
       method: 'GET',
       path: '/projects/:project/jobs',
       permission: 'read',
@@ -132,6 +127,7 @@ export function jobRoutes({ jobs, artifacts, uploadDir, maxUploadBytes }: JobRou
       handler: async ({ params, query }) => ({ jobs: await jobs.list(params.project, query.limit) }),
     }),
     route({
+      id: 'getJob',
       method: 'GET',
       path: '/projects/:project/jobs/:id',
       permission: 'read',
@@ -142,6 +138,7 @@ export function jobRoutes({ jobs, artifacts, uploadDir, maxUploadBytes }: JobRou
       handler: async ({ params }) => jobs.get(params.project, params.id),
     }),
     route({
+      id: 'cancelJob',
       method: 'POST',
       path: '/projects/:project/jobs/:id/cancel',
       permission: 'write',
@@ -151,7 +148,27 @@ export function jobRoutes({ jobs, artifacts, uploadDir, maxUploadBytes }: JobRou
       response: JobSchema,
       handler: async ({ params }) => jobs.cancel(params.project, params.id),
     }),
-    download('output'),
-    download('rejects'),
+    route({
+      id: 'downloadJobOutput',
+      method: 'GET',
+      path: '/projects/:project/jobs/:id/output',
+      permission: 'read',
+      tag: 'jobs',
+      summary: "Download a succeeded job's output (CSV or JSON lines), verified against its sha256 while streaming",
+      params: JobParams,
+      response: 'stream',
+      handler: download('output'),
+    }),
+    route({
+      id: 'downloadJobRejects',
+      method: 'GET',
+      path: '/projects/:project/jobs/:id/rejects',
+      permission: 'read',
+      tag: 'jobs',
+      summary: "Download a succeeded job's rejects (CSV: line,reason,record), when it ran with onError skip",
+      params: JobParams,
+      response: 'stream',
+      handler: download('rejects'),
+    }),
   ];
 }

@@ -56,6 +56,7 @@ const toRef = (model: string, version: string): ModelRef =>
 export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: ModelRoutesDeps) {
   return [
     route({
+      id: 'listProjects',
       method: 'GET',
       path: '/projects',
       permission: 'read',
@@ -65,6 +66,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       handler: async () => ({ projects: await registry.listProjects() }),
     }),
     route({
+      id: 'createProject',
       method: 'POST',
       path: '/projects',
       permission: 'admin',
@@ -76,6 +78,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       handler: async ({ body }) => registry.createProject(body.name),
     }),
     route({
+      id: 'listModels',
       method: 'GET',
       path: '/projects/:project/models',
       permission: 'read',
@@ -87,6 +90,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       handler: async ({ params, query }) => ({ models: await registry.listModels(params.project, query.q) }),
     }),
     route({
+      id: 'getModel',
       method: 'GET',
       path: '/projects/:project/models/:model',
       permission: 'read',
@@ -97,6 +101,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       handler: async ({ params }) => registry.getModel(params.project, params.model),
     }),
     route({
+      id: 'deleteModel',
       method: 'DELETE',
       path: '/projects/:project/models/:model',
       permission: 'write',
@@ -104,11 +109,13 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       summary: 'Delete a model and all its versions (refused while a deployment uses one)',
       params: ModelParams,
       status: 204,
+      response: 'empty',
       handler: async ({ params }) => {
         await registry.deleteModel(params.project, params.model);
       },
     }),
     route({
+      id: 'listVersions',
       method: 'GET',
       path: '/projects/:project/models/:model/versions',
       permission: 'read',
@@ -119,6 +126,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       handler: async ({ params }) => ({ versions: await registry.listVersions(params.project, params.model) }),
     }),
     route({
+      id: 'registerVersion',
       method: 'POST',
       path: '/projects/:project/models/:model/versions',
       permission: 'write',
@@ -181,6 +189,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       },
     }),
     route({
+      id: 'importModel',
       method: 'POST',
       path: '/projects/:project/models/:model/import',
       permission: 'write',
@@ -215,6 +224,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       },
     }),
     route({
+      id: 'getVersion',
       method: 'GET',
       path: '/projects/:project/models/:model/versions/:version',
       permission: 'read',
@@ -225,6 +235,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       handler: async ({ params }) => registry.getVersion(params.project, toRef(params.model, params.version)),
     }),
     route({
+      id: 'updateVersion',
       method: 'PATCH',
       path: '/projects/:project/models/:model/versions/:version',
       permission: 'write',
@@ -241,6 +252,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
         registry.updateVersion(params.project, toRef(params.model, params.version), body),
     }),
     route({
+      id: 'setSignature',
       method: 'PUT',
       path: '/projects/:project/models/:model/versions/:version/signature',
       permission: 'write',
@@ -257,6 +269,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
         ),
     }),
     route({
+      id: 'deleteSignature',
       method: 'DELETE',
       path: '/projects/:project/models/:model/versions/:version/signature',
       permission: 'write',
@@ -268,6 +281,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
         registry.setFriendlySignature(params.project, toRef(params.model, params.version), null),
     }),
     route({
+      id: 'deleteVersion',
       method: 'DELETE',
       path: '/projects/:project/models/:model/versions/:version',
       permission: 'write',
@@ -275,18 +289,21 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       summary: 'Delete a version (refused while a deployment uses it)',
       params: VersionParams,
       status: 204,
+      response: 'empty',
       handler: async ({ params }) => {
         const version = await registry.getVersion(params.project, toRef(params.model, params.version));
         await registry.deleteVersion(params.project, params.model, version.version);
       },
     }),
     route({
+      id: 'downloadArtifact',
       method: 'GET',
       path: '/projects/:project/models/:model/versions/:version/artifact',
       permission: 'read',
       tag: 'models',
       summary: 'Download the model file (verified against its sha256 while streaming)',
       params: VersionParams,
+      response: 'stream',
       handler: async ({ params, res }) => {
         const version = await registry.getVersion(params.project, toRef(params.model, params.version));
         const stream = await registry.artifacts.open(version.sha256);
@@ -301,6 +318,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       },
     }),
     route({
+      id: 'setAlias',
       method: 'PUT',
       path: '/projects/:project/models/:model/aliases/:alias',
       permission: 'write',
@@ -312,6 +330,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       handler: async ({ params, body }) => registry.setAlias(params.project, params.model, params.alias, body.version),
     }),
     route({
+      id: 'deleteAlias',
       method: 'DELETE',
       path: '/projects/:project/models/:model/aliases/:alias',
       permission: 'write',
@@ -319,6 +338,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       summary: 'Remove an alias',
       params: AliasParams,
       status: 204,
+      response: 'empty',
       handler: async ({ params }) => {
         await registry.deleteAlias(params.project, params.model, params.alias);
       },

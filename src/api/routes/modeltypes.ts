@@ -15,6 +15,7 @@ const AnyBody = ModelTypeSchema;
 export function modelTypeRoutes({ catalogue }: ModelTypeRoutesDeps) {
   return [
     route({
+      id: 'listModelTypes',
       method: 'GET',
       path: '/modeltypes',
       permission: 'read',
@@ -24,6 +25,7 @@ export function modelTypeRoutes({ catalogue }: ModelTypeRoutesDeps) {
       handler: async () => ({ modeltypes: await catalogue.list() }),
     }),
     route({
+      id: 'getModelType',
       method: 'GET',
       path: '/modeltypes/:name',
       permission: 'read',
@@ -34,6 +36,7 @@ export function modelTypeRoutes({ catalogue }: ModelTypeRoutesDeps) {
       handler: async ({ params }) => catalogue.get(params.name),
     }),
     route({
+      id: 'addModelType',
       method: 'POST',
       path: '/modeltypes',
       permission: 'admin',
@@ -45,6 +48,7 @@ export function modelTypeRoutes({ catalogue }: ModelTypeRoutesDeps) {
       handler: async ({ body }) => catalogue.add(body),
     }),
     route({
+      id: 'updateModelType',
       method: 'PUT',
       path: '/modeltypes/:name',
       permission: 'admin',
@@ -56,6 +60,7 @@ export function modelTypeRoutes({ catalogue }: ModelTypeRoutesDeps) {
       handler: async ({ params, body }) => catalogue.update(params.name, body),
     }),
     route({
+      id: 'setModelTypeDefaultImage',
       method: 'PUT',
       path: '/modeltypes/:name/default-image',
       permission: 'admin',
@@ -67,6 +72,7 @@ export function modelTypeRoutes({ catalogue }: ModelTypeRoutesDeps) {
       handler: async ({ params, body }) => catalogue.setDefaultImage(params.name, body.name),
     }),
     route({
+      id: 'addModelTypeImage',
       method: 'POST',
       path: '/modeltypes/:name/images',
       permission: 'admin',

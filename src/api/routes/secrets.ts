@@ -55,6 +55,7 @@ async function readPrivateBody(req: IncomingMessage, fields: string[]): Promise<
 export function secretRoutes({ secrets, rotateKey }: SecretRoutesDeps) {
   return [
     route({
+      id: 'listSecrets',
       method: 'GET',
       path: '/projects/:project/secrets',
       permission: 'read',
@@ -65,6 +66,7 @@ export function secretRoutes({ secrets, rotateKey }: SecretRoutesDeps) {
       handler: async ({ params }) => ({ secrets: await secrets.list(params.project) }),
     }),
     route({
+      id: 'setSecret',
       method: 'PUT',
       path: '/projects/:project/secrets/:name',
       permission: 'write',
@@ -72,7 +74,7 @@ export function secretRoutes({ secrets, rotateKey }: SecretRoutesDeps) {
       summary:
         'Create or replace a secret. Body: {"value": "..."} (JSON, up to 64 KiB of UTF-8). The value is never returned',
       params: SecretParams,
-      body: { stream: 'application/json' },
+      body: { stream: 'application/json', schema: z.strictObject({ value: z.string() }) },
       response: SecretInfoSchema.extend({ created: z.boolean() }),
       handler: async ({ params, req }) => {
         checkSecretName(params.name);
@@ -87,6 +89,7 @@ export function secretRoutes({ secrets, rotateKey }: SecretRoutesDeps) {
       },
     }),
     route({
+      id: 'deleteSecret',
       method: 'DELETE',
       path: '/projects/:project/secrets/:name',
       permission: 'write',
@@ -94,18 +97,23 @@ export function secretRoutes({ secrets, rotateKey }: SecretRoutesDeps) {
       summary: 'Delete a secret',
       params: SecretParams,
       status: 204,
+      response: 'empty',
       handler: async ({ params }) => {
         await secrets.delete(params.project, params.name);
       },
     }),
     route({
+      id: 'rotateSecretKey',
       method: 'POST',
       path: '/secrets/rotate',
       permission: 'admin',
       tag: 'secrets',
       summary:
         'Re-encrypt every secret under a new key in one transaction. With a key file, the server makes the key and replaces the file; with MODELPORT_SECRET_KEY, send {"newKey": "<base64 or hex of 32 bytes>"} and set the variable to it before the next restart',
-      body: { stream: 'application/json' },
+      body: {
+        stream: 'application/json',
+        schema: z.strictObject({ newKey: z.string().optional().describe('base64 or hex of 32 bytes') }),
+      },
       response: z.object({ rotated: z.number().int(), keyId: z.string(), origin: z.enum(['env', 'file']) }),
       handler: async ({ req }) => {
         const { newKey } = await readPrivateBody(req, ['newKey']);

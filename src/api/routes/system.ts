@@ -5,6 +5,7 @@ import { route } from '../route.ts';
 export function systemRoutes(info: { version: string; database: string; artifacts: string }) {
   return [
     route({
+      id: 'getHealth',
       method: 'GET',
       path: '/health',
       permission: 'read',
@@ -14,6 +15,7 @@ export function systemRoutes(info: { version: string; database: string; artifact
       handler: async () => ({ status: 'ok' as const }),
     }),
     route({
+      id: 'getInfo',
       method: 'GET',
       path: '/info',
       permission: 'read',
