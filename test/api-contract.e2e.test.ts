@@ -1,0 +1,210 @@
+/**
+ * The API contract cannot drift: every operation of the server's route table is reachable from the client (or
+ * listed here with the reason it is not a method of its own), and the routes' response schemas validate the real
+ * answers of a running server, recorded as the client made them through a representative scenario.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { z } from 'zod';
+import { trainFraudModel } from '../examples/fraud/train.ts';
+import type { AnyRoute } from '../src/api/route.ts';
+import { compileRoutes } from '../src/api/router.ts';
+import { deploymentMetricsRoutes } from '../src/api/routes/deployment-metrics.ts';
+import { deploymentRoutes } from '../src/api/routes/deployments.ts';
+import { jobRoutes } from '../src/api/routes/jobs.ts';
+import { modelRoutes } from '../src/api/routes/models.ts';
+import { modelTypeRoutes } from '../src/api/routes/modeltypes.ts';
+import { secretRoutes } from '../src/api/routes/secrets.ts';
+import { systemRoutes } from '../src/api/routes/system.ts';
+import { ModelportClient, OPERATIONS, type OperationId } from '../src/client/client.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+
+/**
+ * The route tables with their schemas. Only the declarations are read here (handlers never run), so their
+ * dependencies are placeholders; the test checks this list against the running server's OpenAPI document.
+ */
+const unused = {} as never;
+const ROUTES: AnyRoute[] = [
+  ...systemRoutes({ version: 'test', database: 'sqlite', artifacts: 'folder' }),
+  ...modelRoutes(unused),
+  ...deploymentRoutes({ deployments: unused, export: unused }),
+  ...deploymentMetricsRoutes(unused),
+  ...secretRoutes(unused),
+  ...modelTypeRoutes(unused),
+  ...jobRoutes(unused),
+];
+
+/** Operations the client reaches through another method (or only through `call`), and why. */
+const NOT_A_METHOD: Partial<Record<OperationId, string>> = {
+  getHealth: 'a liveness probe for load balancers; `call("getHealth")` reaches it',
+  getInfo: 'server version and store kinds; `call("getInfo")` reaches it',
+  deleteSignature: 'setSignature(name, ref, null) removes the signature',
+  downloadJobRejects: 'downloadJobOutput(id, "rejects")',
+};
+
+/** Operations the scenario below does not call, and why; every other one must be exercised. */
+const NOT_EXERCISED: Partial<Record<OperationId, string>> = {
+  importModel: 'needs an https:// or s3:// source the egress guard allows (test/js-models-import.e2e.test.ts)',
+  promoteDeployment:
+    'needs a canary rollout (test/deployments.e2e.test.ts); it answers a Deployment like getDeployment',
+  cancelJob: 'needs a job caught mid-run (src/jobs/jobs.e2e.test.ts); it answers a Job like getJob',
+};
+
+interface Recorded {
+  method: string;
+  path: string;
+  status: number;
+  type: string;
+  text: string | undefined;
+}
+
+describe('API contract', () => {
+  let t: TestServer;
+  const recorded: Recorded[] = [];
+  let mp: ModelportClient;
+
+  before(async () => {
+    t = await startTestServer('embedded');
+    mp = new ModelportClient({
+      url: t.url,
+      fetch: async (input, init) => {
+        const res = await fetch(input, init);
+        const url = new URL(String(input));
+        const type = res.headers.get('content-type') ?? '';
+        recorded.push({
+          method: init?.method ?? 'GET',
+          path: url.pathname.slice('/api/v1'.length),
+          status: res.status,
+          type,
+          text: type.startsWith('application/json') || res.status === 204 ? await res.clone().text() : undefined,
+        });
+        return res;
+      },
+    });
+  });
+  after(() => t.close());
+
+  test('every operation of the server is in the client, with the same method and path', async () => {
+    const doc = (await (await fetch(`${t.url}/api/v1/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { operationId: string }>>;
+    };
+    const served = new Map<string, string>();
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const line = `${method.toUpperCase()} ${path.slice('/api/v1'.length).replace(/\{(\w+)\}/g, ':$1')}`;
+        served.set(operation.operationId, line);
+      }
+    }
+    // The client's table, the route tables read here, and the server agree operation by operation.
+    assert.deepEqual(Object.fromEntries([...served].sort()), Object.fromEntries(Object.entries(OPERATIONS).sort()));
+    assert.deepEqual(
+      ROUTES.map((r) => r.id).sort(),
+      [...served.keys()].sort(),
+      'a route table is missing from this test',
+    );
+    for (const id of Object.keys(OPERATIONS) as OperationId[]) {
+      const method = (mp as unknown as Record<string, unknown>)[id];
+      assert.ok(
+        typeof method === 'function' || NOT_A_METHOD[id] !== undefined,
+        `the client has no method ${id}; add one (or list it in NOT_A_METHOD with the reason)`,
+      );
+      assert.ok(!(typeof method === 'function' && NOT_A_METHOD[id]), `${id} is a method; remove it from NOT_A_METHOD`);
+    }
+  });
+
+  test("the response schemas validate the server's real answers", { timeout: 120_000 }, async () => {
+    const model = trainFraudModel({ seed: 7, rows: 2000 });
+    const features = model.featureNames.map((name) => ({ name }));
+
+    await mp.call('getHealth');
+    await mp.call('getInfo');
+    await mp.createProject('contract');
+    await mp.listProjects();
+
+    // Registry
+    await mp.registerVersion('fraud', model.onnx, {
+      aliases: ['champion'],
+      tags: { team: 'risk' },
+      metrics: { auc: 0.9 },
+      signature: { features, outputs: { labels: [...model.labels] } },
+    });
+    await mp.registerVersion('fraud', model.onnx, { description: 'second' });
+    await mp.listModels();
+    await mp.getModel('fraud');
+    await mp.listVersions('fraud');
+    await mp.getVersion('fraud', 'champion');
+    await mp.updateVersion('fraud', 1, { description: 'first', tags: { stage: 'prod' }, metrics: { f1: 0.8 } });
+    await mp.setSignature('fraud', 2, { features });
+    await mp.setSignature('fraud', 2, null);
+    await mp.setAlias('fraud', 'challenger', 2);
+    await mp.deleteAlias('fraud', 'challenger');
+    const artifact = await mp.downloadArtifact('fraud', 1);
+    for await (const _ of artifact.body);
+    await mp.deleteVersion('fraud', 2);
+    await mp.registerVersion('scratch', model.onnx);
+    await mp.deleteModel('scratch');
+
+    // Deployments
+    const spec = { traffic: [{ model: 'fraud@champion', weight: 100 }] };
+    await mp.createDeployment('contract', spec);
+    await mp.waitDeployment('contract');
+    await mp.applyDeployment('contract', { ...spec, env: { MODE: 'b' } });
+    await mp.waitDeployment('contract');
+    await mp.listDeployments();
+    await mp.getDeployment('contract');
+    await mp.deploymentRevisions('contract');
+    await mp.rollbackDeployment('contract');
+    await mp.deploymentMetrics('contract');
+    await mp.exportDeployment('contract', 'compose');
+    await mp.deleteDeployment('contract');
+
+    // Secrets and model types
+    await mp.setSecret('API_TOKEN', 'canary-value');
+    await mp.listSecrets();
+    await mp.rotateSecretKey();
+    await mp.deleteSecret('API_TOKEN');
+    const [type] = await mp.listModelTypes();
+    assert.ok(type, 'the catalogue has a model type');
+    await mp.getModelType(type.name);
+    await mp.addModelType({ ...type, name: 'contract-type' });
+    await mp.updateModelType({ ...type, name: 'contract-type', description: 'changed' });
+    await mp.addModelTypeImage('contract-type', { name: 'next', value: 'registry.example.com/server:2' });
+    await mp.setModelTypeDefaultImage('contract-type', 'next');
+
+    // Jobs
+    const rows = model.samples.fraud.map((v) => String(v)).join(',');
+    const csv = `${model.featureNames.join(',')}\n${rows}\n${rows}\n`;
+    const input = await mp.uploadJobInput(new TextEncoder().encode(csv));
+    const job = await mp.submitJob({ model: 'fraud@1', input: { artifact: input.sha256 }, onError: 'skip' });
+    let state = job.state;
+    while (state === 'queued' || state === 'running') state = (await mp.getJob(job.id)).state;
+    assert.equal(state, 'succeeded');
+    await mp.listJobs(10);
+    for await (const _ of (await mp.downloadJobOutput(job.id)).body);
+    for await (const _ of (await mp.downloadJobOutput(job.id, 'rejects')).body);
+
+    const compiled = compileRoutes(ROUTES);
+    const exercised = new Set<string>();
+    for (const call of recorded) {
+      const match = compiled.find((r) => r.def.method === call.method && r.pattern.test(call.path));
+      assert.ok(match, `no route answers ${call.method} ${call.path}`);
+      const { def } = match;
+      const where = `${def.id} (${call.method} ${call.path})`;
+      assert.ok(call.status >= 200 && call.status < 300, `${where} answered ${call.status}: ${call.text}`);
+      exercised.add(def.id);
+      if (def.response === 'empty') {
+        assert.equal(call.status, def.status ?? 204, where);
+        assert.equal(call.text, '', where);
+      } else if (def.response === 'stream') {
+        assert.ok(!call.type.startsWith('application/json'), `${where} streams a file, not JSON`);
+      } else {
+        assert.equal(call.status, def.status ?? 200, where);
+        assert.ok(call.type.startsWith('application/json'), `${where} answers JSON`);
+        const result = (def.response as z.ZodType).safeParse(JSON.parse(call.text ?? ''));
+        assert.ok(result.success, `${where}: the answer does not match the response schema: ${result.error}`);
+      }
+    }
+    const missing = ROUTES.map((r) => r.id).filter((id) => !exercised.has(id) && !(id in NOT_EXERCISED));
+    assert.deepEqual(missing, [], 'operations the scenario does not call (call them, or list them in NOT_EXERCISED)');
+  });
+});
