@@ -7,86 +7,11 @@
  *
  * Every failure is a `ModelportApiError` carrying the server's stable `code`, `message` and `field`.
  */
-import type { ApiBody, ApiParams, ApiQuery, ApiResponse, OperationId, OperationLine } from '../api/contract.ts';
+import type { ApiBody, ApiQuery, ApiResponse, OperationId } from '../api/contract.ts';
+import { type CallArgs, OPERATIONS } from './operations.ts';
 
-/**
- * Method and path of every operation of the API. The compiler checks this table against the server's route table
- * (src/api/contract.ts): a route added, moved or removed there fails here until the table follows.
- */
-export const OPERATIONS = {
-  getHealth: 'GET /health',
-  getInfo: 'GET /info',
-  listProjects: 'GET /projects',
-  createProject: 'POST /projects',
-  listModels: 'GET /projects/:project/models',
-  getModel: 'GET /projects/:project/models/:model',
-  deleteModel: 'DELETE /projects/:project/models/:model',
-  listVersions: 'GET /projects/:project/models/:model/versions',
-  registerVersion: 'POST /projects/:project/models/:model/versions',
-  importModel: 'POST /projects/:project/models/:model/import',
-  getVersion: 'GET /projects/:project/models/:model/versions/:version',
-  updateVersion: 'PATCH /projects/:project/models/:model/versions/:version',
-  setSignature: 'PUT /projects/:project/models/:model/versions/:version/signature',
-  deleteSignature: 'DELETE /projects/:project/models/:model/versions/:version/signature',
-  deleteVersion: 'DELETE /projects/:project/models/:model/versions/:version',
-  downloadArtifact: 'GET /projects/:project/models/:model/versions/:version/artifact',
-  setAlias: 'PUT /projects/:project/models/:model/aliases/:alias',
-  deleteAlias: 'DELETE /projects/:project/models/:model/aliases/:alias',
-  listDeployments: 'GET /projects/:project/deployments',
-  createDeployment: 'POST /projects/:project/deployments',
-  getDeployment: 'GET /projects/:project/deployments/:name',
-  applyDeployment: 'PUT /projects/:project/deployments/:name',
-  deleteDeployment: 'DELETE /projects/:project/deployments/:name',
-  deploymentRevisions: 'GET /projects/:project/deployments/:name/revisions',
-  promoteDeployment: 'POST /projects/:project/deployments/:name/promote',
-  rollbackDeployment: 'POST /projects/:project/deployments/:name/rollback',
-  waitDeployment: 'GET /projects/:project/deployments/:name/wait',
-  exportDeployment: 'GET /projects/:project/deployments/:name/export',
-  deploymentMetrics: 'GET /projects/:project/deployments/:name/metrics',
-  listSecrets: 'GET /projects/:project/secrets',
-  setSecret: 'PUT /projects/:project/secrets/:name',
-  deleteSecret: 'DELETE /projects/:project/secrets/:name',
-  rotateSecretKey: 'POST /secrets/rotate',
-  listModelTypes: 'GET /modeltypes',
-  getModelType: 'GET /modeltypes/:name',
-  addModelType: 'POST /modeltypes',
-  updateModelType: 'PUT /modeltypes/:name',
-  setModelTypeDefaultImage: 'PUT /modeltypes/:name/default-image',
-  addModelTypeImage: 'POST /modeltypes/:name/images',
-  uploadJobInput: 'POST /projects/:project/jobs/inputs',
-  submitJob: 'POST /projects/:project/jobs',
-  listJobs: 'GET /projects/:project/jobs',
-  getJob: 'GET /projects/:project/jobs/:id',
-  cancelJob: 'POST /projects/:project/jobs/:id/cancel',
-  downloadJobOutput: 'GET /projects/:project/jobs/:id/output',
-  downloadJobRejects: 'GET /projects/:project/jobs/:id/rejects',
-} as const satisfies { readonly [K in OperationId]: OperationLine<K> };
-
-export type { ApiBody, ApiParams, ApiQuery, ApiResponse, OperationId };
-
-/** Path parameters of a call; `project` defaults to the client's project. */
-export type CallParams<K extends OperationId> =
-  ApiParams<K> extends { project: string } ? Omit<ApiParams<K>, 'project'> & { project?: string } : ApiParams<K>;
-
-/** A field of a call's input: absent when the route takes none, optional when all of it is optional. */
-type Field<N extends string, T> = [T] extends [undefined]
-  ? { [_ in N]?: undefined }
-  : Record<never, never> extends T
-    ? { [_ in N]?: T }
-    : { [_ in N]: T };
-
-export type CallInput<K extends OperationId> = Field<'params', CallParams<K>> &
-  Field<'query', ApiQuery<K>> &
-  Field<'body', ApiBody<K>>;
-
-export interface CallOptions {
-  timeoutMs?: number;
-}
-
-type CallArgs<K extends OperationId> =
-  Record<never, never> extends CallInput<K>
-    ? [input?: CallInput<K>, options?: CallOptions]
-    : [input: CallInput<K>, options?: CallOptions];
+export type { ApiBody, ApiParams, ApiQuery, ApiResponse, OperationId } from '../api/contract.ts';
+export { type CallArgs, type CallInput, type CallOptions, type CallParams, OPERATIONS } from './operations.ts';
 
 /** A downloaded file: `sha256` is the server's `x-checksum-sha256`, to compare with a hash of `body` once read. */
 export interface Download {
