@@ -1,6 +1,7 @@
 /**
  * `modelport export`: a revision as files, without applying, for GitOps. Kubernetes formats give one multi-document
  * `<name>.yaml` (validated; Secrets with values are left out, so create `<name>-env` and `<name>-s3` yourself);
+ * All YAML is written so that YAML 1.1 readers (kubectl's, PyYAML) read it as written.
  * `compose` gives the bundle, written with `writeBundle` so that an existing example/ is kept.
  *
  * ```ts
@@ -42,6 +43,6 @@ export async function exportRevision(
 ): Promise<BundleFile[]> {
   if (format === 'compose') return backends.compose.render(revision);
   const objects = await backends.kubernetes.render(revision, false, format as KubernetesFormat);
-  const content = objects.map((o) => stringify(o)).join('---\n');
+  const content = objects.map((o) => stringify(o, { version: '1.1' })).join('---\n');
   return [{ path: `${revision.name}.yaml`, content, owner: 'base' }];
 }

@@ -1,6 +1,6 @@
 /**
  * Which pinned version a whole batch is scored with when `modelport score <deployment>` runs in process (without
- * --url). A name is read as the gateway reads it (src/deployments/deployment-resolver.ts, through `selectTarget`):
+ * --url). A name is read as the gateway reads it (src/backends/local/deployment-resolver.ts, through `selectTarget`):
  * `name@tag` is the target with that tag. A bare name is the highest-weight target, the first of equals: the
  * gateway splits per request, but one batch run needs one model, and that is the one most traffic goes to.
  */

@@ -4,6 +4,9 @@
  */
 import { ModelportError } from '../core/errors.ts';
 
+/** The header naming the tagged target a request wants (`fraud@canary` in the model name does the same). */
+export const TAG_HEADER = 'modelport-tag';
+
 export interface Weighted {
   weight: number;
 }

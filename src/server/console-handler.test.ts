@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createHttpServer } from '../http/http-server.ts';
 import { createConsoleHandler } from './console-handler.ts';
-import { createHttpServer } from './http-server.ts';
 
 /** Sends `path` byte for byte (fetch would normalise `..` away). */
 function get(port: number, path: string, method = 'GET') {

@@ -21,12 +21,12 @@ import { ComposeBackend } from '../backends/compose/compose-backend.ts';
 import { exportDeployment } from '../backends/export.ts';
 import { openKubeApi } from '../backends/kubernetes/kube-api.ts';
 import { KubernetesBackend } from '../backends/kubernetes/kubernetes-backend.ts';
+import { DeploymentResolver, LocalBackend } from '../backends/local/index.ts';
 import { ManifestValidator } from '../backends/schema-validation.ts';
 import type { ServerConfig } from '../core/config.ts';
-import { DeploymentResolver } from '../deployments/deployment-resolver.ts';
 import { DeploymentService } from '../deployments/deployment-service.ts';
-import { LocalBackend } from '../deployments/local-backend.ts';
 import { EgressGuard } from '../egress/index.ts';
+import { createHttpServer, type PathHandler } from '../http/http-server.ts';
 import { JobService, S3InputSource, s3Connection } from '../jobs/index.ts';
 import { MetricsRegistry } from '../metrics/prometheus.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
@@ -44,7 +44,6 @@ import { openArtifactStore } from '../store/artifacts/index.ts';
 import { openMetadataStore } from '../store/metadata/index.ts';
 import { createConsoleHandler } from './console-handler.ts';
 import { seedExample } from './example.ts';
-import { createHttpServer, type PathHandler } from './http-server.ts';
 import type { Logger } from './logger.ts';
 
 export interface RunningServer {
@@ -181,8 +180,8 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
     const deployments = new DeploymentService({
       store: metadata,
       registry,
-      local,
-      backends: config.kubernetes.enabled ? { kubernetes, compose } : { compose },
+      backends: config.kubernetes.enabled ? { local, kubernetes, compose } : { local, compose },
+      routes: local,
       urls: () => publicUrls,
       log: (message, fields) => log.info(message, fields),
     });

@@ -11,7 +11,7 @@
  *   the folder's path (EXAMPLE_DIR), and `conf/<service>/` and `creds/<service>/.env` for each service (secret
  *   names listed with empty values: values never leave the server).
  */
-import { stringify as yaml } from 'yaml';
+import { stringify } from 'yaml';
 import { ModelportError } from '../../core/errors.ts';
 import { parseSize } from '../../core/units.ts';
 import type { GatewayRoutes } from '../image/gateway.ts';
@@ -23,6 +23,12 @@ import {
   type RenderInput,
   renderBinding,
 } from '../render-input.ts';
+
+/**
+ * YAML that YAML 1.1 readers (PyYAML, older docker-compose) read the same as YAML 1.2 ones: strings such as `no`,
+ * `on` or `1:20` are quoted, so `restart: "no"` stays a string instead of turning into `false`.
+ */
+const yaml = (value: unknown): string => stringify(value, { version: '1.1' });
 
 export interface BundleFile {
   /** Relative to the bundle folder, with `/`. */

@@ -32,11 +32,10 @@ import type { AddressInfo } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
 import { z } from 'zod';
 import { ModelportError, notFound } from '../../core/errors.ts';
-import { TAG_HEADER } from '../../deployments/deployment-resolver.ts';
 import { outputsAgree } from '../../deployments/shadow.ts';
-import { selectTarget, splitTag } from '../../deployments/traffic.ts';
+import { selectTarget, splitTag, TAG_HEADER } from '../../deployments/traffic.ts';
+import { createHttpServer } from '../../http/http-server.ts';
 import { LATENCY_BUCKETS, MetricsRegistry } from '../../metrics/prometheus.ts';
-import { createHttpServer } from '../../server/http-server.ts';
 import { HEADER_LENGTH_HEADER } from '../../serving/protocols/index.ts';
 import { readInferRequest } from '../../serving/protocols/v2-json.ts';
 

@@ -12,8 +12,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ModelportError, toModelportError } from '../../core/errors.ts';
-import type { Backend, BackendResult } from '../../deployments/backend.ts';
-import type { RevisionPlan, SecretResolver } from '../../deployments/local-backend.ts';
+import type { Backend, BackendResult, RevisionPlan, SecretResolver } from '../../deployments/backend.ts';
 import { type BindingSources, bindModels } from '../render-input.ts';
 import type { KubeObject, ManifestValidator } from '../schema-validation.ts';
 import type { KubeApi, KubeRef } from './kube-api.ts';

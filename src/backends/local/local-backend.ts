@@ -8,31 +8,25 @@
  * settings, so a change of weights or scaling reuses the running workers and takes effect at once.
  */
 import { createHash } from 'node:crypto';
-import { ModelportError, toModelportError } from '../core/errors.ts';
-import { parseDuration } from '../core/units.ts';
-import type { Counter, MetricsRegistry } from '../metrics/prometheus.ts';
-import type { ModelRegistry } from '../registry/model-registry.ts';
-import type { ModelVersion } from '../registry/types.ts';
-import type { ModelHost, ServeOptions } from '../serving/model-host.ts';
-import { Autoscaler } from './autoscaler.ts';
-import type { Backend } from './backend.ts';
-import { outputsAgree } from './shadow.ts';
-import type { CompiledScaling, DeploymentSpec } from './spec.ts';
-import type { RevisionTargets, ShadowStatus, TargetStatus } from './types.ts';
-
-/** Supplies secret values for a deployment's environment (the secrets service implements it). */
-export interface SecretResolver {
-  resolve(project: string, names: string[]): Promise<Record<string, string>>;
-}
-
-export interface RevisionPlan {
-  project: string;
-  name: string;
-  revision: number;
-  spec: DeploymentSpec;
-  targets: RevisionTargets;
-  scaling: CompiledScaling;
-}
+import { ModelportError, toModelportError } from '../../core/errors.ts';
+import type { InferRequest, Tensor } from '../../core/tensor.ts';
+import { parseDuration } from '../../core/units.ts';
+import { Autoscaler } from '../../deployments/autoscaler.ts';
+import type {
+  Backend,
+  BackendResult,
+  RevisionPlan,
+  RouteReader,
+  SecretResolver,
+  ServingRoute,
+} from '../../deployments/backend.ts';
+import { outputsAgree } from '../../deployments/shadow.ts';
+import type { CompiledScaling, DeploymentSpec } from '../../deployments/spec.ts';
+import type { ShadowStatus, TargetStatus } from '../../deployments/types.ts';
+import type { Counter, MetricsRegistry } from '../../metrics/prometheus.ts';
+import type { ModelRegistry } from '../../registry/model-registry.ts';
+import type { ModelVersion } from '../../registry/types.ts';
+import type { ModelHost, ServeOptions } from '../../serving/model-host.ts';
 
 export interface RoutedTarget {
   key: string;
@@ -53,8 +47,6 @@ export interface RouteTable {
   stickyHeader?: string | undefined;
 }
 
-export type ApplyResult = { ok: true } | { ok: false; reason: string; message: string };
-
 export interface LocalBackendOptions {
   host: ModelHost;
   registry: ModelRegistry;
@@ -67,7 +59,7 @@ export interface LocalBackendOptions {
 
 const deploymentKey = (project: string, name: string) => `${project}/${name}`;
 
-export class LocalBackend implements Backend {
+export class LocalBackend implements Backend, RouteReader {
   readonly #options: LocalBackendOptions;
   readonly #routes = new Map<string, RouteTable>();
   readonly #autoscaler: Autoscaler;
@@ -87,8 +79,15 @@ export class LocalBackend implements Backend {
     return this.#routes.get(deploymentKey(project, name));
   }
 
+  serving(project: string, name: string): ServingRoute | undefined {
+    const table = this.route(project, name);
+    if (!table) return undefined;
+    const shadow = this.shadowStatus(table);
+    return { revision: table.revision, targets: this.targetStatus(table), ...(shadow ? { shadow } : {}) };
+  }
+
   /** Starts the revision's units, then routes to them; on failure the previous routes stay. */
-  async apply(plan: RevisionPlan): Promise<ApplyResult> {
+  async apply(plan: RevisionPlan): Promise<BackendResult> {
     const { host, registry, log } = this.#options;
     const previous = this.route(plan.project, plan.name);
     let table: RouteTable;
@@ -297,12 +296,7 @@ function unitKey(plan: RevisionPlan, version: ModelVersion, options: ServeOption
   return `deploy:${plan.project}/${plan.name}/${version.model}@${version.version}/${hash}`;
 }
 
-async function mirrorRequest(
-  host: ModelHost,
-  request: import('../core/tensor.ts').InferRequest,
-  primary: import('../core/tensor.ts').Tensor[],
-  key: string,
-): Promise<boolean> {
+async function mirrorRequest(host: ModelHost, request: InferRequest, primary: Tensor[], key: string): Promise<boolean> {
   const served = host.acquire(key);
   if (!served) throw new ModelportError('not_ready', 'the shadow is not running');
   try {

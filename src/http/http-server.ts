@@ -4,14 +4,14 @@
  * Limits that protect the process (header size, slow clients) are set here, before any handler runs.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { ApiHandler } from '../api/router.ts';
 import { ModelportError } from '../core/errors.ts';
-import { sendError, sendJson } from '../http/respond.ts';
+import { sendError, sendJson } from './respond.ts';
 
 export type PathHandler = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void> | void;
 
 export interface HttpHandlers {
-  api: ApiHandler;
+  /** The control API, given the path below /api/v1. */
+  api: PathHandler;
   openapi: () => unknown;
   /** Inference protocols; absent until the gateway is wired. */
   inference?: PathHandler;

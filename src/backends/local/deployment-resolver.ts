@@ -4,19 +4,20 @@
  * `/versions/N` the target serving version N. A name with no deployment falls back to the registry, so any
  * registered model can still be called by name.
  */
-import type { InferenceTarget, TargetResolver } from '../serving/gateway-service.ts';
-import type { InferContext } from '../serving/inference-service.ts';
+import { selectTarget, splitTag, TAG_HEADER } from '../../deployments/traffic.ts';
+import type { InferenceTarget, TargetResolver } from '../../serving/gateway-service.ts';
+import type { InferContext } from '../../serving/inference-service.ts';
 import type { LocalBackend, RoutedTarget } from './local-backend.ts';
-import { selectTarget, splitTag } from './traffic.ts';
 
-export const TAG_HEADER = 'modelport-tag';
+/** What routing needs of the local backend: the route table, and where to mirror for a shadow. */
+export type LocalRoutes = Pick<LocalBackend, 'route' | 'mirror'>;
 
 export class DeploymentResolver implements TargetResolver {
-  readonly #local: LocalBackend;
+  readonly #local: LocalRoutes;
   readonly #fallback: TargetResolver;
   readonly #project: string;
 
-  constructor(local: LocalBackend, fallback: TargetResolver, project = 'default') {
+  constructor(local: LocalRoutes, fallback: TargetResolver, project = 'default') {
     this.#local = local;
     this.#fallback = fallback;
     this.#project = project;
