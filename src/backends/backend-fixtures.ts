@@ -2,10 +2,11 @@
  * Test support shared by the backend tests: the shipped model-type catalogue in a temp folder plus a custom type
  * with its own templates and base image, model versions to bind, and the matrix of specs every renderer runs.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type DeploymentSpecInput, parseSpec } from '../deployments/spec.ts';
+import { join, relative } from 'node:path';
+import type { RevisionPlan } from '../deployments/backend.ts';
+import { checkSpec, type DeploymentSpecInput, parseSpec } from '../deployments/spec.ts';
 import type { RevisionTargets } from '../deployments/types.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
 import type { ModelVersion } from '../registry/types.ts';
@@ -25,7 +26,14 @@ export const CUSTOM_TYPE = {
   },
 };
 
-const TYPES: Record<string, string> = { fraud: 'onnx', churn: 'xgb-custom', iris: 'sklearn-1.5', broken: 'onnx' };
+// `ghost` has a model type the catalogue does not hold: binding it fails (a failed apply in the conformance suite).
+const TYPES: Record<string, string> = {
+  fraud: 'onnx',
+  churn: 'xgb-custom',
+  iris: 'sklearn-1.5',
+  broken: 'onnx',
+  ghost: 'retired-type',
+};
 
 export function version(model: string, v: number): ModelVersion {
   return {
@@ -71,6 +79,22 @@ export function revisionOf(name: string, input: DeploymentSpecInput, revision = 
     ...(spec.shadow ? { shadow: { ...pin(spec.shadow.model), percent: spec.shadow.percent } } : {}),
   };
   return { project: 'default', name, revision, spec, targets };
+}
+
+/** A revision as a backend applies it. */
+export function planOf(name: string, input: DeploymentSpecInput, revision = 1): RevisionPlan {
+  const r = revisionOf(name, input, revision);
+  return { ...r, scaling: checkSpec(r.spec) };
+}
+
+/** Every file under `dir` (relative paths, sorted) with its text; none when the folder does not exist. */
+export async function filesUnder(dir: string): Promise<{ path: string; content: string }[]> {
+  const names = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  const files = names
+    .filter((d) => d.isFile())
+    .map((d) => relative(dir, join(d.parentPath, d.name)))
+    .sort();
+  return Promise.all(files.map(async (path) => ({ path, content: await readFile(join(dir, path), 'utf8') })));
 }
 
 /** The specs every renderer must turn into valid output. */

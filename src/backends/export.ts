@@ -17,6 +17,7 @@ import type { BundleFile } from './compose/compose-renderer.ts';
 import type { KubernetesBackend } from './kubernetes/kubernetes-backend.ts';
 import type { KubernetesFormat } from './kubernetes/kubernetes-renderer.ts';
 import type { RevisionInput } from './render-input.ts';
+import type { KubeObject } from './schema-validation.ts';
 
 export const EXPORT_FORMATS = ['kserve', 'kserve-knative', 'knative', 'compose'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -43,6 +44,10 @@ export async function exportRevision(
 ): Promise<BundleFile[]> {
   if (format === 'compose') return backends.compose.render(revision);
   const objects = await backends.kubernetes.render(revision, false, format as KubernetesFormat);
-  const content = objects.map((o) => stringify(o, { version: '1.1' })).join('---\n');
-  return [{ path: `${revision.name}.yaml`, content, owner: 'base' }];
+  return [{ path: `${revision.name}.yaml`, content: kubernetesYaml(objects), owner: 'base' }];
+}
+
+/** Objects as one multi-document YAML file that YAML 1.1 readers (kubectl's) read as written. */
+export function kubernetesYaml(objects: readonly KubeObject[]): string {
+  return objects.map((o) => stringify(o, { version: '1.1' })).join('---\n');
 }

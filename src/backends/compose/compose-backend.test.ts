@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { checkSpec } from '../../deployments/spec.ts';
-import { openSources, revisionOf, SPEC_MATRIX } from '../backend-fixtures.ts';
+import { backendConformance } from '../backend.conformance.ts';
+import { filesUnder, openSources, planOf, revisionOf, SPEC_MATRIX } from '../backend-fixtures.ts';
 import type { BindingSources } from '../render-input.ts';
 import { ManifestValidator } from '../schema-validation.ts';
 import { ComposeBackend } from './compose-backend.ts';
@@ -107,4 +108,39 @@ describe('compose bundle', () => {
     await assert.rejects(readFile(join(bundle, 'base', 'docker-compose.yaml')));
     assert.equal(await readFile(envFile, 'utf8'), 'EXAMPLE_DIR=/srv/mine\nMODELPORT_PORT=9000\n');
   });
+});
+
+backendConformance('compose', async () => {
+  const opened = await openSources();
+  const bundleDir = await mkdtemp(join(tmpdir(), 'modelport-compose-conformance-'));
+  const folder = (project: string, name: string) => join(bundleDir, project, name);
+  const single = (model: string) => ({ traffic: [{ model, weight: 100 }] });
+  return {
+    backend: new ComposeBackend({
+      bundleDir,
+      sources: opened.sources,
+      validator,
+      artifacts: 's3://models-bucket/modelport',
+      s3Endpoint: 'http://minio:9000',
+    }),
+    plan: (name, revision, variant = 1) => planOf(name, single(`fraud@${variant}`), revision),
+    failing: (name, revision) => planOf(name, single('ghost@1'), revision),
+    refused: (name, revision) => ({
+      plan: planOf(name, { ...single('fraud@1'), resources: { cpu: 'lots' } }, revision),
+      field: 'spec.resources.cpu',
+    }),
+    serving: async (project, name) => {
+      const routes = await readFile(join(folder(project, name), 'base', 'gateway', 'routes.json'), 'utf8').catch(
+        () => undefined,
+      );
+      return routes === undefined ? undefined : (JSON.parse(routes).deployments[0].revision as number);
+    },
+    made: (project, name) => filesUnder(join(folder(project, name), 'base')),
+    yamlFiles: async (project, name) =>
+      (await filesUnder(folder(project, name))).filter((f) => /\.ya?ml$/.test(f.path)),
+    close: async () => {
+      await opened.close();
+      await rm(bundleDir, { recursive: true, force: true });
+    },
+  };
 });

@@ -37,6 +37,8 @@ export interface RecordedRequest {
   path: string;
   contentType: string | undefined;
   query: URLSearchParams;
+  /** The body as sent (PATCH only): what a real API server would parse, with YAML 1.1 rules. */
+  body?: string;
 }
 
 export class FakeKubeServer {
@@ -85,12 +87,13 @@ export class FakeKubeServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    this.requests.push({
+    const recorded: RecordedRequest = {
       method: req.method ?? '',
       path: url.pathname,
       contentType: req.headers['content-type'],
       query: url.searchParams,
-    });
+    };
+    this.requests.push(recorded);
     const parts = url.pathname.split('/').filter(Boolean);
     // Discovery: /api/v1 and /apis/<group>/<version>.
     if (req.method === 'GET' && (parts.length === 2 || parts.length === 3) && !parts.includes('namespaces')) {
@@ -127,7 +130,8 @@ export class FakeKubeServer {
       }
       if (!url.searchParams.get('fieldManager'))
         return send(res, 400, status(400, 'fieldManager is required for apply'));
-      const body = parse(await text(req)) as KubeObject;
+      recorded.body = await text(req);
+      const body = parse(recorded.body) as KubeObject;
       const existing = this.#objects.get(key);
       const { status: _, ...desired } = body as KubeObject & { status?: unknown };
       const changed =
