@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { openSources, revisionOf } from '../src/backends/backend-fixtures.ts';
 import { ComposeBackend } from '../src/backends/compose/compose-backend.ts';
-import type { GatewayRoutes } from '../src/backends/image/gateway.ts';
+import type { GatewayRoutes } from '../src/backends/image/gateway/index.ts';
 import { ManifestValidator } from '../src/backends/schema-validation.ts';
 import type { DeploymentSpecInput } from '../src/deployments/spec.ts';
 import { type CommandProcess, runCommand, startCommand, stopProcess } from './support/process.ts';

@@ -113,6 +113,18 @@ export const ERROR_CODES = {
     grpc: GrpcStatus.DEADLINE_EXCEEDED,
     summary: 'The request did not finish within its deadline.',
   },
+  upstream_unreachable: {
+    http: 502,
+    grpc: GrpcStatus.UNAVAILABLE,
+    summary:
+      "The compose gateway could not reach the serving service a route points to (connection refused, name not resolved, reset). Check that the bundle's services are up: `docker compose ps`.",
+  },
+  upstream_timeout: {
+    http: 504,
+    grpc: GrpcStatus.DEADLINE_EXCEEDED,
+    summary:
+      "A serving service behind the compose gateway did not start its answer within the gateway's timeout (`--timeout`, default 60 s).",
+  },
   worker_failed: {
     http: 500,
     grpc: GrpcStatus.INTERNAL,

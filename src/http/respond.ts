@@ -16,14 +16,30 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 export type ErrorShape = 'api' | 'v2';
 
 /** Sends any thrown value as a JSON error; unexpected errors are logged by `log` and answered without details. */
-export function sendError(res: ServerResponse, error: unknown, shape: ErrorShape, log?: (e: unknown) => void): void {
+export function sendError(
+  res: ServerResponse,
+  error: unknown,
+  shape: ErrorShape,
+  log?: (e: unknown) => void,
+  options: ErrorAnswerOptions = {},
+): void {
   const e: ModelportError = toModelportError(error);
   if (e.code === 'internal' && log) log(error);
-  if (res.headersSent) {
+  if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
   }
-  sendJson(res, e.httpStatus, shape === 'api' ? { error: e.toJSON() } : { error: e.message }, errorHeaders(res, e));
+  sendJson(
+    res,
+    e.httpStatus,
+    shape === 'api' ? { error: e.toJSON() } : { error: e.message },
+    errorHeaders(res, e, options),
+  );
+}
+
+export interface ErrorAnswerOptions {
+  /** Unread bodies up to this many bytes are drained; larger ones close the connection (default 64 MiB). */
+  drainLimit?: number;
 }
 
 /** Bodies up to this size that we refused before reading are read and dropped, so the client sees our answer. */
@@ -33,17 +49,21 @@ const DRAIN_LIMIT = 64 * 1024 * 1024;
  * A client still sending a body we refused (too large, bad route) only reads our answer once it has sent it all;
  * closing on it makes it report a reset instead. Drain small bodies; close the connection after large ones.
  */
-function discardBody(res: ServerResponse, headers: Record<string, string>): void {
+function discardBody(res: ServerResponse, headers: Record<string, string>, limit: number): void {
   const req = res.req;
   const declared = Number(req.headers['content-length']);
-  if (!req.destroyed && Number.isFinite(declared) && declared <= DRAIN_LIMIT) req.resume();
+  if (!req.destroyed && Number.isFinite(declared) && declared <= limit) req.resume();
   else headers['connection'] = 'close';
 }
 
 /** Headers every error answer needs: Retry-After when the error has one, and what to do with an unread body. */
-export function errorHeaders(res: ServerResponse, e: ModelportError): Record<string, string> {
+export function errorHeaders(
+  res: ServerResponse,
+  e: ModelportError,
+  options: ErrorAnswerOptions = {},
+): Record<string, string> {
   const headers: Record<string, string> = {};
   if (e.retryAfter !== undefined) headers['retry-after'] = String(e.retryAfter);
-  if (!res.req.complete) discardBody(res, headers);
+  if (!res.req.complete) discardBody(res, headers, options.drainLimit ?? DRAIN_LIMIT);
   return headers;
 }

@@ -14,7 +14,7 @@
 import { stringify } from 'yaml';
 import { ModelportError } from '../../core/errors.ts';
 import { parseSize } from '../../core/units.ts';
-import type { GatewayRoutes } from '../image/gateway.ts';
+import type { GatewayRoutes } from '../image/gateway/index.ts';
 import {
   bindingKey,
   DEFAULT_MODELPORT_IMAGE,
@@ -122,7 +122,7 @@ export function renderCompose(
 
   const upstream = (model: string, version: number) =>
     `http://${serviceOf.get(bindingKey(model, version))}:${MODEL_PORT}`;
-  // Read by `modelport gateway` (src/backends/image/gateway.ts), which validates it against the same type.
+  // Read by `modelport gateway` (src/backends/image/gateway/), which validates it against the same type.
   const routes: GatewayRoutes = {
     deployments: [
       {

@@ -146,7 +146,7 @@ export const gatewayCommand: Command = {
       if (ms === undefined || ms < min) throw new UsageError(`--${name} takes a duration such as 30s or 500ms`);
       return ms;
     };
-    const { startGateway } = await import('../../backends/image/gateway.ts');
+    const { startGateway } = await import('../../backends/image/gateway/index.ts');
     const gateway = await startGateway({
       routes,
       host: (options['host'] as string | undefined) ?? '0.0.0.0',
