@@ -121,37 +121,6 @@ for (const kind of STORE_KINDS) {
       assert.match(project.stderr, /project 'nope' not found/);
     });
 
-    test('the API never answers with the value, even in errors', async () => {
-      const answers: string[] = [];
-      const call = async (method: string, path: string, body?: string) => {
-        const res = await fetch(`${t.url}/api/v1${path}`, {
-          method,
-          headers: { 'content-type': 'application/json' },
-          body,
-        });
-        answers.push(`${res.status} ${await res.text()}`);
-        return res.status;
-      };
-      assert.equal(await call('PUT', '/projects/default/secrets/CANARY', JSON.stringify({ value: CANARY })), 200);
-      assert.equal(await call('PUT', '/projects/default/secrets/CANARY', `{"value": "${CANARY}`), 400);
-      assert.equal(
-        await call('PUT', '/projects/default/secrets/CANARY', `{"value": "${CANARY}", "extra": "${CANARY}"}`),
-        400,
-      );
-      assert.equal(await call('PUT', '/projects/default/secrets/lower', JSON.stringify({ value: CANARY })), 400);
-      assert.equal(await call('PUT', '/projects/nope/secrets/CANARY', JSON.stringify({ value: CANARY })), 404);
-      assert.equal(
-        await call('PUT', '/projects/default/secrets/BIG', JSON.stringify({ value: CANARY.repeat(3000) })),
-        400,
-      );
-      assert.equal(await call('GET', '/projects/default/secrets'), 200);
-      assert.equal(await call('POST', '/secrets/rotate', `{"newKey": "${CANARY}"}`), 400);
-      assert.equal(await call('GET', '/openapi.json'), 200);
-      for (const answer of answers) assert.ok(!answer.includes(CANARY), answer);
-      assert.match(answers[1]!, /invalid_json/);
-      assert.match(answers[2]!, /body\.extra/);
-    });
-
     test('secrets rotate-key re-encrypts under a new key file', async () => {
       const before = await readFile(join(t.home, 'secret.key'), 'utf8');
       const rotated = await run('secrets', 'rotate-key');

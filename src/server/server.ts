@@ -1,9 +1,14 @@
 /**
  * The composition root: builds every part from the frozen config, explicitly and in dependency order, and tears
  * them down in reverse. Nothing registers itself on import; a missing part fails here, at start-up.
+ *
+ * `buildApp` builds everything without listening: its `server` answers requests in-process (`app.request(...)`,
+ * src/http/inject.ts), which is how control-API tests run. `listen` opens the HTTP and gRPC ports, restores the
+ * stored deployments and jobs and seeds the example; `startServer` is both.
  */
 import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +32,7 @@ import type { ServerConfig } from '../core/config.ts';
 import { DeploymentService } from '../deployments/deployment-service.ts';
 import { EgressGuard } from '../egress/index.ts';
 import { createHttpServer, type PathHandler } from '../http/http-server.ts';
+import { type InjectInit, inject } from '../http/inject.ts';
 import { JobService, S3InputSource, s3Connection } from '../jobs/index.ts';
 import { MetricsRegistry } from '../metrics/prometheus.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
@@ -45,6 +51,29 @@ import { openMetadataStore } from '../store/metadata/index.ts';
 import { createConsoleHandler } from './console-handler.ts';
 import { seedExample } from './example.ts';
 import type { Logger } from './logger.ts';
+
+export interface App {
+  /** The HTTP server with every route, not listening. */
+  server: Server;
+  /** Answers one request in-process, without a port (Hono's `app.request`). */
+  request(path: string, init?: InjectInit): Promise<Response>;
+  registry: ModelRegistry;
+  gateway: GatewayService;
+  host: ModelHost;
+  deployments: DeploymentService;
+  jobs: JobService;
+  metrics: MetricsRegistry;
+  /** Where the stores are, for the start-up log. */
+  locations: { database: string; artifacts: string };
+  /** Sets the URLs deployments report (once the listeners are open). */
+  setPublicUrls(urls: { rest: string; grpc?: string }): void;
+  /** Brings stored deployments and jobs back and seeds the example (when configured); call once. */
+  restore(): Promise<{ model: string; version: number } | undefined>;
+  /** Closes everything built, in reverse order. */
+  close(): Promise<void>;
+  /** Runs `cleanup` first on close (listeners are closed before the parts they use). */
+  onClose(cleanup: () => Promise<void>): void;
+}
 
 export interface RunningServer {
   /** Base URL of the HTTP listener (control plane and REST inference). */
@@ -74,7 +103,19 @@ export interface StartOptions {
   jobConcurrency?: number;
 }
 
+/** Builds and starts a server: `buildApp`, then `listen`. */
 export async function startServer(config: ServerConfig, options: StartOptions): Promise<RunningServer> {
+  const app = await buildApp(config, options);
+  try {
+    return await listen(app, config, options);
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+}
+
+/** Builds every part from the config; nothing listens and nothing stored is restored yet. */
+export async function buildApp(config: ServerConfig, options: StartOptions): Promise<App> {
   const { log } = options;
   const cleanups: (() => Promise<void>)[] = [];
   const closeAll = async () => {
@@ -251,12 +292,9 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       },
       (message, error) => log.error(message, error),
     );
-    http.listen(config.port, config.host);
-    await once(http, 'listening');
-    const address = http.address() as AddressInfo;
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    const url = `http://${host}:${address.port}`;
     cleanups.push(async () => {
+      // A server that never listened has nothing to close.
+      if (!http.listening) return;
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       // Keep-alive connections go as soon as their last response is written; stragglers after the drain timeout.
       const sweep = setInterval(() => http.closeIdleConnections(), 50);
@@ -265,41 +303,76 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       clearInterval(sweep);
       clearTimeout(timer);
     });
-
-    let grpcPort: number | undefined;
-    if (config.grpcPort !== 0 || options.grpc === true) {
-      const grpc = createGrpcServer(gateway, {
-        maxMessageBytes: config.maxRequestBytes,
-        onError: (error) => log.error('gRPC inference failed', error),
-      });
-      grpcPort = await startGrpcServer(grpc, config.host, config.grpcPort);
-      cleanups.push(() => stopGrpcServer(grpc, config.shutdownTimeoutMs));
-    }
     // Pushed last so it runs first: readiness flips before listeners close and workers drain.
-    cleanups.push(async () => gateway.stopAccepting());
+    const stopAccepting = async () => gateway.stopAccepting();
 
-    publicUrls = { rest: url, ...(grpcPort ? { grpc: `${config.host}:${grpcPort}` } : {}) };
-    await deployments.restore();
-    cleanups.push(() => deployments.settle());
-    await jobs.restore();
-
-    const example = config.example ? await seedExample(registry, deployments, options.examplesDir, log) : undefined;
-
-    log.info('server started', { url, database: metadata.location, artifacts: artifacts.location });
     return {
-      url,
-      grpcPort,
+      server: http,
+      request: (path, init) => inject(http, path, init),
       registry,
       gateway,
       host: modelHost,
       deployments,
       jobs,
       metrics: metricsRegistry,
-      example,
-      close: closeAll,
+      locations: { database: metadata.location, artifacts: artifacts.location },
+      setPublicUrls: (urls) => {
+        publicUrls = urls;
+      },
+      restore: async () => {
+        await deployments.restore();
+        cleanups.push(() => deployments.settle());
+        await jobs.restore();
+        return config.example ? await seedExample(registry, deployments, options.examplesDir, log) : undefined;
+      },
+      onClose: (cleanup) => {
+        cleanups.push(cleanup);
+      },
+      close: async () => {
+        await stopAccepting();
+        await closeAll();
+      },
     };
   } catch (error) {
     await closeAll();
     throw error;
   }
+}
+
+/** Opens the HTTP (and gRPC) listeners of a built app, restores what was stored, and seeds the example. */
+export async function listen(app: App, config: ServerConfig, options: StartOptions): Promise<RunningServer> {
+  const { log } = options;
+  const http = app.server;
+  http.listen(config.port, config.host);
+  await once(http, 'listening');
+  const address = http.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+
+  let grpcPort: number | undefined;
+  if (config.grpcPort !== 0 || options.grpc === true) {
+    const grpc = createGrpcServer(app.gateway, {
+      maxMessageBytes: config.maxRequestBytes,
+      onError: (error) => log.error('gRPC inference failed', error),
+    });
+    grpcPort = await startGrpcServer(grpc, config.host, config.grpcPort);
+    app.onClose(() => stopGrpcServer(grpc, config.shutdownTimeoutMs));
+  }
+
+  app.setPublicUrls({ rest: url, ...(grpcPort ? { grpc: `${config.host}:${grpcPort}` } : {}) });
+  const example = await app.restore();
+
+  log.info('server started', { url, ...app.locations });
+  return {
+    url,
+    grpcPort,
+    registry: app.registry,
+    gateway: app.gateway,
+    host: app.host,
+    deployments: app.deployments,
+    jobs: app.jobs,
+    metrics: app.metrics,
+    example,
+    close: () => app.close(),
+  };
 }

@@ -1,6 +1,7 @@
 /**
  * Starts a real Modelport server for end-to-end tests: in this process, on loopback port 0, with either the embedded
  * stores (SQLite file + artifact folder) or the external ones (PostgreSQL on this machine + a real s3rver).
+ * `startTestApp` builds the same app without listening, for control-API tests that call it in-process.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { compileServerConfig, type RawSettings } from '../../src/core/config.ts';
+import { compileServerConfig, type RawSettings, type ServerConfig } from '../../src/core/config.ts';
 import { memoryLogger } from '../../src/server/logger.ts';
-import { type RunningServer, startServer } from '../../src/server/server.ts';
+import { type App, buildApp, type RunningServer, startServer } from '../../src/server/server.ts';
 import { startS3rver } from '../../src/store/artifacts/s3rver-fixture.ts';
 
 export type StoreKind = 'embedded' | 'postgres+s3';
@@ -27,11 +28,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(
-  kind: StoreKind = 'embedded',
-  settings: RawSettings = {},
-  options: { examplesDir?: string } = {},
-): Promise<TestServer> {
+/** A fresh home and config for `kind`, and the clean-ups that remove what it made. */
+async function testConfig(
+  kind: StoreKind,
+  settings: RawSettings,
+): Promise<{ config: ServerConfig; home: string; cleanups: (() => Promise<void>)[] }> {
   const home = await mkdtemp(join(tmpdir(), 'modelport-e2e-'));
   const cleanups: (() => Promise<void>)[] = [() => rm(home, { recursive: true, force: true })];
   const env: Record<string, string> = {};
@@ -53,7 +54,15 @@ export async function startTestServer(
     env['AWS_SECRET_ACCESS_KEY'] = s3.credentials.secretAccessKey;
     env['AWS_REGION'] = 'us-east-1';
   }
-  const config = compileServerConfig(raw, env);
+  return { config: compileServerConfig(raw, env), home, cleanups };
+}
+
+export async function startTestServer(
+  kind: StoreKind = 'embedded',
+  settings: RawSettings = {},
+  options: { examplesDir?: string } = {},
+): Promise<TestServer> {
+  const { config, home, cleanups } = await testConfig(kind, settings);
   const log = memoryLogger();
   const server = await startServer(config, {
     log,
@@ -68,6 +77,33 @@ export async function startTestServer(
     logLines: log.lines,
     async close() {
       await server.close();
+      for (const cleanup of cleanups.reverse()) await cleanup();
+    },
+  };
+}
+
+export interface TestApp {
+  app: App;
+  /** Calls the app in-process: `request('/api/v1/projects')` (no port, no listener). */
+  request: App['request'];
+  home: string;
+  logLines: string[];
+  close(): Promise<void>;
+}
+
+/** A Modelport app built but not listening, for control-API tests that call it in-process. */
+export async function startTestApp(kind: StoreKind = 'embedded', settings: RawSettings = {}): Promise<TestApp> {
+  const { config, home, cleanups } = await testConfig(kind, settings);
+  const log = memoryLogger();
+  const app = await buildApp(config, { log, version: 'test', examplesDir: join(REPO_ROOT, 'examples') });
+  await app.restore();
+  return {
+    app,
+    request: (path, init) => app.request(path, init),
+    home,
+    logLines: log.lines,
+    async close() {
+      await app.close();
       for (const cleanup of cleanups.reverse()) await cleanup();
     },
   };
