@@ -77,20 +77,29 @@ export async function writeBundle(dir: string, files: readonly BundleFile[]): Pr
         },
       ]
     : files;
-  for (const file of all) {
-    const target = resolve(dir, file.path);
-    if (!target.startsWith(`${resolve(dir)}/`)) throw new Error(`bundle file outside the bundle: ${file.path}`);
-    await mkdir(dirname(target), { recursive: true });
-    if (file.owner === 'example') {
-      try {
-        await writeFile(target, file.content, { flag: 'wx' });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      continue;
+  // Every base file is staged before any is renamed into place: a write that fails leaves the previous bundle.
+  const staged: { temp: string; target: string }[] = [];
+  try {
+    for (const file of all) {
+      const target = resolve(dir, file.path);
+      if (!target.startsWith(`${resolve(dir)}/`)) throw new Error(`bundle file outside the bundle: ${file.path}`);
+      await mkdir(dirname(target), { recursive: true });
+      if (file.owner === 'example') continue;
+      const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+      staged.push({ temp, target });
+      await writeFile(temp, file.content);
     }
-    const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-    await writeFile(temp, file.content);
-    await rename(temp, target);
+  } catch (error) {
+    await Promise.all(staged.map((f) => rm(f.temp, { force: true })));
+    throw error;
+  }
+  for (const { temp, target } of staged) await rename(temp, target);
+  for (const file of all) {
+    if (file.owner !== 'example') continue;
+    try {
+      await writeFile(resolve(dir, file.path), file.content, { flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
   }
 }
