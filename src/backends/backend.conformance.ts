@@ -22,8 +22,11 @@ export interface BackendUnderTest {
   backend: Backend;
   /** A plan the backend applies; `variant` 2 differs from 1 (another model version), so a revision can change. */
   plan(name: string, revision: number, variant?: 1 | 2): RevisionPlan;
-  /** A plan whose apply fails on this backend for a reason outside the spec (a model that cannot be loaded or bound). */
-  failing(name: string, revision: number): RevisionPlan;
+  /**
+   * A plan whose apply fails on this backend for a reason outside the spec's shape (a model that cannot be loaded
+   * or bound), and the reason the result must give.
+   */
+  failing(name: string, revision: number): { plan: RevisionPlan; reason: string };
   /** A plan this backend refuses, and the spec field its refusal must name. */
   refused(name: string, revision: number): { plan: RevisionPlan; field: string };
   /** The revision of the deployment that serves now, as the backend's target shows it; undefined when none. */
@@ -101,12 +104,11 @@ export function backendConformance(name: string, open: () => Promise<BackendUnde
 
     test('a failed apply reports the reason and leaves the previous revision serving', async () => {
       assert.equal((await t.backend.apply(t.plan('guarded', 1))).ok, true);
-      const result = await t.backend.apply(t.failing('guarded', 2));
+      const failing = t.failing('guarded', 2);
+      const result = await t.backend.apply(failing.plan);
       assert.equal(result.ok, false);
-      assert.ok(
-        !result.ok && /^[A-Z][A-Za-z]+$/.test(result.reason),
-        `a CamelCase reason: ${!result.ok && result.reason}`,
-      );
+      assert.equal(!result.ok && result.reason, failing.reason);
+      assert.ok(/^[A-Z][A-Za-z]+$/.test(failing.reason), `a CamelCase reason: ${failing.reason}`);
       assert.ok(!result.ok && result.message.length > 0);
       assert.equal(await t.serving('default', 'guarded'), 1);
       // And the deployment recovers with a good revision.

@@ -124,7 +124,7 @@ backendConformance('compose', async () => {
       s3Endpoint: 'http://minio:9000',
     }),
     plan: (name, revision, variant = 1) => planOf(name, single(`fraud@${variant}`), revision),
-    failing: (name, revision) => planOf(name, single('ghost@1'), revision),
+    failing: (name, revision) => ({ plan: planOf(name, single('ghost@1'), revision), reason: 'BundleFailed' }),
     refused: (name, revision) => ({
       plan: planOf(name, { ...single('fraud@1'), resources: { cpu: 'lots' } }, revision),
       field: 'spec.resources.cpu',

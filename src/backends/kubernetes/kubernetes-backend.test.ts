@@ -317,7 +317,7 @@ backendConformance('kubernetes (KServe, on the fake API server)', async () => {
   return {
     backend,
     plan,
-    failing: (name, revision) => planOf(name, single('ghost@1'), revision),
+    failing: (name, revision) => ({ plan: planOf(name, single('ghost@1'), revision), reason: 'InvalidManifest' }),
     refused: (name, revision) => ({
       plan: planOf(name, { ...single('fraud@1'), shadow: { model: 'fraud@2', percent: 10 } }, revision),
       field: 'spec.shadow',

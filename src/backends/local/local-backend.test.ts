@@ -44,7 +44,7 @@ backendConformance('local', async () => {
   return {
     backend,
     plan: (name, revision, variant = 1) => planOf(name, single(`fraud@${variant}`), revision),
-    failing: (name, revision) => planOf(name, single('brittle@1'), revision),
+    failing: (name, revision) => ({ plan: planOf(name, single('brittle@1'), revision), reason: 'ModelLoadFailed' }),
     // No secret store on this server: a spec with secrets is refused.
     refused: (name, revision) => ({
       plan: planOf(name, { ...single('fraud@1'), secrets: [{ env: 'TOKEN', secret: 'partner-token' }] }, revision),
