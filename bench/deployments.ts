@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { ModelportClient } from '../src/client/client.ts';
 import { compileServerConfig } from '../src/core/config.ts';
-import { createLogger } from '../src/server/logger.ts';
+import { silentLogger } from '../src/logging/index.ts';
 import { startServer } from '../src/server/server.ts';
 
 const v1 = trainFraudModel({ seed: 1, rows: 4000 });
@@ -64,7 +64,7 @@ async function main() {
   const home = await mkdtemp(join(tmpdir(), 'modelport-bench-deploy-'));
   const config = compileServerConfig({ home, port: '0', grpcPort: '0', example: 'false' });
   const server = await startServer(config, {
-    log: createLogger(() => {}),
+    log: silentLogger(),
     version: 'bench',
     examplesDir: '/nonexistent',
   });

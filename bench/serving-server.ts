@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelportClient } from '../src/client/client.ts';
 import { compileServerConfig } from '../src/core/config.ts';
-import { memoryLogger } from '../src/server/logger.ts';
+import { memoryLogger } from '../src/logging/index.ts';
 import { startServer } from '../src/server/server.ts';
 import { registryKey, type ServeOptions } from '../src/serving/model-host.ts';
 

@@ -14,7 +14,7 @@ import { FakeKubeServer } from '../src/backends/kubernetes/fake-kube-server.ts';
 import { type KubeObject, ManifestValidator } from '../src/backends/schema-validation.ts';
 import { ModelportApiError, ModelportClient } from '../src/client/client.ts';
 import { compileServerConfig, type RawSettings } from '../src/core/config.ts';
-import { memoryLogger } from '../src/server/logger.ts';
+import { memoryLogger } from '../src/logging/index.ts';
 import { type RunningServer, startServer } from '../src/server/server.ts';
 import { type S3rverFixture, startS3rver } from '../src/store/artifacts/s3rver-fixture.ts';
 import { cli } from './support/cli.ts';

@@ -43,7 +43,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(await call('POST', '/secrets/rotate', `{"newKey": "${CANARY}"}`), 400);
       assert.equal(await call('GET', '/openapi.json'), 200);
       for (const answer of answers) assert.ok(!answer.includes(CANARY), answer);
-      for (const line of t.logLines) assert.ok(!line.includes(CANARY), line);
+      assert.ok(!t.logText().includes(CANARY), t.logText());
       assert.match(answers[1]!, /invalid_json/);
       assert.match(answers[2]!, /body\.extra/);
     });

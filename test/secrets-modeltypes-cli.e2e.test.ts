@@ -194,7 +194,7 @@ for (const kind of STORE_KINDS) {
     });
 
     test('no output, log line or database row carries the canary value', async () => {
-      for (const text of [...outputs, ...t.logLines]) assert.ok(!text.includes(CANARY), text);
+      for (const text of [...outputs, t.logText()]) assert.ok(!text.includes(CANARY), text);
       if (kind === 'embedded') {
         const read = (file: string) => readFile(join(t.home, file)).catch(() => Buffer.alloc(0));
         const bytes = Buffer.concat([await read('modelport.db'), await read('modelport.db-wal')]);

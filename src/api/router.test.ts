@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import { ModelportError } from '../core/errors.ts';
+import { memoryLogger } from '../logging/index.ts';
 import { type Authorizer, LocalAuthorizer } from './authorizer.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { type AnyRoute, type Permission, repeated, route } from './route.ts';
@@ -57,10 +58,10 @@ const readWrite: Authorizer = {
 describe('control-plane router', () => {
   let server: Server;
   let base: string;
-  const logged: unknown[] = [];
+  const log = memoryLogger();
 
   before(async () => {
-    const handle = createRouter(routes, { authorizer: readWrite, maxJsonBytes: 1024, log: (_, e) => logged.push(e) });
+    const handle = createRouter(routes, { authorizer: readWrite, maxJsonBytes: 1024, log });
     server = createServer((req, res) => void handle(req, res, (req.url ?? '/').split('?')[0]!));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -124,7 +125,13 @@ describe('control-plane router', () => {
     assert.equal(res.status, 500);
     const text = await res.text();
     assert.ok(!text.includes('passwd') && !text.includes('secret'), text);
-    assert.ok(logged.some((e) => (e as Error).message.includes('secret detail')));
+    // Logged at error level with the stack and the request id; the client saw none of it.
+    const record = log.records.find((r) => r.msg === 'GET /api/v1/boom failed');
+    assert.equal(record?.level, 'error');
+    const err = record?.['err'] as { message: string; stack: string };
+    assert.match(err.message, /secret detail/);
+    assert.match(err.stack, /router\.test\.ts/);
+    assert.match(String(record?.['requestId']), /^[0-9a-f-]{36}$/);
   });
 });
 

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { ModelportError } from '../core/errors.ts';
 import { parseJson, readBody } from '../http/body.ts';
 import { sendError, sendJson } from '../http/respond.ts';
+import { type Logger, requestId } from '../logging/index.ts';
 import type { Authorizer } from './authorizer.ts';
 import { type AnyRoute, isStreamBody, type Method, type Permission } from './route.ts';
 
@@ -22,7 +23,8 @@ export interface RouterOptions {
   authorizer: Authorizer;
   /** Largest JSON body a route accepts (uploads set their own limit). */
   maxJsonBytes: number;
-  log: (message: string, error?: unknown) => void;
+  /** Unexpected (`internal`) errors are logged here with their stack and the request id. */
+  log: Logger;
 }
 
 export type ApiHandler = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
@@ -76,7 +78,9 @@ export function createRouter(routes: readonly AnyRoute[], options: RouterOptions
         ? new ModelportError('method_not_allowed', `${req.method} is not allowed on this route`)
         : new ModelportError('not_found', `no API route matches ${req.method} /api/v1${path}`);
     } catch (error) {
-      sendError(res, error, 'api', (e) => options.log(`${req.method} /api/v1${path} failed`, e));
+      sendError(res, error, 'api', (err) =>
+        options.log.child({ requestId: requestId(req.headers) }).error(`${req.method} /api/v1${path} failed`, { err }),
+      );
     }
   };
 }

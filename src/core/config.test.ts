@@ -136,6 +136,7 @@ describe('compileServerConfig', () => {
     ['pull secret', { imagePullSecrets: 'regcred,Bad Name' }, '--image-pull-secrets / MODELPORT_IMAGE_PULL_SECRETS'],
     ['image', { modelportImage: 'my image:1' }, '--modelport-image / MODELPORT_IMAGE'],
     ['ready timeout', { readyTimeout: 'a while' }, '--ready-timeout / MODELPORT_READY_TIMEOUT'],
+    ['log level', { logLevel: 'chatty' }, '--log-level / MODELPORT_LOG_LEVEL'],
   ];
   for (const [what, raw, names] of bad) {
     test(`refuses a bad ${what}, naming the flag and the variable`, () => {

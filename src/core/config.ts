@@ -32,7 +32,12 @@ export const SETTINGS = {
   modelportImage: { flag: '--modelport-image', env: 'MODELPORT_IMAGE', default: 'ghcr.io/modelport/modelport:0.1.0' },
   bundleDir: { flag: '--bundle-dir', env: 'MODELPORT_BUNDLE_DIR', default: '' },
   readyTimeout: { flag: '--ready-timeout', env: 'MODELPORT_READY_TIMEOUT', default: '5m' },
+  logLevel: { flag: '--log-level', env: 'MODELPORT_LOG_LEVEL', default: 'info' },
 } as const;
+
+/** What the server logs: `debug` adds detail, `silent` logs nothing. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** How the Kubernetes backend renders: a KServe InferenceService (Standard or Knative mode) or a Knative Service. */
 export const KUBERNETES_FORMATS = ['kserve', 'kserve-knative', 'knative'] as const;
@@ -102,6 +107,8 @@ export interface ServerConfig {
   readonly modelportImage: string;
   /** Folder of the compose backend's bundles, one per deployment (`<home>/bundles` by default). */
   readonly bundleDir: string;
+  /** Lowest level written to the log (default info). */
+  readonly logLevel: LogLevel;
 }
 
 function fail(name: SettingName, message: string): never {
@@ -210,6 +217,9 @@ export function compileServerConfig(
   const readyTimeoutMs = parseDuration(get('readyTimeout'));
   if (readyTimeoutMs === undefined || readyTimeoutMs <= 0) fail('readyTimeout', 'use a duration such as 5m or 90s');
   const kubeconfig = get('kubeconfig') ? resolve(cwd, get('kubeconfig')) : undefined;
+  const logLevel = get('logLevel').toLowerCase() as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel))
+    fail('logLevel', `'${get('logLevel')}' is not a level; use one of ${LOG_LEVELS.join(', ')}`);
 
   return Object.freeze({
     host,
@@ -244,6 +254,7 @@ export function compileServerConfig(
     }),
     modelportImage,
     bundleDir: resolve(home, get('bundleDir') || 'bundles'),
+    logLevel,
   });
 }
 

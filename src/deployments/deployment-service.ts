@@ -13,6 +13,7 @@
  */
 import { ModelportError } from '../core/errors.ts';
 import { checkName } from '../core/names.ts';
+import type { Logger } from '../logging/index.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { VersionUsage } from '../registry/types.ts';
 import type { Backends, RouteReader } from './backend.ts';
@@ -33,7 +34,7 @@ export interface DeploymentServiceOptions {
   routes: RouteReader;
   /** Base URLs for status: the REST endpoint and the gRPC address. */
   urls: () => { rest: string; grpc?: string | undefined };
-  log: (message: string, fields?: Record<string, unknown>) => void;
+  log: Logger;
   now?: () => Date;
 }
 
@@ -47,7 +48,7 @@ export class DeploymentService implements VersionUsage {
     this.#o = options;
     this.#store = new DeploymentStore(options.store);
     this.#queue = new ReconcileQueue((key, error) => {
-      this.#o.log('reconcile failed', { deployment: key.slice(key.indexOf('/') + 1), error: (error as Error).message });
+      this.#o.log.error('reconcile failed', { deployment: key.slice(key.indexOf('/') + 1), err: error });
     });
   }
 
@@ -241,9 +242,9 @@ export class DeploymentService implements VersionUsage {
         serving: this.#o.routes.serving(project, name),
         now,
       });
-      if (result.ok) this.#o.log('deployment reconciled', { deployment: name, revision: revision.revision });
+      if (result.ok) this.#o.log.info('deployment reconciled', { deployment: name, revision: revision.revision });
       else {
-        this.#o.log('deployment revision failed', {
+        this.#o.log.warn('deployment revision failed', {
           deployment: name,
           revision: revision.revision,
           reason: result.reason,

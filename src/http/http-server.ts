@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ModelportError } from '../core/errors.ts';
+import { type Logger, requestId } from '../logging/index.ts';
 import { sendError, sendJson } from './respond.ts';
 
 export type PathHandler = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void> | void;
@@ -21,7 +22,7 @@ export interface HttpHandlers {
 
 const isUnder = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
 
-export function createHttpServer(handlers: HttpHandlers, log: (message: string, error?: unknown) => void): Server {
+export function createHttpServer(handlers: HttpHandlers, log: Logger): Server {
   const server = createServer(
     {
       maxHeaderSize: 16 * 1024,
@@ -48,7 +49,11 @@ export function createHttpServer(handlers: HttpHandlers, log: (message: string, 
           if (handlers.console && !isUnder(path, '/api')) return handlers.console(req, res, path);
           throw new ModelportError('not_found', `nothing is served at ${path}`);
         })
-        .catch((error: unknown) => sendError(res, error, shape, (e) => log(`${req.method} ${path} failed`, e)));
+        .catch((error: unknown) =>
+          sendError(res, error, shape, (err) =>
+            log.child({ requestId: requestId(req.headers) }).error(`${req.method} ${path} failed`, { err }),
+          ),
+        );
     },
   );
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {

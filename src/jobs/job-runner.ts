@@ -8,6 +8,7 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ModelportError } from '../core/errors.ts';
+import type { Logger } from '../logging/index.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import { scoringParts } from '../signatures/index.ts';
 import type { ArtifactStore } from '../store/artifacts/index.ts';
@@ -26,7 +27,7 @@ export interface JobRunnerOptions {
   /** Scratch folder; one sub-folder per running job. */
   workDir: string;
   inputs?: JobInputSource | undefined;
-  log: (message: string, fields?: Record<string, unknown>) => void;
+  log: Logger;
 }
 
 export class JobRunner {
@@ -77,7 +78,7 @@ export class JobRunner {
             saved = now;
             void store.save(row.id, progressOf(c)).catch(() => {});
           },
-          onDetail: (detail) => log('job scoring failed', { job: row.id, detail }),
+          onDetail: (detail) => log.warn('job scoring failed', { job: row.id, detail }),
         },
       );
       const output = await artifacts.putFile(outputPath, { signal });
@@ -89,7 +90,7 @@ export class JobRunner {
         rejects_sha256: rejects?.sha256 ?? null,
         rejects_size: rejects?.size ?? null,
       });
-      log('job succeeded', { job: row.id, rows: counts.rows, rejects: counts.rejects });
+      log.info('job succeeded', { job: row.id, rows: counts.rows, rejects: counts.rejects });
     } catch (error) {
       // Cancelled: cancel() wrote the state. Closing: the row stays running, for restore() on the next start.
       if (signal.aborted) return;
@@ -98,7 +99,7 @@ export class JobRunner {
           ? error.message
           : 'the job failed unexpectedly; the server log has the details';
       if (!(error instanceof ModelportError) || error.code === 'internal') {
-        log('job failed', { job: row.id, error: String((error as Error)?.stack ?? error) });
+        log.warn('job failed', { job: row.id, err: error });
       }
       await store.finish(row.id, 'failed', { reason: message });
     } finally {

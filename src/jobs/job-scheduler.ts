@@ -3,6 +3,7 @@
  * (queued -> running), so two wake-ups never start the same job; each finished job frees its slot and wakes the
  * queue again.
  */
+import type { Logger } from '../logging/index.ts';
 import type { JobRow, JobStore } from './job-store.ts';
 
 export interface JobSchedulerOptions {
@@ -10,7 +11,7 @@ export interface JobSchedulerOptions {
   concurrency: number;
   /** Runs a claimed job until it ends; aborting `signal` stops it. */
   run: (row: JobRow, signal: AbortSignal) => Promise<void>;
-  log: (message: string, fields?: Record<string, unknown>) => void;
+  log: Logger;
 }
 
 export class JobScheduler {
@@ -42,7 +43,7 @@ export class JobScheduler {
           this.#running.set(next.id, { controller, done });
         }
       })
-      .catch((error: unknown) => log('job queue failed', { error: String(error) }));
+      .catch((error: unknown) => log.error('job queue failed', { err: error }));
   }
 
   /** Stops a running job with `reason` and waits until it stopped; nothing when it is not running here. */

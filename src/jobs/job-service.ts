@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ModelportError } from '../core/errors.ts';
 import { parseModelRef } from '../core/names.ts';
+import { type Logger, silentLogger } from '../logging/index.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { ArtifactStore } from '../store/artifacts/index.ts';
 import type { MetadataStore } from '../store/metadata/index.ts';
@@ -41,7 +42,7 @@ export interface JobServiceOptions {
   concurrency?: number;
   /** Times a job may be interrupted by a restart before it is failed; default 3. */
   maxAttempts?: number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Logger;
 }
 
 const newId = () => randomBytes(6).toString('hex');
@@ -53,7 +54,7 @@ export class JobService {
   readonly #registry: ModelRegistry;
   readonly #scheduler: JobScheduler;
   readonly #maxAttempts: number;
-  readonly #log: (message: string, fields?: Record<string, unknown>) => void;
+  readonly #log: Logger;
 
   constructor(options: JobServiceOptions) {
     const concurrency = options.concurrency ?? 1;
@@ -66,7 +67,7 @@ export class JobService {
     this.#artifacts = options.artifacts;
     this.#registry = options.registry;
     this.#maxAttempts = options.maxAttempts ?? 3;
-    this.#log = options.log ?? (() => {});
+    this.#log = options.log ?? silentLogger();
     const runner = new JobRunner({
       store: this.#store,
       artifacts: options.artifacts,
@@ -130,7 +131,7 @@ export class JobService {
       updated_at: now,
     };
     await this.#store.insert(row);
-    this.#log('job queued', { job: row.id, project, model: `${version.model}@${version.version}` });
+    this.#log.info('job queued', { job: row.id, project, model: `${version.model}@${version.version}` });
     this.#scheduler.wake();
     return toJob(project, row);
   }
@@ -163,7 +164,7 @@ export class JobService {
     }
     if (!(await this.#store.cancel(id))) return this.cancel(project, id); // it finished meanwhile: report that
     await this.#scheduler.stop(id, new ModelportError('conflict', 'cancelled'));
-    this.#log('job cancelled', { job: id, project });
+    this.#log.info('job cancelled', { job: id, project });
     return this.get(project, id);
   }
 
@@ -207,7 +208,7 @@ export class JobService {
           `the server restarted while the job ran (attempt ${row.attempt}); it starts over from the beginning as attempt ${row.attempt + 1}`,
         );
       }
-      this.#log(exhausted ? 'job failed after restarts' : 'job restarts after a server restart', { job: row.id });
+      this.#log.warn(exhausted ? 'job failed after restarts' : 'job restarts after a server restart', { job: row.id });
     }
     this.#scheduler.wake();
   }

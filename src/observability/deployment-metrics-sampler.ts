@@ -11,6 +11,7 @@
  *   sampler.start();
  *   sampler.series('default', 'fraud'); // { intervalSeconds: 3, windowSeconds: 900, points: [...] }
  */
+import type { Logger } from '../logging/index.ts';
 import type { Counter, Histogram } from '../metrics/prometheus.ts';
 import { bucketDelta, bucketQuantile } from './bucket-quantile.ts';
 
@@ -52,7 +53,7 @@ export interface SamplerOptions {
   /** Default 15 minutes. */
   windowMs?: number;
   /** Told when a tick fails; the next tick tries again. */
-  onError?: (error: unknown) => void;
+  log?: Logger;
 }
 
 interface Totals {
@@ -105,7 +106,7 @@ export class DeploymentMetricsSampler {
   async tick(now = Date.now()): Promise<void> {
     if (this.#ticking) return this.#ticking;
     this.#ticking = this.#sample(now)
-      .catch((error: unknown) => this.#options.onError?.(error))
+      .catch((err: unknown) => this.#options.log?.warn('sampling deployment metrics failed', { err }))
       .finally(() => {
         this.#ticking = undefined;
       });

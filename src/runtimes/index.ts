@@ -11,6 +11,7 @@ export {
   isRuntimeKind,
   type ModelRuntime,
   RUNTIME_KINDS,
+  type RuntimeEnvironment,
   type RuntimeKind,
   type RuntimeLoadOptions,
   type RuntimeSettings,

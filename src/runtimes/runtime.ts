@@ -1,12 +1,25 @@
 /**
  * The runtime contract: what a worker process calls to serve one model version.
  *
- * A runtime is created by kind with `createRuntime(kind)`; the registry of kinds below is explicit (no
- * registration on import) and each kind's module is imported only when asked for, so native dependencies such as
- * onnxruntime-node stay out of the gateway process and out of the CLI's start-up path.
+ * A runtime is created by kind with `createRuntime(kind, environment)`; the registry of kinds below is explicit
+ * (no registration on import) and each kind's module is imported only when asked for, so native dependencies such
+ * as onnxruntime-node stay out of the gateway process and out of the CLI's start-up path. Runtimes never read
+ * `process.env`: the caller (the worker's entry point) passes the environment in.
  */
 import { invalid, ModelportError } from '../core/errors.ts';
 import type { ModelSignature, Tensor } from '../core/tensor.ts';
+import { type Logger, silentLogger } from '../logging/index.ts';
+
+/**
+ * What a runtime may use of the process it runs in. In a worker process `env` is exactly the deployment's
+ * variables and secrets (WorkerProcess never copies the gateway's): the js model's `context.env` and the hosted
+ * runtime's auth header come from it.
+ */
+export interface RuntimeEnvironment {
+  env: Readonly<Record<string, string | undefined>>;
+  /** Where a runtime (and a js model's `context.log`) logs. Default: nowhere. */
+  log?: Logger;
+}
 
 /**
  * Per-model knobs. Runtimes honour the ones that apply to them and ignore the rest.
@@ -53,14 +66,14 @@ export interface ModelRuntime {
   readonly warmupError?: string | undefined;
 }
 
-/** The kinds this build can create. `js` and `hosted` come later: add a line here, nowhere else. */
+/** The kinds this build can create. A new runtime adds a line here, nowhere else (and joins the conformance suite). */
 const RUNTIME_FACTORIES = {
   onnx: async (): Promise<ModelRuntime> => new (await import('./onnx/onnx-runtime.ts')).OnnxRuntime(),
-  js: async (): Promise<ModelRuntime> => new (await import('./js/js-runtime.ts')).JsRuntime(),
-  // A worker's whole environment is its deployment's variables and secrets: the auth header's source.
-  hosted: async (): Promise<ModelRuntime> =>
-    new (await import('./hosted/hosted-runtime.ts')).HostedRuntime({ env: process.env }),
-} as const satisfies Record<string, () => Promise<ModelRuntime>>;
+  js: async (environment: RuntimeEnvironment): Promise<ModelRuntime> =>
+    new (await import('./js/js-runtime.ts')).JsRuntime(environment),
+  hosted: async (environment: RuntimeEnvironment): Promise<ModelRuntime> =>
+    new (await import('./hosted/hosted-runtime.ts')).HostedRuntime({ env: environment.env }),
+} as const satisfies Record<string, (environment: RuntimeEnvironment) => Promise<ModelRuntime>>;
 
 export type RuntimeKind = keyof typeof RUNTIME_FACTORIES;
 
@@ -71,11 +84,14 @@ export function isRuntimeKind(value: unknown): value is RuntimeKind {
 }
 
 /** A fresh, unloaded runtime of `kind`; `invalid_request` (field `runtime`) for an unknown kind. */
-export async function createRuntime(kind: string): Promise<ModelRuntime> {
+export async function createRuntime(
+  kind: string,
+  environment: RuntimeEnvironment = { env: {} },
+): Promise<ModelRuntime> {
   if (!isRuntimeKind(kind)) {
     throw invalid('runtime', `unknown runtime '${kind}'; use one of ${RUNTIME_KINDS.join(', ')}`);
   }
-  return RUNTIME_FACTORIES[kind]();
+  return RUNTIME_FACTORIES[kind]({ log: silentLogger(), ...environment });
 }
 
 /** Validated settings with defaults applied and frozen; errors name `settings.<knob>`. */

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createHttpServer } from '../http/http-server.ts';
+import { silentLogger } from '../logging/index.ts';
 import { createConsoleHandler } from './console-handler.ts';
 
 /** Sends `path` byte for byte (fetch would normalise `..` away). */
@@ -26,7 +27,7 @@ function get(port: number, path: string, method = 'GET') {
 async function serve(root: string) {
   const server = createHttpServer(
     { api: async () => {}, openapi: () => ({}), console: createConsoleHandler({ root }) },
-    () => {},
+    silentLogger(),
   );
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

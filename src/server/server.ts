@@ -34,6 +34,7 @@ import { EgressGuard } from '../egress/index.ts';
 import { createHttpServer, type PathHandler } from '../http/http-server.ts';
 import { type InjectInit, inject } from '../http/inject.ts';
 import { JobService, S3InputSource, s3Connection } from '../jobs/index.ts';
+import type { Logger } from '../logging/index.ts';
 import { MetricsRegistry } from '../metrics/prometheus.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
 import { DeploymentMetricsSampler } from '../observability/deployment-metrics-sampler.ts';
@@ -50,7 +51,6 @@ import { openArtifactStore } from '../store/artifacts/index.ts';
 import { openMetadataStore } from '../store/metadata/index.ts';
 import { createConsoleHandler } from './console-handler.ts';
 import { seedExample } from './example.ts';
-import type { Logger } from './logger.ts';
 
 export interface App {
   /** The HTTP server with every route, not listening. */
@@ -120,7 +120,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
   const cleanups: (() => Promise<void>)[] = [];
   const closeAll = async () => {
     for (const cleanup of cleanups.reverse()) {
-      await cleanup().catch((error: unknown) => log.error('shutdown step failed', error));
+      await cleanup().catch((err: unknown) => log.error('shutdown step failed', { err }));
     }
   };
 
@@ -168,7 +168,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       artifacts,
       metrics: servingMetrics,
       egressAllowHosts: config.egressAllowHosts,
-      onEvent: (message, fields) => log.info(message, fields),
+      log: log.child({ component: 'serving' }),
     });
     cleanups.push(() => modelHost.close());
     const secretValues = {
@@ -180,7 +180,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       registry,
       metrics: metricsRegistry,
       secrets: secretValues,
-      log: (message, fields) => log.info(message, fields),
+      log: log.child({ component: 'local-backend' }),
     });
     // Kubernetes and compose render from the model types' templates; both always exist for exports, Kubernetes
     // applies only with a kubeconfig or in a pod (the SDK loads on the first apply).
@@ -199,7 +199,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       modelportImage: config.modelportImage,
       secrets: secretValues,
       readyTimeoutMs: config.kubernetes.readyTimeoutMs,
-      log: (message, fields) => log.info(message, fields),
+      log: log.child({ component: 'kubernetes' }),
     });
     const compose = new ComposeBackend({
       bundleDir: config.bundleDir,
@@ -224,7 +224,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       backends: config.kubernetes.enabled ? { local, kubernetes, compose } : { local, compose },
       routes: local,
       urls: () => publicUrls,
-      log: (message, fields) => log.info(message, fields),
+      log: log.child({ component: 'deployments' }),
     });
     registry.setUsage(deployments);
     // Batch scoring jobs run in child processes: ONNX Runtime never runs on this event loop.
@@ -235,7 +235,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       workDir: join(config.home, 'tmp', 'jobs'),
       inputs: new S3InputSource(s3Connection(config.s3)),
       concurrency: options.jobConcurrency ?? config.jobConcurrency,
-      log: (message, fields) => log.info(message, fields),
+      log: log.child({ component: 'jobs' }),
     });
     cleanups.push(() => jobs.close());
     // Samples the gateway's counters per deployment for the console's charts.
@@ -243,7 +243,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       metrics: servingMetrics,
       deployments: async () =>
         (await Promise.all((await registry.listProjects()).map((p) => deployments.list(p.name)))).flat(),
-      onError: (error) => log.error('sampling deployment metrics failed', error),
+      log: log.child({ component: 'metrics-sampler' }),
     });
     sampler.start();
     cleanups.push(() => sampler.close());
@@ -270,12 +270,12 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
     const api = createRouter(routes, {
       authorizer: new LocalAuthorizer(),
       maxJsonBytes: 1024 * 1024,
-      log: (message, error) => log.error(message, error),
+      log: log.child({ component: 'api' }),
     });
 
     const inference = createRestHandler(gateway, {
       maxRequestBytes: config.maxRequestBytes,
-      log: (message, error) => log.error(message, error),
+      log: log.child({ component: 'inference' }),
     });
     const metricsHandler: PathHandler = (_req, res) => {
       const text = metricsRegistry.render();
@@ -290,7 +290,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         metrics: metricsHandler,
         console: createConsoleHandler({ root: fileURLToPath(new URL('../../ui/dist/', import.meta.url)) }),
       },
-      (message, error) => log.error(message, error),
+      log.child({ component: 'http' }),
     );
     cleanups.push(async () => {
       // A server that never listened has nothing to close.
@@ -353,7 +353,7 @@ export async function listen(app: App, config: ServerConfig, options: StartOptio
   if (config.grpcPort !== 0 || options.grpc === true) {
     const grpc = createGrpcServer(app.gateway, {
       maxMessageBytes: config.maxRequestBytes,
-      onError: (error) => log.error('gRPC inference failed', error),
+      log: log.child({ component: 'grpc' }),
     });
     grpcPort = await startGrpcServer(grpc, config.host, config.grpcPort);
     app.onClose(() => stopGrpcServer(grpc, config.shutdownTimeoutMs));

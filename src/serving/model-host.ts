@@ -9,6 +9,7 @@
  *   stops the old unit never fails a request that had already picked it.
  */
 import type { Tensor } from '../core/tensor.ts';
+import type { Logger } from '../logging/index.ts';
 import type { ModelVersion } from '../registry/types.ts';
 import type { RuntimeSettings } from '../runtimes/index.ts';
 import type { ArtifactStore } from '../store/artifacts/artifact-store.ts';
@@ -48,7 +49,8 @@ export interface ModelHostOptions {
   defaultBatching?: DynamicBatcherOptions;
   /** The server's egress allow list, handed to runtimes that call out (`hosted`). Default none. */
   egressAllowHosts?: readonly string[];
-  onEvent?: (message: string, fields: Record<string, unknown>) => void;
+  /** Where loads and unexpected worker exits are logged. Default: nowhere. */
+  log?: Logger;
 }
 
 /** The key of a version served by name straight from the registry. */
@@ -164,7 +166,7 @@ export class ModelHost {
 
   async #start(key: string, version: ModelVersion, options: ServeOptions): Promise<ServedModel> {
     if (this.#closed) throw new Error('the model host is closed');
-    const { metrics, artifacts, onEvent } = this.#options;
+    const { metrics, artifacts, log } = this.#options;
     const labels = { model: version.model, version: String(version.version) };
     const started = Date.now();
     const path = await artifacts.localPath(version.sha256);
@@ -180,7 +182,7 @@ export class ModelHost {
       onEvent: (event) => {
         if (event.type === 'exit' && !event.exit.expected) {
           metrics.workerRestarts.inc(labels);
-          onEvent?.('worker exited unexpectedly; restarting', { ...labels, pid: event.pid, signal: event.exit.signal });
+          log?.warn('worker exited unexpectedly; restarting', { ...labels, pid: event.pid, signal: event.exit.signal });
         }
         metrics.workers.set(labels, pool.stats().ready);
       },
@@ -228,7 +230,7 @@ export class ModelHost {
       lastUsed: Date.now(),
     };
     this.#served.set(served.key, served);
-    onEvent?.('model loaded', { ...labels, ms: Date.now() - started });
+    log?.info('model loaded', { ...labels, ms: Date.now() - started });
     return served;
   }
 }

@@ -8,6 +8,7 @@ import { ModelportError, toModelportError } from '../core/errors.ts';
 import type { InferRequest } from '../core/tensor.ts';
 import { readBody } from '../http/body.ts';
 import { errorHeaders } from '../http/respond.ts';
+import { type Logger, requestId } from '../logging/index.ts';
 import type { InferContext, InferenceService, Protocol } from './inference-service.ts';
 import {
   decodeSeldon,
@@ -23,7 +24,8 @@ import {
 
 export interface RestHandlerOptions {
   maxRequestBytes: number;
-  log: (message: string, error: unknown) => void;
+  /** `internal` and `worker_failed` errors are logged here with their stack and the request id. */
+  log: Logger;
 }
 
 type ErrorStyle = 'v2' | 'seldon';
@@ -60,7 +62,9 @@ const sendJsonText = (res: ServerResponse, status: number, text: string) =>
 
 function sendFailure(res: ServerResponse, error: unknown, style: ErrorStyle, log: RestHandlerOptions['log']) {
   const e = toModelportError(error);
-  if (e.code === 'internal' || e.code === 'worker_failed') log('inference failed', error);
+  if (e.code === 'internal' || e.code === 'worker_failed') {
+    log.child({ requestId: requestId(res.req.headers) }).error('inference failed', { err: error });
+  }
   if (res.headersSent) {
     res.destroy();
     return;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { compileServerConfig, type RawSettings, type ServerConfig } from '../../src/core/config.ts';
-import { memoryLogger } from '../../src/server/logger.ts';
+import { memoryLogger } from '../../src/logging/index.ts';
 import { type App, buildApp, type RunningServer, startServer } from '../../src/server/server.ts';
 import { startS3rver } from '../../src/store/artifacts/s3rver-fixture.ts';
 
@@ -24,7 +24,8 @@ export interface TestServer {
   server: RunningServer;
   url: string;
   home: string;
-  logLines: string[];
+  /** Everything the server logged, as JSON lines. */
+  logText(): string;
   close(): Promise<void>;
 }
 
@@ -74,7 +75,7 @@ export async function startTestServer(
     server,
     url: server.url,
     home,
-    logLines: log.lines,
+    logText: () => log.text(),
     async close() {
       await server.close();
       for (const cleanup of cleanups.reverse()) await cleanup();
@@ -87,7 +88,8 @@ export interface TestApp {
   /** Calls the app in-process: `request('/api/v1/projects')` (no port, no listener). */
   request: App['request'];
   home: string;
-  logLines: string[];
+  /** Everything the server logged, as JSON lines. */
+  logText(): string;
   close(): Promise<void>;
 }
 
@@ -101,7 +103,7 @@ export async function startTestApp(kind: StoreKind = 'embedded', settings: RawSe
     app,
     request: (path, init) => app.request(path, init),
     home,
-    logLines: log.lines,
+    logText: () => log.text(),
     async close() {
       await app.close();
       for (const cleanup of cleanups.reverse()) await cleanup();

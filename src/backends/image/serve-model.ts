@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import type { S3Settings } from '../../core/config.ts';
 import { ModelportError, notFound } from '../../core/errors.ts';
 import { createHttpServer } from '../../http/http-server.ts';
+import { type Logger, silentLogger } from '../../logging/index.ts';
 import { MetricsRegistry } from '../../metrics/prometheus.ts';
 import { modelInspector } from '../../registry/model-inspector.ts';
 import type { ModelVersion } from '../../registry/types.ts';
@@ -61,7 +62,7 @@ export interface ServeModelOptions {
   egressAllowHosts?: readonly string[];
   maxRequestBytes?: number;
   version?: string;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Logger;
 }
 
 export interface ServedSingleModel {
@@ -74,7 +75,7 @@ export interface ServedSingleModel {
 const S3_ARTIFACT = /^(s3:\/\/.+?)\/sha256\/([0-9a-f]{64})$/;
 
 export async function serveModel(options: ServeModelOptions): Promise<ServedSingleModel> {
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger();
   await mkdir(options.workDir, { recursive: true });
   const { artifacts, sha256, file } = await locate(options);
   const format = options.format ?? (await sniffFormat(file));
@@ -106,7 +107,7 @@ export async function serveModel(options: ServeModelOptions): Promise<ServedSing
     artifacts,
     metrics,
     egressAllowHosts: options.egressAllowHosts ?? [],
-    onEvent: (message, fields) => log(message, fields),
+    log: log.child({ component: 'serving' }),
   });
   const cleanups: (() => Promise<void>)[] = [() => host.close(), () => artifacts.close()];
   const close = async () => {
@@ -135,14 +136,14 @@ export async function serveModel(options: ServeModelOptions): Promise<ServedSing
           throw notFound('the control plane (this is a single-model server)');
         },
         openapi: () => ({}),
-        inference: createRestHandler(gateway, { maxRequestBytes, log: (message) => log(message) }),
+        inference: createRestHandler(gateway, { maxRequestBytes, log }),
         metrics: (_req, res) => {
           const text = metricsRegistry.render();
           res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
           res.end(text);
         },
       },
-      (message) => log(message),
+      log,
     );
     const bind = options.host ?? '0.0.0.0';
     http.listen(options.port, bind);
@@ -160,7 +161,7 @@ export async function serveModel(options: ServeModelOptions): Promise<ServedSing
       cleanups.push(() => stopGrpcServer(grpc, 5000));
     }
     const shown = bind === '0.0.0.0' ? '127.0.0.1' : bind;
-    log('serving one model', { model: options.modelName, format, sha256, port: address.port, grpcPort });
+    log.info('serving one model', { model: options.modelName, format, sha256, port: address.port, grpcPort });
     return { url: `http://${shown}:${address.port}`, grpcPort, version, close };
   } catch (error) {
     await close();

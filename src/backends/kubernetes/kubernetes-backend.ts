@@ -13,6 +13,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ModelportError, toModelportError } from '../../core/errors.ts';
 import type { Backend, BackendResult, RevisionPlan, SecretResolver } from '../../deployments/backend.ts';
+import type { Logger } from '../../logging/index.ts';
 import { type BindingSources, bindModels } from '../render-input.ts';
 import type { KubeObject, ManifestValidator } from '../schema-validation.ts';
 import type { KubeApi, KubeRef } from './kube-api.ts';
@@ -46,7 +47,7 @@ export interface KubernetesBackendOptions {
   readyTimeoutMs?: number;
   /** How often to look at the status while waiting (default 1 s). */
   pollMs?: number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Logger;
 }
 
 export class KubernetesBackend implements Backend {

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { silentLogger } from '../../logging/index.ts';
 import { MetricsRegistry } from '../../metrics/prometheus.ts';
 import { buildLogisticRegressionModel } from '../../onnx/index.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
@@ -39,7 +40,7 @@ backendConformance('local', async () => {
 
   const metrics = new MetricsRegistry();
   const host = new ModelHost({ artifacts, metrics: createServingMetrics(metrics) });
-  const backend = new LocalBackend({ host, registry, metrics, log: () => {} });
+  const backend = new LocalBackend({ host, registry, metrics, log: silentLogger() });
   const single = (model: string) => ({ traffic: [{ model, weight: 100 }] });
   return {
     backend,

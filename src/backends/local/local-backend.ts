@@ -23,6 +23,7 @@ import type {
 import { outputsAgree } from '../../deployments/shadow.ts';
 import type { CompiledScaling, DeploymentSpec } from '../../deployments/spec.ts';
 import type { ShadowStatus, TargetStatus } from '../../deployments/types.ts';
+import type { Logger } from '../../logging/index.ts';
 import type { Counter, MetricsRegistry } from '../../metrics/prometheus.ts';
 import type { ModelRegistry } from '../../registry/model-registry.ts';
 import type { ModelVersion } from '../../registry/types.ts';
@@ -52,7 +53,7 @@ export interface LocalBackendOptions {
   registry: ModelRegistry;
   metrics: MetricsRegistry;
   secrets?: SecretResolver;
-  log: (message: string, fields?: Record<string, unknown>) => void;
+  log: Logger;
   /** How often the autoscaler looks at load (default 500 ms). */
   autoscaleTickMs?: number;
 }
@@ -127,7 +128,7 @@ export class LocalBackend implements Backend, RouteReader {
       for (const unit of fresh) if (!this.#inUse(unit.key, previous)) await host.stop(unit.key);
       const error = toModelportError((results[failed] as PromiseRejectedResult).reason);
       const unit = units[failed]!;
-      log('revision failed to load; previous revision keeps serving', {
+      log.warn('revision failed to load; previous revision keeps serving', {
         deployment: plan.name,
         revision: plan.revision,
       });
@@ -223,7 +224,7 @@ export class LocalBackend implements Backend, RouteReader {
       scaleTo: (replicas) => {
         const served = host.get(unit.key);
         if (!served) return;
-        this.#options.log('autoscaling', { unit: unit.key, from: served.pool.stats().target, to: replicas });
+        this.#options.log.info('autoscaling', { unit: unit.key, from: served.pool.stats().target, to: replicas });
         served.pool.scaleTo(replicas);
       },
     });

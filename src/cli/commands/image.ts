@@ -16,6 +16,7 @@ import type { S3Settings } from '../../core/config.ts';
 import { parseDuration, parseSize } from '../../core/units.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
+import { commandLogger } from '../log.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -80,7 +81,7 @@ export const serveModelCommand: Command = {
       s3: s3FromEnv(env),
       workerEnv,
       egressAllowHosts: (env['MODELPORT_EGRESS_ALLOW_HOSTS'] ?? '').split(',').filter(Boolean),
-      log: (message, fields) => io.err(`${JSON.stringify({ message, ...fields })}\n`),
+      log: await commandLogger(io, env),
     });
     io.out(`serving ${modelName} at ${served.url}${served.grpcPort ? ` (gRPC port ${served.grpcPort})` : ''}\n`);
     await new Promise<void>((resolve) => {
@@ -154,7 +155,7 @@ export const gatewayCommand: Command = {
       maxRequestBytes: size,
       upstreamTimeoutMs: duration('timeout', '60s', 1),
       reloadIntervalMs: duration('reload-interval', '2s', 0),
-      log: (message, fields) => io.err(`${JSON.stringify({ message, ...fields })}\n`),
+      log: await commandLogger(io, env),
     });
     io.out(`gateway at ${gateway.url}\n`);
     await new Promise<void>((resolve) => {

@@ -9,6 +9,7 @@ import {
   settingsFromEnv,
 } from '../../core/config.ts';
 import type { Command, OptionSpec } from '../command.ts';
+import { commandLogger } from '../log.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -40,11 +41,10 @@ export const serverCommand: Command = {
 
     // Loaded here, not at the top: the rest of the CLI never pays for the server's dependencies.
     const { startServer } = await import('../../server/server.ts');
-    const { createLogger } = await import('../../server/logger.ts');
     const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
       version: string;
     };
-    const log = createLogger();
+    const log = await commandLogger(io, env, config.logLevel);
     const server = await startServer(config, { log, version: pkg.version, examplesDir: `${REPO_ROOT}examples` });
 
     io.out(banner(server.url, server.grpcPort, server.example !== undefined, await sampleRow()));

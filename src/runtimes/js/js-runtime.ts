@@ -21,8 +21,8 @@ import {
   type Tensor,
   type TensorData,
 } from '../../core/tensor.ts';
-import { createLogger } from '../../server/logger.ts';
-import type { ModelRuntime, RuntimeLoadOptions } from '../runtime.ts';
+import type { Logger } from '../../logging/index.ts';
+import type { ModelRuntime, RuntimeEnvironment, RuntimeLoadOptions } from '../runtime.ts';
 import { compileRuntimeSettings, notLoaded } from '../runtime.ts';
 import { zeroBatch } from '../zero-batch.ts';
 import { extractCached } from './extract.ts';
@@ -45,15 +45,15 @@ export function describeModelError(error: unknown, dir: string): string {
  * Imports the module of the extracted folder `dir` and calls its `load(context)`. `invalid_model` when the
  * manifest is wrong, the module cannot be imported, has no `predict`, or its `load` throws.
  */
-export async function openJsModel(folder: string, env: Record<string, string>): Promise<OpenedJsModel> {
+export async function openJsModel(folder: string, env: Record<string, string>, log?: Logger): Promise<OpenedJsModel> {
   const dir = await realpath(folder);
   const manifest = await readJsManifest(dir);
-  const log = createLogger();
+  const modelLog = log?.child({ component: 'js-model' });
   const context: JsModelContext = Object.freeze({
     dir,
     env: Object.freeze({ ...env }),
     signature: manifest.signature,
-    log: (message: string, fields?: Record<string, unknown>) => log.info(`js model: ${message}`, fields),
+    log: (message: string, fields?: Record<string, unknown>) => modelLog?.info(message, fields),
   });
   let imported: Record<string, unknown>;
   try {
@@ -137,21 +137,25 @@ function toTensor(name: string, output: JsOutput | undefined, datatype: Datatype
  * const [sum] = await rt.predict([a, b]);`
  */
 export class JsRuntime implements ModelRuntime {
+  readonly #environment: RuntimeEnvironment;
   #model: OpenedJsModel | undefined;
   /** Why the warm-up run failed, if it did (the model still serves). */
   warmupError: string | undefined;
+
+  /** `environment.env` becomes the model's `context.env`; `environment.log` its `context.log`. */
+  constructor(environment: RuntimeEnvironment = { env: {} }) {
+    this.#environment = environment;
+  }
 
   async load(options: RuntimeLoadOptions, signal?: AbortSignal): Promise<void> {
     if (this.#model) throw new ModelportError('conflict', 'the runtime already holds a model; unload it first');
     const settings = compileRuntimeSettings(options.settings);
     signal?.throwIfAborted();
     const dir = await extractCached(options.path, join(dirname(options.path), '.js-models'));
-    // The worker's environment is exactly the deployment's variables and secrets (WorkerProcess never copies the
-    // gateway's), so it is the model's environment.
     const env = Object.fromEntries(
-      Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),
+      Object.entries(this.#environment.env).filter((e): e is [string, string] => e[1] !== undefined),
     );
-    const model = await openJsModel(dir, env);
+    const model = await openJsModel(dir, env, this.#environment.log);
     this.#model = model;
     if (settings.warmup) {
       try {

@@ -5,10 +5,11 @@
  */
 import { ModelportError } from '../../core/errors.ts';
 import type { Tensor } from '../../core/tensor.ts';
-import type { ModelRuntime } from '../../runtimes/runtime.ts';
-import { createRuntime } from '../../runtimes/runtime.ts';
+import { createLogger } from '../../logging/index.ts';
+import { createRuntime, type ModelRuntime } from '../../runtimes/index.ts';
 import type { WorkerReply, WorkerRequest, WorkerStats } from './messages.ts';
 
+const workerLog = createLogger().child({ component: 'worker', pid: process.pid });
 let runtime: ModelRuntime | undefined;
 const stats: WorkerStats = { pid: process.pid, batches: 0, rows: 0, batchSizes: {} };
 
@@ -35,7 +36,9 @@ async function handle(message: WorkerRequest): Promise<WorkerReply> {
   switch (message.type) {
     case 'load': {
       if (runtime) throw new ModelportError('conflict', 'this worker already holds a model');
-      const created = await createRuntime(message.kind);
+      // This process's environment is exactly the deployment's variables and secrets (WorkerProcess never copies the
+      // gateway's): the one place a runtime's environment is read.
+      const created = await createRuntime(message.kind, { env: process.env, log: workerLog });
       await created.load(message.options);
       runtime = created;
       const warmupError = created.warmupError;

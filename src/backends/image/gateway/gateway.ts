@@ -36,6 +36,7 @@ import { ModelportError, notFound } from '../../../core/errors.ts';
 import { selectTarget, splitTag, TAG_HEADER } from '../../../deployments/traffic.ts';
 import { createHttpServer } from '../../../http/http-server.ts';
 import { sendError, sendJson } from '../../../http/respond.ts';
+import { type Logger, silentLogger } from '../../../logging/index.ts';
 import { MetricsRegistry } from '../../../metrics/prometheus.ts';
 import { parseCall } from './calls.ts';
 import { createGatewayMetrics } from './metrics.ts';
@@ -58,7 +59,7 @@ export interface GatewayOptions {
   reloadIntervalMs?: number;
   /** Shadow calls in flight at most; more are dropped (default 8). */
   maxShadowsInFlight?: number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Logger;
 }
 
 export interface RunningGateway {
@@ -67,7 +68,7 @@ export interface RunningGateway {
 }
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger();
   const maxBytes = options.maxRequestBytes ?? 64 * 1024 * 1024;
   const timeoutMs = options.upstreamTimeoutMs ?? 60_000;
   const load = () => compile(parseRoutes(readFileSync(options.routes, 'utf8'), options.routes));
@@ -169,7 +170,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     } catch (error) {
       const status = error instanceof ModelportError ? error.httpStatus : 502;
       requests.inc({ ...labels, code: String(status) });
-      if (status !== 413 && !res.destroyed) log('upstream call failed', { ...labels, error: (error as Error).message });
+      if (status !== 413 && !res.destroyed) log.warn('upstream call failed', { ...labels, err: error });
       throw error;
     }
     latency.observe(labels, (performance.now() - started) / 1000);
@@ -215,7 +216,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       }
       await proxy(req, res, path);
     } catch (error) {
-      if (!(error instanceof ModelportError)) log('gateway request failed', { path, error: String(error) });
+      if (!(error instanceof ModelportError)) log.error('gateway request failed', { path, err: error });
       fail(res, req, error);
     }
   }
@@ -232,7 +233,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         res.end(metrics.render());
       },
     },
-    (message, error) => log(message, { error: String(error) }),
+    log,
   );
   const bind = options.host ?? '0.0.0.0';
   http.listen(options.port, bind);
@@ -244,16 +245,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (now.mtimeMs === before.mtimeMs && now.size === before.size) return;
       try {
         table = load();
-        log('routes reloaded', { routes: options.routes });
+        log.info('routes reloaded', { routes: options.routes });
       } catch (error) {
-        log('routes not reloaded; the previous routes stay', { error: (error as Error).message });
+        log.warn('routes not reloaded; the previous routes stay', { err: error });
       }
     });
   }
 
   const address = http.address() as AddressInfo;
   const shown = bind === '0.0.0.0' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind;
-  log('gateway listening', { port: address.port, routes: [...table.byName.keys()] });
+  log.info('gateway listening', { port: address.port, routes: [...table.byName.keys()] });
   return {
     url: `http://${shown}:${address.port}`,
     close: async () => {

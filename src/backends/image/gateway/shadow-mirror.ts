@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { outputsAgree } from '../../../deployments/shadow.ts';
+import type { Logger } from '../../../logging/index.ts';
 import type { Counter } from '../../../metrics/prometheus.ts';
 import { readInferRequest } from '../../../serving/protocols/v2-json.ts';
 import type { Call } from './calls.ts';
@@ -17,7 +18,7 @@ export interface ShadowMirrorOptions {
   maxInFlight: number;
   maxBytes: number;
   headers: (req: IncomingMessage, model: string) => Record<string, string | string[]>;
-  log: (message: string, fields?: Record<string, unknown>) => void;
+  log: Logger;
 }
 
 export class ShadowMirror {
@@ -68,7 +69,7 @@ export class ShadowMirror {
           .inputs;
       outcome = outputsAgree(outputs(primary), outputs(Buffer.concat(chunks))) ? 'agree' : 'disagree';
     } catch (error) {
-      log('shadow call failed', { deployment: route.deployment, shadow: shadow.label, error: String(error) });
+      log.warn('shadow call failed', { deployment: route.deployment, shadow: shadow.label, err: error });
     } finally {
       this.#inFlight--;
       counter.inc({ deployment: route.deployment, outcome });

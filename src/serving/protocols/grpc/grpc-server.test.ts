@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import type { ModelportError } from '../../../core/errors.ts';
+import { memoryLogger } from '../../../logging/index.ts';
 import type { InferContext } from '../../inference-service.ts';
 import type { InferTensorContents } from './generated/inference/InferTensorContents.generated.ts';
 import { createGrpcServer, startGrpcServer, stopGrpcServer } from './grpc-server.ts';
@@ -10,11 +10,11 @@ import { CASES, failure, rawBytes, startTestServer, type TestServer, TestService
 
 describe('gRPC server', () => {
   const service = new TestService();
-  const internalErrors: [ModelportError, string][] = [];
+  const log = memoryLogger();
   let s: TestServer;
 
   before(async () => {
-    s = await startTestServer(service, { onError: (error, method) => internalErrors.push([error, method]) });
+    s = await startTestServer(service, { log });
   });
   after(() => s.close());
 
@@ -168,15 +168,17 @@ describe('gRPC server', () => {
     assert.match(error.details, /queue for model 'busy' is full/);
   });
 
-  test('unexpected errors are INTERNAL "internal error", reported to onError, never sent', async () => {
-    internalErrors.length = 0;
+  test('unexpected errors are INTERNAL "internal error", logged with their cause, never sent', async () => {
+    log.records.length = 0;
     const thrown = await failure(s.call('ModelInfer', { model_name: 'broken', inputs: [] }));
     assert.deepEqual([thrown.code, thrown.details], [status.INTERNAL, 'internal error']);
     const wrong = await failure(s.call('ModelInfer', { model_name: 'wrong-output', inputs: [] }));
     assert.deepEqual([wrong.code, wrong.details], [status.INTERNAL, 'internal error']);
-    assert.equal(internalErrors.length, 2);
-    assert.match(String((internalErrors[0]![0].cause as Error).message), /secret\.db/);
-    assert.equal(internalErrors[0]![1], 'ModelInfer');
+    const logged = log.records.filter((r) => r.msg === 'gRPC inference failed');
+    assert.equal(logged.length, 2);
+    assert.equal(logged[0]?.level, 'error');
+    assert.match((logged[0]!['err'] as { message: string }).message, /secret\.db/);
+    assert.equal(logged[0]?.['method'], 'ModelInfer');
   });
 
   test('a request that is not protobuf is INVALID_ARGUMENT; RPCs outside the proto are UNIMPLEMENTED', async () => {

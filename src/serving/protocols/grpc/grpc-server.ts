@@ -12,7 +12,7 @@
  * (repository, statistics) are UNIMPLEMENTED.
  *
  * @example
- * const server = createGrpcServer(service, { maxMessageBytes: config.maxRequestBytes, onError: log });
+ * const server = createGrpcServer(service, { maxMessageBytes: config.maxRequestBytes, log });
  * const port = await startGrpcServer(server, config.host, config.grpcPort);
  * // ...
  * await stopGrpcServer(server, config.shutdownTimeoutMs);
@@ -27,6 +27,7 @@ import {
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { ERROR_CODES, GrpcStatus, ModelportError, toModelportError } from '../../../core/errors.ts';
+import type { Logger } from '../../../logging/index.ts';
 import type { InferContext, InferenceService } from '../../inference-service.ts';
 import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.generated.ts';
 import type { ModelMetadataRequest__Output } from './generated/inference/ModelMetadataRequest.generated.ts';
@@ -47,8 +48,8 @@ import { loadInferenceProto, SERVICE_NAME } from './proto.ts';
 export interface GrpcServerOptions {
   /** Largest request message accepted, in bytes; bigger ones fail with RESOURCE_EXHAUSTED. Default 64 MiB. */
   maxMessageBytes?: number;
-  /** Called with each error answered as INTERNAL (its cause intact) so the caller can log what the client never sees. */
-  onError?: (error: ModelportError, method: string) => void;
+  /** Each error answered as INTERNAL is logged here (its cause intact): what the client never sees. */
+  log?: Logger;
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -146,7 +147,7 @@ export function createGrpcServer(service: InferenceService, options: GrpcServerO
       sendStatus(stream, WireStatus.UNIMPLEMENTED, `${headers[':path']} is not a method of ${SERVICE_NAME}`);
       return;
     }
-    serveCall(server, stream, headers, method, maxMessageBytes, options.onError);
+    serveCall(server, stream, headers, method, maxMessageBytes, options.log);
   });
   return server;
 }
@@ -158,7 +159,7 @@ function serveCall(
   headers: IncomingHttpHeaders,
   method: Method,
   maxMessageBytes: number,
-  onError: GrpcServerOptions['onError'],
+  log: GrpcServerOptions['log'],
 ): void {
   const controller = new AbortController();
   const entry = { controller, stream };
@@ -174,7 +175,7 @@ function serveCall(
     finish();
     const e = toModelportError(error);
     const code = ERROR_CODES[e.code].grpc;
-    if (code === GrpcStatus.INTERNAL) onError?.(e, method.name);
+    if (code === GrpcStatus.INTERNAL) log?.error('gRPC inference failed', { err: e, method: method.name });
     const retryAfter = e.retryAfter ?? (e.code === 'overloaded' ? 1 : undefined);
     const extra = retryAfter === undefined ? undefined : { 'retry-after': String(Math.max(0, Math.ceil(retryAfter))) };
     sendStatus(stream, code, e.code === 'internal' ? 'internal error' : e.message, extra);
