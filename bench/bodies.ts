@@ -6,7 +6,7 @@
  * Example: `const bodies = requestBodies('fraud', [1, 30], values)`; `bodies.v2json.body` is the bytes to POST.
  */
 import { generateTransactions } from '../examples/fraud/train.ts';
-import { createRandom } from '../src/onnx/index.ts';
+import { createRandom } from '../src/onnx-builder/index.ts';
 import { loadInferencePackageDefinition, SERVICE_NAME } from '../src/serving/protocols/grpc/index.ts';
 
 export type Protocol = 'v2json' | 'v2binary' | 'grpc' | 'v1';

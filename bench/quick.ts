@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { trainFraudModel } from '../examples/fraud/train.ts';
-import { buildCnnModel } from '../src/onnx/index.ts';
+import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { fraudRow, mnistImage, type RequestBodies, requestBodies } from './bodies.ts';
 import { type LoadResult, medianResult, runGrpcLoad, runWrk } from './load.ts';
 import type { ServerMessage } from './serving-server.ts';

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fraudSignature } from '../examples/fraud/artifacts.ts';
 import { generateTransactions, trainFraudModel } from '../examples/fraud/train.ts';
 import { ModelportClient } from '../src/client/client.ts';
-import { createRandom } from '../src/onnx/index.ts';
+import { createRandom } from '../src/onnx-builder/index.ts';
 import { createSession } from '../src/runtimes/onnx/session.ts';
 import { REPO_ROOT, startTestServer } from '../test/support/server.ts';
 

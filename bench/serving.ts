@@ -33,7 +33,7 @@ import { parseArgs } from 'node:util';
 import { Client, credentials } from '@grpc/grpc-js';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { childEnv } from '../src/core/child-env.ts';
-import { buildCnnModel } from '../src/onnx/index.ts';
+import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { fraudRow, type HttpBody, MODEL_INFER_PATH, mnistImage, type RequestBodies, requestBodies } from './bodies.ts';
 import { hasH2load, type LoadResult, medianResult, runGrpcLoad, runWrk } from './load.ts';
 import { sendMalformed } from './malformed.ts';

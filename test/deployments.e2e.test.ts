@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { ModelportApiError, ModelportClient } from '../src/client/client.ts';
 import type { Deployment } from '../src/deployments/types.ts';
-import { buildLogisticRegressionModel } from '../src/onnx/index.ts';
+import { buildLogisticRegressionModel } from '../src/onnx-builder/index.ts';
 import { cli } from './support/cli.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { ModelportClient } from '../src/client/client.ts';
-import { buildMultiInputModel } from '../src/onnx/index.ts';
+import { buildMultiInputModel } from '../src/onnx-builder/index.ts';
 import { loadInferenceProto } from '../src/serving/protocols/grpc/index.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 

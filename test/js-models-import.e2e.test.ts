@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { type ModelportApiError, ModelportClient } from '../src/client/client.ts';
-import { buildMultiInputModel, ProtoWriter } from '../src/onnx/index.ts';
+import { buildMultiInputModel, ProtoWriter } from '../src/onnx-builder/index.ts';
 import { expectedSum, type JsModelFiles, writeJsModels } from '../src/runtimes/js/js-models.fixture.ts';
 import { loadInferenceProto } from '../src/serving/protocols/grpc/index.ts';
 import { cli, cliJson } from './support/cli.ts';

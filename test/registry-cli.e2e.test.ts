@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { main } from '../src/cli/main.ts';
-import { buildLogisticRegressionModel } from '../src/onnx/index.ts';
+import { buildLogisticRegressionModel } from '../src/onnx-builder/index.ts';
 import type { Model, ModelVersion } from '../src/registry/types.ts';
 import { cli, cliJson } from './support/cli.ts';
 import { REPO_ROOT, STORE_KINDS, startTestServer, type TestServer } from './support/server.ts';

@@ -76,7 +76,15 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     assert.equal(code, 0, stderr);
-    assert.match(stderr + stdout, /shutting down.*SIGTERM/);
+    // The log is JSON lines on stderr (not a terminal here).
+    const records = stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.ok(
+      records.some((r) => r['msg'] === 'shutting down' && r['signal'] === 'SIGTERM' && r['level'] === 'info'),
+      stderr,
+    );
     for (const pid of workers)
       assert.equal(await alive(pid), false, `worker ${pid} still runs after the server exited`);
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { ModelportError } from '../../src/core/errors.ts';
-import { createRandom } from '../../src/onnx/index.ts';
+import { createRandom } from '../../src/onnx-builder/index.ts';
 import { fraudArtifacts } from './artifacts.ts';
 import { FEATURE_NAMES, type FraudModel, fraudProbability, generateTransactions, trainFraudModel } from './train.ts';
 

@@ -7,7 +7,7 @@
  * ```
  */
 import { ModelportError } from '../../src/core/errors.ts';
-import { buildLogisticRegressionModel, createRandom, type Random } from '../../src/onnx/index.ts';
+import { buildLogisticRegressionModel, createRandom, type Random } from '../../src/onnx-builder/index.ts';
 
 /** Column order of the model's input, as in creditcard.csv (lower-cased). */
 export const FEATURE_NAMES: readonly string[] = [

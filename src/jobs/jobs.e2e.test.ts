@@ -15,7 +15,7 @@ import { REPO_ROOT } from '../../test/support/server.ts';
 import { ModelportApiError, ModelportClient } from '../client/client.ts';
 import { compileServerConfig } from '../core/config.ts';
 import { memoryLogger } from '../logging/index.ts';
-import { createRandom } from '../onnx/index.ts';
+import { createRandom } from '../onnx-builder/index.ts';
 import { type RunningServer, startServer } from '../server/server.ts';
 import { startS3rver } from '../store/artifacts/s3rver-fixture.ts';
 import type { Job } from './index.ts';

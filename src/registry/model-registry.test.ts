@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ModelportError } from '../core/errors.ts';
-import { buildLogisticRegressionModel } from '../onnx/index.ts';
+import { buildLogisticRegressionModel } from '../onnx-builder/index.ts';
 import { inspectOnnxModel } from '../runtimes/index.ts';
 import { FolderArtifactStore } from '../store/artifacts/index.ts';
 import { forEachMetadataStore } from '../store/metadata/metadata-store.conformance.ts';

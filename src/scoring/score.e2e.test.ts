@@ -17,7 +17,7 @@ import {
 } from '../../examples/fraud/train.ts';
 import { cli } from '../../test/support/cli.ts';
 import { REPO_ROOT, startTestServer, type TestServer } from '../../test/support/server.ts';
-import { buildLogisticRegressionModel, createRandom } from '../onnx/index.ts';
+import { buildLogisticRegressionModel, createRandom } from '../onnx-builder/index.ts';
 
 const ROWS = 3000;
 

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ModelportError } from '../../core/errors.ts';
 import type { Tensor } from '../../core/tensor.ts';
+import { runtimeConformance } from '../runtime.conformance.ts';
+import { createRuntime } from '../runtime.ts';
 import { pointer } from './hosted-codecs.ts';
 import { HostedRuntime } from './hosted-runtime.ts';
 
@@ -61,6 +63,55 @@ async function listen(server: Server, host: string): Promise<number> {
   await once(server, 'listening');
   return (server.address() as AddressInfo).port;
 }
+
+/** The conformance fakes behind one V2 upstream: `sum` answers a + b, `crash` always answers HTTP 500. */
+async function conformanceFakes() {
+  const server = createServer(async (req, res) => {
+    const body = await readJson(req);
+    if (req.url === '/v2/models/crash/infer') return res.writeHead(500).end();
+    const [a, b] = body['inputs'] as { data: number[]; shape: number[] }[];
+    const sum = a!.data.map((v, i) => v + (b!.data[i] ?? 0));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ outputs: [{ name: 'sum', datatype: 'FP32', shape: a!.shape, data: sum }] }));
+  });
+  const port = await listen(server, '127.0.0.1');
+  const dir = await mkdtemp(join(tmpdir(), 'modelport-hosted-fakes-'));
+  const sumSignature = {
+    inputs: [
+      { name: 'a', datatype: 'FP32', shape: [-1, 2] },
+      { name: 'b', datatype: 'FP32', shape: [-1, 2] },
+    ],
+    outputs: [{ name: 'sum', datatype: 'FP32', shape: [-1, 2] }],
+  };
+  const descriptor = async (name: string, fields: Record<string, unknown>) => {
+    const path = join(dir, `${name}.json`);
+    await writeFile(path, JSON.stringify({ url: `http://127.0.0.1:${port}`, signature: sumSignature, ...fields }));
+    return { path, egressAllowHosts: ['127.0.0.1'] };
+  };
+  return {
+    sum: await descriptor('sum', { model: 'sum' }),
+    error: await descriptor('error', { protocol: 'grpc', model: 'sum' }),
+    slow: await descriptor('slow', { model: 'sum' }),
+    crash: await descriptor('crash', { model: 'crash' }),
+    cleanup: async () => {
+      server.closeAllConnections();
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+runtimeConformance({
+  name: 'hosted',
+  create: () => createRuntime('hosted', { env: {} }),
+  fakes: conformanceFakes,
+  expectedSum: (a, b) => a.map((x, i) => Math.fround(x + (b[i] ?? 0))),
+  skip: {
+    warmup:
+      'hosted runs no warm-up: a zero batch would be a call to a service that may bill per request, at every start',
+  },
+});
 
 describe('hosted runtime', () => {
   let dir: string;

@@ -1,7 +1,8 @@
 /**
  * Test fixtures: js model folders written to disk and packed as .tgz, named for what they do (after MLServer's
  * test fakes): `SumModel` adds its inputs, a number read from its own folder and one from its environment;
- * `ErrorModel`'s load throws; the others break the contract in one way each.
+ * `ErrorModel`'s load throws; `SlowModel` takes a moment to load; `CrashModel`'s predict always throws; the others
+ * break the contract in one way each.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -75,6 +76,15 @@ const MODELS: Record<string, Record<string, string>> = {
   error: {
     'modelport.json': JSON.stringify({ signature: SUM_MANIFEST.signature }),
     'index.js': `export function load() { throw new Error('ErrorModel refuses to load: weights missing'); }\nexport function predict() { return {}; }\n`,
+  },
+  slow: {
+    'modelport.json': JSON.stringify({ signature: SUM_MANIFEST.signature }),
+    'index.js':
+      'export async function load() { await new Promise((resolve) => setTimeout(resolve, 50)); }\nexport function predict() { return {}; }\n',
+  },
+  crash: {
+    'modelport.json': JSON.stringify({ signature: SUM_MANIFEST.signature }),
+    'index.js': "export function predict() { throw new Error('CrashModel always fails'); }\n",
   },
   nopredict: {
     'modelport.json': JSON.stringify({ signature: SUM_MANIFEST.signature }),

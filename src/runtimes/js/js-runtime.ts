@@ -157,14 +157,22 @@ export class JsRuntime implements ModelRuntime {
     );
     const model = await openJsModel(dir, env, this.#environment.log);
     this.#model = model;
-    if (settings.warmup) {
-      try {
-        await this.predict(zeroBatch(model.context.signature));
-      } catch (error) {
-        this.warmupError = error instanceof Error ? error.message : String(error);
+    this.warmupError = undefined;
+    try {
+      signal?.throwIfAborted();
+      if (settings.warmup) {
+        try {
+          await this.predict(zeroBatch(model.context.signature));
+        } catch (error) {
+          this.warmupError = error instanceof Error ? error.message : String(error);
+        }
       }
+      signal?.throwIfAborted();
+    } catch (error) {
+      // An aborted load leaves nothing behind: the module's unload runs and the runtime holds no model.
+      await this.unload().catch(() => {});
+      throw error;
     }
-    signal?.throwIfAborted();
   }
 
   signature(): ModelSignature {

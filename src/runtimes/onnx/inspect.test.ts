@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ModelportError } from '../../core/errors.ts';
-import { buildLogisticRegressionModel } from '../../onnx/index.ts';
+import { buildLogisticRegressionModel } from '../../onnx-builder/index.ts';
 import { inspectOnnxModel } from './inspect.ts';
 import { SHARED_SKIP, sharedModel, type TestModels, writeTestModels } from './model-files.fixture.ts';
 

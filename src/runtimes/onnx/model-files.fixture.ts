@@ -10,10 +10,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   buildCnnModel,
+  buildCrashModel,
   buildDatatypesModel,
   buildLogisticRegressionModel,
   buildMultiInputModel,
-} from '../../onnx/index.ts';
+  buildSumModel,
+} from '../../onnx-builder/index.ts';
 
 const SHARED_MODELS = fileURLToPath(new URL('../../../../shared/models/', import.meta.url));
 
@@ -34,6 +36,10 @@ export interface TestModels {
   cnn: string;
   multi: string;
   datatypes: string;
+  /** The conformance fakes: SumModel (a + b) and CrashModel (every run fails); `broken` is not ONNX (ErrorModel). */
+  sum: string;
+  crash: string;
+  broken: string;
   cleanup(): Promise<void>;
 }
 
@@ -45,6 +51,9 @@ export async function writeTestModels(): Promise<TestModels> {
     cnn: buildCnnModel({ seed: 1 }),
     multi: buildMultiInputModel(),
     datatypes: buildDatatypesModel(),
+    sum: buildSumModel(),
+    crash: buildCrashModel(),
+    broken: new TextEncoder().encode('ErrorModel: these bytes are not an ONNX model'),
   };
   const paths: Record<string, string> = {};
   for (const [name, bytes] of Object.entries(files)) {
@@ -57,6 +66,9 @@ export async function writeTestModels(): Promise<TestModels> {
     cnn: paths['cnn'] as string,
     multi: paths['multi'] as string,
     datatypes: paths['datatypes'] as string,
+    sum: paths['sum'] as string,
+    crash: paths['crash'] as string,
+    broken: paths['broken'] as string,
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 }

@@ -26,6 +26,7 @@ export class OnnxRuntime implements ModelRuntime {
     if (this.#session) throw new ModelportError('conflict', 'the runtime already holds a model; unload it first');
     const settings = compileRuntimeSettings(options.settings);
     signal?.throwIfAborted();
+    this.warmupError = undefined;
     const session = await createSession(options.path, settings).catch((error: unknown) => {
       throw new ModelportError('invalid_model', 'ONNX Runtime cannot load the model file', { cause: error });
     });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ModelportError } from '../../core/errors.ts';
-import { buildLogisticRegressionModel } from '../../onnx/index.ts';
+import { buildLogisticRegressionModel } from '../../onnx-builder/index.ts';
 import { refusedFormat, sniffModelFile } from './sniff.ts';
 
 const bytes = (...values: number[]) => new Uint8Array(values);

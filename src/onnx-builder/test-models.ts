@@ -51,3 +51,24 @@ export function buildDatatypesModel(): Uint8Array {
   }
   return g.toModel({ docString: 'Identity for every V2 datatype: <datatype> -> <datatype>_out.' });
 }
+
+/** SumModel (the runtime conformance fake): inputs `a`, `b` FLOAT [N, 2] -> `sum` = a + b, FLOAT [N, 2]. */
+export function buildSumModel(): Uint8Array {
+  const g = new GraphBuilder('sum');
+  const a = g.input('a', 'FLOAT', ['N', 2]);
+  const b = g.input('b', 'FLOAT', ['N', 2]);
+  g.output(g.node('Add', [a, b]), 'sum', 'FLOAT', ['N', 2]);
+  return g.toModel({ docString: 'SumModel: sum = a + b.' });
+}
+
+/**
+ * CrashModel (the runtime conformance fake): input `x` FLOAT [N, 3] reshaped to a constant [2, 2], which no
+ * batch fits (3N is never 4), so every run fails, the warm-up included, while the file loads fine.
+ */
+export function buildCrashModel(): Uint8Array {
+  const g = new GraphBuilder('crash');
+  const x = g.input('x', 'FLOAT', ['N', 3]);
+  const shape = g.initializer('shape', new BigInt64Array([2n, 2n]), [2]);
+  g.output(g.node('Reshape', [x, shape]), 'y', 'FLOAT', [2, 2]);
+  return g.toModel({ docString: 'CrashModel: every run fails.' });
+}

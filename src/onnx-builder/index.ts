@@ -1,6 +1,7 @@
 /**
- * ONNX models written from TypeScript: a protobuf encoder, typed ONNX messages, a graph builder, and the
- * deterministic models Modelport ships and tests with. Everything here is pure: builders return bytes.
+ * The ONNX model builder: writes .onnx files from TypeScript (a protobuf encoder, typed ONNX messages, a graph
+ * builder, and the deterministic models the tests, the example and the benchmarks use). Not part of the server:
+ * nothing in src outside tests imports it. Everything here is pure: builders return bytes.
  */
 export { buildCnnModel, type CnnChannels, type CnnWeights, cnnWeights } from './cnn-model.ts';
 export { ONNX_TYPE_OF_DATATYPE } from './datatypes.ts';
@@ -42,4 +43,4 @@ export {
 } from './protobuf-reader.ts';
 export { ProtoWriter, WireType } from './protobuf-writer.ts';
 export { createRandom, type Random } from './random.ts';
-export { buildDatatypesModel, buildMultiInputModel } from './test-models.ts';
+export { buildCrashModel, buildDatatypesModel, buildMultiInputModel, buildSumModel } from './test-models.ts';
