@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
-import { frameMessage } from '../src/serving/protocols/grpc/grpc-wire.ts';
+import { frameMessage } from '../src/serving/grpc/grpc-wire.ts';
 import { MODEL_INFER_PATH } from './bodies.ts';
 
 const response = readFileSync(process.argv[2] ?? '');

@@ -7,7 +7,7 @@
  */
 import { generateTransactions } from '../examples/fraud/train.ts';
 import { createRandom } from '../src/onnx-builder/index.ts';
-import { loadInferencePackageDefinition, SERVICE_NAME } from '../src/serving/protocols/grpc/index.ts';
+import { loadInferencePackageDefinition, SERVICE_NAME } from '../src/serving/grpc/index.ts';
 
 export type Protocol = 'v2json' | 'v2binary' | 'grpc' | 'v1';
 

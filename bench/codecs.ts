@@ -7,7 +7,7 @@
  * Run: node bench/codecs.ts [seconds per case, default 1]
  */
 import type { InferRequest, InferResponse } from '../src/core/tensor.ts';
-import { decodeV2Request, encodeV2Response } from '../src/serving/protocols/index.ts';
+import { decodeV2Request, encodeV2Response } from '../src/protocols/index.ts';
 
 const seconds = Number(process.argv[2] ?? 1);
 

@@ -10,7 +10,7 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { ModelportClient } from '../src/client/client.ts';
 import { buildMultiInputModel } from '../src/onnx-builder/index.ts';
-import { loadInferenceProto } from '../src/serving/protocols/grpc/index.ts';
+import { loadInferenceProto } from '../src/serving/grpc/grpc-client.fixture.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 const fraud = trainFraudModel({ seed: 7, rows: 4000 });

@@ -14,7 +14,7 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import { type ModelportApiError, ModelportClient } from '../src/client/client.ts';
 import { buildMultiInputModel, ProtoWriter } from '../src/onnx-builder/index.ts';
 import { expectedSum, type JsModelFiles, writeJsModels } from '../src/runtimes/js/js-models.fixture.ts';
-import { loadInferenceProto } from '../src/serving/protocols/grpc/index.ts';
+import { loadInferenceProto } from '../src/serving/grpc/grpc-client.fixture.ts';
 import { cli, cliJson } from './support/cli.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 

@@ -8,7 +8,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ModelportClient } from '../client/client.ts';
 import { ModelportError } from '../core/errors.ts';
 
 /** What the cache needs from a version: which file, how big. */
@@ -31,12 +30,19 @@ const corrupt = (ref: ArtifactRef, what: string) =>
     `${ref.model}@${ref.version}: ${what}; run the command again to download it afresh`,
   );
 
+/**
+ * What the cache calls to fetch a model file: the subset of the HTTP client it uses, declared here so scoring does
+ * not import the client (which imports jobs, which imports scoring).
+ */
+export interface ArtifactDownloader {
+  downloadArtifact(
+    model: string,
+    version: number | string,
+  ): Promise<{ sha256: string; size: number; body: AsyncIterable<Uint8Array> }>;
+}
+
 /** The path of the version's verified model file in `dir`, downloading it first when it is not cached. */
-export async function cachedArtifact(
-  client: Pick<ModelportClient, 'downloadArtifact'>,
-  ref: ArtifactRef,
-  dir: string,
-): Promise<string> {
+export async function cachedArtifact(client: ArtifactDownloader, ref: ArtifactRef, dir: string): Promise<string> {
   if (!/^[0-9a-f]{64}$/.test(ref.sha256)) throw corrupt(ref, `the registry gave an invalid sha256 '${ref.sha256}'`);
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${ref.sha256}.onnx`);

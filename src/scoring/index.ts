@@ -3,7 +3,7 @@
  * pipeline; a `BatchScorer` runs the model (in this process, or through a V2 endpoint); `cachedArtifact` fetches
  * and verifies the registry's model file. Importing this module never loads onnxruntime-node.
  */
-export { type ArtifactRef, cachedArtifact } from './artifact-cache.ts';
+export { type ArtifactDownloader, type ArtifactRef, cachedArtifact } from './artifact-cache.ts';
 export { type ColumnPlan, type PlanOptions, planColumns } from './columns.ts';
 export { CsvBatchParser } from './csv-batch-parser.ts';
 export { InProcessScorer } from './in-process-scorer.ts';

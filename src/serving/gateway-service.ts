@@ -5,6 +5,7 @@
  */
 import { ModelportError } from '../core/errors.ts';
 import type { InferRequest, InferResponse } from '../core/tensor.ts';
+import { LABEL_NAMES_OUTPUT, labelNames, validateRequest } from '../protocols/index.ts';
 import type { ModelVersion } from '../registry/types.ts';
 import type {
   InferContext,
@@ -14,7 +15,6 @@ import type {
   ServerMetadata,
 } from './inference-service.ts';
 import type { ModelHost, ServeOptions } from './model-host.ts';
-import { LABEL_NAMES_OUTPUT, labelNames, validateRequest } from './protocols/index.ts';
 import type { ServingMetrics } from './serving-metrics.ts';
 
 /** The version that answers a request for a name, and how to serve it. */

@@ -9,7 +9,6 @@ import type { InferRequest } from '../core/tensor.ts';
 import { readBody } from '../http/body.ts';
 import { errorHeaders } from '../http/respond.ts';
 import { type Logger, requestId } from '../logging/index.ts';
-import type { InferContext, InferenceService, Protocol } from './inference-service.ts';
 import {
   decodeSeldon,
   decodeV1,
@@ -20,7 +19,8 @@ import {
   encodeV2Response,
   HEADER_LENGTH_HEADER,
   seldonErrorBody,
-} from './protocols/index.ts';
+} from '../protocols/index.ts';
+import type { InferContext, InferenceService, Protocol } from './inference-service.ts';
 
 export interface RestHandlerOptions {
   maxRequestBytes: number;

@@ -25,8 +25,8 @@ import { MetricsRegistry } from '../../metrics/prometheus.ts';
 import { modelInspector } from '../../registry/model-inspector.ts';
 import type { ModelVersion } from '../../registry/types.ts';
 import { GatewayService, type InferenceTarget } from '../../serving/gateway-service.ts';
+import { createGrpcServer, startGrpcServer, stopGrpcServer } from '../../serving/grpc/index.ts';
 import { ModelHost } from '../../serving/model-host.ts';
-import { createGrpcServer, startGrpcServer, stopGrpcServer } from '../../serving/protocols/grpc/index.ts';
 import { createRestHandler } from '../../serving/rest-handler.ts';
 import { createServingMetrics } from '../../serving/serving-metrics.ts';
 import {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../logging/index.ts';
 import { MetricsRegistry } from '../../metrics/prometheus.ts';
-import { buildLogisticRegressionModel } from '../../onnx/index.ts';
+import { buildLogisticRegressionModel } from '../../onnx-builder/index.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import { inspectOnnxModel } from '../../runtimes/index.ts';
 import { ModelHost } from '../../serving/model-host.ts';

@@ -5,9 +5,16 @@
  */
 import { ModelportError } from '../../core/errors.ts';
 import type { ModelSignature, Tensor } from '../../core/tensor.ts';
-import { decodeSeldon, decodeV1 } from '../../serving/protocols/index.ts';
-import { naturalShape, nest, readNested, toJsonValues } from '../../serving/protocols/tensor-json.ts';
-import { jsonOutput, readInferRequest } from '../../serving/protocols/v2-json.ts';
+import {
+  decodeSeldon,
+  decodeV1,
+  jsonOutput,
+  naturalShape,
+  nest,
+  readInferRequest,
+  readNested,
+  toJsonValues,
+} from '../../protocols/index.ts';
 import type { HostedDescriptor } from './hosted-descriptor.ts';
 
 /** The JSON body of one call for `batch`. */

@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ModelportError } from '../../../core/errors.ts';
 import { splitTag } from '../../../deployments/traffic.ts';
-import { HEADER_LENGTH_HEADER } from '../../../serving/protocols/index.ts';
+import { HEADER_LENGTH_HEADER } from '../../../protocols/index.ts';
 import type { Table } from './routing-table.ts';
 import { firstHeader } from './upstream.ts';
 

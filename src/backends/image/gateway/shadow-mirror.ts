@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { outputsAgree } from '../../../deployments/shadow.ts';
 import type { Logger } from '../../../logging/index.ts';
 import type { Counter } from '../../../metrics/prometheus.ts';
-import { readInferRequest } from '../../../serving/protocols/v2-json.ts';
+import { readInferRequest } from '../../../protocols/index.ts';
 import type { Call } from './calls.ts';
 import type { Route, Upstream } from './routing-table.ts';
 import type { UpstreamClient } from './upstream.ts';
