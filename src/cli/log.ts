@@ -1,5 +1,5 @@
 /** The logger of a long-running command (`server`, `serve-model`, `gateway`): JSON lines on stderr, pretty on a terminal. */
-import { LOG_LEVELS, type LogLevel } from '../core/config.ts';
+import { LOG_LEVELS, type LogLevel } from '../core/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { UsageError } from './command.ts';
 import type { Io } from './output.ts';

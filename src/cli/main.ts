@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ModelportApiError, ModelportClient } from '../client/client.ts';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { type Command, UsageError } from './command.ts';
 import { deploymentCommands } from './commands/deployments.ts';
 import { exportCommand } from './commands/export.ts';

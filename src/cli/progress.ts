@@ -1,5 +1,5 @@
 /** A progress bar on stderr for long transfers; silent when stderr is not a terminal. */
-import { formatBytes } from '../core/units.ts';
+import { formatBytes } from '../core/index.ts';
 import type { Io } from './output.ts';
 
 export interface ProgressBar {

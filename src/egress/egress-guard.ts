@@ -27,7 +27,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { blockedRange } from './address-policy.ts';
 
 /** Resolves a host name to all its addresses (dns.lookup with `all: true`); injectable for tests. */

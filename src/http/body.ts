@@ -2,7 +2,7 @@
  * Reading request bodies at the edge, with limits applied before anything proportional to the body is allocated.
  */
 import type { IncomingMessage } from 'node:http';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 
 const MAX_JSON_DEPTH = 100;
 

@@ -1,6 +1,6 @@
 /** Writing responses: JSON bodies and the error shapes of each API family, with the status from the one catalogue. */
 import type { ServerResponse } from 'node:http';
-import { type ModelportError, toModelportError } from '../core/errors.ts';
+import { type ModelportError, toModelportError } from '../core/index.ts';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
   const text = JSON.stringify(body);

@@ -1,6 +1,6 @@
 /** Telling a model file's format by its bytes, for uploads and imports that do not say it. */
 import { open } from 'node:fs/promises';
-import { isGzip } from '../runtimes/js/index.ts';
+import { isGzip } from '../runtimes/index.ts';
 
 /** 'js' for a gzip file (a js model archive), else 'onnx' (whose own checks then refuse what is not ONNX). */
 export async function sniffFormat(path: string): Promise<'onnx' | 'js'> {

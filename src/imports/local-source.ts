@@ -15,9 +15,8 @@
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ModelportError } from '../core/errors.ts';
-import { MANIFEST_FILE, packFolder } from '../runtimes/js/index.ts';
-import { locationInsideFolder, onnxExternalData } from '../runtimes/onnx/external-data.ts';
+import { ModelportError } from '../core/index.ts';
+import { locationInsideFolder, MANIFEST_FILE, onnxExternalData, packFolder } from '../runtimes/index.ts';
 import { sniffFormat } from './format.ts';
 import { describeMlflowSpecs, readMlflowModel } from './mlflow.ts';
 

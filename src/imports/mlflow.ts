@@ -15,7 +15,7 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { parse } from 'yaml';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 
 /** One MLflow column spec (`{ name, type }`) or tensor spec (`{ name?, type: 'tensor', 'tensor-spec': ... }`). */
 export type MlflowSpec = Record<string, unknown>;

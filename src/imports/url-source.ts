@@ -12,9 +12,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import type { EgressGuard } from '../egress/index.ts';
-import { hashFile, type SpooledFile, spoolToFile } from '../store/artifacts/index.ts';
+import { hashFile, type SpooledFile, spoolToFile } from '../store/index.ts';
 
 /** Copies `s3://bucket/key` to a local file; resolves with its size (the jobs' `S3InputSource` fits). */
 export interface S3Download {

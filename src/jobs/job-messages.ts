@@ -2,7 +2,7 @@
  * The messages between `runJobProcess` (the server) and `job-worker.ts` (the child that scores). One task goes in;
  * progress messages, then one `done` or `failed`, come out.
  */
-import type { ErrorCode } from '../core/errors.ts';
+import type { ErrorCode } from '../core/index.ts';
 import type { RowFormat } from '../scoring/index.ts';
 
 export interface JobTask {

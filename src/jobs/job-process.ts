@@ -6,8 +6,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { childEnv } from '../core/child-env.ts';
-import { ModelportError } from '../core/errors.ts';
+import { childEnv, ModelportError } from '../core/index.ts';
 import type { JobCounts, JobTask, JobWorkerMessage } from './job-messages.ts';
 
 const JOB_WORKER = fileURLToPath(new URL('./job-worker.ts', import.meta.url));

@@ -4,7 +4,7 @@
  * 5 times a second, and exits. It exits as well when its channel closes (the server went away or cancelled it).
  */
 import { createReadStream } from 'node:fs';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { fileSink, InProcessScorer, mergeSignature, RejectsWriter, scoreStream } from '../scoring/index.ts';
 import type { JobTask, JobWorkerMessage } from './job-messages.ts';
 

@@ -7,9 +7,9 @@
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { S3Settings } from '../core/config.ts';
-import { ModelportError } from '../core/errors.ts';
-import type { S3ConnectionOptions } from '../store/artifacts/index.ts';
+import type { S3Settings } from '../core/index.ts';
+import { ModelportError } from '../core/index.ts';
+import type { S3ConnectionOptions } from '../store/index.ts';
 
 /** The subset of the AWS SDK v3 client this calls. */
 export interface S3GetObjectApi {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { memoryLogger } from './logger.ts';
 
 const CANARY = 'canary-3f9c1e-do-not-log';

@@ -11,7 +11,7 @@
  *   `[redacted]` at any depth, so a log never carries a credential by accident.
  */
 import { pino, stdSerializers } from 'pino';
-import type { LogLevel } from '../core/config.ts';
+import type { LogLevel } from '../core/index.ts';
 
 export type LogFields = Record<string, unknown>;
 

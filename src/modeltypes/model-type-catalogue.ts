@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { type Document, parseDocument } from 'yaml';
-import { ModelportError, notFound } from '../core/errors.ts';
+import { ModelportError, notFound } from '../core/index.ts';
 import {
   type BaseImage,
   BaseImageSchema,

@@ -15,8 +15,7 @@
  * ```
  */
 import { z } from 'zod';
-import { ModelportError } from '../core/errors.ts';
-import { checkName } from '../core/names.ts';
+import { checkName, ModelportError } from '../core/index.ts';
 import { checkTemplate } from './template.ts';
 
 export const RUNTIMES = ['onnx', 'js', 'hosted', 'container'] as const;

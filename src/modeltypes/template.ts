@@ -9,7 +9,7 @@
  * ```
  */
 import { parse } from 'yaml';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 
 /** Every variable a template may use, with the sample value `checkTemplate` renders it with. */
 export const TEMPLATE_VARIABLES = {

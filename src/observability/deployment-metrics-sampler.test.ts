@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MetricsRegistry } from '../metrics/prometheus.ts';
-import { createServingMetrics } from '../serving/serving-metrics.ts';
+import { MetricsRegistry } from '../metrics/index.ts';
+import { createServingMetrics } from '../serving/index.ts';
 import { bucketDelta, bucketQuantile } from './bucket-quantile.ts';
 import { DeploymentMetricsSampler, type SampledDeployment } from './deployment-metrics-sampler.ts';
 

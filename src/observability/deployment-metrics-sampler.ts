@@ -12,7 +12,7 @@
  *   sampler.series('default', 'fraud'); // { intervalSeconds: 3, windowSeconds: 900, points: [...] }
  */
 import type { Logger } from '../logging/index.ts';
-import type { Counter, Histogram } from '../metrics/prometheus.ts';
+import type { Counter, Histogram } from '../metrics/index.ts';
 import { bucketDelta, bucketQuantile } from './bucket-quantile.ts';
 
 /** One sample: rates over the interval that ended at `time`. Latencies and the error ratio are null with no traffic. */

@@ -1,5 +1,5 @@
 /** How the Open Inference Protocol's datatypes map to ONNX tensor element types (BYTES is ONNX STRING). */
-import type { Datatype } from '../core/tensor.ts';
+import type { Datatype } from '../core/index.ts';
 import type { OnnxDataType } from './model-proto.ts';
 
 export const ONNX_TYPE_OF_DATATYPE: Readonly<Record<Datatype, OnnxDataType>> = {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import ort from 'onnxruntime-node';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { float, GraphBuilder, tensor } from './graph-builder.ts';
 
 const invalid = (field: string) => (error: unknown) =>

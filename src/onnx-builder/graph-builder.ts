@@ -14,7 +14,7 @@
  * Values are named by strings; every node input must already exist (so nodes are topologically sorted by
  * construction). Mistakes throw `invalid_request` naming the value at fault.
  */
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import {
   type AttributeProto,
   type Dim,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import ort from 'onnxruntime-node';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { buildLogisticRegressionModel } from './logistic-regression-model.ts';
 import { createRandom } from './random.ts';
 

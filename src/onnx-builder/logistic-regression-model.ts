@@ -1,5 +1,5 @@
 /** A binary logistic-regression classifier as an ONNX model (used by the fraud example and tabular tests). */
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { GraphBuilder } from './graph-builder.ts';
 
 export interface LogisticRegressionOptions {

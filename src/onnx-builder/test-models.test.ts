@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import ort from 'onnxruntime-node';
-import { DATATYPES } from '../core/tensor.ts';
+import { DATATYPES } from '../core/index.ts';
 import { buildDatatypesModel, buildMultiInputModel } from './test-models.ts';
 
 describe('buildMultiInputModel', () => {

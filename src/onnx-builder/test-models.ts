@@ -2,7 +2,7 @@
  * Small models that exist to exercise the serving path: several inputs and outputs, and every datatype of the
  * Open Inference Protocol. Each builds in well under a millisecond.
  */
-import { DATATYPES } from '../core/tensor.ts';
+import { DATATYPES } from '../core/index.ts';
 import { ONNX_TYPE_OF_DATATYPE } from './datatypes.ts';
 import { GraphBuilder } from './graph-builder.ts';
 

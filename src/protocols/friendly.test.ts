@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ModelportError } from '../core/errors.ts';
-import type { ModelSignature, Tensor } from '../core/tensor.ts';
+import type { ModelSignature, Tensor } from '../core/index.ts';
+import { ModelportError } from '../core/index.ts';
 import { bindFriendlySignature, compileFriendlySignature } from '../signatures/index.ts';
 import { decodeFriendlyRows, friendlyPredictions, labelNames } from './friendly.ts';
 import { decodeV1, encodeV1 } from './v1.ts';

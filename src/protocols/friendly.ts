@@ -8,8 +8,7 @@
  *   output mapping, an object of the outputs' rows;
  * - `labelNames` gives the predicted labels as a BYTES tensor, the extra `label_names` output V2 adds on request.
  */
-import { ModelportError } from '../core/errors.ts';
-import { allocateTensorData, type ModelSignature, type Tensor } from '../core/tensor.ts';
+import { allocateTensorData, ModelportError, type ModelSignature, type Tensor } from '../core/index.ts';
 import { type FriendlySignature, featureInput, type OutputMapping } from '../signatures/index.ts';
 import { describe, nest, toJsonValues } from './tensor-json.ts';
 

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ModelportError } from '../core/errors.ts';
-import type { InferRequest, InferResponse, ModelSignature } from '../core/tensor.ts';
+import type { InferRequest, InferResponse, ModelSignature } from '../core/index.ts';
+import { ModelportError } from '../core/index.ts';
 import { decodeSeldon, encodeSeldon } from './seldon.ts';
 import { prng } from './test-helpers.ts';
 import { decodeV1, encodeV1 } from './v1.ts';

@@ -6,8 +6,8 @@
  * than 100, and counting them with Buffer.indexOf costs a tenth of a parse, so the full scan (`exceedsDepth`, more
  * expensive than the parse itself) only runs for bodies with many brackets, such as nested batches.
  */
-import { ModelportError } from '../core/errors.ts';
-import { exceedsDepth } from '../http/body.ts';
+import { ModelportError } from '../core/index.ts';
+import { exceedsDepth } from '../http/index.ts';
 
 export const MAX_JSON_DEPTH = 100;
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ModelportError } from '../core/errors.ts';
-import type { InferResponse, ModelSignature } from '../core/tensor.ts';
+import type { InferResponse, ModelSignature } from '../core/index.ts';
+import { ModelportError } from '../core/index.ts';
 import { decodeSeldon, encodeSeldon, seldonErrorBody } from './seldon.ts';
 import { assertRejects, TABULAR } from './test-helpers.ts';
 

@@ -12,8 +12,9 @@
  * - `jsonData`, `strData`, `binData` and `tftensor` are not supported; unknown top-level fields are refused, as
  *   Seldon's protobuf parsing does.
  */
-import { ModelportError } from '../core/errors.ts';
-import type { InferRequest, InferResponse, ModelSignature, Tensor, TensorSpec } from '../core/tensor.ts';
+
+import type { InferRequest, InferResponse, ModelSignature, Tensor, TensorSpec } from '../core/index.ts';
+import { ModelportError } from '../core/index.ts';
 import { parseJsonBody } from './json-body.ts';
 import {
   describe,

@@ -5,8 +5,7 @@
  * types, `true`/`false` for BOOL, a string for BYTES) and never allocates before the element count is known to
  * match the shape, so a hostile shape cannot make the server allocate memory the body does not pay for.
  */
-import { ModelportError } from '../core/errors.ts';
-import { allocateTensorData, type Datatype, type TensorData } from '../core/tensor.ts';
+import { allocateTensorData, type Datatype, ModelportError, type TensorData } from '../core/index.ts';
 import { MAX_JSON_DEPTH } from './json-body.ts';
 
 /** `invalid_input` naming the input: `input 'x': <message>`. */

@@ -1,7 +1,7 @@
 /** Assertions shared by this folder's tests (not part of the public surface). */
 import assert from 'node:assert/strict';
-import { type ErrorCode, ModelportError } from '../core/errors.ts';
-import type { ModelSignature } from '../core/tensor.ts';
+import type { ModelSignature } from '../core/index.ts';
+import { type ErrorCode, ModelportError } from '../core/index.ts';
 
 /** Asserts `fn` throws a ModelportError with `code` whose message matches `message` (and `field`, when given). */
 export function assertRejects(fn: () => unknown, code: ErrorCode, message: RegExp, field?: string): ModelportError {

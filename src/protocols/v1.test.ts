@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { InferResponse, ModelSignature } from '../core/tensor.ts';
+import type { InferResponse, ModelSignature } from '../core/index.ts';
 import { assertRejects } from './test-helpers.ts';
 import { decodeV1, encodeV1, encodeV1ModelList, encodeV1ModelStatus } from './v1.ts';
 

@@ -14,8 +14,9 @@
  * With a friendly signature (src/signatures), instances may be rows keyed by feature name
  * (`{"instances": [{"amount": 12.5, ...}]}`, format `friendly`), answered with one `{label, probabilities}` per row.
  */
-import { ModelportError } from '../core/errors.ts';
-import type { InferRequest, InferResponse, ModelSignature, Tensor, TensorSpec } from '../core/tensor.ts';
+
+import type { InferRequest, InferResponse, ModelSignature, Tensor, TensorSpec } from '../core/index.ts';
+import { ModelportError } from '../core/index.ts';
 import type { FriendlySignature } from '../signatures/index.ts';
 import { decodeFriendlyRows, friendlyPredictions, isFriendlyRows } from './friendly.ts';
 import { parseJsonBody } from './json-body.ts';

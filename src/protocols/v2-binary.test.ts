@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ErrorCode } from '../core/errors.ts';
-import type { Datatype, InferRequest, InferResponse, Tensor } from '../core/tensor.ts';
+import type { Datatype, ErrorCode, InferRequest, InferResponse, Tensor } from '../core/index.ts';
 import { assertRejects } from './test-helpers.ts';
 import { decodeV2Request, encodeV2Response } from './v2-binary.ts';
 import { decodeV2Json } from './v2-json.ts';

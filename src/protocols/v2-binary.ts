@@ -8,15 +8,15 @@
  * views share the body's memory, so never transfer (detach) a decoded tensor's buffer. Little-endian hosts only
  * (x86-64, arm64).
  */
-import { ModelportError } from '../core/errors.ts';
 import {
   DATATYPE_SIZE,
   type Datatype,
   type InferRequest,
   type InferResponse,
+  ModelportError,
   type TensorData,
   tensorBytes,
-} from '../core/tensor.ts';
+} from '../core/index.ts';
 import { parseJsonBody } from './json-body.ts';
 import { inputError } from './tensor-json.ts';
 import { decodeV2Json, jsonOutput, outputHeader, readInferRequest, responseObject } from './v2-json.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Datatype, InferResponse, Tensor } from '../core/tensor.ts';
+import type { Datatype, InferResponse, Tensor } from '../core/index.ts';
 import { assertRejects } from './test-helpers.ts';
 import { decodeV2Json, encodeV2Json } from './v2-json.ts';
 

@@ -10,16 +10,16 @@
  *   BOOL, strings for BYTES (UTF-8). INT64/UINT64 beyond 2^53 cannot be sent exactly in JSON and are refused.
  * - `parameters` values are strings, numbers or booleans, as the spec's `$parameter` says.
  */
-import { ModelportError } from '../core/errors.ts';
 import {
   type Datatype,
   type InferRequest,
   type InferResponse,
   isDatatype,
+  ModelportError,
   type RequestedOutput,
   type Tensor,
   type TensorData,
-} from '../core/tensor.ts';
+} from '../core/index.ts';
 import { parseJsonBody } from './json-body.ts';
 import { describe, elementCountOf, inputError, readFlattened, toJsonValues } from './tensor-json.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { InferRequest, ModelSignature, Tensor } from '../core/tensor.ts';
+import type { InferRequest, ModelSignature, Tensor } from '../core/index.ts';
 import { assertRejects } from './test-helpers.ts';
 import { validateRequest, zeroRequest } from './validate.ts';
 

@@ -1,8 +1,9 @@
 /**
  * Checking a decoded request against the model's signature, once for every protocol, before it is queued.
  */
-import { ModelportError } from '../core/errors.ts';
-import type { InferRequest, ModelSignature, Tensor, TensorSpec } from '../core/tensor.ts';
+
+import type { InferRequest, ModelSignature, Tensor, TensorSpec } from '../core/index.ts';
+import { ModelportError } from '../core/index.ts';
 import { allocate, formatShape, quote } from './tensor-json.ts';
 
 /**

@@ -9,14 +9,16 @@
  *
  * Example: `new ModelRegistry({ store, artifacts, inspector: modelInspector({ workDir: uploadDir }) })`.
  */
-import { ModelportError } from '../core/errors.ts';
-import { Semaphore } from '../core/semaphore.ts';
-import type { ModelSignature } from '../core/tensor.ts';
-import { readHostedDescriptor } from '../runtimes/hosted/index.ts';
-import { inspectJsModel } from '../runtimes/js/index.ts';
-import { refuseExternalData } from '../runtimes/onnx/external-data.ts';
-import { inspectOnnxModel } from '../runtimes/onnx/inspect.ts';
-import { sniffModelFile } from '../runtimes/onnx/sniff.ts';
+
+import type { ModelSignature } from '../core/index.ts';
+import { ModelportError, Semaphore } from '../core/index.ts';
+import {
+  inspectJsModel,
+  inspectOnnxModel,
+  readHostedDescriptor,
+  refuseExternalData,
+  sniffModelFile,
+} from '../runtimes/index.ts';
 import type { ModelInspector } from './types.ts';
 
 export interface ModelInspectorOptions {

@@ -3,10 +3,10 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { buildLogisticRegressionModel } from '../onnx-builder/index.ts';
 import { inspectOnnxModel } from '../runtimes/index.ts';
-import { FolderArtifactStore } from '../store/artifacts/index.ts';
+import { FolderArtifactStore } from '../store/index.ts';
 import { forEachMetadataStore } from '../store/metadata/metadata-store.conformance.ts';
 import { ModelRegistry } from './model-registry.ts';
 

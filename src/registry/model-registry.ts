@@ -12,12 +12,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import { ModelportError, notFound } from '../core/errors.ts';
-import { checkAlias, checkName, type ModelRef } from '../core/names.ts';
-import type { ModelSignature } from '../core/tensor.ts';
+import type { ModelSignature } from '../core/index.ts';
+import { checkAlias, checkName, ModelportError, type ModelRef, notFound } from '../core/index.ts';
 import { bindFriendlySignature, type FriendlySignature } from '../signatures/index.ts';
-import type { ArtifactStore } from '../store/artifacts/artifact-store.ts';
-import type { Database, ModelVersionsTable } from '../store/metadata/schema.ts';
+import type { ArtifactStore, Database, ModelVersionsTable } from '../store/index.ts';
 import type { Model, ModelInspector, ModelVersion, Project, RegisterVersionInput, VersionUsage } from './types.ts';
 
 /** The slice of the metadata store the registry needs. */

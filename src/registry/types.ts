@@ -1,5 +1,5 @@
 /** The registry's objects as the API returns them. */
-import type { ModelSignature } from '../core/tensor.ts';
+import type { ModelSignature } from '../core/index.ts';
 import type { FriendlySignature } from '../signatures/index.ts';
 
 export interface Project {

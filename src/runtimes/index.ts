@@ -3,6 +3,10 @@
  * `createRuntime('onnx')` inside worker processes; `inspectOnnxModel` runs ONNX Runtime in a child process, so
  * importing this module never loads onnxruntime-node.
  */
+
+export { readHostedDescriptor } from './hosted/index.ts';
+export { inspectJsModel, isGzip, MANIFEST_FILE, packFolder } from './js/index.ts';
+export { locationInsideFolder, onnxExternalData, refuseExternalData } from './onnx/external-data.ts';
 export { type InspectOptions, inspectOnnxModel } from './onnx/inspect.ts';
 export { refusedFormat, sniffModelFile } from './onnx/sniff.ts';
 export {

@@ -15,8 +15,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ModelportError } from '../core/errors.ts';
-import type { Tensor } from '../core/tensor.ts';
+import type { Tensor } from '../core/index.ts';
+import { ModelportError } from '../core/index.ts';
 import type { ModelRuntime, RuntimeLoadOptions } from './runtime.ts';
 import { zeroBatch } from './zero-batch.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ModelportError } from '../core/errors.ts';
+import type { ModelportError } from '../core/index.ts';
 import { compileRuntimeSettings, createRuntime, isRuntimeKind, RUNTIME_KINDS } from './runtime.ts';
 import { zeroBatch } from './zero-batch.ts';
 

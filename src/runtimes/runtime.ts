@@ -6,8 +6,9 @@
  * as onnxruntime-node stay out of the gateway process and out of the CLI's start-up path. Runtimes never read
  * `process.env`: the caller (the worker's entry point) passes the environment in.
  */
-import { invalid, ModelportError } from '../core/errors.ts';
-import type { ModelSignature, Tensor } from '../core/tensor.ts';
+
+import type { ModelSignature, Tensor } from '../core/index.ts';
+import { invalid, ModelportError } from '../core/index.ts';
 import { type Logger, silentLogger } from '../logging/index.ts';
 
 /**

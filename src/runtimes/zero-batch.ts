@@ -1,5 +1,5 @@
 /** A batch of zeros shaped like a signature's inputs, for warm-up runs (dynamic dimensions become 1). */
-import { allocateTensorData, type ModelSignature, type Tensor } from '../core/tensor.ts';
+import { allocateTensorData, type ModelSignature, type Tensor } from '../core/index.ts';
 
 /** Example: inputs `x` FP32 [-1, 30] -> `[{ name: 'x', datatype: 'FP32', shape: [1, 30], data: Float32Array(30) }]`. */
 export function zeroBatch(signature: ModelSignature): Tensor[] {

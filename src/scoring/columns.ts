@@ -5,7 +5,7 @@
  * else by position when the input has exactly as many columns as the model has features; else an
  * `invalid_input` error naming the missing columns (or the counts, when no names are known).
  */
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 
 export interface ColumnPlan {
   /** Fields per record (CSV: every record must have this many). */

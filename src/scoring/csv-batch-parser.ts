@@ -8,7 +8,7 @@
  * the end of a chunk is parsed again from its start when the next chunk arrives. Line numbers count physical
  * lines from 1 (the header), so a record with embedded newlines is reported by the line it starts on.
  */
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import type { ColumnPlan } from './columns.ts';
 import { POW10, parseNumberText } from './number.ts';
 import type { BadRowHandler, BatchParser, RowBatch } from './row-batch.ts';

@@ -4,9 +4,9 @@
  *
  * Example: `const scorer = await InProcessScorer.open('/cache/ab12...onnx'); await scorer.score(input, ['label']);`
  */
-import type { Tensor } from '../core/tensor.ts';
-import type { ModelRuntime } from '../runtimes/runtime.ts';
-import { createRuntime } from '../runtimes/runtime.ts';
+import type { Tensor } from '../core/index.ts';
+import type { ModelRuntime } from '../runtimes/index.ts';
+import { createRuntime } from '../runtimes/index.ts';
 import type { BatchScorer } from './scorer.ts';
 import type { ScoringSignature } from './signature.ts';
 

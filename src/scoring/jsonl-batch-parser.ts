@@ -3,7 +3,7 @@
  * by its keys' order when it has exactly as many keys as the model has features) or an array (by position).
  * The first row fixes the columns; numbers may also be given as numeric strings. Blank lines are skipped.
  */
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import type { ColumnPlan } from './columns.ts';
 import type { PlanBuilder } from './csv-batch-parser.ts';
 import { parseNumberText } from './number.ts';

@@ -5,8 +5,9 @@
  * integer [N] output when the model has one, else the most probable class) and `probability_<label>` per class,
  * written with 6 decimals. Otherwise the raw outputs: `<output>` for one value per row, `<output>_<j>` for several.
  */
-import { ModelportError } from '../core/errors.ts';
-import type { Tensor, TensorSpec } from '../core/tensor.ts';
+
+import type { Tensor, TensorSpec } from '../core/index.ts';
+import { ModelportError } from '../core/index.ts';
 import type { ScoringSignature } from './signature.ts';
 
 export type PredictionLayout =

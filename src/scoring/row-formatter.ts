@@ -2,7 +2,7 @@
  * Output rows as CSV or JSON lines: the kept columns, then the prediction columns (see `predictionLayout`), one
  * line per scored row, in input order. A whole batch is formatted into one Buffer.
  */
-import type { Tensor } from '../core/tensor.ts';
+import type { Tensor } from '../core/index.ts';
 import { ByteWriter } from './byte-writer.ts';
 import type { PredictionLayout } from './predictions.ts';
 import type { RowBatch } from './row-batch.ts';

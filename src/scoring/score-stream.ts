@@ -9,7 +9,7 @@
  *   const summary = await scoreStream({ input: createReadStream('in.csv'), inputFormat: 'csv', output, scorer,
  *     signature, batchSize: 1024, keep: ['id'], onBadRow });
  */
-import type { Tensor } from '../core/tensor.ts';
+import type { Tensor } from '../core/index.ts';
 import { planColumns } from './columns.ts';
 import { CsvBatchParser, type PlanBuilder } from './csv-batch-parser.ts';
 import { JsonlBatchParser } from './jsonl-batch-parser.ts';

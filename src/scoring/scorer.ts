@@ -4,7 +4,7 @@
  * `InProcessScorer` runs ONNX Runtime in this process (the default of `modelport score`); `V2HttpScorer` posts to a
  * served model's Open Inference Protocol endpoint (`--url`). Both report the model's signature once open.
  */
-import type { Tensor } from '../core/tensor.ts';
+import type { Tensor } from '../core/index.ts';
 import type { ScoringSignature } from './signature.ts';
 
 export interface BatchScorer {

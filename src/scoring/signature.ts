@@ -4,8 +4,8 @@
  * `--url`), and `--signature file.json` (the shape of examples/fraud/signature.json) overrides them.
  */
 import { readFile } from 'node:fs/promises';
-import { ModelportError } from '../core/errors.ts';
-import type { ModelSignature, TensorSpec } from '../core/tensor.ts';
+import type { ModelSignature, TensorSpec } from '../core/index.ts';
+import { ModelportError } from '../core/index.ts';
 
 /** A model signature with the optional friendly parts: `featureNames` name the columns of the single input. */
 export interface ScoringSignature extends ModelSignature {

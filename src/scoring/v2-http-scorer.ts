@@ -8,8 +8,14 @@
  * Example: `const scorer = await V2HttpScorer.open('http://127.0.0.1:8080', 'fraud', { concurrency: 4 });`
  */
 
-import { ModelportError } from '../core/errors.ts';
-import { DATATYPE_SIZE, type Datatype, isDatatype, type Tensor, type TensorData } from '../core/tensor.ts';
+import {
+  DATATYPE_SIZE,
+  type Datatype,
+  isDatatype,
+  ModelportError,
+  type Tensor,
+  type TensorData,
+} from '../core/index.ts';
 import type { BatchScorer } from './scorer.ts';
 import type { ScoringSignature } from './signature.ts';
 

@@ -3,8 +3,8 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ModelportError } from '../core/errors.ts';
-import { openMetadataStore } from '../store/metadata/index.ts';
+import { ModelportError } from '../core/index.ts';
+import { openMetadataStore } from '../store/index.ts';
 import { generateSecretKey } from './secret-key.ts';
 import { keyRotator, loadSecretKey } from './secret-key-file.ts';
 import { SecretStore, secretKeyInUse } from './secret-store.ts';

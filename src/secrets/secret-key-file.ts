@@ -17,7 +17,7 @@
  */
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { generateSecretKey, parseSecretKey, type SecretKey } from './secret-key.ts';
 import type { SecretStore } from './secret-store.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { inspect } from 'node:util';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { forEachMetadataStore } from '../store/metadata/metadata-store.conformance.ts';
 import { generateSecretKey } from './secret-key.ts';
 import { SecretStore } from './secret-store.ts';

@@ -13,8 +13,8 @@
  * ```
  */
 import { type Kysely, sql, type Transaction } from 'kysely';
-import { ModelportError, notFound } from '../core/errors.ts';
-import type { Database } from '../store/metadata/schema.ts';
+import { ModelportError, notFound } from '../core/index.ts';
+import type { Database } from '../store/index.ts';
 import type { SecretKey } from './secret-key.ts';
 import { SecretValue } from './secret-value.ts';
 

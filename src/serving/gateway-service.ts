@@ -3,10 +3,11 @@
  * against that version's signature, starts the version's workers if needed, and sends the request through the
  * version's batcher. Every transport (REST V2/V1/Seldon, gRPC) calls this one object.
  */
-import { ModelportError } from '../core/errors.ts';
-import type { InferRequest, InferResponse } from '../core/tensor.ts';
+
+import type { InferRequest, InferResponse } from '../core/index.ts';
+import { ModelportError } from '../core/index.ts';
 import { LABEL_NAMES_OUTPUT, labelNames, validateRequest } from '../protocols/index.ts';
-import type { ModelVersion } from '../registry/types.ts';
+import type { ModelVersion } from '../registry/index.ts';
 import type {
   InferContext,
   InferenceService,

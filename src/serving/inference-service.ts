@@ -2,7 +2,7 @@
  * The one data-plane service every transport calls. REST (V2 JSON and binary, V1, Seldon) and gRPC handlers
  * decode into these types, call it, and encode the answer: no protocol decides routing, batching or errors.
  */
-import type { InferRequest, InferResponse, ModelSignature } from '../core/tensor.ts';
+import type { InferRequest, InferResponse, ModelSignature } from '../core/index.ts';
 import type { FriendlySignature } from '../signatures/index.ts';
 
 export type Protocol = 'v2-json' | 'v2-binary' | 'grpc' | 'v1' | 'seldon';

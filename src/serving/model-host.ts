@@ -8,11 +8,11 @@
  *   waits for the ones that hold it, then lets the batcher and workers drain. So a rollout that swaps routes and
  *   stops the old unit never fails a request that had already picked it.
  */
-import type { Tensor } from '../core/tensor.ts';
+import type { Tensor } from '../core/index.ts';
 import type { Logger } from '../logging/index.ts';
-import type { ModelVersion } from '../registry/types.ts';
+import type { ModelVersion } from '../registry/index.ts';
 import type { RuntimeSettings } from '../runtimes/index.ts';
-import type { ArtifactStore } from '../store/artifacts/artifact-store.ts';
+import type { ArtifactStore } from '../store/index.ts';
 import { DynamicBatcher, type DynamicBatcherOptions } from './batcher/index.ts';
 import type { ServingMetrics } from './serving-metrics.ts';
 import { WorkerPool } from './workers/index.ts';

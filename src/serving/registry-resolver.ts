@@ -3,10 +3,8 @@
  * path's /versions/3) a version. Lookups are cached for `ttlMs` (default 1 s) so the hot path does not query the
  * database per request; an alias move takes effect within that time.
  */
-import { ModelportError } from '../core/errors.ts';
-import { type ModelRef, parseModelRef } from '../core/names.ts';
-import type { ModelRegistry } from '../registry/model-registry.ts';
-import type { ModelVersion } from '../registry/types.ts';
+import { ModelportError, type ModelRef, parseModelRef } from '../core/index.ts';
+import type { ModelRegistry, ModelVersion } from '../registry/index.ts';
 import type { InferenceTarget, TargetResolver } from './gateway-service.ts';
 import { registryKey } from './model-host.ts';
 

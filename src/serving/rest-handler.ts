@@ -4,10 +4,9 @@
  * `InferenceService`, and encodes; errors take each protocol's own body with the status from the error catalogue.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ModelportError, toModelportError } from '../core/errors.ts';
-import type { InferRequest } from '../core/tensor.ts';
-import { readBody } from '../http/body.ts';
-import { errorHeaders } from '../http/respond.ts';
+import type { InferRequest } from '../core/index.ts';
+import { ModelportError, toModelportError } from '../core/index.ts';
+import { errorHeaders, readBody } from '../http/index.ts';
 import { type Logger, requestId } from '../logging/index.ts';
 import {
   decodeSeldon,

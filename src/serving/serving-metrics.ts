@@ -1,7 +1,7 @@
 /**
  * The data plane's Prometheus metrics. Names and labels are part of the public surface (listed in the README).
  */
-import { BATCH_BUCKETS, LATENCY_BUCKETS, type MetricsRegistry } from '../metrics/prometheus.ts';
+import { BATCH_BUCKETS, LATENCY_BUCKETS, type MetricsRegistry } from '../metrics/index.ts';
 
 export function createServingMetrics(registry: MetricsRegistry) {
   return {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
-import { ModelportError } from '../core/errors.ts';
-import type { ModelSignature } from '../core/tensor.ts';
+import type { ModelSignature } from '../core/index.ts';
+import { ModelportError } from '../core/index.ts';
 import {
   bindFriendlySignature,
   compileFriendlySignature,

@@ -19,8 +19,9 @@
  * count must equal the width. `compileFriendlySignature` checks the shape of the value alone;
  * `bindFriendlySignature` checks it against the model's tensor signature and fills in omitted output names.
  */
-import { ModelportError } from '../core/errors.ts';
-import type { ModelSignature, TensorSpec } from '../core/tensor.ts';
+
+import type { ModelSignature, TensorSpec } from '../core/index.ts';
+import { ModelportError } from '../core/index.ts';
 
 export const FEATURE_TYPES = ['number', 'integer', 'boolean', 'string'] as const;
 export type FeatureType = (typeof FEATURE_TYPES)[number];

@@ -4,7 +4,7 @@
  * block (column-based inputs become features).
  */
 import { parse } from 'yaml';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { compileFriendlySignature, type FeatureSpec, type FriendlySignature } from './friendly-signature.ts';
 
 /**

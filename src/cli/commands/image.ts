@@ -12,8 +12,8 @@
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { S3Settings } from '../../core/config.ts';
-import { parseDuration, parseSize } from '../../core/units.ts';
+import type { S3Settings } from '../../core/index.ts';
+import { parseDuration, parseSize } from '../../core/index.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
 import { commandLogger } from '../log.ts';

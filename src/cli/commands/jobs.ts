@@ -5,8 +5,7 @@
 import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import type { ModelportClient } from '../../client/client.ts';
-import { ModelportError } from '../../core/errors.ts';
-import { formatBytes } from '../../core/units.ts';
+import { formatBytes, ModelportError } from '../../core/index.ts';
 import type { Job, JobCreateRequest } from '../../jobs/index.ts';
 import { type ByteSink, type CommittableSink, fileSink, readSignatureFile, streamSink } from '../../scoring/index.ts';
 import type { Command, CommandContext } from '../command.ts';

@@ -2,10 +2,9 @@
 import { open, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import type { ModelportClient, RegisterOptions } from '../../client/client.ts';
-import { parseModelRef } from '../../core/names.ts';
-import { formatBytes } from '../../core/units.ts';
-import { localImport } from '../../imports/local-source.ts';
-import type { ModelVersion } from '../../registry/types.ts';
+import { formatBytes, parseModelRef } from '../../core/index.ts';
+import { localImport } from '../../imports/index.ts';
+import type { ModelVersion } from '../../registry/index.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
 import { details, type Io, json, table } from '../output.ts';

@@ -1,6 +1,6 @@
 /** `modelport modeltypes ...`: the model-type catalogue (runtimes, deployment templates, base images). */
 import { readFile } from 'node:fs/promises';
-import type { ModelType } from '../../modeltypes/model-type.ts';
+import type { ModelType } from '../../modeltypes/index.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
 import { details, json, table } from '../output.ts';

@@ -12,8 +12,7 @@ import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { ModelportApiError, type ModelportClient } from '../../client/client.ts';
-import { ModelportError } from '../../core/errors.ts';
-import { parseModelRef } from '../../core/names.ts';
+import { ModelportError, parseModelRef } from '../../core/index.ts';
 import { batchRevision, batchTarget } from '../../deployments/batch-target.ts';
 import type { Deployment, ResolvedTarget } from '../../deployments/types.ts';
 import {

@@ -7,7 +7,7 @@ import {
   SETTINGS,
   type SettingName,
   settingsFromEnv,
-} from '../../core/config.ts';
+} from '../../core/index.ts';
 import type { Command, OptionSpec } from '../command.ts';
 import { commandLogger } from '../log.ts';
 

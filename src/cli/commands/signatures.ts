@@ -2,9 +2,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelportClient } from '../../client/client.ts';
-import { parseModelRef } from '../../core/names.ts';
-import { readMlflowModel } from '../../imports/mlflow.ts';
-import type { ModelVersion } from '../../registry/types.ts';
+import { parseModelRef } from '../../core/index.ts';
+import { readMlflowModel } from '../../imports/index.ts';
+import type { ModelVersion } from '../../registry/index.ts';
 import { type FriendlySignature, friendlyFromMlflow, parseFriendlySignature } from '../../signatures/index.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';

@@ -3,8 +3,9 @@
  * gateway's own codecs, with the signature's outputs standing in for inputs (a V1 `predictions` list is shaped like
  * `instances`, a Seldon answer like a Seldon request, V2 `outputs` like `inputs`).
  */
-import { ModelportError } from '../../core/errors.ts';
-import type { ModelSignature, Tensor } from '../../core/tensor.ts';
+
+import type { ModelSignature, Tensor } from '../../core/index.ts';
+import { ModelportError } from '../../core/index.ts';
 import {
   decodeSeldon,
   decodeV1,

@@ -19,9 +19,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { ModelportError } from '../../core/errors.ts';
-import { isDatatype, type ModelSignature, type TensorSpec } from '../../core/tensor.ts';
-import { parseDuration } from '../../core/units.ts';
+import { isDatatype, ModelportError, type ModelSignature, parseDuration, type TensorSpec } from '../../core/index.ts';
 
 export const HOSTED_PROTOCOLS = ['v2', 'v1', 'seldon', 'json'] as const;
 export type HostedProtocol = (typeof HOSTED_PROTOCOLS)[number];

@@ -13,8 +13,8 @@
  * Example: `const rt = new HostedRuntime({ env }); await rt.load({ path: 'fraud.hosted.yaml', egressAllowHosts: [] });`
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ModelportError } from '../../core/errors.ts';
-import type { ModelSignature, Tensor } from '../../core/tensor.ts';
+import type { ModelSignature, Tensor } from '../../core/index.ts';
+import { ModelportError } from '../../core/index.ts';
 import { EgressGuard, type LookupAll } from '../../egress/index.ts';
 import { type ModelRuntime, notLoaded, type RuntimeLoadOptions } from '../runtime.ts';
 import { decodeHostedResponse, encodeHostedRequest } from './hosted-codecs.ts';

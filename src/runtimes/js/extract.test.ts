@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import type { ModelportError } from '../../core/errors.ts';
+import type { ModelportError } from '../../core/index.ts';
 import { extractArchive, extractCached } from './extract.ts';
 import { packFolder, packTar, type TarEntryInput, tarHeader } from './tar-writer.ts';
 

@@ -3,8 +3,9 @@
  * sends back the declared signature. Started with an empty environment, so a model run at registration sees no
  * server setting or secret. A hang or crash here costs only this short-lived process.
  */
-import { ModelportError } from '../../core/errors.ts';
-import type { ModelSignature } from '../../core/tensor.ts';
+
+import type { ModelSignature } from '../../core/index.ts';
+import { ModelportError } from '../../core/index.ts';
 import { describeModelError, openJsModel } from './js-runtime.ts';
 
 export interface JsInspectRequest {

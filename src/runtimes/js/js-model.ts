@@ -15,7 +15,7 @@
  * }
  * ```
  */
-import type { Datatype, ModelSignature, Tensor, TensorData } from '../../core/tensor.ts';
+import type { Datatype, ModelSignature, Tensor, TensorData } from '../../core/index.ts';
 
 /** What `load`, `predict` and `unload` receive. */
 export interface JsModelContext {

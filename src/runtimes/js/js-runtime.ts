@@ -11,16 +11,16 @@
 import { realpath } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ModelportError } from '../../core/errors.ts';
 import {
   allocateTensorData,
   type Datatype,
   elementCount,
   isDatatype,
+  ModelportError,
   type ModelSignature,
   type Tensor,
   type TensorData,
-} from '../../core/tensor.ts';
+} from '../../core/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import type { ModelRuntime, RuntimeEnvironment, RuntimeLoadOptions } from '../runtime.ts';
 import { compileRuntimeSettings, notLoaded } from '../runtime.ts';

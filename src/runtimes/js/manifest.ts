@@ -17,8 +17,7 @@
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
-import { ModelportError } from '../../core/errors.ts';
-import { isDatatype, type ModelSignature, type TensorSpec } from '../../core/tensor.ts';
+import { isDatatype, ModelportError, type ModelSignature, type TensorSpec } from '../../core/index.ts';
 
 export const MANIFEST_FILE = 'modelport.json';
 const ENTRY_EXTENSIONS = new Set(['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts']);

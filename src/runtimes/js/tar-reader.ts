@@ -17,7 +17,7 @@
  */
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { ModelportError } from '../../core/errors.ts';
+import { ModelportError } from '../../core/index.ts';
 
 export interface TarLimits {
   /** Most decompressed bytes read from the archive (headers included). Default 1 GiB. */

@@ -14,7 +14,7 @@ import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { ModelportError } from '../../core/errors.ts';
+import { ModelportError } from '../../core/index.ts';
 
 /** One entry to write. `type` is the tar type flag ('0' file, '5' folder, '1' hard link, '2' symlink, ...). */
 export interface TarEntryInput {

@@ -3,8 +3,8 @@
  * included). Only BYTES costs a decode per element, because ORT string tensors hold JavaScript strings.
  */
 import * as ort from 'onnxruntime-node';
-import { ModelportError } from '../../core/errors.ts';
-import type { Datatype, Tensor } from '../../core/tensor.ts';
+import type { Datatype, Tensor } from '../../core/index.ts';
+import { ModelportError } from '../../core/index.ts';
 
 /** ORT element type of each V2 datatype. */
 export const ORT_TYPE: Readonly<Record<Datatype, ort.Tensor.Type>> = {

@@ -9,7 +9,7 @@
  * model costs a few reads, not its size in memory.
  */
 import { open } from 'node:fs/promises';
-import { ModelportError } from '../../core/errors.ts';
+import { ModelportError } from '../../core/index.ts';
 
 type Kind = 'model' | 'training' | 'function' | 'graph' | 'node' | 'attribute' | 'sparse' | 'tensor';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { ModelportError } from '../../core/errors.ts';
+import type { ModelportError } from '../../core/index.ts';
 import { buildLogisticRegressionModel } from '../../onnx-builder/index.ts';
 import { inspectOnnxModel } from './inspect.ts';
 import { SHARED_SKIP, sharedModel, type TestModels, writeTestModels } from './model-files.fixture.ts';

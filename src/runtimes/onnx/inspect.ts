@@ -4,9 +4,8 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { childEnv } from '../../core/child-env.ts';
-import { ModelportError } from '../../core/errors.ts';
-import type { ModelSignature } from '../../core/tensor.ts';
+import type { ModelSignature } from '../../core/index.ts';
+import { childEnv, ModelportError } from '../../core/index.ts';
 import type { InspectReply, InspectRequest } from './inspect-main.ts';
 import { sniffModelFile } from './sniff.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { ModelportError } from '../../core/errors.ts';
-import { DATATYPES, type Tensor } from '../../core/tensor.ts';
+import type { ModelportError } from '../../core/index.ts';
+import { DATATYPES, type Tensor } from '../../core/index.ts';
 import { runtimeConformance } from '../runtime.conformance.ts';
 import { createRuntime } from '../runtime.ts';
 import {

@@ -4,8 +4,8 @@
  * Runs only inside worker processes: `session.run` executes on the JavaScript thread and would stall the gateway.
  */
 import type * as ort from 'onnxruntime-node';
-import { ModelportError } from '../../core/errors.ts';
-import type { ModelSignature, Tensor } from '../../core/tensor.ts';
+import type { ModelSignature, Tensor } from '../../core/index.ts';
+import { ModelportError } from '../../core/index.ts';
 import type { ModelRuntime, RuntimeLoadOptions } from '../runtime.ts';
 import { compileRuntimeSettings, notLoaded } from '../runtime.ts';
 import { zeroBatch } from '../zero-batch.ts';

@@ -3,8 +3,8 @@
  * by the inspector child process; never imported by the gateway).
  */
 import * as ort from 'onnxruntime-node';
-import { ModelportError } from '../../core/errors.ts';
-import type { ModelSignature, TensorSpec } from '../../core/tensor.ts';
+import type { ModelSignature, TensorSpec } from '../../core/index.ts';
+import { ModelportError } from '../../core/index.ts';
 import type { RuntimeSettings } from '../runtime.ts';
 import { compileRuntimeSettings } from '../runtime.ts';
 import { v2Datatype } from './convert.ts';

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { ModelportError } from '../../core/errors.ts';
+import type { ModelportError } from '../../core/index.ts';
 import { buildLogisticRegressionModel } from '../../onnx-builder/index.ts';
 import { refusedFormat, sniffModelFile } from './sniff.ts';
 

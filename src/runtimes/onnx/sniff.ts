@@ -5,7 +5,7 @@
  * cleanly to the end of the file with an `ir_version` and a `graph`.
  */
 import { open } from 'node:fs/promises';
-import { ModelportError } from '../../core/errors.ts';
+import { ModelportError } from '../../core/index.ts';
 
 const HEAD_BYTES = 4096;
 

@@ -1,5 +1,5 @@
 /** Options of the dynamic batcher: defaults, validation (errors name `batching.<option>`), frozen config out. */
-import { invalid } from '../../core/errors.ts';
+import { invalid } from '../../core/index.ts';
 
 /**
  * Batching knobs of one model version (Triton's `dynamic_batching` and MLServer's adaptive batching, in our words).

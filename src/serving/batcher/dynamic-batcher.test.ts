@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
-import type { ModelportError } from '../../core/errors.ts';
-import type { InferRequest, ModelSignature, Tensor } from '../../core/tensor.ts';
+import type { InferRequest, ModelportError, ModelSignature, Tensor } from '../../core/index.ts';
 import { compileBatcherOptions } from './batcher-options.ts';
 import { type BatchExecutor, DynamicBatcher } from './dynamic-batcher.ts';
 

@@ -14,8 +14,9 @@
  *   const batcher = new DynamicBatcher(signature, pool, { maxBatchSize: 64 });
  *   const outputs = await batcher.submit(request, { signal, deadline });
  */
-import { ModelportError } from '../../core/errors.ts';
-import type { InferRequest, ModelSignature, Tensor } from '../../core/tensor.ts';
+
+import type { InferRequest, ModelSignature, Tensor } from '../../core/index.ts';
+import { ModelportError } from '../../core/index.ts';
 import { compileBatcherOptions, type DynamicBatcherConfig, type DynamicBatcherOptions } from './batcher-options.ts';
 import { concatBatch, splitBatch } from './tensor-batch.ts';
 

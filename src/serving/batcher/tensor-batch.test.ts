@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Tensor } from '../../core/tensor.ts';
+import type { Tensor } from '../../core/index.ts';
 import { concatBatch, splitBatch } from './tensor-batch.ts';
 
 const enc = new TextEncoder();

@@ -1,6 +1,7 @@
 /** Concatenation of requests along the batch dimension (dim 0) and the exact split of a batch's outputs. */
-import { ModelportError } from '../../core/errors.ts';
-import type { Tensor, TensorData } from '../../core/tensor.ts';
+
+import type { Tensor, TensorData } from '../../core/index.ts';
+import { ModelportError } from '../../core/index.ts';
 
 type NumericData = Exclude<TensorData, Uint8Array[]>;
 

@@ -14,14 +14,15 @@
  */
 import { EventEmitter } from 'node:events';
 import { Client, credentials, loadPackageDefinition, Metadata, type ServiceError, status } from '@grpc/grpc-js';
-import { ModelportError, notFound } from '../../core/errors.ts';
 import {
   DATATYPE_SIZE,
   type Datatype,
   type InferRequest,
   type InferResponse,
+  ModelportError,
+  notFound,
   type TensorData,
-} from '../../core/tensor.ts';
+} from '../../core/index.ts';
 import type {
   InferContext,
   InferenceService,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ModelportError } from '../../core/errors.ts';
-import type { Tensor } from '../../core/tensor.ts';
+import type { Tensor } from '../../core/index.ts';
+import { ModelportError } from '../../core/index.ts';
 import type { InferTensorContents } from './generated/inference/InferTensorContents.generated.ts';
 import type { ModelInferRequest } from './generated/inference/ModelInferRequest.generated.ts';
 import type { ModelInferResponse__Output } from './generated/inference/ModelInferResponse.generated.ts';

@@ -15,7 +15,6 @@
  * otherwise. The proto's InferParameter has no double, so an encoded non-integer number (or an object) is sent
  * as `string_param` (`'0.5'`, JSON for objects).
  */
-import { ModelportError } from '../../core/errors.ts';
 import {
   DATATYPE_SIZE,
   type Datatype,
@@ -23,11 +22,12 @@ import {
   type InferRequest,
   type InferResponse,
   isDatatype,
+  ModelportError,
   type RequestedOutput,
   type Tensor,
   type TensorData,
   tensorBytes,
-} from '../../core/tensor.ts';
+} from '../../core/index.ts';
 import type { InferParameter, InferParameter__Output } from './generated/inference/InferParameter.generated.ts';
 import type {
   InferTensorContents,

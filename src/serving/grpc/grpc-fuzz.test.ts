@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { DATATYPE_SIZE, DATATYPES } from '../../core/tensor.ts';
+import { DATATYPE_SIZE, DATATYPES } from '../../core/index.ts';
 import type { InferTensorContents } from './generated/inference/InferTensorContents.generated.ts';
 import type {
   _inference_ModelInferRequest_InferInputTensor as InferInputTensor,

@@ -26,7 +26,7 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { ERROR_CODES, GrpcStatus, ModelportError, toModelportError } from '../../core/errors.ts';
+import { ERROR_CODES, GrpcStatus, ModelportError, toModelportError } from '../../core/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import type { InferContext, InferenceService } from '../inference-service.ts';
 import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.generated.ts';

@@ -4,7 +4,7 @@
  * per-message compression flag. No state and no sockets: grpc-server.ts drives node:http2 with these.
  */
 import { gunzipSync, inflateSync } from 'node:zlib';
-import { GrpcStatus } from '../../core/errors.ts';
+import { GrpcStatus } from '../../core/index.ts';
 
 /** Status codes the transport itself answers (the error catalogue holds the ones domain errors map to). */
 export const WireStatus = { OK: 0, CANCELLED: 1, UNIMPLEMENTED: 12, INTERNAL: 13 } as const;

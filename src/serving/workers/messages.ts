@@ -3,9 +3,8 @@
  * with `serialization: 'advanced'` (the V8 serializer), so typed arrays, BigInt64Arrays included, travel as bytes
  * rather than JSON. Every request carries an `id`; the reply with the same `id` answers it.
  */
-import type { ErrorCode } from '../../core/errors.ts';
-import type { ModelSignature, Tensor } from '../../core/tensor.ts';
-import type { RuntimeKind, RuntimeLoadOptions } from '../../runtimes/runtime.ts';
+import type { ErrorCode, ModelSignature, Tensor } from '../../core/index.ts';
+import type { RuntimeKind, RuntimeLoadOptions } from '../../runtimes/index.ts';
 
 export type WorkerRequest =
   | { type: 'load'; id: number; kind: RuntimeKind; options: RuntimeLoadOptions }

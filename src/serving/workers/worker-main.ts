@@ -3,8 +3,9 @@
  * `WorkerRequest`s in order. It exits when its IPC channel closes, so a dead or exiting parent never leaves it
  * behind.
  */
-import { ModelportError } from '../../core/errors.ts';
-import type { Tensor } from '../../core/tensor.ts';
+
+import type { Tensor } from '../../core/index.ts';
+import { ModelportError } from '../../core/index.ts';
 import { createLogger } from '../../logging/index.ts';
 import { createRuntime, type ModelRuntime } from '../../runtimes/index.ts';
 import type { WorkerReply, WorkerRequest, WorkerStats } from './messages.ts';

@@ -4,10 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { ModelportError } from '../../core/errors.ts';
-import type { Tensor } from '../../core/tensor.ts';
+import type { ModelportError, Tensor } from '../../core/index.ts';
+import { createRuntime, type ModelRuntime } from '../../runtimes/index.ts';
 import { alive, lrInput, type TestModels, writeTestModels } from '../../runtimes/onnx/model-files.fixture.ts';
-import { OnnxRuntime } from '../../runtimes/onnx/onnx-runtime.ts';
 import { DynamicBatcher } from '../batcher/dynamic-batcher.ts';
 import { WorkerPool, type WorkerPoolOptions } from './worker-pool.ts';
 
@@ -22,7 +21,7 @@ const lrRows = (rows: number, offset = 0): Tensor[] => [
 
 describe('WorkerPool with ONNX Runtime in worker processes', { timeout: 60_000 }, () => {
   let models: TestModels;
-  let reference: OnnxRuntime;
+  let reference: ModelRuntime;
   const pools: WorkerPool[] = [];
   const pool = (options: Partial<WorkerPoolOptions> = {}) => {
     const created = new WorkerPool({ kind: 'onnx', load: { path: models.lr }, stdio: 'ignore', ...options });
@@ -33,7 +32,7 @@ describe('WorkerPool with ONNX Runtime in worker processes', { timeout: 60_000 }
 
   before(async () => {
     models = await writeTestModels();
-    reference = new OnnxRuntime();
+    reference = await createRuntime('onnx');
     await reference.load({ path: models.lr });
   });
   after(async () => {
@@ -65,7 +64,7 @@ describe('WorkerPool with ONNX Runtime in worker processes', { timeout: 60_000 }
         data: new Float32Array(2 * 784).map((_, i) => (i % 29) / 29),
       },
     ];
-    const local = new OnnxRuntime();
+    const local = await createRuntime('onnx');
     await local.load({ path: models.cnn });
     assert.deepEqual(await cnn.predict(image), await local.predict(image));
     await local.unload();

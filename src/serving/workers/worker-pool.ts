@@ -15,8 +15,9 @@
  *   const outputs = await pool.predict(inputs);
  *   await pool.close();
  */
-import { invalid, ModelportError } from '../../core/errors.ts';
-import type { ModelSignature, Tensor } from '../../core/tensor.ts';
+
+import type { ModelSignature, Tensor } from '../../core/index.ts';
+import { invalid, ModelportError } from '../../core/index.ts';
 import type { WorkerStats } from './messages.ts';
 import { type WorkerExit, WorkerProcess, type WorkerProcessOptions } from './worker-process.ts';
 

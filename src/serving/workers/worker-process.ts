@@ -8,10 +8,9 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { childEnv } from '../../core/child-env.ts';
-import { ModelportError } from '../../core/errors.ts';
-import type { ModelSignature, Tensor } from '../../core/tensor.ts';
-import type { RuntimeKind, RuntimeLoadOptions } from '../../runtimes/runtime.ts';
+import type { ModelSignature, Tensor } from '../../core/index.ts';
+import { childEnv, ModelportError } from '../../core/index.ts';
+import type { RuntimeKind, RuntimeLoadOptions } from '../../runtimes/index.ts';
 import type { WorkerReply, WorkerRequest, WorkerStats } from './messages.ts';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));

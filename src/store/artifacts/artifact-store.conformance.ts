@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { ModelportError } from '../../core/errors.ts';
+import { ModelportError } from '../../core/index.ts';
 import type { ArtifactStore } from './artifact-store.ts';
 
 export interface StoreUnderTest {

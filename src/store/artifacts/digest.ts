@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { pipeline, type Readable, Transform } from 'node:stream';
-import { invalid, ModelportError, notFound } from '../../core/errors.ts';
+import { invalid, ModelportError, notFound } from '../../core/index.ts';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { ModelportError } from '../../core/errors.ts';
+import { ModelportError } from '../../core/index.ts';
 import { FolderArtifactStore } from './folder-artifact-store.ts';
 
 const corrupt = (error: unknown) => error instanceof ModelportError && error.code === 'artifact_corrupt';

@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ModelportError } from '../../core/errors.ts';
+import { ModelportError } from '../../core/index.ts';
 import { FolderArtifactStore } from './folder-artifact-store.ts';
 import { openArtifactStore } from './open-artifact-store.ts';
 import { S3ArtifactStore } from './s3-artifact-store.ts';

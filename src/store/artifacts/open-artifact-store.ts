@@ -2,8 +2,8 @@
  * Choosing the artifact store from the `artifacts` setting: a folder path, or `s3://bucket/prefix`.
  */
 import { mkdir } from 'node:fs/promises';
-import type { S3Settings } from '../../core/config.ts';
-import { ModelportError } from '../../core/errors.ts';
+import type { S3Settings } from '../../core/index.ts';
+import { ModelportError } from '../../core/index.ts';
 import type { ArtifactStore } from './artifact-store.ts';
 import { FolderArtifactStore } from './folder-artifact-store.ts';
 import { S3ArtifactStore, type S3Credentials } from './s3-artifact-store.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { ModelportError } from '../../core/errors.ts';
+import { ModelportError } from '../../core/index.ts';
 import { parseS3Url, type S3Api, S3ArtifactStore } from './s3-artifact-store.ts';
 import { type S3rverFixture, startS3rver } from './s3rver-fixture.ts';
 

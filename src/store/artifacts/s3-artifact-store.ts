@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ModelportError } from '../../core/errors.ts';
+import { ModelportError } from '../../core/index.ts';
 import type { ArtifactRef, ArtifactStore, PutOptions } from './artifact-store.ts';
 import { artifactNotFound, assertSha256, verifyStream } from './digest.ts';
 import { FolderArtifactStore } from './folder-artifact-store.ts';

@@ -2,7 +2,7 @@
  * Where the metadata lives, decided from the database URL setting alone (no I/O).
  */
 import { join, resolve } from 'node:path';
-import { ModelportError } from '../../core/errors.ts';
+import { ModelportError } from '../../core/index.ts';
 
 export type MetadataTarget =
   | { readonly dialect: 'sqlite'; readonly path: string; readonly location: string }

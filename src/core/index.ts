@@ -1,0 +1,40 @@
+/** The public surface of core/: other folders import from here, never a file inside. */
+export { childEnv } from './child-env.ts';
+export {
+  compileServerConfig,
+  LOG_LEVELS,
+  type LogLevel,
+  type RawSettings,
+  type S3Settings,
+  SETTINGS,
+  type SettingName,
+  settingsFromEnv,
+} from './config.ts';
+export {
+  ERROR_CODES,
+  type ErrorCode,
+  GrpcStatus,
+  invalid,
+  ModelportError,
+  notFound,
+  toModelportError,
+} from './errors.ts';
+export { checkAlias, checkName, type ModelRef, parseModelRef } from './names.ts';
+export { Semaphore } from './semaphore.ts';
+export {
+  allocateTensorData,
+  DATATYPE_SIZE,
+  DATATYPES,
+  type Datatype,
+  elementCount,
+  type InferRequest,
+  type InferResponse,
+  isDatatype,
+  type ModelSignature,
+  type RequestedOutput,
+  type Tensor,
+  type TensorData,
+  type TensorSpec,
+  tensorBytes,
+} from './tensor.ts';
+export { formatBytes, parseDuration, parseSize } from './units.ts';
