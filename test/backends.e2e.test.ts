@@ -16,7 +16,7 @@ import { ModelportApiError, ModelportClient } from '../src/client/client.ts';
 import { compileServerConfig, type RawSettings } from '../src/core/config.ts';
 import { memoryLogger } from '../src/logging/index.ts';
 import { type RunningServer, startServer } from '../src/server/server.ts';
-import { type S3rverFixture, startS3rver } from '../src/store/artifacts/s3rver-fixture.ts';
+import { type S3rverFixture, startS3rver } from '../src/store/artifacts/s3rver.fixture.ts';
 import { cli } from './support/cli.ts';
 import { REPO_ROOT } from './support/server.ts';
 

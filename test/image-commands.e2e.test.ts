@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { main } from '../src/cli/main.ts';
 import { expectedSum, writeJsModels } from '../src/runtimes/js/js-models.fixture.ts';
 import { FolderArtifactStore, hashFile, S3ArtifactStore } from '../src/store/artifacts/index.ts';
-import { type S3rverFixture, startS3rver } from '../src/store/artifacts/s3rver-fixture.ts';
+import { type S3rverFixture, startS3rver } from '../src/store/artifacts/s3rver.fixture.ts';
 import { type CommandProcess, startCommand, stopProcess } from './support/process.ts';
 import { REPO_ROOT } from './support/server.ts';
 

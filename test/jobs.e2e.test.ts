@@ -16,7 +16,7 @@ import type { Job } from '../src/jobs/index.ts';
 import { memoryLogger } from '../src/logging/index.ts';
 import { createRandom } from '../src/onnx-builder/index.ts';
 import { type RunningServer, startServer } from '../src/server/server.ts';
-import { startS3rver } from '../src/store/artifacts/s3rver-fixture.ts';
+import { startS3rver } from '../src/store/artifacts/s3rver.fixture.ts';
 import { cli } from './support/cli.ts';
 import { REPO_ROOT } from './support/server.ts';
 

@@ -7,6 +7,7 @@ export {
   type RawSettings,
   type S3Settings,
   SETTINGS,
+  type ServerConfig,
   type SettingName,
   settingsFromEnv,
 } from './config.ts';

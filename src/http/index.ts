@@ -1,3 +1,3 @@
 /** The public surface of http/: other folders import from here, never a file inside. */
-export { exceedsDepth, readBody } from './body.ts';
+export { exceedsDepth, parseJson, readBody, tooLarge } from './body.ts';
 export { errorHeaders, sendError, sendJson } from './respond.ts';

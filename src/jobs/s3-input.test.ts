@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { S3 } from '@aws-sdk/client-s3';
 import { ModelportError } from '../core/index.ts';
-import { type S3rverFixture, startS3rver } from '../store/index.ts';
+import { type S3rverFixture, startS3rver } from '../store/artifacts/s3rver.fixture.ts';
 import { S3InputSource, s3Connection } from './s3-input.ts';
 
 let s3: S3rverFixture;

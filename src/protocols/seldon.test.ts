@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { InferResponse, ModelSignature } from '../core/index.ts';
 import { ModelportError } from '../core/index.ts';
+import { assertRejects, TABULAR } from './assertions.fixture.ts';
 import { decodeSeldon, encodeSeldon, seldonErrorBody } from './seldon.ts';
-import { assertRejects, TABULAR } from './test-helpers.ts';
 
 const JSON_TYPE = 'application/json';
 const FORM = 'application/x-www-form-urlencoded; charset=utf-8';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { InferResponse, ModelSignature } from '../core/index.ts';
-import { assertRejects } from './test-helpers.ts';
+import { assertRejects } from './assertions.fixture.ts';
 import { decodeV1, encodeV1, encodeV1ModelList, encodeV1ModelStatus } from './v1.ts';
 
 const halfPlusThree: ModelSignature = {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Datatype, ErrorCode, InferRequest, InferResponse, Tensor } from '../core/index.ts';
-import { assertRejects } from './test-helpers.ts';
+import { assertRejects } from './assertions.fixture.ts';
 import { decodeV2Request, encodeV2Response } from './v2-binary.ts';
 import { decodeV2Json } from './v2-json.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Datatype, InferResponse, Tensor } from '../core/index.ts';
-import { assertRejects } from './test-helpers.ts';
+import { assertRejects } from './assertions.fixture.ts';
 import { decodeV2Json, encodeV2Json } from './v2-json.ts';
 
 const body = (inputs: unknown[], extra: Record<string, unknown> = {}) => JSON.stringify({ inputs, ...extra });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { InferRequest, ModelSignature, Tensor } from '../core/index.ts';
-import { assertRejects } from './test-helpers.ts';
+import { assertRejects } from './assertions.fixture.ts';
 import { validateRequest, zeroRequest } from './validate.ts';
 
 const signature: ModelSignature = {

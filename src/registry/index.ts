@@ -1,3 +1,5 @@
 /** The public surface of registry/: other folders import from here, never a file inside. */
-export type { ModelRegistry } from './model-registry.ts';
-export type { ModelVersion } from './types.ts';
+
+export { modelInspector } from './model-inspector.ts';
+export { ModelRegistry } from './model-registry.ts';
+export type { Model, ModelVersion, Project, VersionUsage } from './types.ts';

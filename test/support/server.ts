@@ -12,7 +12,7 @@ import pg from 'pg';
 import { compileServerConfig, type RawSettings, type ServerConfig } from '../../src/core/config.ts';
 import { memoryLogger } from '../../src/logging/index.ts';
 import { type App, buildApp, type RunningServer, startServer } from '../../src/server/server.ts';
-import { startS3rver } from '../../src/store/artifacts/s3rver-fixture.ts';
+import { startS3rver } from '../../src/store/artifacts/s3rver.fixture.ts';
 
 export type StoreKind = 'embedded' | 'postgres+s3';
 

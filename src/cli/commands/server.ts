@@ -40,7 +40,7 @@ export const serverCommand: Command = {
     const config = compileServerConfig(raw, env, process.cwd());
 
     // Loaded here, not at the top: the rest of the CLI never pays for the server's dependencies.
-    const { startServer } = await import('../../server/server.ts');
+    const { startServer } = await import('../../server/index.ts');
     const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
       version: string;
     };

@@ -4,7 +4,7 @@
  * references cannot reach files beside the model. A crash here costs only this short-lived process.
  */
 import { readFile } from 'node:fs/promises';
-import { ModelportError } from '../../core/index.ts';
+import { type ModelSignature, ModelportError } from '../../core/index.ts';
 import { createSession, sessionSignature } from './session.ts';
 
 export interface InspectRequest {
@@ -12,7 +12,7 @@ export interface InspectRequest {
 }
 
 export type InspectReply =
-  | { ok: true; signature: import('../../core/tensor.ts').ModelSignature }
+  | { ok: true; signature: ModelSignature }
   | { ok: false; code: 'invalid_model'; message: string };
 
 process.on('disconnect', () => process.exit(0));

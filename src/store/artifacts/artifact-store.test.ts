@@ -6,7 +6,7 @@ import { after, before } from 'node:test';
 import { describeArtifactStore } from './artifact-store.conformance.ts';
 import { FolderArtifactStore } from './folder-artifact-store.ts';
 import { S3ArtifactStore } from './s3-artifact-store.ts';
-import { type S3rverFixture, startS3rver } from './s3rver-fixture.ts';
+import { type S3rverFixture, startS3rver } from './s3rver.fixture.ts';
 
 let root: string;
 let s3: S3rverFixture;

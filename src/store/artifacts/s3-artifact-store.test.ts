@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { ModelportError } from '../../core/index.ts';
 import { parseS3Url, type S3Api, S3ArtifactStore } from './s3-artifact-store.ts';
-import { type S3rverFixture, startS3rver } from './s3rver-fixture.ts';
+import { type S3rverFixture, startS3rver } from './s3rver.fixture.ts';
 
 const configError = (field: string) => (error: unknown) =>
   error instanceof ModelportError && error.code === 'invalid_config' && error.field === field;

@@ -5,7 +5,7 @@
  * the registry does. Prints `done`; any failure exits non-zero.
  */
 
-import { registerVersion } from './metadata-store.fixtures.ts';
+import { registerVersion } from './metadata-store.fixture.ts';
 import { openMetadataStore } from './metadata-store.ts';
 
 const [options, modelId, bumps] = process.argv.slice(2);

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { forEachMetadataStore } from './metadata-store.conformance.ts';
-import { createModel, registerVersion } from './metadata-store.fixtures.ts';
+import { createModel, registerVersion } from './metadata-store.fixture.ts';
 import { isUniqueViolation, type MetadataStore, openMetadataStore } from './metadata-store.ts';
 import { MIGRATIONS, migrate } from './migrations.ts';
 
