@@ -4,7 +4,7 @@
  * references cannot reach files beside the model. A crash here costs only this short-lived process.
  */
 import { readFile } from 'node:fs/promises';
-import { type ModelSignature, ModelportError } from '../../core/index.ts';
+import { ModelportError, type ModelSignature } from '../../core/index.ts';
 import { createSession, sessionSignature } from './session.ts';
 
 export interface InspectRequest {
