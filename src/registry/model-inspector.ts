@@ -35,7 +35,7 @@ export interface ModelInspectorOptions {
 export function modelInspector(options: ModelInspectorOptions): ModelInspector {
   const timeoutMs = options.timeoutMs ?? 60_000;
   // A burst of uploads must not start a burst of runtimes: each check is a process with a model in memory.
-  const slots = new Semaphore(options.maxConcurrent ?? 2);
+  const slots = new Semaphore(options.maxConcurrent ?? 2, { maxWaiting: 64, what: 'model checks' });
   return {
     inspect: (path: string, format: string) => slots.run(() => inspectOne(path, format)),
   };

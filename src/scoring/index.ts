@@ -11,7 +11,6 @@ export { JsonlBatchParser } from './jsonl-batch-parser.ts';
 export { type PredictionLayout, predictionLayout } from './predictions.ts';
 export type { BadRowHandler, BatchParser, RowBatch } from './row-batch.ts';
 export { createRowFormatter, type RowFormat, type RowFormatter } from './row-formatter.ts';
-export { type ScoreProgress, scoreProgress, scoreSummary } from './score-progress.ts';
 export { type ByteSink, type ScoreStreamOptions, type ScoreSummary, scoreStream } from './score-stream.ts';
 export type { BatchScorer } from './scorer.ts';
 export {

@@ -27,15 +27,14 @@ import {
   type RowFormat,
   readSignatureFile,
   type ScoringSignature,
-  scoreProgress,
   scoreStream,
-  scoreSummary,
   streamSink,
   V2HttpScorer,
 } from '../../scoring/index.ts';
 import { scoringParts } from '../../signatures/index.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
+import { scoreProgress, scoreSummary } from '../progress.ts';
 
 function formatOf(path: string, given: string | undefined, fallback: RowFormat): RowFormat {
   if (given !== undefined) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { scoreProgress, scoreSummary } from './score-progress.ts';
+import { progressBar, scoreProgress, scoreSummary } from './progress.ts';
 
 function recorder() {
   const written: string[] = [];
@@ -52,4 +52,22 @@ test('not a terminal: nothing but the summary line', () => {
     scoreSummary(1_000_000, 2, 2.5, 'scored.csv'),
     'scored 1,000,000 rows (2 rejected) in 2.50 s, 400,000 rows/s -> scored.csv',
   );
+});
+
+test('a transfer of 1 MiB or more gets a bar with bytes and bytes/s, completed on finish; smaller ones get none', () => {
+  const r = recorder();
+  const io = { out: () => {}, err: r.write, interactive: true };
+  const mib = 1024 * 1024;
+  const bar = progressBar(io, 'uploading', 4 * mib, r.now);
+  r.advance(1000);
+  bar.update(mib);
+  assert.match(r.written[0]!, /^\ruploading \[#{8}\.{22}\] {2}25% .*\/s $/);
+  bar.update(2 * mib);
+  assert.equal(r.written.length, 1, 'no redraw within 100 ms');
+  bar.finish();
+  assert.match(r.written.at(-2)!, /\[#{30}\] 100%/);
+  assert.equal(r.written.at(-1), '\n');
+  const small = recorder();
+  progressBar({ ...io, err: small.write }, 'uploading', mib - 1, small.now).finish();
+  assert.deepEqual(small.written, []);
 });
