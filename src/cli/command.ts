@@ -9,9 +9,23 @@ export interface OptionSpec {
   description: string;
 }
 
-export interface CommandContext {
+/** The value parseArgs gives for one declared option: `--x v` a string, a flag a boolean, `multiple` a list. */
+export type OptionValue<S extends OptionSpec> = OptionSpec extends S
+  ? string | boolean | string[]
+  : S['type'] extends 'boolean'
+    ? S['multiple'] extends true
+      ? boolean[]
+      : boolean
+    : S['multiple'] extends true
+      ? string[]
+      : string;
+
+/** The options of a command, typed from its declaration (absent when not given). */
+export type OptionValues<O extends Record<string, OptionSpec>> = { [K in keyof O]?: OptionValue<O[K]> };
+
+export interface CommandContext<O extends Record<string, OptionSpec> = Record<string, OptionSpec>> {
   args: string[];
-  options: Record<string, string | boolean | string[] | undefined>;
+  options: OptionValues<O>;
   io: Io;
   format: OutputFormat;
   /** Built lazily so that `server` and `--help` never need a reachable server. */
@@ -19,15 +33,25 @@ export interface CommandContext {
   env: Readonly<Record<string, string | undefined>>;
 }
 
-export interface Command {
+export interface Command<O extends Record<string, OptionSpec> = Record<string, OptionSpec>> {
   /** Words that select it: ['models', 'register']. */
   words: string[];
   usage: string;
   summary: string;
-  options?: Record<string, OptionSpec>;
+  options?: O;
   /** Minimum and maximum positional arguments after the words. */
   args: [number, number];
-  run(ctx: CommandContext): Promise<number | undefined>;
+  run(ctx: CommandContext<O>): Promise<number | undefined>;
+}
+
+/**
+ * Declares a command so that `run` sees its options typed from `options` (no casts): `--alias` declared
+ * `{ type: 'string', multiple: true }` arrives as `string[] | undefined`.
+ */
+export function defineCommand<const O extends Record<string, OptionSpec> = Record<never, OptionSpec>>(
+  command: Command<O>,
+): Command {
+  return command as unknown as Command;
 }
 
 /** Thrown for wrong usage; main prints it with the command's usage and exits 2. */

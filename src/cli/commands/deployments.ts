@@ -2,8 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { Deployment } from '../../deployments/types.ts';
-import type { Command, CommandContext } from '../command.ts';
-import { UsageError } from '../command.ts';
+import { type Command, type CommandContext, defineCommand, UsageError } from '../command.ts';
 import { details, json, table } from '../output.ts';
 
 function condition(d: Deployment, type: string): string {
@@ -51,7 +50,7 @@ function int(value: unknown, flag: string): number | undefined {
 }
 
 export const deploymentCommands: Command[] = [
-  {
+  defineCommand({
     words: ['deployments', 'create'],
     usage: 'deployments create <name> --model <model@ref> [--min N] [--max N] [--canary <model@ref>:<pct>]',
     summary: 'Create a deployment serving a model',
@@ -94,8 +93,8 @@ export const deploymentCommands: Command[] = [
       show(ctx, d);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['deployments', 'apply'],
     usage: 'deployments apply -f <file.yaml|file.json>',
     summary: 'Create or change a deployment from a file (name + spec)',
@@ -131,8 +130,8 @@ export const deploymentCommands: Command[] = [
       show(ctx, d);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['deployments', 'list'],
     usage: 'deployments list',
     summary: 'List deployments with their status',
@@ -157,8 +156,8 @@ export const deploymentCommands: Command[] = [
         );
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['deployments', 'show'],
     usage: 'deployments show <name>',
     summary: 'Show a deployment: status, revisions, traffic and replicas',
@@ -167,8 +166,8 @@ export const deploymentCommands: Command[] = [
       show(ctx, await ctx.client().getDeployment(ctx.args[0]!));
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['deployments', 'delete'],
     usage: 'deployments delete <name>',
     summary: 'Delete a deployment and stop all its workers',
@@ -178,8 +177,8 @@ export const deploymentCommands: Command[] = [
       io.out(format === 'json' ? json({ deleted: args[0] }) : `deleted deployment ${args[0]}\n`);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['deployments', 'promote'],
     usage: 'deployments promote <name>',
     summary: 'Send all traffic to the canary',
@@ -188,8 +187,8 @@ export const deploymentCommands: Command[] = [
       show(ctx, await ctx.client().promoteDeployment(ctx.args[0]!));
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['deployments', 'rollback'],
     usage: 'deployments rollback <name> [--to-revision N]',
     summary: 'Serve an earlier revision (default: the previous one)',
@@ -199,8 +198,8 @@ export const deploymentCommands: Command[] = [
       show(ctx, await ctx.client().rollbackDeployment(ctx.args[0]!, int(ctx.options['to-revision'], '--to-revision')));
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['deployments', 'wait'],
     usage: 'deployments wait <name> [--timeout SECONDS]',
     summary: 'Block until the deployment is ready, then print its URL',
@@ -211,5 +210,5 @@ export const deploymentCommands: Command[] = [
       io.out(format === 'json' ? json(d) : `${d.status.urls.rest}\n`);
       return 0;
     },
-  },
+  }),
 ];

@@ -4,12 +4,11 @@
  * a compose bundle's `example/` is the user's and kept when present. Exports never hold secret values.
  */
 import type { ExportFormat } from '../../backends/export.ts';
-import type { Command } from '../command.ts';
-import { UsageError } from '../command.ts';
+import { type Command, defineCommand, UsageError } from '../command.ts';
 
 const FORMATS: readonly ExportFormat[] = ['kserve', 'kserve-knative', 'knative', 'compose'];
 
-export const exportCommand: Command = {
+export const exportCommand = defineCommand({
   words: ['export'],
   usage: 'export <deployment> --format kserve|kserve-knative|knative|compose -o <dir>',
   summary: 'Write a deployment as Kubernetes manifests or a docker-compose bundle, without applying',
@@ -19,9 +18,9 @@ export const exportCommand: Command = {
     output: { type: 'string', short: 'o', description: 'Folder to write into (created when missing)' },
   },
   async run({ args, options, io, client }) {
-    const format = ((options['format'] as string | undefined) ?? 'kserve') as ExportFormat;
+    const format = (options['format'] ?? 'kserve') as ExportFormat;
     if (!FORMATS.includes(format)) throw new UsageError(`--format takes ${FORMATS.join(', ')}, not '${format}'`);
-    const dir = options['output'] as string | undefined;
+    const dir = options['output'];
     if (!dir) throw new UsageError('-o <dir> is required: the folder to write the files into');
     const files = await client().exportDeployment(args[0]!, format);
     // Loaded here: the rest of the CLI never loads the renderers' dependencies.
@@ -30,4 +29,4 @@ export const exportCommand: Command = {
     io.out(`wrote ${files.length} file(s) to ${dir}:\n${files.map((f) => `  ${f.path}`).join('\n')}\n`);
     return 0;
   },
-};
+});

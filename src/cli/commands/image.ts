@@ -14,8 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Settings } from '../../core/index.ts';
 import { parseDuration, parseSize } from '../../core/index.ts';
-import type { Command } from '../command.ts';
-import { UsageError } from '../command.ts';
+import { type Command, defineCommand, UsageError } from '../command.ts';
 import { commandLogger } from '../log.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -38,7 +37,7 @@ function portOption(value: string | boolean | string[] | undefined, fallback: nu
   return Number(value);
 }
 
-export const serveModelCommand: Command = {
+export const serveModelCommand = defineCommand({
   words: ['serve-model'],
   usage:
     'serve-model --model-uri s3://bucket/prefix/sha256/<hex>|PATH --model-name NAME [--model-format onnx|js|hosted] [--sha256 HEX] [--host 0.0.0.0] [--port 8080] [--grpc-port 8081]',
@@ -54,11 +53,11 @@ export const serveModelCommand: Command = {
     'grpc-port': { type: 'string', description: 'gRPC port (default 8081; 0 turns gRPC off)' },
   },
   async run({ options, io, env }) {
-    const modelUri = (options['model-uri'] as string | undefined) ?? env['STORAGE_URI'];
-    const modelName = (options['model-name'] as string | undefined) ?? env['MODEL_NAME'];
+    const modelUri = options['model-uri'] ?? env['STORAGE_URI'];
+    const modelName = options['model-name'] ?? env['MODEL_NAME'];
     if (!modelUri) throw new UsageError('--model-uri (or STORAGE_URI) is required');
     if (!modelName) throw new UsageError('--model-name (or MODEL_NAME) is required');
-    const format = options['model-format'] as string | undefined;
+    const format = options['model-format'];
     if (format !== undefined && !['onnx', 'js', 'hosted'].includes(format)) {
       throw new UsageError(`--model-format takes onnx, js or hosted, not '${format}'`);
     }
@@ -73,8 +72,8 @@ export const serveModelCommand: Command = {
       modelUri,
       modelName,
       format: format as 'onnx' | 'js' | 'hosted' | undefined,
-      sha256: options['sha256'] as string | undefined,
-      host: (options['host'] as string | undefined) ?? '0.0.0.0',
+      sha256: options['sha256'],
+      host: options['host'] ?? '0.0.0.0',
       port: portOption(options['port'], 8080, 'port'),
       grpcPort: portOption(options['grpc-port'], 8081, 'grpc-port'),
       workDir,
@@ -92,9 +91,9 @@ export const serveModelCommand: Command = {
     await rm(workDir, { recursive: true, force: true });
     return 0;
   },
-};
+});
 
-export const fetchModelsCommand: Command = {
+export const fetchModelsCommand = defineCommand({
   words: ['fetch-models'],
   usage: 'fetch-models --manifest models.json --to DIR [--artifacts s3://bucket/prefix|DIR]',
   summary: "Download a compose bundle's models into a folder, verified (its model-download service)",
@@ -105,9 +104,9 @@ export const fetchModelsCommand: Command = {
     artifacts: { type: 'string', description: 'Where artifacts live (MODELPORT_ARTIFACTS)' },
   },
   async run({ options, io, format, env }) {
-    const manifest = options['manifest'] as string | undefined;
-    const to = options['to'] as string | undefined;
-    const artifacts = (options['artifacts'] as string | undefined) ?? env['MODELPORT_ARTIFACTS'];
+    const manifest = options['manifest'];
+    const to = options['to'];
+    const artifacts = options['artifacts'] ?? env['MODELPORT_ARTIFACTS'];
     if (!manifest || !to) throw new UsageError('--manifest and --to are required');
     if (!artifacts)
       throw new UsageError('--artifacts (or MODELPORT_ARTIFACTS) is required: s3://bucket/prefix or a folder');
@@ -117,9 +116,9 @@ export const fetchModelsCommand: Command = {
     else for (const m of fetched) io.out(`${m.fetched ? 'fetched' : 'kept   '} ${m.model}@${m.version} -> ${m.path}\n`);
     return 0;
   },
-};
+});
 
-export const gatewayCommand: Command = {
+export const gatewayCommand = defineCommand({
   words: ['gateway'],
   usage:
     'gateway --routes routes.json [--host 0.0.0.0] [--port 8080] [--max-body-size 64MiB] [--timeout 60s] [--reload-interval 2s]',
@@ -137,20 +136,20 @@ export const gatewayCommand: Command = {
     },
   },
   async run({ options, io, env }) {
-    const routes = (options['routes'] as string | undefined) ?? env['MODELPORT_ROUTES'];
+    const routes = options['routes'] ?? env['MODELPORT_ROUTES'];
     if (!routes)
       throw new UsageError("--routes (or MODELPORT_ROUTES) is required: the bundle's base/gateway/routes.json");
-    const size = parseSize((options['max-body-size'] as string | undefined) ?? '64MiB');
+    const size = parseSize(options['max-body-size'] ?? '64MiB');
     if (size === undefined || size < 1) throw new UsageError('--max-body-size takes a size such as 64MiB or 1048576');
-    const duration = (name: string, fallback: string, min: number) => {
-      const ms = parseDuration((options[name] as string | undefined) ?? fallback);
+    const duration = (name: 'timeout' | 'reload-interval', fallback: string, min: number) => {
+      const ms = parseDuration(options[name] ?? fallback);
       if (ms === undefined || ms < min) throw new UsageError(`--${name} takes a duration such as 30s or 500ms`);
       return ms;
     };
     const { startGateway } = await import('../../backends/image/gateway/index.ts');
     const gateway = await startGateway({
       routes,
-      host: (options['host'] as string | undefined) ?? '0.0.0.0',
+      host: options['host'] ?? '0.0.0.0',
       port: portOption(options['port'], 8080, 'port'),
       maxRequestBytes: size,
       upstreamTimeoutMs: duration('timeout', '60s', 1),
@@ -165,4 +164,4 @@ export const gatewayCommand: Command = {
     });
     return 0;
   },
-};
+});

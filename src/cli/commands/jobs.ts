@@ -8,8 +8,7 @@ import type { ModelportClient } from '../../client/client.ts';
 import { formatBytes, ModelportError } from '../../core/index.ts';
 import type { Job, JobCreateRequest } from '../../jobs/index.ts';
 import { type ByteSink, type CommittableSink, fileSink, readSignatureFile, streamSink } from '../../scoring/index.ts';
-import type { Command, CommandContext } from '../command.ts';
-import { UsageError } from '../command.ts';
+import { type Command, type CommandContext, defineCommand, UsageError } from '../command.ts';
 import { details, json, table } from '../output.ts';
 import { progressBar } from '../progress.ts';
 
@@ -87,7 +86,7 @@ function choice<T extends string>(value: unknown, flag: string, allowed: readonl
 }
 
 export const jobCommands: Command[] = [
-  {
+  defineCommand({
     words: ['jobs', 'submit'],
     usage:
       'jobs submit <model[@version|@alias]> <input.csv | input.jsonl | s3://bucket/key> [--batch-size N] [--keep col1,col2] [--on-error fail|skip] [--signature file.json] [--format csv|jsonl] [--output-format csv|jsonl] [--wait]',
@@ -105,11 +104,11 @@ export const jobCommands: Command[] = [
     async run(ctx) {
       const { args, options, io } = ctx;
       const [model, inputArg] = args as [string, string];
-      const keep = ((options['keep'] as string | undefined) ?? '')
+      const keep = (options['keep'] ?? '')
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean);
-      const extra = options['signature'] ? await readSignatureFile(options['signature'] as string) : {};
+      const extra = options['signature'] ? await readSignatureFile(options['signature']) : {};
       const format =
         choice(options['format'], '--format', ['csv', 'jsonl'] as const) ??
         (/\.(jsonl|ndjson|json)$/i.test(inputArg) ? 'jsonl' : 'csv');
@@ -155,8 +154,8 @@ export const jobCommands: Command[] = [
       show(ctx, job);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['jobs', 'list'],
     usage: 'jobs list',
     summary: 'List batch scoring jobs, newest first',
@@ -184,8 +183,8 @@ export const jobCommands: Command[] = [
       );
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['jobs', 'show'],
     usage: 'jobs show <id> [--wait]',
     summary: 'Show a job: state, progress, output',
@@ -197,8 +196,8 @@ export const jobCommands: Command[] = [
       show(ctx, await ctx.client().getJob(id));
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['jobs', 'cancel'],
     usage: 'jobs cancel <id>',
     summary: 'Cancel a queued or running job',
@@ -207,8 +206,8 @@ export const jobCommands: Command[] = [
       show(ctx, await ctx.client().cancelJob(ctx.args[0] as string));
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['jobs', 'download'],
     usage: 'jobs download <id> [-o file | -] [--rejects]',
     summary: "Download a succeeded job's output (or its rejects), verified against its sha256",
@@ -219,7 +218,7 @@ export const jobCommands: Command[] = [
     },
     async run(ctx) {
       const id = ctx.args[0] as string;
-      const path = (ctx.options['output'] as string | undefined) ?? '-';
+      const path = ctx.options['output'] ?? '-';
       const which = ctx.options['rejects'] ? 'rejects' : 'output';
       const download = await ctx.client().downloadJobOutput(id, which);
       const sink: CommittableSink | ByteSink = path === '-' ? streamSink(process.stdout) : fileSink(path);
@@ -248,5 +247,5 @@ export const jobCommands: Command[] = [
       if (path !== '-') ctx.io.err(`downloaded ${formatBytes(size)} -> ${path}\n`);
       return 0;
     },
-  },
+  }),
 ];

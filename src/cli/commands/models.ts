@@ -5,8 +5,7 @@ import type { ModelportClient, RegisterOptions } from '../../client/client.ts';
 import { formatBytes, parseModelRef } from '../../core/index.ts';
 import { localImport } from '../../imports/index.ts';
 import type { ModelVersion } from '../../registry/index.ts';
-import type { Command } from '../command.ts';
-import { UsageError } from '../command.ts';
+import { type Command, defineCommand, UsageError } from '../command.ts';
 import { details, type Io, json, table } from '../output.ts';
 import { progressBar } from '../progress.ts';
 import { attachFriendly, describeFriendly, isHostedDescriptor, signatureOption } from './signatures.ts';
@@ -59,7 +58,7 @@ async function upload(
 }
 
 export const modelCommands: Command[] = [
-  {
+  defineCommand({
     words: ['models', 'import'],
     usage: 'models import <name> <path-or-url> [--alias A]... [--description D] [--tag k=v]...',
     summary:
@@ -74,8 +73,8 @@ export const modelCommands: Command[] = [
     async run({ args, options, io, format, client }) {
       const [name, from] = args as [string, string];
       const friendly = await signatureOption(options['signature']);
-      const aliases = options['alias'] as string[] | undefined;
-      const description = options['description'] as string | undefined;
+      const aliases = options['alias'];
+      const description = options['description'];
       const tags = keyValues(options['tag'], '--tag');
       let version: ModelVersion;
       if (/^[a-z][a-z0-9+.-]*:\/\//i.test(from)) {
@@ -106,8 +105,8 @@ export const modelCommands: Command[] = [
       io.out(format === 'json' ? json(version) : registered(version));
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['models', 'register'],
     usage:
       'models register <name> <file.onnx|model.tgz|folder> [--alias A]... [--description D] [--tag k=v]... [--metric k=v]...',
@@ -133,12 +132,12 @@ export const modelCommands: Command[] = [
         : await localImport(path, tmpdir());
       try {
         const version = await upload(io, client(), name, source, {
-          description: (options['description'] as string | undefined) ?? source.description,
-          aliases: options['alias'] as string[] | undefined,
+          description: options['description'] ?? source.description,
+          aliases: options['alias'],
           tags: { ...source.tags, ...keyValues(options['tag'], '--tag') },
           metrics,
-          source: options['source'] as string | undefined,
-          dataCommit: options['data-commit'] as string | undefined,
+          source: options['source'],
+          dataCommit: options['data-commit'],
           ...(friendly ? { signature: friendly } : {}),
         });
         io.out(format === 'json' ? json(version) : registered(version));
@@ -147,15 +146,15 @@ export const modelCommands: Command[] = [
       }
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['models', 'list'],
     usage: 'models list [--search TEXT]',
     summary: 'List models',
     args: [0, 0],
     options: { search: { type: 'string', description: 'Only models whose name contains TEXT' } },
     async run({ options, io, format, client }) {
-      const models = await client().listModels(options['search'] as string | undefined);
+      const models = await client().listModels(options['search']);
       if (format === 'json') io.out(json(models));
       else if (models.length === 0)
         io.out('no models yet; register one with: modelport models register <name> <file.onnx>\n');
@@ -168,8 +167,8 @@ export const modelCommands: Command[] = [
         );
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['models', 'show'],
     usage: 'models show <name>[@version|@alias]',
     summary: 'Show a model, or one version with its signature',
@@ -222,8 +221,8 @@ export const modelCommands: Command[] = [
       }
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['models', 'versions'],
     usage: 'models versions <name>',
     summary: 'List the versions of a model',
@@ -247,8 +246,8 @@ export const modelCommands: Command[] = [
         );
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['models', 'alias'],
     usage: 'models alias <name> <alias> <version>',
     summary: 'Point an alias at a version',
@@ -260,8 +259,8 @@ export const modelCommands: Command[] = [
       io.out(format === 'json' ? json(model) : `${name}@${alias} -> version ${version}\n`);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['models', 'delete'],
     usage: 'models delete <name>[@version]',
     summary: 'Delete a model, or one version of it',
@@ -275,5 +274,5 @@ export const modelCommands: Command[] = [
       io.out(format === 'json' ? json({ deleted: what }) : `deleted ${what}\n`);
       return 0;
     },
-  },
+  }),
 ];

@@ -1,15 +1,14 @@
 /** `modelport modeltypes ...`: the model-type catalogue (runtimes, deployment templates, base images). */
 import { readFile } from 'node:fs/promises';
 import type { ModelType } from '../../modeltypes/index.ts';
-import type { Command } from '../command.ts';
-import { UsageError } from '../command.ts';
+import { type Command, defineCommand, UsageError } from '../command.ts';
 import { details, json, table } from '../output.ts';
 
 const templateCell = (source: ModelType['templates'][keyof ModelType['templates']]) =>
   source === undefined ? '-' : typeof source === 'string' ? `${source.split('\n').length} lines` : `ref ${source.ref}`;
 
 export const modelTypeCommands: Command[] = [
-  {
+  defineCommand({
     words: ['modeltypes', 'list'],
     usage: 'modeltypes list',
     summary: 'List the model types',
@@ -26,8 +25,8 @@ export const modelTypeCommands: Command[] = [
         );
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['modeltypes', 'show'],
     usage: 'modeltypes show <type>',
     summary: 'Show a model type: runtime, templates and base images',
@@ -56,15 +55,15 @@ export const modelTypeCommands: Command[] = [
       );
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['modeltypes', 'add'],
     usage: 'modeltypes add -f <file.yaml>',
     summary: 'Add a model type from a YAML or JSON file holding one entry of modeltypes.yaml',
     args: [0, 0],
     options: { file: { type: 'string', short: 'f', description: 'The model type, as YAML or JSON' } },
     async run({ options, io, format, client }) {
-      const file = options['file'] as string | undefined;
+      const file = options['file'];
       if (file === undefined) throw new UsageError('give the model type file with -f <file.yaml>');
       let type: ModelType;
       // Loaded here, not at the top: the rest of the CLI never pays for the YAML parser.
@@ -78,8 +77,8 @@ export const modelTypeCommands: Command[] = [
       io.out(format === 'json' ? json(added) : `added model type ${added.name} (${added.runtime})\n`);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['modeltypes', 'set-default-image'],
     usage: 'modeltypes set-default-image <type> <image-name>',
     summary: 'Make one of the available base images the default',
@@ -94,8 +93,8 @@ export const modelTypeCommands: Command[] = [
       );
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['modeltypes', 'add-image'],
     usage: 'modeltypes add-image <type> <image-name> <image>',
     summary: 'Add a base image to the available ones',
@@ -106,5 +105,5 @@ export const modelTypeCommands: Command[] = [
       io.out(format === 'json' ? json(t) : `${t.name}: added image ${imageName} (${value})\n`);
       return 0;
     },
-  },
+  }),
 ];

@@ -32,8 +32,7 @@ import {
   V2HttpScorer,
 } from '../../scoring/index.ts';
 import { scoringParts } from '../../signatures/index.ts';
-import type { Command } from '../command.ts';
-import { UsageError } from '../command.ts';
+import { type Command, defineCommand, UsageError } from '../command.ts';
 import { scoreProgress, scoreSummary } from '../progress.ts';
 
 function formatOf(path: string, given: string | undefined, fallback: RowFormat): RowFormat {
@@ -52,7 +51,7 @@ function cacheDir(env: Readonly<Record<string, string | undefined>>): string {
   return base ? join(base, 'modelport', 'artifacts') : join(tmpdir(), 'modelport-cache', 'artifacts');
 }
 
-export const scoreCommand: Command = {
+export const scoreCommand = defineCommand({
   words: ['score'],
   usage:
     'score <model[@version|@alias] | deployment[@tag]> <input.csv | input.jsonl | -> [-o output.csv | output.jsonl | -] [--batch-size N] [--keep col1,col2] [--on-error fail|skip] [--rejects rejects.csv] [--signature file.json] [--url V2_BASE_URL]',
@@ -74,27 +73,27 @@ export const scoreCommand: Command = {
   async run({ args, options, io, client, env }) {
     const [modelArg, inputPath] = args as [string, string];
     const ref = parseModelRef(modelArg);
-    const outputPath = (options['output'] as string | undefined) ?? '-';
-    const batchText = (options['batch-size'] as string | undefined) ?? '1024';
+    const outputPath = options['output'] ?? '-';
+    const batchText = options['batch-size'] ?? '1024';
     if (!/^[1-9]\d{0,6}$/.test(batchText) || Number(batchText) > 1_000_000) {
       throw new UsageError(`--batch-size takes a whole number from 1 to 1000000, not '${batchText}'`);
     }
-    const onError = (options['on-error'] as string | undefined) ?? 'fail';
+    const onError = options['on-error'] ?? 'fail';
     if (onError !== 'fail' && onError !== 'skip')
       throw new UsageError(`--on-error takes fail or skip, not '${onError}'`);
-    const rejectsPath = options['rejects'] as string | undefined;
+    const rejectsPath = options['rejects'];
     if (rejectsPath !== undefined && onError !== 'skip') throw new UsageError('--rejects needs --on-error skip');
     const keep = [
       ...new Set(
-        ((options['keep'] as string | undefined) ?? '')
+        (options['keep'] ?? '')
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean),
       ),
     ];
-    const inputFormat = formatOf(inputPath, options['format'] as string | undefined, 'csv');
+    const inputFormat = formatOf(inputPath, options['format'], 'csv');
     const outputFormat = formatOf(outputPath, outputPath === '-' ? inputFormat : undefined, inputFormat);
-    const extra = options['signature'] ? await readSignatureFile(options['signature'] as string) : {};
+    const extra = options['signature'] ? await readSignatureFile(options['signature']) : {};
 
     let inputSize: number | undefined;
     if (inputPath !== '-') {
@@ -104,7 +103,7 @@ export const scoreCommand: Command = {
     }
 
     // The model: a served endpoint (--url), or the registry's file run here.
-    const v2Url = options['url'] as string | undefined;
+    const v2Url = options['url'];
     let scorer: BatchScorer;
     let registered: ScoringSignature | undefined;
     if (v2Url !== undefined) {
@@ -178,7 +177,7 @@ export const scoreCommand: Command = {
       await scorer.close();
     }
   },
-};
+});
 
 /**
  * The pinned target a deployment named `name` (or `name@tag`) scores with in process, or undefined when there is

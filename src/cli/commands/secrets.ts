@@ -1,7 +1,6 @@
 /** `modelport secrets ...`: write-only secrets of a project. A value is never taken from the command line. */
 import { readFile } from 'node:fs/promises';
-import type { Command } from '../command.ts';
-import { UsageError } from '../command.ts';
+import { type Command, defineCommand, UsageError } from '../command.ts';
 import { json, table } from '../output.ts';
 
 async function readStdin(): Promise<string> {
@@ -14,7 +13,7 @@ async function readStdin(): Promise<string> {
 const chomp = (text: string) => text.replace(/\r?\n$/, '');
 
 export const secretCommands: Command[] = [
-  {
+  defineCommand({
     words: ['secrets', 'set'],
     usage: 'secrets set <NAME> (--from-file F | --from-stdin)',
     summary: 'Create or replace a secret; the value comes from a file or stdin, never the command line',
@@ -28,7 +27,7 @@ export const secretCommands: Command[] = [
     },
     async run({ args, options, io, format, client }) {
       const name = args[0]!;
-      const file = options['from-file'] as string | undefined;
+      const file = options['from-file'];
       const stdin = options['from-stdin'] === true;
       if ((file === undefined) === !stdin) throw new UsageError('give exactly one of --from-file F or --from-stdin');
       let value: string;
@@ -43,8 +42,8 @@ export const secretCommands: Command[] = [
       io.out(format === 'json' ? json(info) : `${info.created ? 'created' : 'updated'} secret ${info.name}\n`);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['secrets', 'list'],
     usage: 'secrets list',
     summary: 'List the secrets of the project (names only)',
@@ -63,8 +62,8 @@ export const secretCommands: Command[] = [
         );
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['secrets', 'delete'],
     usage: 'secrets delete <NAME>',
     summary: 'Delete a secret',
@@ -74,8 +73,8 @@ export const secretCommands: Command[] = [
       io.out(format === 'json' ? json({ deleted: args[0] }) : `deleted secret ${args[0]}\n`);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['secrets', 'rotate-key'],
     usage: 'secrets rotate-key [--new-key-file F]',
     summary: 'Re-encrypt every secret under a new key (admin)',
@@ -87,7 +86,7 @@ export const secretCommands: Command[] = [
       },
     },
     async run({ options, io, format, client }) {
-      const file = options['new-key-file'] as string | undefined;
+      const file = options['new-key-file'];
       let newKey: string | undefined;
       if (file !== undefined) {
         try {
@@ -104,5 +103,5 @@ export const secretCommands: Command[] = [
       }
       return 0;
     },
-  },
+  }),
 ];

@@ -8,7 +8,7 @@ import {
   type SettingName,
   settingsFromEnv,
 } from '../../core/index.ts';
-import type { Command, OptionSpec } from '../command.ts';
+import { type Command, defineCommand, type OptionSpec } from '../command.ts';
 import { commandLogger } from '../log.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -23,7 +23,7 @@ for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, (typeof 
 }
 options['no-example'] = { type: 'boolean', description: 'Do not register the example model on a first start' };
 
-export const serverCommand: Command = {
+export const serverCommand = defineCommand({
   words: ['server'],
   usage:
     'server [--host H] [--port P] [--grpc-port P] [--home DIR] [--database-url URL] [--artifacts DIR|s3://...] [--no-example]',
@@ -58,7 +58,7 @@ export const serverCommand: Command = {
     });
     return 0;
   },
-};
+});
 
 /** The example's fraudulent sample row, for a curl line that works when pasted. */
 async function sampleRow(): Promise<number[] | undefined> {

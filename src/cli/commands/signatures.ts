@@ -6,8 +6,7 @@ import { parseModelRef } from '../../core/index.ts';
 import { readMlflowModel } from '../../imports/index.ts';
 import type { ModelVersion } from '../../registry/index.ts';
 import { type FriendlySignature, friendlyFromMlflow, parseFriendlySignature } from '../../signatures/index.ts';
-import type { Command } from '../command.ts';
-import { UsageError } from '../command.ts';
+import { type Command, defineCommand, UsageError } from '../command.ts';
 import { type Io, json, table } from '../output.ts';
 
 /** Reads a friendly signature from a YAML or JSON file (or a scoring signature file with featureNames/labels). */
@@ -90,7 +89,7 @@ export function describeFriendly(v: ModelVersion): string {
 }
 
 export const signatureCommands: Command[] = [
-  {
+  defineCommand({
     words: ['models', 'signature'],
     usage: 'models signature <name@version|name@alias> (-f signature.yaml | --clear)',
     summary: "Set a version's friendly signature (named features, output labels) from a YAML/JSON file, or remove it",
@@ -103,7 +102,7 @@ export const signatureCommands: Command[] = [
       const ref = parseModelRef(args[0]!);
       const at = ref.version ?? ref.alias;
       if (at === undefined) throw new UsageError('name the version: <name>@<version> or <name>@<alias>');
-      const file = options['file'] as string | undefined;
+      const file = options['file'];
       const clear = options['clear'] === true;
       if ((file === undefined) === !clear) throw new UsageError('give either -f <file> or --clear');
       const signature = file === undefined ? null : await readFriendlySignatureFile(file, '--file');
@@ -113,5 +112,5 @@ export const signatureCommands: Command[] = [
       else io.out(`set the friendly signature of ${v.model}@${v.version}\n${describeFriendly(v)}`);
       return 0;
     },
-  },
+  }),
 ];

@@ -3,10 +3,9 @@
  * labelled `app.kubernetes.io/managed-by=modelport` in the namespace (InferenceServices, Knative Services, Secrets,
  * ServiceAccounts), straight through the Kubernetes API; the server is not involved. The SDK loads only here.
  */
-import type { Command } from '../command.ts';
-import { UsageError } from '../command.ts';
+import { type Command, defineCommand, UsageError } from '../command.ts';
 
-export const uninstallCommand: Command = {
+export const uninstallCommand = defineCommand({
   words: ['uninstall'],
   usage: 'uninstall --backend kubernetes --namespace X [--kubeconfig FILE] [--context NAME]',
   summary: "Delete everything Modelport created in a Kubernetes namespace (objects with Modelport's labels)",
@@ -26,17 +25,17 @@ export const uninstallCommand: Command = {
         `--backend takes kubernetes, not '${String(options['backend'] ?? '')}' (compose bundles are folders: delete them)`,
       );
     }
-    const namespace = options['namespace'] as string | undefined;
+    const namespace = options['namespace'];
     if (!namespace) throw new UsageError('--namespace is required: the namespace to clean');
     const { openKubeApi } = await import('../../backends/kubernetes/kube-api.ts');
     const { uninstall } = await import('../../backends/kubernetes/kubernetes-backend.ts');
     const api = await openKubeApi({
-      kubeconfig: (options['kubeconfig'] as string | undefined) ?? (env['MODELPORT_KUBECONFIG'] || undefined),
-      context: (options['context'] as string | undefined) ?? (env['MODELPORT_KUBE_CONTEXT'] || undefined),
+      kubeconfig: options['kubeconfig'] ?? (env['MODELPORT_KUBECONFIG'] || undefined),
+      context: options['context'] ?? (env['MODELPORT_KUBE_CONTEXT'] || undefined),
     });
     const deleted = await uninstall(api, namespace);
     if (format === 'json') io.out(`${JSON.stringify({ namespace, deleted }, null, 2)}\n`);
     else io.out(`deleted ${deleted.length} object(s) in ${namespace}${deleted.map((d) => `\n  ${d}`).join('')}\n`);
     return 0;
   },
-};
+});
