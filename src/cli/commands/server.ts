@@ -8,7 +8,7 @@ import {
   type SettingName,
   settingsFromEnv,
 } from '../../core/index.ts';
-import { type Command, defineCommand, type OptionSpec } from '../command.ts';
+import { defineCommand, type OptionSpec } from '../command.ts';
 import { commandLogger } from '../log.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
