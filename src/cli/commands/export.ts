@@ -4,7 +4,7 @@
  * a compose bundle's `example/` is the user's and kept when present. Exports never hold secret values.
  */
 import type { ExportFormat } from '../../backends/export.ts';
-import { type Command, defineCommand, UsageError } from '../command.ts';
+import { defineCommand, UsageError } from '../command.ts';
 
 const FORMATS: readonly ExportFormat[] = ['kserve', 'kserve-knative', 'knative', 'compose'];
 

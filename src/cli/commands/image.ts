@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Settings } from '../../core/index.ts';
 import { parseDuration, parseSize } from '../../core/index.ts';
-import { type Command, defineCommand, UsageError } from '../command.ts';
+import { defineCommand, UsageError } from '../command.ts';
 import { commandLogger } from '../log.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;

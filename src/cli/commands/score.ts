@@ -32,7 +32,7 @@ import {
   V2HttpScorer,
 } from '../../scoring/index.ts';
 import { scoringParts } from '../../signatures/index.ts';
-import { type Command, defineCommand, UsageError } from '../command.ts';
+import { defineCommand, UsageError } from '../command.ts';
 import { scoreProgress, scoreSummary } from '../progress.ts';
 
 function formatOf(path: string, given: string | undefined, fallback: RowFormat): RowFormat {

@@ -3,7 +3,7 @@
  * labelled `app.kubernetes.io/managed-by=modelport` in the namespace (InferenceServices, Knative Services, Secrets,
  * ServiceAccounts), straight through the Kubernetes API; the server is not involved. The SDK loads only here.
  */
-import { type Command, defineCommand, UsageError } from '../command.ts';
+import { defineCommand, UsageError } from '../command.ts';
 
 export const uninstallCommand = defineCommand({
   words: ['uninstall'],
