@@ -28,42 +28,19 @@ const SRC = join(ROOT, 'src');
  */
 const ALLOWED = new Set<string>([
   // The backends split (plug-in backends, DeploymentService/JobService/startServer split, server helpers moved
-  // into src/http) rewrites these files; they move to the rooms' index.ts files with it. backends/, deployments/,
-  // api/ and client/ get their index.ts with that work and the typed API contract.
+  // into src/http) rewrites these files; they move to the rooms' index.ts files with it. backends/ and
+  // deployments/ get their index.ts with that work.
   // backends/image imports the server's HTTP helpers while the server imports backends (the backends helper
   // moves server/http-server.ts into src/http).
   'cycle: api -> backends -> server -> api',
   'cycle: backends -> server -> backends',
   'backends/image/gateway.ts -> server/http-server.ts',
   'backends/image/serve-model.ts -> server/http-server.ts',
-  // api/ (the typed API contract reshapes the routes; api/ gets its index.ts with it): imports of rooms without an index yet.
-  'api/authorizer.ts -> core/errors.ts',
-  'api/openapi.ts -> core/errors.ts',
-  'api/router.test.ts -> core/errors.ts',
-  'api/router.ts -> core/errors.ts',
-  'api/router.ts -> http/body.ts',
-  'api/router.ts -> http/respond.ts',
+  // api/ routes importing deployments/ and backends/, which get their index.ts with the backends split.
   'api/routes/deployment-metrics.ts -> deployments/deployment-service.ts',
-  'api/routes/deployment-metrics.ts -> observability/deployment-metrics-sampler.ts',
   'api/routes/deployments.ts -> backends/export.ts',
   'api/routes/deployments.ts -> deployments/deployment-service.ts',
   'api/routes/deployments.ts -> deployments/spec.ts',
-  'api/routes/jobs.ts -> core/errors.ts',
-  'api/routes/jobs.ts -> http/body.ts',
-  'api/routes/jobs.ts -> store/artifacts/index.ts',
-  'api/routes/jobs.ts -> store/artifacts/index.ts',
-  'api/routes/models.ts -> core/errors.ts',
-  'api/routes/models.ts -> core/names.ts',
-  'api/routes/models.ts -> http/body.ts',
-  'api/routes/models.ts -> registry/model-registry.ts',
-  'api/routes/models.ts -> store/artifacts/index.ts',
-  'api/routes/modeltypes.ts -> modeltypes/model-type-catalogue.ts',
-  'api/routes/modeltypes.ts -> modeltypes/model-type.ts',
-  'api/routes/secrets.ts -> core/errors.ts',
-  'api/routes/secrets.ts -> http/body.ts',
-  'api/routes/secrets.ts -> secrets/secret-key-file.ts',
-  'api/routes/secrets.ts -> secrets/secret-store.ts',
-  'api/schemas.ts -> core/tensor.ts',
   // backends/ (the backends-as-plug-ins split: implementations move to backends/<name>/, the contract to deployments/).
   'backends/backend-fixtures.ts -> deployments/spec.ts',
   'backends/backend-fixtures.ts -> deployments/types.ts',
@@ -110,32 +87,17 @@ const ALLOWED = new Set<string>([
   'backends/render-input.ts -> deployments/types.ts',
   'backends/render-input.ts -> registry/types.ts',
   'backends/schema-validation.ts -> core/errors.ts',
-  // cli/ commands that load backends/, deployments/ and client/ (no index.ts until those splits land).
-  'cli/command.ts -> client/client.ts',
+  // cli/ commands that load backends/ and deployments/ (no index.ts until those splits land).
   'cli/commands/deployments.ts -> deployments/types.ts',
   'cli/commands/export.ts -> backends/compose/compose-backend.ts',
   'cli/commands/export.ts -> backends/export.ts',
   'cli/commands/image.ts -> backends/image/fetch-models.ts',
   'cli/commands/image.ts -> backends/image/gateway.ts',
   'cli/commands/image.ts -> backends/image/serve-model.ts',
-  'cli/commands/jobs.ts -> client/client.ts',
-  'cli/commands/models.ts -> client/client.ts',
-  'cli/commands/score.ts -> client/client.ts',
   'cli/commands/score.ts -> deployments/batch-target.ts',
   'cli/commands/score.ts -> deployments/types.ts',
-  'cli/commands/signatures.ts -> client/client.ts',
   'cli/commands/uninstall.ts -> backends/kubernetes/kube-api.ts',
   'cli/commands/uninstall.ts -> backends/kubernetes/kubernetes-backend.ts',
-  'cli/main.ts -> client/client.ts',
-  // client/ (derived from the route table by the API contract work).
-  'client/client.ts -> backends/compose/compose-renderer.ts',
-  'client/client.ts -> backends/export.ts',
-  'client/client.ts -> deployments/spec.ts',
-  'client/client.ts -> deployments/types.ts',
-  'client/client.ts -> modeltypes/model-type.ts',
-  'client/client.ts -> observability/deployment-metrics-sampler.ts',
-  'client/client.ts -> registry/types.ts',
-  'client/client.ts -> secrets/secret-store.ts',
   // deployments/ (DeploymentService split and the Backend contract).
   'deployments/deployment-resolver.ts -> serving/gateway-service.ts',
   'deployments/deployment-resolver.ts -> serving/inference-service.ts',
@@ -167,7 +129,6 @@ const ALLOWED = new Set<string>([
   'jobs/job-service.ts -> store/metadata/schema.ts',
   // server/server.ts and helpers (startServer split into buildApp + listen; http-server.ts moves to src/http).
   'server/example.ts -> deployments/deployment-service.ts',
-  'server/http-server.ts -> api/router.ts',
   'server/server.ts -> api/authorizer.ts',
   'server/server.ts -> api/openapi.ts',
   'server/server.ts -> api/router.ts',

@@ -4,7 +4,7 @@
  * every permission on every project. Token-based authorizers plug in behind the same interface.
  */
 import type { IncomingMessage } from 'node:http';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import type { Permission, Principal } from './route.ts';
 
 export interface Authorizer {

@@ -3,7 +3,7 @@
  * validate requests, so the document cannot drift from what the server accepts.
  */
 import { z } from 'zod';
-import { ERROR_CODES } from '../core/errors.ts';
+import { ERROR_CODES } from '../core/index.ts';
 import { type AnyRoute, isStreamBody } from './route.ts';
 
 type JsonSchema = Record<string, unknown>;

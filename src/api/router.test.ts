@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { memoryLogger } from '../logging/index.ts';
 import { type Authorizer, LocalAuthorizer } from './authorizer.ts';
 import { buildOpenApiDocument } from './openapi.ts';

@@ -4,9 +4,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import { ModelportError } from '../core/errors.ts';
-import { parseJson, readBody } from '../http/body.ts';
-import { sendError, sendJson } from '../http/respond.ts';
+import { ModelportError } from '../core/index.ts';
+import { parseJson, readBody, sendError, sendJson } from '../http/index.ts';
 import { type Logger, requestId } from '../logging/index.ts';
 import type { Authorizer } from './authorizer.ts';
 import { type AnyRoute, isStreamBody, type Method, type Permission } from './route.ts';

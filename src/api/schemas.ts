@@ -1,6 +1,6 @@
 /** Zod schemas of the API's objects: they validate requests and document responses in OpenAPI. */
 import { z } from 'zod';
-import { DATATYPES } from '../core/tensor.ts';
+import { DATATYPES } from '../core/index.ts';
 
 export const Name = z.string().min(1).max(63).describe('A lowercase name: letters, digits, ".", "_" or "-"');
 

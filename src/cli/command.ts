@@ -1,5 +1,5 @@
 /** The shape of a CLI command: its words, usage, options (node:util parseArgs style) and a run function. */
-import type { ModelportClient } from '../client/client.ts';
+import type { ModelportClient } from '../client/index.ts';
 import type { Io, OutputFormat } from './output.ts';
 
 export interface OptionSpec {

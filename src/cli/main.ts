@@ -3,7 +3,7 @@
  * from --url / MODELPORT_URL and dispatches to a command by its words.
  */
 import { parseArgs } from 'node:util';
-import { ModelportApiError, ModelportClient } from '../client/client.ts';
+import { ModelportApiError, ModelportClient } from '../client/index.ts';
 import { ModelportError } from '../core/index.ts';
 import { type Command, UsageError } from './command.ts';
 import { deploymentCommands } from './commands/deployments.ts';

@@ -7,10 +7,10 @@
  *
  * Every failure is a `ModelportApiError` carrying the server's stable `code`, `message` and `field`.
  */
-import type { ApiBody, ApiQuery, ApiResponse, OperationId } from '../api/contract.ts';
+import type { ApiBody, ApiQuery, ApiResponse, OperationId } from '../api/index.ts';
 import { type CallArgs, OPERATIONS } from './operations.ts';
 
-export type { ApiBody, ApiParams, ApiQuery, ApiResponse, OperationId } from '../api/contract.ts';
+export type { ApiBody, ApiParams, ApiQuery, ApiResponse, OperationId } from '../api/index.ts';
 export { type CallArgs, type CallInput, type CallOptions, type CallParams, OPERATIONS } from './operations.ts';
 
 /** A downloaded file: `sha256` is the server's `x-checksum-sha256`, to compare with a hash of `body` once read. */

@@ -2,7 +2,7 @@
  * The wire map of the API for the client: each operation's method and path, and the typed input of `call`, all
  * derived from the server's route table (types only: nothing of the server is bundled with the client).
  */
-import type { ApiBody, ApiParams, ApiQuery, OperationId, OperationLine } from '../api/contract.ts';
+import type { ApiBody, ApiParams, ApiQuery, OperationId, OperationLine } from '../api/index.ts';
 
 /**
  * Method and path of every operation of the API. The compiler checks this table against the server's route table

@@ -1,7 +1,7 @@
 /** The live metrics of a deployment, as the console's charts draw them. */
 import { z } from 'zod';
 import type { DeploymentService } from '../../deployments/deployment-service.ts';
-import type { DeploymentMetricsSampler } from '../../observability/deployment-metrics-sampler.ts';
+import type { DeploymentMetricsSampler } from '../../observability/index.ts';
 import { route } from '../route.ts';
 import { Name } from '../schemas.ts';
 

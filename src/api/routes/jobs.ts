@@ -2,11 +2,11 @@
 import { rm } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { ModelportError } from '../../core/errors.ts';
-import { tooLarge } from '../../http/body.ts';
+import { ModelportError } from '../../core/index.ts';
+import { tooLarge } from '../../http/index.ts';
 import { JOB_STATES, JobCreateSchema, type JobService, type JobState } from '../../jobs/index.ts';
-import type { ArtifactStore } from '../../store/artifacts/index.ts';
-import { spoolToFile } from '../../store/artifacts/index.ts';
+import type { ArtifactStore } from '../../store/index.ts';
+import { spoolToFile } from '../../store/index.ts';
 import { route } from '../route.ts';
 import { Name, ProjectParams } from '../schemas.ts';
 

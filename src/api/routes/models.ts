@@ -1,13 +1,13 @@
 /** Routes of the model registry: projects, models, versions, aliases. */
 import { rm } from 'node:fs/promises';
 import { z } from 'zod';
-import { ModelportError } from '../../core/errors.ts';
-import type { ModelRef } from '../../core/names.ts';
-import { tooLarge } from '../../http/body.ts';
+import type { ModelRef } from '../../core/index.ts';
+import { ModelportError } from '../../core/index.ts';
+import { tooLarge } from '../../http/index.ts';
 import { type DownloadDeps, downloadModel, sniffFormat, sourceLabel } from '../../imports/index.ts';
-import type { ModelRegistry } from '../../registry/model-registry.ts';
+import type { ModelRegistry } from '../../registry/index.ts';
 import { compileFriendlySignature, parseFriendlySignature } from '../../signatures/index.ts';
-import { spoolToFile } from '../../store/artifacts/index.ts';
+import { spoolToFile } from '../../store/index.ts';
 import { repeated, route } from '../route.ts';
 import {
   AliasParams,

@@ -1,7 +1,7 @@
 /** Routes of the model-type catalogue: read by anyone with `read`, changed by administrators. */
 import { z } from 'zod';
-import { BaseImageSchema, ModelTypeSchema } from '../../modeltypes/model-type.ts';
-import type { ModelTypeCatalogue } from '../../modeltypes/model-type-catalogue.ts';
+import type { ModelTypeCatalogue } from '../../modeltypes/index.ts';
+import { BaseImageSchema, ModelTypeSchema } from '../../modeltypes/index.ts';
 import { route } from '../route.ts';
 
 export interface ModelTypeRoutesDeps {

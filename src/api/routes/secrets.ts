@@ -5,10 +5,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
-import { ModelportError } from '../../core/errors.ts';
-import { readBody } from '../../http/body.ts';
-import type { RotateSecretKey } from '../../secrets/secret-key-file.ts';
-import { checkSecretName, checkSecretValue, MAX_SECRET_BYTES, type SecretStore } from '../../secrets/secret-store.ts';
+import { ModelportError } from '../../core/index.ts';
+import { readBody } from '../../http/index.ts';
+import type { RotateSecretKey } from '../../secrets/index.ts';
+import { checkSecretName, checkSecretValue, MAX_SECRET_BYTES, type SecretStore } from '../../secrets/index.ts';
 import { route } from '../route.ts';
 import { Name, ProjectParams } from '../schemas.ts';
 

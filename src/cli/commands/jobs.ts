@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
-import type { ModelportClient } from '../../client/client.ts';
+import type { ModelportClient } from '../../client/index.ts';
 import { formatBytes, ModelportError } from '../../core/index.ts';
 import type { Job, JobCreateRequest } from '../../jobs/index.ts';
 import { type ByteSink, type CommittableSink, fileSink, readSignatureFile, streamSink } from '../../scoring/index.ts';

@@ -1,7 +1,7 @@
 /** `modelport models ...`: the model registry from the command line. */
 import { open, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import type { ModelportClient, RegisterOptions } from '../../client/client.ts';
+import type { ModelportClient, RegisterOptions } from '../../client/index.ts';
 import { formatBytes, parseModelRef } from '../../core/index.ts';
 import { localImport } from '../../imports/index.ts';
 import type { ModelVersion } from '../../registry/index.ts';

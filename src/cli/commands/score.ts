@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
-import { ModelportApiError, type ModelportClient } from '../../client/client.ts';
+import { ModelportApiError, type ModelportClient } from '../../client/index.ts';
 import { ModelportError, parseModelRef } from '../../core/index.ts';
 import { batchRevision, batchTarget } from '../../deployments/batch-target.ts';
 import type { Deployment, ResolvedTarget } from '../../deployments/types.ts';

@@ -1,7 +1,7 @@
 /** `modelport models signature ...`: friendly signatures (named features, output labels) of model versions. */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ModelportClient } from '../../client/client.ts';
+import type { ModelportClient } from '../../client/index.ts';
 import { parseModelRef } from '../../core/index.ts';
 import { readMlflowModel } from '../../imports/index.ts';
 import type { ModelVersion } from '../../registry/index.ts';

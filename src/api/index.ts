@@ -1,0 +1,25 @@
+/**
+ * The public surface of api/: the API contract's types (what the client derives its types from). The server wires
+ * the routes; the other exports join here as the composition root moves to this door.
+ */
+
+export { LocalAuthorizer } from './authorizer.ts';
+export type {
+  ApiBody,
+  ApiParams,
+  ApiQuery,
+  ApiResponse,
+  ApiRoute,
+  Operation,
+  OperationId,
+  OperationLine,
+} from './contract.ts';
+export { buildOpenApiDocument } from './openapi.ts';
+export { type ApiHandler, createRouter } from './router.ts';
+export { deploymentMetricsRoutes } from './routes/deployment-metrics.ts';
+export { deploymentRoutes } from './routes/deployments.ts';
+export { jobRoutes } from './routes/jobs.ts';
+export { modelRoutes } from './routes/models.ts';
+export { modelTypeRoutes } from './routes/modeltypes.ts';
+export { secretRoutes } from './routes/secrets.ts';
+export { systemRoutes } from './routes/system.ts';
