@@ -4,7 +4,7 @@
  * Limits that protect the process (header size, slow clients) are set here, before any handler runs.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { type Logger, requestId } from '../logging/index.ts';
 import { sendError, sendJson } from './respond.ts';
 

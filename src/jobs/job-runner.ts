@@ -7,11 +7,11 @@
  */
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import type { Logger } from '../logging/index.ts';
-import type { ModelRegistry } from '../registry/model-registry.ts';
+import type { ModelRegistry } from '../registry/index.ts';
 import { scoringParts } from '../signatures/index.ts';
-import type { ArtifactStore } from '../store/artifacts/index.ts';
+import type { ArtifactStore } from '../store/index.ts';
 import type { JobCounts } from './job-messages.ts';
 import { runJobProcess } from './job-process.ts';
 import type { JobRow, JobStore } from './job-store.ts';

@@ -3,9 +3,8 @@
  * they leave (a cancelled job is never claimed, a finished one never cancelled), so two writers never both win.
  */
 import type { Selectable } from 'kysely';
-import { ModelportError } from '../core/errors.ts';
-import type { MetadataStore } from '../store/metadata/index.ts';
-import type { JobsTable } from '../store/metadata/schema.ts';
+import { ModelportError } from '../core/index.ts';
+import type { JobsTable, MetadataStore } from '../store/index.ts';
 import type { Job, JobArtifact, JobSpec, JobState } from './job-types.ts';
 
 export type JobRow = Selectable<JobsTable>;

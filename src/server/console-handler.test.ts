@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createHttpServer } from '../http/http-server.ts';
+import { createHttpServer } from '../http/index.ts';
 import { silentLogger } from '../logging/index.ts';
 import { createConsoleHandler } from './console-handler.ts';
 

@@ -9,8 +9,8 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { extname, resolve, sep } from 'node:path';
-import { ModelportError } from '../core/errors.ts';
-import type { PathHandler } from '../http/http-server.ts';
+import { ModelportError } from '../core/index.ts';
+import type { PathHandler } from '../http/index.ts';
 
 export interface ConsoleOptions {
   /** The Vite build output: index.html and assets/. */

@@ -1,3 +1,2 @@
-/** The public surface of server/: other folders import from here, never a file inside. */
-export { createHttpServer } from './http-server.ts';
-export { type RunningServer, type StartOptions, startServer } from './server.ts';
+/** The public surface of server/ (the composition root): build the app, listen, or both. */
+export { type App, buildApp, listen, type RunningServer, type StartOptions, startServer } from './server.ts';
