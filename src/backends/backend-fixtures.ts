@@ -5,11 +5,10 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import type { RevisionPlan } from '../deployments/backend.ts';
-import { checkSpec, type DeploymentSpecInput, parseSpec } from '../deployments/spec.ts';
-import type { RevisionTargets } from '../deployments/types.ts';
+import type { RevisionPlan, RevisionTargets } from '../deployments/index.ts';
+import { checkSpec, type DeploymentSpecInput, parseSpec } from '../deployments/index.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
-import type { ModelVersion } from '../registry/types.ts';
+import type { ModelVersion } from '../registry/index.ts';
 import type { BindingSources, RevisionInput } from './render-input.ts';
 
 /** A type only this test knows: its own image and templates, so output must come from them. */

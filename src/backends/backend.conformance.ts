@@ -10,8 +10,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { ModelportError } from '../core/errors.ts';
-import type { Backend, RevisionPlan } from '../deployments/backend.ts';
+import { ModelportError } from '../core/index.ts';
+import type { Backend, RevisionPlan } from '../deployments/index.ts';
 
 export interface GeneratedFile {
   path: string;

@@ -10,8 +10,8 @@
  * ```
  */
 import { stringify } from 'yaml';
-import { notFound } from '../core/errors.ts';
-import type { DeploymentService } from '../deployments/deployment-service.ts';
+import { notFound } from '../core/index.ts';
+import type { DeploymentService } from '../deployments/index.ts';
 import type { ComposeBackend } from './compose/compose-backend.ts';
 import type { BundleFile } from './compose/compose-renderer.ts';
 import type { KubernetesBackend } from './kubernetes/kubernetes-backend.ts';

@@ -10,14 +10,11 @@
  */
 import { createHash } from 'node:crypto';
 import { parse } from 'yaml';
-import { SETTINGS } from '../core/config.ts';
-import { ModelportError } from '../core/errors.ts';
-import { parseSize } from '../core/units.ts';
-import type { DeploymentSpec } from '../deployments/spec.ts';
-import type { RevisionTargets } from '../deployments/types.ts';
+import { ModelportError, parseSize, SETTINGS } from '../core/index.ts';
+import type { DeploymentSpec, RevisionTargets } from '../deployments/index.ts';
 import type { ModelRuntime, ModelType, TemplateBackend } from '../modeltypes/index.ts';
 import { renderTemplate, type TemplateVariable } from '../modeltypes/index.ts';
-import type { ModelVersion } from '../registry/types.ts';
+import type { ModelVersion } from '../registry/index.ts';
 
 /** Modelport's own image, running the gateway in single-model mode (V2) for onnx, js and hosted models. */
 export const DEFAULT_MODELPORT_IMAGE: string = SETTINGS.modelportImage.default;

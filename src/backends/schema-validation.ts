@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 
 /** The folder of shipped schemas. */
 export const SCHEMA_DIR = new URL('./schemas/', import.meta.url);

@@ -11,11 +11,9 @@
  * a time per deployment), conditions.ts (the status a result turns into), and the backends (deployments/backend.ts,
  * implemented in src/backends/<name>/), given as a map by the composition root.
  */
-import { ModelportError } from '../core/errors.ts';
-import { checkName } from '../core/names.ts';
+import { checkName, ModelportError } from '../core/index.ts';
 import type { Logger } from '../logging/index.ts';
-import type { ModelRegistry } from '../registry/model-registry.ts';
-import type { VersionUsage } from '../registry/types.ts';
+import type { ModelRegistry, VersionUsage } from '../registry/index.ts';
 import type { Backends, RouteReader } from './backend.ts';
 import { condition, initialStatus, reconciledStatus } from './conditions.ts';
 import { type DeploymentDatabase, type DeploymentRow, DeploymentStore } from './deployment-store.ts';

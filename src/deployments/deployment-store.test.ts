@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { forEachMetadataStore } from '../store/metadata/metadata-store.conformance.ts';
 import { initialStatus } from './conditions.ts';
 import { DeploymentStore } from './deployment-store.ts';

@@ -5,9 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import { ModelportError, notFound } from '../core/errors.ts';
-import { checkName } from '../core/names.ts';
-import type { Database } from '../store/metadata/schema.ts';
+import { checkName, ModelportError, notFound } from '../core/index.ts';
+import type { Database } from '../store/index.ts';
 import type { DeploymentSpec } from './spec.ts';
 import type { DeploymentStatus, Revision, RevisionTargets } from './types.ts';
 

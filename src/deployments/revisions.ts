@@ -2,9 +2,8 @@
  * Revisions pin what a spec names: each `model@alias` becomes the version it names at the moment the revision is
  * made, so a revision always means the same models (and a rollback means exactly what it says).
  */
-import { ModelportError } from '../core/errors.ts';
-import { parseModelRef } from '../core/names.ts';
-import type { ModelRegistry } from '../registry/model-registry.ts';
+import { ModelportError, parseModelRef } from '../core/index.ts';
+import type { ModelRegistry } from '../registry/index.ts';
 import type { DeploymentSpec } from './spec.ts';
 import type { RevisionTargets } from './types.ts';
 

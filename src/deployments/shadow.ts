@@ -1,5 +1,5 @@
 /** Whether a shadow's answer agrees with the primary's: integers and labels exactly, floats within a tolerance. */
-import type { Tensor } from '../core/tensor.ts';
+import type { Tensor } from '../core/index.ts';
 
 const TOLERANCE = 1e-3;
 

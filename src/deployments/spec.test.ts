@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { checkSpec, parseSpec } from './spec.ts';
 
 test('defaults: one replica, no scale to zero, local backend', () => {

@@ -20,9 +20,7 @@
  * ```
  */
 import { z } from 'zod';
-import { ModelportError } from '../core/errors.ts';
-import { parseModelRef } from '../core/names.ts';
-import { parseDuration, parseSize } from '../core/units.ts';
+import { ModelportError, parseDuration, parseModelRef, parseSize } from '../core/index.ts';
 
 const Duration = z.union([z.string(), z.number()]).describe("a duration such as '30s', '250ms' or milliseconds");
 const Tag = z

@@ -2,7 +2,7 @@
  * Picking a traffic target per request: weighted random, or sticky when the spec names a header (the same header
  * value always lands on the same target while the weights stay the same). Pure, so it is tested exactly.
  */
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 
 /** The header naming the tagged target a request wants (`fraud@canary` in the model name does the same). */
 export const TAG_HEADER = 'modelport-tag';

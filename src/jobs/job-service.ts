@@ -17,12 +17,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { ModelportError } from '../core/errors.ts';
-import { parseModelRef } from '../core/names.ts';
+import { ModelportError, parseModelRef } from '../core/index.ts';
 import { type Logger, silentLogger } from '../logging/index.ts';
-import type { ModelRegistry } from '../registry/model-registry.ts';
-import type { ArtifactStore } from '../store/artifacts/index.ts';
-import type { MetadataStore } from '../store/metadata/index.ts';
+import type { ModelRegistry } from '../registry/index.ts';
+import type { ArtifactStore, MetadataStore } from '../store/index.ts';
 import { JobRunner } from './job-runner.ts';
 import { JobScheduler } from './job-scheduler.ts';
 import { compileJobSpec, type JobCreateRequest } from './job-spec.ts';

@@ -6,7 +6,7 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DeploymentService } from '../deployments/deployment-service.ts';
+import type { DeploymentService } from '../deployments/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { ModelRegistry } from '../registry/index.ts';
 import { parseFriendlySignature } from '../signatures/index.ts';

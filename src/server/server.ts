@@ -12,43 +12,49 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LocalAuthorizer } from '../api/authorizer.ts';
-import { buildOpenApiDocument } from '../api/openapi.ts';
-import { createRouter } from '../api/router.ts';
-import { deploymentMetricsRoutes } from '../api/routes/deployment-metrics.ts';
-import { deploymentRoutes } from '../api/routes/deployments.ts';
-import { jobRoutes } from '../api/routes/jobs.ts';
-import { modelRoutes } from '../api/routes/models.ts';
-import { modelTypeRoutes } from '../api/routes/modeltypes.ts';
-import { secretRoutes } from '../api/routes/secrets.ts';
-import { systemRoutes } from '../api/routes/system.ts';
-import { ComposeBackend } from '../backends/compose/compose-backend.ts';
-import { exportDeployment } from '../backends/export.ts';
-import { openKubeApi } from '../backends/kubernetes/kube-api.ts';
-import { KubernetesBackend } from '../backends/kubernetes/kubernetes-backend.ts';
-import { DeploymentResolver, LocalBackend } from '../backends/local/index.ts';
-import { ManifestValidator } from '../backends/schema-validation.ts';
-import type { ServerConfig } from '../core/config.ts';
-import { DeploymentService } from '../deployments/deployment-service.ts';
+import {
+  buildOpenApiDocument,
+  createRouter,
+  deploymentMetricsRoutes,
+  deploymentRoutes,
+  jobRoutes,
+  LocalAuthorizer,
+  modelRoutes,
+  modelTypeRoutes,
+  secretRoutes,
+  systemRoutes,
+} from '../api/index.ts';
+import {
+  ComposeBackend,
+  DeploymentResolver,
+  exportDeployment,
+  KubernetesBackend,
+  LocalBackend,
+  ManifestValidator,
+  openKubeApi,
+} from '../backends/index.ts';
+import type { ServerConfig } from '../core/index.ts';
+import { DeploymentService } from '../deployments/index.ts';
 import { EgressGuard } from '../egress/index.ts';
-import { createHttpServer, type PathHandler } from '../http/http-server.ts';
-import { type InjectInit, inject } from '../http/inject.ts';
+import { createHttpServer, type InjectInit, inject, type PathHandler } from '../http/index.ts';
 import { JobService, S3InputSource, s3Connection } from '../jobs/index.ts';
 import type { Logger } from '../logging/index.ts';
-import { MetricsRegistry } from '../metrics/prometheus.ts';
+import { MetricsRegistry } from '../metrics/index.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
-import { DeploymentMetricsSampler } from '../observability/deployment-metrics-sampler.ts';
-import { modelInspector } from '../registry/model-inspector.ts';
-import { ModelRegistry } from '../registry/model-registry.ts';
+import { DeploymentMetricsSampler } from '../observability/index.ts';
+import { ModelRegistry, modelInspector } from '../registry/index.ts';
 import { keyRotator, loadSecretKey, SecretStore, secretKeyInUse } from '../secrets/index.ts';
-import { GatewayService } from '../serving/gateway-service.ts';
-import { createGrpcServer, startGrpcServer, stopGrpcServer } from '../serving/grpc/index.ts';
-import { ModelHost } from '../serving/model-host.ts';
-import { RegistryResolver } from '../serving/registry-resolver.ts';
-import { createRestHandler } from '../serving/rest-handler.ts';
-import { createServingMetrics } from '../serving/serving-metrics.ts';
-import { openArtifactStore } from '../store/artifacts/index.ts';
-import { openMetadataStore } from '../store/metadata/index.ts';
+import {
+  createGrpcServer,
+  createRestHandler,
+  createServingMetrics,
+  GatewayService,
+  ModelHost,
+  RegistryResolver,
+  startGrpcServer,
+  stopGrpcServer,
+} from '../serving/index.ts';
+import { openArtifactStore, openMetadataStore } from '../store/index.ts';
 import { createConsoleHandler } from './console-handler.ts';
 import { seedExample } from './example.ts';
 

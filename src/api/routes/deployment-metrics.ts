@@ -1,6 +1,6 @@
 /** The live metrics of a deployment, as the console's charts draw them. */
 import { z } from 'zod';
-import type { DeploymentService } from '../../deployments/deployment-service.ts';
+import type { DeploymentService } from '../../deployments/index.ts';
 import type { DeploymentMetricsSampler } from '../../observability/index.ts';
 import { route } from '../route.ts';
 import { Name } from '../schemas.ts';

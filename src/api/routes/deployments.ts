@@ -1,8 +1,8 @@
 /** Routes of deployments: declarative specs in, revisions and observed status out. */
 import { z } from 'zod';
-import { EXPORT_FORMATS, type ExportFormat } from '../../backends/export.ts';
-import type { DeploymentService } from '../../deployments/deployment-service.ts';
-import { DeploymentSpecSchema } from '../../deployments/spec.ts';
+import { EXPORT_FORMATS, type ExportFormat } from '../../backends/index.ts';
+import type { DeploymentService } from '../../deployments/index.ts';
+import { DeploymentSpecSchema } from '../../deployments/index.ts';
 import { route } from '../route.ts';
 import { Name, ProjectParams } from '../schemas.ts';
 

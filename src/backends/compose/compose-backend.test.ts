@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { checkSpec } from '../../deployments/spec.ts';
+import { checkSpec } from '../../deployments/index.ts';
 import { backendConformance } from '../backend.conformance.ts';
 import { filesUnder, openSources, planOf, revisionOf, SPEC_MATRIX } from '../backend-fixtures.ts';
 import type { BindingSources } from '../render-input.ts';

@@ -12,8 +12,7 @@
  *   names listed with empty values: values never leave the server).
  */
 import { stringify } from 'yaml';
-import { ModelportError } from '../../core/errors.ts';
-import { parseSize } from '../../core/units.ts';
+import { ModelportError, parseSize } from '../../core/index.ts';
 import type { GatewayRoutes } from '../image/gateway/index.ts';
 import {
   bindingKey,

@@ -16,10 +16,9 @@ import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { S3Settings } from '../../core/config.ts';
-import { ModelportError } from '../../core/errors.ts';
-import { checkName } from '../../core/names.ts';
-import { assertSha256, hashFile, openArtifactStore } from '../../store/artifacts/index.ts';
+import type { S3Settings } from '../../core/index.ts';
+import { checkName, ModelportError } from '../../core/index.ts';
+import { assertSha256, hashFile, openArtifactStore } from '../../store/index.ts';
 
 export interface FetchModelsOptions {
   /** Path of models.json. */

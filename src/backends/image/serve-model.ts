@@ -17,25 +17,30 @@ import { mkdir, open } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { S3Settings } from '../../core/config.ts';
-import { ModelportError, notFound } from '../../core/errors.ts';
-import { createHttpServer } from '../../http/http-server.ts';
+import type { S3Settings } from '../../core/index.ts';
+import { ModelportError, notFound } from '../../core/index.ts';
+import { createHttpServer } from '../../http/index.ts';
 import { type Logger, silentLogger } from '../../logging/index.ts';
-import { MetricsRegistry } from '../../metrics/prometheus.ts';
-import { modelInspector } from '../../registry/model-inspector.ts';
-import type { ModelVersion } from '../../registry/types.ts';
-import { GatewayService, type InferenceTarget } from '../../serving/gateway-service.ts';
-import { createGrpcServer, startGrpcServer, stopGrpcServer } from '../../serving/grpc/index.ts';
-import { ModelHost } from '../../serving/model-host.ts';
-import { createRestHandler } from '../../serving/rest-handler.ts';
-import { createServingMetrics } from '../../serving/serving-metrics.ts';
+import { MetricsRegistry } from '../../metrics/index.ts';
+import type { ModelVersion } from '../../registry/index.ts';
+import { modelInspector } from '../../registry/index.ts';
+import {
+  createGrpcServer,
+  createRestHandler,
+  createServingMetrics,
+  GatewayService,
+  type InferenceTarget,
+  ModelHost,
+  startGrpcServer,
+  stopGrpcServer,
+} from '../../serving/index.ts';
 import {
   type ArtifactStore,
   corruptArtifact,
   FolderArtifactStore,
   hashFile,
   openArtifactStore,
-} from '../../store/artifacts/index.ts';
+} from '../../store/index.ts';
 
 export const MODEL_FORMATS = ['onnx', 'js', 'hosted'] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];

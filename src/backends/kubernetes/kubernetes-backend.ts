@@ -11,8 +11,8 @@
  * ```
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ModelportError, toModelportError } from '../../core/errors.ts';
-import type { Backend, BackendResult, RevisionPlan, SecretResolver } from '../../deployments/backend.ts';
+import { ModelportError, toModelportError } from '../../core/index.ts';
+import type { Backend, BackendResult, RevisionPlan, SecretResolver } from '../../deployments/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import { type BindingSources, bindModels } from '../render-input.ts';
 import type { KubeObject, ManifestValidator } from '../schema-validation.ts';

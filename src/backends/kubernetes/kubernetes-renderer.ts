@@ -16,8 +16,7 @@
  * `secretKeyRef` from `<name>-env`, never inline. Secret values are written only when `secretValues` / `s3`
  * credentials are given (apply); exports never contain them.
  */
-import { ModelportError } from '../../core/errors.ts';
-import { parseDuration } from '../../core/units.ts';
+import { ModelportError, parseDuration } from '../../core/index.ts';
 import {
   bindingKey,
   cpuQuantity,

@@ -4,9 +4,8 @@
  * `/versions/N` the target serving version N. A name with no deployment falls back to the registry, so any
  * registered model can still be called by name.
  */
-import { selectTarget, splitTag, TAG_HEADER } from '../../deployments/traffic.ts';
-import type { InferenceTarget, TargetResolver } from '../../serving/gateway-service.ts';
-import type { InferContext } from '../../serving/inference-service.ts';
+import { selectTarget, splitTag, TAG_HEADER } from '../../deployments/index.ts';
+import type { InferContext, InferenceTarget, TargetResolver } from '../../serving/index.ts';
 import type { LocalBackend, RoutedTarget } from './local-backend.ts';
 
 /** What routing needs of the local backend: the route table, and where to mirror for a shadow. */

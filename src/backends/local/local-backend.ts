@@ -8,26 +8,25 @@
  * settings, so a change of weights or scaling reuses the running workers and takes effect at once.
  */
 import { createHash } from 'node:crypto';
-import { ModelportError, toModelportError } from '../../core/errors.ts';
-import type { InferRequest, Tensor } from '../../core/tensor.ts';
-import { parseDuration } from '../../core/units.ts';
-import { Autoscaler } from '../../deployments/autoscaler.ts';
+import type { InferRequest, Tensor } from '../../core/index.ts';
+import { ModelportError, parseDuration, toModelportError } from '../../core/index.ts';
 import type {
   Backend,
   BackendResult,
+  CompiledScaling,
+  DeploymentSpec,
   RevisionPlan,
   RouteReader,
   SecretResolver,
   ServingRoute,
-} from '../../deployments/backend.ts';
-import { outputsAgree } from '../../deployments/shadow.ts';
-import type { CompiledScaling, DeploymentSpec } from '../../deployments/spec.ts';
-import type { ShadowStatus, TargetStatus } from '../../deployments/types.ts';
+  ShadowStatus,
+  TargetStatus,
+} from '../../deployments/index.ts';
+import { Autoscaler, outputsAgree } from '../../deployments/index.ts';
 import type { Logger } from '../../logging/index.ts';
-import type { Counter, MetricsRegistry } from '../../metrics/prometheus.ts';
-import type { ModelRegistry } from '../../registry/model-registry.ts';
-import type { ModelVersion } from '../../registry/types.ts';
-import type { ModelHost, ServeOptions } from '../../serving/model-host.ts';
+import type { Counter, MetricsRegistry } from '../../metrics/index.ts';
+import type { ModelRegistry, ModelVersion } from '../../registry/index.ts';
+import type { ModelHost, ServeOptions } from '../../serving/index.ts';
 
 export interface RoutedTarget {
   key: string;

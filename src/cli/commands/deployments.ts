@@ -1,7 +1,7 @@
 /** `modelport deployments ...`: declarative endpoints from the command line. */
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import type { Deployment } from '../../deployments/types.ts';
+import type { Deployment } from '../../deployments/index.ts';
 import { type Command, type CommandContext, defineCommand, UsageError } from '../command.ts';
 import { details, json, table } from '../output.ts';
 

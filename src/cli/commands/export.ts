@@ -3,7 +3,7 @@
  * revision as manifests or a compose bundle, written without applying (for GitOps). Files are replaced atomically;
  * a compose bundle's `example/` is the user's and kept when present. Exports never hold secret values.
  */
-import type { ExportFormat } from '../../backends/export.ts';
+import type { ExportFormat } from '../../backends/index.ts';
 import { defineCommand, UsageError } from '../command.ts';
 
 const FORMATS: readonly ExportFormat[] = ['kserve', 'kserve-knative', 'knative', 'compose'];

@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { ModelportApiError, type ModelportClient } from '../../client/index.ts';
 import { ModelportError, parseModelRef } from '../../core/index.ts';
-import { batchRevision, batchTarget } from '../../deployments/batch-target.ts';
-import type { Deployment, ResolvedTarget } from '../../deployments/types.ts';
+import type { Deployment, ResolvedTarget } from '../../deployments/index.ts';
+import { batchRevision, batchTarget } from '../../deployments/index.ts';
 import {
   type BatchScorer,
   type ByteSink,

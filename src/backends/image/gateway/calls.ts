@@ -3,8 +3,8 @@
  * model-id header for Seldon, and the path to send upstream for the chosen target's model.
  */
 import type { IncomingMessage } from 'node:http';
-import { ModelportError } from '../../../core/errors.ts';
-import { splitTag } from '../../../deployments/traffic.ts';
+import { ModelportError } from '../../../core/index.ts';
+import { splitTag } from '../../../deployments/index.ts';
 import { HEADER_LENGTH_HEADER } from '../../../protocols/index.ts';
 import type { Table } from './routing-table.ts';
 import { firstHeader } from './upstream.ts';

@@ -1,5 +1,5 @@
 /** The gateway's Prometheus series, on its own /metrics. */
-import { LATENCY_BUCKETS, type MetricsRegistry } from '../../../metrics/prometheus.ts';
+import { LATENCY_BUCKETS, type MetricsRegistry } from '../../../metrics/index.ts';
 
 export function createGatewayMetrics(registry: MetricsRegistry) {
   return {

@@ -3,7 +3,7 @@
  * checks that name the field at fault and the fix.
  */
 import { z } from 'zod';
-import { ModelportError } from '../../../core/errors.ts';
+import { ModelportError } from '../../../core/index.ts';
 
 const HEADER = /^[a-z0-9-]{1,64}$/i;
 const NAME = /^[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?$/;

@@ -4,9 +4,9 @@
  * with deployments/shadow.ts.
  */
 import type { IncomingMessage } from 'node:http';
-import { outputsAgree } from '../../../deployments/shadow.ts';
+import { outputsAgree } from '../../../deployments/index.ts';
 import type { Logger } from '../../../logging/index.ts';
-import type { Counter } from '../../../metrics/prometheus.ts';
+import type { Counter } from '../../../metrics/index.ts';
 import { readInferRequest } from '../../../protocols/index.ts';
 import type { Call } from './calls.ts';
 import type { Route, Upstream } from './routing-table.ts';

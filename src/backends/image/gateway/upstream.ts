@@ -6,7 +6,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Transform, type TransformCallback } from 'node:stream';
-import { ModelportError } from '../../../core/errors.ts';
+import { ModelportError } from '../../../core/index.ts';
 import type { Upstream } from './routing-table.ts';
 
 /** Headers that belong to one connection, not to the message (RFC 9110 7.6.1): never forwarded. */
