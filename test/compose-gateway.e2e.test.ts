@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { openSources, revisionOf } from '../src/backends/backend-fixtures.ts';
+import { openSources, revisionOf } from '../src/backends/backend.fixture.ts';
 import { ComposeBackend } from '../src/backends/compose/compose-backend.ts';
 import type { GatewayRoutes } from '../src/backends/image/gateway/index.ts';
 import { ManifestValidator } from '../src/backends/schema-validation.ts';

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { checkSpec } from '../../deployments/index.ts';
 import { backendConformance } from '../backend.conformance.ts';
-import { filesUnder, openSources, planOf, revisionOf, SPEC_MATRIX } from '../backend-fixtures.ts';
+import { filesUnder, openSources, planOf, revisionOf, SPEC_MATRIX } from '../backend.fixture.ts';
 import type { BindingSources } from '../render-input.ts';
 import { ManifestValidator } from '../schema-validation.ts';
 import { ComposeBackend } from './compose-backend.ts';

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ModelportError } from '../../core/index.ts';
 import { checkSpec } from '../../deployments/index.ts';
 import { backendConformance } from '../backend.conformance.ts';
-import { openSources, planOf, revisionOf, SPEC_MATRIX } from '../backend-fixtures.ts';
+import { openSources, planOf, revisionOf, SPEC_MATRIX } from '../backend.fixture.ts';
 import { kubernetesYaml } from '../export.ts';
 import type { BindingSources } from '../render-input.ts';
 import { type KubeObject, ManifestValidator } from '../schema-validation.ts';

@@ -9,7 +9,7 @@ import { inspectOnnxModel } from '../../runtimes/index.ts';
 import { createServingMetrics, ModelHost } from '../../serving/index.ts';
 import { FolderArtifactStore, openMetadataStore } from '../../store/index.ts';
 import { backendConformance } from '../backend.conformance.ts';
-import { planOf } from '../backend-fixtures.ts';
+import { planOf } from '../backend.fixture.ts';
 import { LocalBackend } from './index.ts';
 
 // Real parts: a SQLite registry, a folder artifact store and the model host's worker processes.

@@ -62,7 +62,9 @@ function loadInChild(dir: string, timeoutMs: number, signal: AbortSignal | undef
     signal?.addEventListener('abort', onAbort, { once: true });
     child.on('message', (reply: JsInspectReply) => finish(reply.ok ? undefined : refuse(reply.message)));
     child.on('error', (error) => finish(refuse('the js model inspector failed to start', error)));
-    child.on('exit', (code, exitSignal) =>
+    // 'close', not 'exit': it comes after the IPC channel has delivered the reply, which a child that
+    // answers and exits at once can otherwise overtake under load.
+    child.on('close', (code, exitSignal) =>
       finish(refuse(`the js model exited while loading (${exitSignal ?? `exit code ${code}`}); the model is refused`)),
     );
     child.send({ dir } satisfies JsInspectRequest);

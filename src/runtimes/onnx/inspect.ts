@@ -66,7 +66,9 @@ export async function inspectOnnxModel(path: string, options: InspectOptions = {
       else finish(refuse(`ONNX Runtime cannot load the model: ${reply.message}`));
     });
     child.on('error', (error) => finish(refuse('the model inspector failed to start', error)));
-    child.on('exit', (code, signal) =>
+    // 'close', not 'exit': it comes after the IPC channel has delivered the reply, which a child that
+    // answers and exits at once can otherwise overtake under load.
+    child.on('close', (code, signal) =>
       finish(
         refuse(`ONNX Runtime crashed while loading the model (${signal ?? `exit code ${code}`}); the file is refused`),
       ),
