@@ -393,6 +393,23 @@ describe('deployments', () => {
     assert.equal(d.status.conditions.find((c) => c.type === 'Ready')?.status, 'True');
     assert.equal(d.status.servingRevision, 1);
     assert.equal((await call(t.url, 'guarded')).version, '1');
+    // The failed revision is logged at warn by the deployments component, with the reason.
+    const logged = t
+      .logText()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.ok(
+      logged.some(
+        (r) =>
+          r['msg'] === 'deployment revision failed' &&
+          r['level'] === 'warn' &&
+          r['component'] === 'deployments' &&
+          r['deployment'] === 'guarded' &&
+          r['reason'] === 'ModelLoadFailed',
+      ),
+      t.logText(),
+    );
   });
 
   test('the CLI drives the whole lifecycle', async () => {
