@@ -203,3 +203,22 @@ export function memoryQuantity(memory: string | number, field = 'spec.resources.
   }
   return String(bytes);
 }
+
+/**
+ * Refuses a deployment variable (`spec.env`, `spec.secrets[].env`) that would replace one the model type's template
+ * or Modelport sets for the container (its model URI, its storage settings): the spec check refuses the names every
+ * runtime reads, this one the names a particular template reads.
+ */
+export function refuseEnvOverride(spec: DeploymentSpec, taken: Iterable<string>): void {
+  const names = new Set([...taken].map((n) => n.toUpperCase()));
+  const clash = (name: string, field: string) => {
+    if (!names.has(name.toUpperCase())) return;
+    throw new ModelportError(
+      'invalid_request',
+      `${field}: the model type's template sets ${name} for the container; a deployment may not replace it`,
+      { field },
+    );
+  };
+  for (const name of Object.keys(spec.env)) clash(name, `spec.env.${name}`);
+  for (const [i, ref] of spec.secrets.entries()) clash(ref.env, `spec.secrets[${i}].env`);
+}

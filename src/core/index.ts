@@ -12,6 +12,14 @@ export {
   settingsFromEnv,
 } from './config.ts';
 export {
+  ALLOWED_ENV,
+  RESERVED_ENV,
+  type ReservedEnvEntry,
+  reservedEnvReason,
+  reservedEnvTable,
+  withoutReservedEnv,
+} from './env-policy.ts';
+export {
   ERROR_CODES,
   type ErrorCode,
   GrpcStatus,

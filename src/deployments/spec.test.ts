@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { examplesOfEveryEntry, NAMED_IN_THE_ISSUE } from '../core/env-policy.fixture.ts';
 import { ModelportError } from '../core/index.ts';
 import { checkSpec, parseSpec } from './spec.ts';
 
@@ -45,4 +46,50 @@ test('errors name the field', () => {
       JSON.stringify(input),
     );
   }
+});
+
+test('every reserved environment name is refused in spec.env and spec.secrets, naming the field', () => {
+  const names = [...examplesOfEveryEntry(), ...NAMED_IN_THE_ISSUE];
+  assert.ok(names.length >= 60, `${names.length} names`);
+  for (const base of names) {
+    for (const name of [base, base.toLowerCase()]) {
+      const traffic = [{ model: 'fraud', weight: 100 }];
+      assert.throws(
+        () => parseSpec({ traffic, env: { LOG_LEVEL: 'info', [name]: 'x' } }),
+        (e: unknown) =>
+          e instanceof ModelportError &&
+          e.code === 'invalid_request' &&
+          e.field === `spec.env.${name}` &&
+          e.message.startsWith(`spec.env.${name}: ${name} may not be set`),
+        name,
+      );
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) continue; // a secret's env name has its own syntax check
+      assert.throws(
+        () =>
+          parseSpec({
+            traffic,
+            secrets: [
+              { env: 'API_TOKEN', secret: 'A' },
+              { env: name, secret: 'B' },
+            ],
+          }),
+        (e: unknown) => e instanceof ModelportError && e.field === 'spec.secrets[1].env',
+        name,
+      );
+    }
+  }
+});
+
+test('a name set twice (env and a secret) is refused; ordinary names pass', () => {
+  const traffic = [{ model: 'fraud', weight: 100 }];
+  assert.throws(
+    () => parseSpec({ traffic, env: { API_TOKEN: 'x' }, secrets: [{ env: 'API_TOKEN', secret: 'A' }] }),
+    (e: unknown) => e instanceof ModelportError && e.field === 'spec.secrets[0].env',
+  );
+  const spec = parseSpec({
+    traffic,
+    env: { LOG_LEVEL: 'info', NODE_ENV: 'production' },
+    secrets: [{ env: 'API_TOKEN', secret: 'A' }],
+  });
+  assert.deepEqual(spec.env, { LOG_LEVEL: 'info', NODE_ENV: 'production' });
 });

@@ -20,7 +20,7 @@
  * ```
  */
 import { z } from 'zod';
-import { ModelportError, parseDuration, parseModelRef, parseSize } from '../core/index.ts';
+import { ModelportError, parseDuration, parseModelRef, parseSize, reservedEnvReason } from '../core/index.ts';
 
 const Duration = z.union([z.string(), z.number()]).describe("a duration such as '30s', '250ms' or milliseconds");
 const Tag = z
@@ -121,6 +121,7 @@ export function checkSpec(spec: DeploymentSpec): CompiledScaling {
     }
     return ms;
   };
+  checkEnvNames(spec);
   const { scaling, runtime, resources } = spec;
   if (scaling.maxReplicas < scaling.minReplicas) {
     throw new ModelportError(
@@ -148,6 +149,34 @@ export function checkSpec(spec: DeploymentSpec): CompiledScaling {
     scaleDownDelayMs: duration(scaling.scaleDownDelay, 'spec.scaling.scaleDownDelay'),
     idleTimeoutMs: duration(scaling.idleTimeout, 'spec.scaling.idleTimeout'),
   };
+}
+
+/**
+ * Refuses environment names that would let a deployment take over its worker (`NODE_OPTIONS`, `LD_PRELOAD`,
+ * proxies, Modelport's own: the list is `RESERVED_ENV` in src/core/env-policy.ts), and one name set twice.
+ */
+function checkEnvNames(spec: DeploymentSpec): void {
+  const refuse = (name: string, field: string) => {
+    const reason = reservedEnvReason(name);
+    if (reason === undefined) return;
+    throw new ModelportError(
+      'invalid_request',
+      `${field}: ${name} may not be set by a deployment (${reason}); remove it or use another name`,
+      { field },
+    );
+  };
+  for (const name of Object.keys(spec.env)) refuse(name, `spec.env.${name}`);
+  const seen = new Set(Object.keys(spec.env));
+  for (const [i, ref] of spec.secrets.entries()) {
+    const field = `spec.secrets[${i}].env`;
+    refuse(ref.env, field);
+    if (seen.has(ref.env)) {
+      throw new ModelportError('invalid_request', `${field}: ${ref.env} is already set; give it one value only`, {
+        field,
+      });
+    }
+    seen.add(ref.env);
+  }
 }
 
 /** Parses and checks a spec from any JSON value; errors name the field (`spec.traffic[1].weight`). */

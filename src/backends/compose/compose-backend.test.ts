@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { checkSpec } from '../../deployments/index.ts';
+import { ModelportError } from '../../core/index.ts';
+import { checkSpec, type DeploymentSpecInput } from '../../deployments/index.ts';
 import { backendConformance } from '../backend.conformance.ts';
 import { filesUnder, openSources, planOf, revisionOf, SPEC_MATRIX } from '../backend.fixture.ts';
 import type { BindingSources } from '../render-input.ts';
@@ -55,6 +56,20 @@ describe('compose bundle', () => {
       }
     });
   }
+
+  test("a deployment may not replace a variable the type's template sets (spec.env or a secret)", async () => {
+    const traffic = [{ model: 'churn@7', weight: 100 }];
+    for (const [spec, field] of [
+      [{ traffic, env: { XGB_MODEL_NAME: 'other' } }, 'spec.env.XGB_MODEL_NAME'],
+      [{ traffic, secrets: [{ env: 'xgb_model_name', secret: 'S' }] }, 'spec.secrets[0].env'],
+    ] as [DeploymentSpecInput, string][]) {
+      await assert.rejects(backend().render(revisionOf('churn-api', spec)), (e: unknown) => {
+        assert.ok(e instanceof ModelportError, String(e));
+        assert.equal(e.field, field);
+        return e.code === 'invalid_request';
+      });
+    }
+  });
 
   test('serving services come from the type template with limits, reservations and GPU devices', async () => {
     const files = await backend().render(revisionOf('g', SPEC_MATRIX['gpu']!));

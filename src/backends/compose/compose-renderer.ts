@@ -20,6 +20,7 @@ import {
   dnsName,
   MODEL_PORT,
   type RenderInput,
+  refuseEnvOverride,
   renderBinding,
 } from '../render-input.ts';
 
@@ -96,6 +97,7 @@ export function renderCompose(
       `spec.traffic (${key})`,
     );
     const templateEnv = (rendered['environment'] ?? {}) as Record<string, string>;
+    refuseEnvOverride(spec, Object.keys(templateEnv));
     services[service] = {
       ...rendered,
       environment: { ...templateEnv, ...spec.env },

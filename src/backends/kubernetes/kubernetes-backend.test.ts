@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { ModelportError } from '../../core/index.ts';
-import { checkSpec } from '../../deployments/index.ts';
+import { ModelportError } from '../../core/index.ts';
+import { checkSpec, type DeploymentSpecInput } from '../../deployments/index.ts';
 import { backendConformance } from '../backend.conformance.ts';
 import { openSources, planOf, revisionOf, SPEC_MATRIX } from '../backend.fixture.ts';
 import { kubernetesYaml } from '../export.ts';
@@ -66,6 +66,22 @@ describe('kubernetes rendering', () => {
       });
     }
   }
+
+  test("a deployment may not replace a variable the type's template sets (spec.env or a secret)", async () => {
+    for (const [spec, field] of [
+      [{ traffic: [{ model: 'churn@7', weight: 100 }], env: { XGB_MODEL_NAME: 'x' } }, 'spec.env.XGB_MODEL_NAME'],
+      [
+        { traffic: [{ model: 'churn@7', weight: 100 }], secrets: [{ env: 'XGB_MODEL_NAME', secret: 'S' }] },
+        'spec.secrets[0].env',
+      ],
+    ] as [DeploymentSpecInput, string][]) {
+      await assert.rejects(backend('kserve').render(revisionOf('fraud-api', spec), true), (e: unknown) => {
+        assert.ok(e instanceof ModelportError, String(e));
+        assert.equal(e.field, field);
+        return e.code === 'invalid_request';
+      });
+    }
+  });
 
   test('kserve Standard: first target is the predictor, the others the spec.canary list', async () => {
     const main = serving(await backend('kserve').render(revisionOf('fraud-api', SPEC_MATRIX['canary']!), true));

@@ -24,6 +24,7 @@ import {
   type ModelBinding,
   memoryQuantity,
   type RenderInput,
+  refuseEnvOverride,
   renderBinding,
   shortHash,
 } from '../render-input.ts';
@@ -141,6 +142,13 @@ export function renderKubernetes(input: RenderInput, options: KubernetesRenderOp
       field,
     );
     const templateEnv = Array.isArray(rendered['env']) ? (rendered['env'] as unknown[]) : [];
+    refuseEnvOverride(spec, [
+      'STORAGE_URI',
+      ...templateEnv.flatMap((e) => {
+        const name = (e as { name?: unknown } | null)?.name;
+        return typeof name === 'string' ? [name] : [];
+      }),
+    ]);
     const env = [
       ...templateEnv,
       { name: 'STORAGE_URI', value: uri },

@@ -13,7 +13,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Settings } from '../../core/index.ts';
-import { parseDuration, parseSize } from '../../core/index.ts';
+import { parseDuration, parseSize, reservedEnvReason } from '../../core/index.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { commandLogger } from '../log.ts';
 
@@ -64,7 +64,8 @@ export const serveModelCommand = defineCommand({
     const { serveModel } = await import('../../backends/image/serve-model.ts');
     const workerEnv = Object.fromEntries(
       Object.entries(env).filter(
-        (e): e is [string, string] => e[1] !== undefined && !e[0].startsWith('AWS_') && e[0] !== 'STORAGE_URI',
+        // Storage credentials, Modelport's settings and loader variables never reach a model (env-policy.ts).
+        (e): e is [string, string] => e[1] !== undefined && reservedEnvReason(e[0]) === undefined,
       ),
     );
     const workDir = join(env['MODELPORT_HOME'] || tmpdir(), `modelport-serve-${process.pid}`);
