@@ -4,6 +4,25 @@ import { compileServerConfig, settingsFromEnv } from './config.ts';
 import { ModelportError } from './errors.ts';
 
 describe('compileServerConfig', () => {
+  test('client timeouts: defaults, units, and errors naming the setting', () => {
+    assert.deepEqual(compileServerConfig({}).httpTimeouts, { headersMs: 10_000, bodyMs: 60_000, uploadMs: 300_000 });
+    assert.deepEqual(compileServerConfig({ bodyTimeout: '2s', uploadTimeout: '1h' }).httpTimeouts, {
+      headersMs: 10_000,
+      bodyMs: 2_000,
+      uploadMs: 3_600_000,
+    });
+    for (const [raw, field] of [
+      [{ bodyTimeout: 'soon' }, 'bodyTimeout'],
+      [{ headersTimeout: '0s' }, 'headersTimeout'],
+      [{ headersTimeout: '10m', uploadTimeout: '1m' }, 'headersTimeout'],
+    ] as const) {
+      assert.throws(
+        () => compileServerConfig(raw),
+        (e: unknown) => e instanceof ModelportError && e.code === 'invalid_config' && e.field === field,
+      );
+    }
+  });
+
   test('defaults: loopback, 8080/8081, home ./.modelport, SQLite, folder artifacts, example on', () => {
     const config = compileServerConfig({}, {}, '/srv');
     assert.equal(config.host, '127.0.0.1');

@@ -21,6 +21,9 @@ export const SETTINGS = {
   maxUploadSize: { flag: '--max-upload-size', env: 'MODELPORT_MAX_UPLOAD_SIZE', default: '2GiB' },
   maxRequestSize: { flag: '--max-request-size', env: 'MODELPORT_MAX_REQUEST_SIZE', default: '64MiB' },
   shutdownTimeout: { flag: '--shutdown-timeout', env: 'MODELPORT_SHUTDOWN_TIMEOUT', default: '30s' },
+  headersTimeout: { flag: '--headers-timeout', env: 'MODELPORT_HEADERS_TIMEOUT', default: '10s' },
+  bodyTimeout: { flag: '--body-timeout', env: 'MODELPORT_BODY_TIMEOUT', default: '60s' },
+  uploadTimeout: { flag: '--upload-timeout', env: 'MODELPORT_UPLOAD_TIMEOUT', default: '5m' },
   jobConcurrency: { flag: '--job-concurrency', env: 'MODELPORT_JOB_CONCURRENCY', default: '1' },
   secretKeyFile: { flag: '--secret-key-file', env: 'MODELPORT_SECRET_KEY_FILE', default: '' },
   egressAllowHosts: { flag: '--egress-allow-hosts', env: 'MODELPORT_EGRESS_ALLOW_HOSTS', default: '' },
@@ -91,6 +94,8 @@ export interface ServerConfig {
   readonly maxUploadBytes: number;
   readonly maxRequestBytes: number;
   readonly shutdownTimeoutMs: number;
+  /** How long a client may take to send headers, a JSON or inference body, and any request (uploads). */
+  readonly httpTimeouts: Readonly<{ headersMs: number; bodyMs: number; uploadMs: number }>;
   /** Batch scoring jobs running at once. */
   readonly jobConcurrency: number;
   /**
@@ -168,6 +173,20 @@ export function compileServerConfig(
   const shutdownTimeoutMs = parseDuration(get('shutdownTimeout'));
   if (shutdownTimeoutMs === undefined) fail('shutdownTimeout', 'use a duration such as 30s or 500ms');
 
+  const positiveDuration = (name: SettingName): number => {
+    const ms = parseDuration(get(name));
+    if (ms === undefined || ms <= 0) fail(name, `'${get(name)}' is not a duration; use one such as 10s or 5m`);
+    return ms;
+  };
+  const httpTimeouts = Object.freeze({
+    headersMs: positiveDuration('headersTimeout'),
+    bodyMs: positiveDuration('bodyTimeout'),
+    uploadMs: positiveDuration('uploadTimeout'),
+  });
+  if (httpTimeouts.headersMs > httpTimeouts.uploadMs) {
+    fail('headersTimeout', 'must not be longer than --upload-timeout (the bound of a whole request)');
+  }
+
   const s3Endpoint = get('s3Endpoint') || env['AWS_ENDPOINT_URL_S3'] || env['AWS_ENDPOINT_URL'] || undefined;
   if (s3Endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(s3Endpoint)) {
     fail('s3Endpoint', 'use an http:// or https:// URL of the S3-compatible server');
@@ -239,6 +258,7 @@ export function compileServerConfig(
     maxUploadBytes: size('maxUploadSize', get('maxUploadSize')),
     maxRequestBytes: size('maxRequestSize', get('maxRequestSize')),
     shutdownTimeoutMs,
+    httpTimeouts,
     jobConcurrency,
     secretKey,
     secretKeyFile: resolve(home, get('secretKeyFile') || 'secret.key'),

@@ -108,6 +108,12 @@ export const ERROR_CODES = {
     grpc: GrpcStatus.UNAVAILABLE,
     summary: 'The model or server is not ready (loading, starting a worker, or shutting down). Retry shortly.',
   },
+  request_timeout: {
+    http: 408,
+    grpc: GrpcStatus.DEADLINE_EXCEEDED,
+    summary:
+      "The client did not send the request (headers and body) within the server's limit (--body-timeout, --upload-timeout); the connection is closed. Send the body faster or raise the limit.",
+  },
   timeout: {
     http: 504,
     grpc: GrpcStatus.DEADLINE_EXCEEDED,

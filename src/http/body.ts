@@ -6,8 +6,17 @@ import { ModelportError } from '../core/index.ts';
 
 const MAX_JSON_DEPTH = 100;
 
+/** When each request's body must have arrived (set by the HTTP server as a request starts). */
+const bodyDeadlines = new WeakMap<IncomingMessage, number>();
+
+/** Bounds the time `readBody` waits for this request's body: at `atMs` (epoch ms) it fails with `request_timeout`. */
+export function setBodyDeadline(req: IncomingMessage, atMs: number): void {
+  bodyDeadlines.set(req, atMs);
+}
+
 /**
- * Rejects with payload_too_large as soon as the declared or received length passes `maxBytes`. Reads with
+ * Rejects with payload_too_large as soon as the declared or received length passes `maxBytes`, and with
+ * request_timeout when the body has not arrived by the request's deadline (`setBodyDeadline`). Reads with
  * 'data' events rather than an async iterator: this runs once per inference request, and the iterator's promise
  * per chunk is measurable there.
  */
@@ -36,7 +45,20 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
       reject(error);
     };
     const onAborted = () => onError(new ModelportError('invalid_request', 'the client closed the connection'));
+    const deadline = bodyDeadlines.get(req);
+    const timer =
+      deadline === undefined
+        ? undefined
+        : setTimeout(
+            () => {
+              cleanup();
+              req.pause();
+              reject(requestTimeout());
+            },
+            Math.max(0, deadline - Date.now()),
+          );
     const cleanup = () => {
+      if (timer !== undefined) clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
@@ -47,6 +69,10 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     req.on('error', onError);
     req.on('aborted', onAborted);
   });
+}
+
+export function requestTimeout(): ModelportError {
+  return new ModelportError('request_timeout', 'the request body did not arrive in time; the connection is closed');
 }
 
 export function tooLarge(maxBytes: number): ModelportError {

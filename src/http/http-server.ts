@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ModelportError } from '../core/index.ts';
 import { type Logger, requestId } from '../logging/index.ts';
+import { setBodyDeadline } from './body.ts';
 import { sendError, sendJson } from './respond.ts';
 
 export type PathHandler = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void> | void;
@@ -20,17 +21,40 @@ export interface HttpHandlers {
   console?: PathHandler;
 }
 
+/** How long a client may take to send a request; a slower one gets 408 and its connection is closed. */
+export interface HttpTimeouts {
+  /** Receiving the request line and headers. Default 10 s. */
+  headersMs: number;
+  /** Receiving a JSON or inference body (everything read whole). Default 60 s. */
+  bodyMs: number;
+  /** Receiving any whole request, uploads included (streamed bodies). Default 5 min. */
+  uploadMs: number;
+}
+
+export const DEFAULT_HTTP_TIMEOUTS: Readonly<HttpTimeouts> = Object.freeze({
+  headersMs: 10_000,
+  bodyMs: 60_000,
+  uploadMs: 5 * 60_000,
+});
+
 const isUnder = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
 
-export function createHttpServer(handlers: HttpHandlers, log: Logger): Server {
+export function createHttpServer(
+  handlers: HttpHandlers,
+  log: Logger,
+  timeouts: Readonly<HttpTimeouts> = DEFAULT_HTTP_TIMEOUTS,
+): Server {
   const server = createServer(
     {
       maxHeaderSize: 16 * 1024,
-      headersTimeout: 10_000,
-      requestTimeout: 5 * 60_000,
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.uploadMs,
       keepAliveTimeout: 5_000,
+      // Node checks the two limits above this often (30 s by default, which would let a slow client stay longer).
+      connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs),
     },
     (req, res) => {
+      setBodyDeadline(req, Date.now() + timeouts.bodyMs);
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const path = q < 0 ? url : url.slice(0, q);

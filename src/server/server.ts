@@ -297,6 +297,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         console: createConsoleHandler({ root: fileURLToPath(new URL('../../ui/dist/', import.meta.url)) }),
       },
       log.child({ component: 'http' }),
+      config.httpTimeouts,
     );
     cleanups.push(async () => {
       // A server that never listened has nothing to close.

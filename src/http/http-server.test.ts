@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { silentLogger } from '../logging/index.ts';
+import { readBody } from './body.ts';
+import { createHttpServer } from './http-server.ts';
+import { sendJson } from './respond.ts';
+
+/** A raw client: writes `chunks`, then keeps the socket open; resolves with everything read once the server closes. */
+async function slowClient(port: number, chunks: string[]): Promise<{ socket: Socket; closed: Promise<string> }> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  let received = '';
+  socket.on('data', (d) => {
+    received += d.toString('latin1');
+  });
+  socket.on('error', () => {});
+  const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(received)));
+  for (const chunk of chunks) socket.write(chunk);
+  return { socket, closed };
+}
+
+describe('slow clients are disconnected', () => {
+  let server: Server;
+  let port: number;
+  before(async () => {
+    const json = async (req: Parameters<typeof readBody>[0], res: Parameters<typeof sendJson>[0]) => {
+      const body = await readBody(req, 1024 * 1024);
+      sendJson(res, 200, { bytes: body.length });
+    };
+    server = createHttpServer(
+      {
+        api: json,
+        openapi: () => ({}),
+        inference: json,
+        // Stands for an upload route: reads the body as a stream, with no deadline of its own.
+        metrics: async (req, res) => {
+          let bytes = 0;
+          for await (const chunk of req) bytes += (chunk as Buffer).length;
+          sendJson(res, 200, { bytes });
+        },
+      },
+      silentLogger(),
+      { headersMs: 300, bodyMs: 300, uploadMs: 1_000 },
+    );
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const head = (path: string, length: number) =>
+    `POST ${path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${length}\r\n\r\n`;
+
+  test('a body that trickles in gets 408 and its socket is closed (control API and inference)', async () => {
+    for (const path of ['/api/v1/projects', '/v2/models/fraud/infer', '/v1/models/fraud:predict']) {
+      const client = await slowClient(port, [head(path, 1000), '{"a"']);
+      const answer = await client.closed;
+      assert.match(answer, /^HTTP\/1\.1 408 /, path);
+      assert.match(answer, /"code":"request_timeout"|request body did not arrive/, path);
+    }
+  });
+
+  test('headers that never finish: the socket is closed', async () => {
+    const client = await slowClient(port, ['POST /v2/models/fraud/infer HTTP/1.1\r\nhost: local']);
+    const answer = await client.closed;
+    assert.match(answer, /^HTTP\/1\.1 408 |^$/);
+  });
+
+  test('a streamed upload that trickles in is cut at the upload timeout', async () => {
+    const client = await slowClient(port, [head('/metrics', 1_000_000), 'x'.repeat(100)]);
+    await client.closed;
+    assert.equal(client.socket.destroyed, true);
+  });
+
+  test('50 slow-body sockets at once: all 50 are closed', async () => {
+    const clients = await Promise.all(
+      Array.from({ length: 50 }, () => slowClient(port, [head('/v2/models/fraud/infer', 5000), '['])),
+    );
+    const answers = await Promise.all(clients.map((c) => c.closed));
+    assert.equal(answers.filter((a) => a.startsWith('HTTP/1.1 408')).length, 50);
+  });
+
+  test('a prompt client is served', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/v2/models/fraud/infer`, { method: 'POST', body: '{"x":1}' });
+    assert.deepEqual(await res.json(), { bytes: 7 });
+  });
+});
