@@ -28,6 +28,10 @@ describe('friendly signatures and hosted models', { timeout: 120_000 }, () => {
 
   before(async () => {
     upstream = createServer(async (req, res) => {
+      if (req.url?.includes('/models/redirecting/')) {
+        res.writeHead(307, { location: 'http://10.20.30.40:8443/internal-only/infer' }).end();
+        return;
+      }
       keys.push(req.headers['authorization']);
       let text = '';
       for await (const chunk of req) text += chunk;
@@ -206,5 +210,29 @@ describe('friendly signatures and hosted models', { timeout: 120_000 }, () => {
       { format: 'hosted' },
     );
     await assert.rejects(refused, (e: unknown) => (e as { code?: string }).code === 'egress_refused');
+  });
+
+  test('a hosted model whose service redirects to a private address: refused, and the client never sees where', async () => {
+    const descriptor = {
+      url: `http://127.0.0.1:${port}`,
+      protocol: 'v2',
+      model: 'redirecting',
+      signature: {
+        inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 2] }],
+        outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 2] }],
+      },
+    };
+    await client.registerVersion('redirecting', new TextEncoder().encode(JSON.stringify(descriptor)), {
+      format: 'hosted',
+    });
+    await client.applyDeployment('redirecting', { traffic: [{ model: 'redirecting@1', weight: 100 }] });
+    await client.waitDeployment('redirecting', 60);
+    const res = await post('/v2/models/redirecting/infer', {
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }],
+    });
+    const text = await res.text();
+    assert.ok(res.status >= 400, text);
+    assert.match(text, /redirect/);
+    for (const hidden of ['10.20.30.40', '8443', 'internal-only']) assert.ok(!text.includes(hidden), text);
   });
 });

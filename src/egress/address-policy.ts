@@ -1,8 +1,10 @@
 /**
  * Which IP addresses outbound calls may reach: public unicast only. `blockedRange(ip)` names the special-purpose
  * range an address falls in (loopback, private, link-local, metadata, ...), or returns undefined for a public one.
- * IPv6 forms that embed an IPv4 address (IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible `::a.b.c.d`, NAT64
- * `64:ff9b::/96`) are judged by the IPv4 address inside.
+ * IPv6 forms that embed an IPv4 address (IPv4-mapped `::ffff:a.b.c.d`, IPv4-translated `::ffff:0:a.b.c.d`,
+ * IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`) are judged by the IPv4 address inside; the translated and
+ * compatible ranges are refused even around a public address, 6to4 (`2002::/16`) and Teredo are refused whole.
+ * IPv4 spelt in decimal, octal or hex (`2130706433`, `0177.1`, `0x7f.1`) reaches here normalised by the URL parser.
  *
  * ```ts
  * blockedRange('10.1.2.3');          // 'private (RFC 1918)'
@@ -35,6 +37,9 @@ const V4: [string, number, string][] = [
 const V6: [string, number, string][] = [
   ['::', 128, 'unspecified'],
   ['::1', 128, 'loopback'],
+  // Embedding ranges: judged by the IPv4 address inside first, then refused whole (only NAT64 may reach out).
+  ['::', 96, 'IPv4-compatible (deprecated)'],
+  ['::ffff:0:0:0', 96, 'IPv4-translated'],
   ['64:ff9b:1::', 48, 'local NAT64'],
   ['100::', 64, 'discard'],
   ['2001::', 32, 'Teredo'],
@@ -72,15 +77,16 @@ function firstMatch(address: string, type: 'ipv4' | 'ipv6'): string | undefined 
   return ranges.find((r) => r.type === type && r.list.check(address, type))?.reason;
 }
 
-/** The IPv4 address inside ::ffff:0:0/96, ::/96 (not :: or ::1) and 64:ff9b::/96, if any. */
+/** The IPv4 address inside ::ffff:0:0/96, ::ffff:0:0:0/96, ::/96 (not :: or ::1) and 64:ff9b::/96, if any. */
 function embeddedIPv4(address: string): string | undefined {
   const words = expandIPv6(address);
   if (words === undefined) return undefined;
   const high = words.slice(0, 6);
   const mapped = high.slice(0, 5).every((w) => w === 0) && high[5] === 0xffff;
+  const translated = high.slice(0, 4).every((w) => w === 0) && high[4] === 0xffff && high[5] === 0;
   const compatible = high.every((w) => w === 0) && (words[6] !== 0 || (words[7] ?? 0) > 1);
   const nat64 = high[0] === 0x64 && high[1] === 0xff9b && high.slice(2).every((w) => w === 0);
-  if (!mapped && !compatible && !nat64) return undefined;
+  if (!mapped && !translated && !compatible && !nat64) return undefined;
   const a = words[6] ?? 0;
   const b = words[7] ?? 0;
   return `${a >> 8}.${a & 0xff}.${b >> 8}.${b & 0xff}`;

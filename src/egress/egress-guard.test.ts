@@ -138,6 +138,25 @@ describe('EgressGuard', () => {
     ['name resolving to loopback', `http://evil.test:${S}/`],
     ['name resolving to public and loopback', `http://mixed.test:${S}/`],
     ['name resolving to mapped loopback', `http://mapped.test:${S}/`],
+    ['IPv4-translated loopback', `http://[::ffff:0:127.0.0.1]:${S}/`],
+    ['IPv4-translated loopback, hex', `http://[::ffff:0:7f00:1]:${S}/`],
+    ['IPv4-translated metadata', 'http://[::ffff:0:169.254.169.254]/'],
+    ['IPv4-compatible loopback', `http://[::127.0.0.1]:${S}/`],
+    ['IPv4-compatible public (deprecated range)', 'http://[::8.8.8.8]/'],
+    ['NAT64 loopback', `http://[64:ff9b::127.0.0.1]:${S}/`],
+    ['NAT64 private', 'http://[64:ff9b::10.0.0.1]/'],
+    ['6to4 embedding loopback', 'http://[2002:7f00:1::1]/'],
+    ['6to4 embedding private', 'http://[2002:c0a8:101::1]/'],
+    ['this network 0.0.0.0/8', `http://0.1.2.3:${S}/`],
+    ['octal', `http://0177.0.0.1:${S}/`],
+    ['hex', `http://0x7f000001:${S}/`],
+    ['hex dotted', `http://0x7f.0x0.0x0.0x1:${S}/`],
+    ['short form', `http://127.1:${S}/`],
+    ['name resolving to translated loopback', `http://translated.test:${S}/`],
+    [
+      'redirect to translated',
+      `http://127.0.0.2:${A}/redirect?to=${encodeURIComponent(`http://[::ffff:0:127.0.0.1]:${S}/`)}`,
+    ],
   ];
 
   const names: Record<string, string[]> = {
@@ -145,6 +164,7 @@ describe('EgressGuard', () => {
     'evil.test': ['127.0.0.1'],
     'mixed.test': ['93.184.215.14', '127.0.0.1'],
     'mapped.test': ['::ffff:127.0.0.1'],
+    'translated.test': ['::ffff:0:7f00:1'],
   };
   const lookup: LookupAll = async (host) => {
     if (host === 'localhost' || host === 'localhost.')
@@ -265,6 +285,45 @@ describe('EgressGuard', () => {
     } finally {
       await g.close();
     }
+  });
+
+  test('a refused redirect names the first host only, never where it led', async () => {
+    const g = new EgressGuard({ allowHosts: ['127.0.0.2'], lookup });
+    try {
+      for (const to of [`http://internal-db.corp:${S}/`, `http://evil.test:${S}/`, `http://10.9.8.7:${S}/`]) {
+        const url = `http://127.0.0.2:${A}/redirect?to=${encodeURIComponent(to)}`;
+        await assert.rejects(g.fetch(url), (e: unknown) => {
+          assert.ok(e instanceof ModelportError, String(e));
+          assert.ok(['egress_refused', 'not_ready'].includes(e.code), e.code);
+          assert.match(e.message, /127\.0\.0\.2/);
+          for (const secret of ['internal-db', 'evil.test', '10.9.8.7'])
+            assert.ok(!e.message.includes(secret), e.message);
+          return true;
+        });
+      }
+    } finally {
+      await g.close();
+    }
+    assert.equal(sentinel.connections(), 0);
+  });
+
+  test('blockedRange: every embedding of a special IPv4 address is refused', () => {
+    const table: [string, string | undefined][] = [
+      ['::ffff:0:7f00:1', 'loopback'],
+      ['::ffff:0:a00:1', 'private (RFC 1918)'],
+      ['::ffff:0:808:808', 'IPv4-translated'],
+      ['::7f00:1', 'loopback'],
+      ['::808:808', 'IPv4-compatible (deprecated)'],
+      ['64:ff9b::7f00:1', 'loopback'],
+      ['64:ff9b::a9fe:a9fe', 'cloud metadata'],
+      ['64:ff9b::808:808', undefined],
+      ['2002:7f00:1::', '6to4'],
+      ['2001:0:7f00:1::', 'Teredo'],
+      ['0.0.0.0', 'unspecified ("this network")'],
+      ['0.255.255.255', 'unspecified ("this network")'],
+      ['::ffff:0:0', 'unspecified ("this network")'],
+    ];
+    for (const [ip, reason] of table) assert.equal(blockedRange(ip), reason, ip);
   });
 
   test('blockedRange names the range, and passes public addresses', () => {

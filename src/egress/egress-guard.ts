@@ -139,20 +139,27 @@ export class EgressGuard {
     let body = init.body;
     const headers = new Headers(init.headers);
     let url = typeof input === 'string' ? input : input.href;
+    let origin = '';
     for (let hop = 0; ; hop++) {
-      const target = await this.check(url);
-      const res = await this.#send(target, method, headers, body, signal, deadline);
+      const target = hop === 0 ? await this.check(url) : await this.#checkRedirect(url, origin);
+      if (hop === 0) origin = target.url.hostname;
+      const res =
+        hop === 0
+          ? await this.#send(target, method, headers, body, signal, deadline)
+          : await this.#send(target, method, headers, body, signal, deadline).catch((error: unknown) => {
+              throw hiddenHop(error, origin);
+            });
       const location = res.headers['location'];
       if (!REDIRECTS.has(res.statusCode ?? 0) || location === undefined) return this.#toResponse(res, signal, deadline);
       res.resume();
       if (hop >= this.#maxRedirects) {
-        throw refused(`more than ${this.#maxRedirects} redirects, the last from ${target.url.hostname}`);
+        throw refused(`more than ${this.#maxRedirects} redirects, starting at ${origin}`);
       }
       let next: URL;
       try {
         next = new URL(location, target.url);
       } catch {
-        throw refused(`${target.url.hostname} redirected to an invalid URL`);
+        throw refused(`${origin} redirected to an invalid URL`);
       }
       if (next.origin !== target.url.origin) for (const name of CREDENTIAL_HEADERS) headers.delete(name);
       const status = res.statusCode ?? 0;
@@ -165,6 +172,18 @@ export class EgressGuard {
       url = next.href;
     }
   };
+
+  /**
+   * Checks a redirect's target. The caller named only the first host; where a redirect leads (an internal name,
+   * say) is the remote server's business, so errors name the first host and keep the detail in `cause`.
+   */
+  async #checkRedirect(url: string, origin: string): Promise<CheckedTarget> {
+    try {
+      return await this.check(url);
+    } catch (error) {
+      throw hiddenHop(error, origin);
+    }
+  }
 
   /** Closes kept-alive connections. */
   async close(): Promise<void> {
@@ -257,6 +276,19 @@ function parseAllowEntry(entry: string): { host: string; port: string | undefine
       field: 'egressAllowHosts',
     });
   }
+}
+
+/** An error at a redirect hop, told without the hop's host: same code, the first host named, the detail as cause. */
+function hiddenHop(error: unknown, origin: string): unknown {
+  if (!(error instanceof ModelportError)) return error;
+  const message =
+    error.code === 'egress_refused'
+      ? `outbound request refused: ${origin} redirected to an address this server may not reach`
+      : error.code === 'not_ready'
+        ? `cannot follow the redirect from ${origin}: its target cannot be reached`
+        : undefined;
+  if (message === undefined) return error;
+  return new ModelportError(error.code, message, { field: 'url', cause: error });
 }
 
 function refused(reason: string): ModelportError {

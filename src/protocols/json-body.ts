@@ -23,7 +23,9 @@ export function parseJsonBody(body: Buffer | string, what = 'body'): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new ModelportError('invalid_json', `${what} is not valid JSON: ${(error as Error).message}`);
+    // JSON.parse quotes the body in its message; say only where it broke, so no value (a token, a record) is echoed.
+    const at = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new ModelportError('invalid_json', `${what} is not valid JSON${at ? ` (at character ${at})` : ''}`);
   }
 }
 
