@@ -16,6 +16,7 @@ export type {
 } from './contract.ts';
 export { buildOpenApiDocument } from './openapi.ts';
 export { type ApiHandler, createRouter } from './router.ts';
+export { auditRoutes } from './routes/audit.ts';
 export { deploymentMetricsRoutes } from './routes/deployment-metrics.ts';
 export { deploymentRoutes } from './routes/deployments.ts';
 export { jobRoutes } from './routes/jobs.ts';

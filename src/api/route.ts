@@ -67,6 +67,23 @@ export interface RouteDef<
   /** Success status, 200 unless given (204 for an `'empty'` response). */
   status?: number;
   /**
+   * What the audit log records beyond the route, project and path names (mutating routes are always recorded):
+   * the object when the path does not name it (a create's body), and `detail` such as a spec before and after.
+   * Never return a secret's value from these. Methods, like `handler`, so a route stays an `AnyRoute`.
+   */
+  audit?: {
+    object?(ctx: RouteContext<z.output<P>, z.output<Q>, B extends z.ZodType ? z.output<B> : undefined>): string;
+    /** Read before the handler runs (the spec before a change); handed to `detail`. */
+    before?(
+      ctx: RouteContext<z.output<P>, z.output<Q>, B extends z.ZodType ? z.output<B> : undefined>,
+    ): Promise<unknown>;
+    detail?(
+      ctx: RouteContext<z.output<P>, z.output<Q>, B extends z.ZodType ? z.output<B> : undefined>,
+      before: unknown,
+      result: unknown,
+    ): Record<string, unknown>;
+  };
+  /**
    * Returns the JSON its response schema accepts as input, or nothing for an empty or streamed response. A method,
    * so that a route with narrow schemas is still an `AnyRoute` for the router.
    */

@@ -4,7 +4,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import { ModelportError } from '../core/index.ts';
+import type { AuditEvent, AuditPrincipal } from '../audit/index.ts';
+import { ModelportError, toModelportError } from '../core/index.ts';
 import { parseJson, readBody, sendError, sendJson } from '../http/index.ts';
 import { type Logger, requestId } from '../logging/index.ts';
 import type { Authorizer } from './authorizer.ts';
@@ -24,6 +25,15 @@ export interface RouterOptions {
   maxJsonBytes: number;
   /** Unexpected (`internal`) errors are logged here with their stack and the request id. */
   log: Logger;
+  /** Receives every mutating call and every denied one (src/audit); resolves once stored, never rejects. */
+  audit?: { record(event: AuditEvent): Promise<void> };
+}
+
+/** What the audit needs to know of a call as it runs. */
+interface Trail {
+  principal: AuditPrincipal | undefined;
+  ctx: unknown;
+  before: unknown;
 }
 
 export type ApiHandler = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
@@ -70,7 +80,13 @@ export function createRouter(routes: readonly AnyRoute[], options: RouterOptions
         route.keys.forEach((key, i) => {
           rawParams[key] = safeDecode(match[i + 1] ?? '', key);
         });
-        await run(route.def, rawParams, req, res, options);
+        const trail: Trail = { principal: undefined, ctx: undefined, before: undefined };
+        try {
+          await run(route.def, rawParams, req, res, options, trail);
+        } catch (error) {
+          await auditFailure(route.def, rawParams, trail, error, options);
+          throw error;
+        }
         return;
       }
       throw methodMismatch
@@ -90,8 +106,10 @@ async function run(
   req: IncomingMessage,
   res: ServerResponse,
   options: RouterOptions,
+  trail: Trail,
 ) {
   const principal = await options.authorizer.authenticate(req);
+  trail.principal = principal;
   options.authorizer.authorize(principal, def.permission, rawParams['project']);
 
   const params = validate(def.params, rawParams, 'path');
@@ -111,13 +129,57 @@ async function run(
     if (!res.writableFinished) controller.abort();
   };
   res.once('close', onClose);
-  const result = await def.handler({ params, query, body, principal, req, res, signal: controller.signal } as never);
+  const ctx = { params, query, body, principal, req, res, signal: controller.signal };
+  trail.ctx = ctx;
+  const audited = options.audit !== undefined && def.method !== 'GET';
+  if (audited && def.audit?.before) trail.before = await def.audit.before(ctx as never);
+  const result = await def.handler(ctx as never);
   res.off('close', onClose);
+  // Written before the answer, so a 2xx means the row is stored.
+  if (audited) {
+    const status = res.headersSent ? res.statusCode : (def.status ?? (result === undefined ? 204 : 200));
+    await options.audit?.record({
+      ...auditWhat(def, rawParams, trail),
+      status,
+      detail: def.audit?.detail?.(ctx as never, trail.before, result),
+    });
+  }
   if (result !== undefined && !res.headersSent) sendJson(res, def.status ?? 200, result);
   else if (result === undefined && !res.headersSent) {
     res.writeHead(def.status ?? 204);
     res.end();
   }
+}
+
+/** Who and what, for the audit log: the route pattern (never the raw path), the project, the object named. */
+function auditWhat(def: AnyRoute, rawParams: Record<string, string>, trail: Trail) {
+  const named = Object.entries(rawParams)
+    .filter(([key]) => key !== 'project')
+    .map(([, value]) => value);
+  let object = named.length > 0 ? named.join('/') : undefined;
+  if (trail.ctx !== undefined && def.audit?.object) {
+    try {
+      object = def.audit.object(trail.ctx as never);
+    } catch {
+      // The object is a courtesy; the row is written without it.
+    }
+  }
+  return { principal: trail.principal, method: def.method, route: def.path, project: rawParams['project'], object };
+}
+
+/** A failed mutation, or any call refused for its credentials (401/403, reads included). */
+async function auditFailure(
+  def: AnyRoute,
+  rawParams: Record<string, string>,
+  trail: Trail,
+  error: unknown,
+  options: RouterOptions,
+): Promise<void> {
+  if (options.audit === undefined) return;
+  const e = toModelportError(error);
+  const denied = e.code === 'unauthenticated' || e.code === 'forbidden';
+  if (def.method === 'GET' && !denied) return;
+  await options.audit.record({ ...auditWhat(def, rawParams, trail), status: e.httpStatus, errorCode: e.code });
 }
 
 function safeDecode(value: string, key: string): string {

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  auditRoutes,
   buildOpenApiDocument,
   createRouter,
   deploymentMetricsRoutes,
@@ -24,6 +25,7 @@ import {
   secretRoutes,
   systemRoutes,
 } from '../api/index.ts';
+import { type AuditEvent, AuditLog } from '../audit/index.ts';
 import {
   ComposeBackend,
   DeploymentResolver,
@@ -33,7 +35,7 @@ import {
   ManifestValidator,
   openKubeApi,
 } from '../backends/index.ts';
-import type { ServerConfig } from '../core/index.ts';
+import type { ModelportError, ServerConfig } from '../core/index.ts';
 import { DeploymentService } from '../deployments/index.ts';
 import { EgressGuard } from '../egress/index.ts';
 import { createHttpServer, type InjectInit, inject, type PathHandler } from '../http/index.ts';
@@ -79,6 +81,8 @@ export interface App {
   close(): Promise<void>;
   /** Runs `cleanup` first on close (listeners are closed before the parts they use). */
   onClose(cleanup: () => Promise<void>): void;
+  /** Records an inference call refused for its credentials in the audit log (the gRPC listener's hook). */
+  auditDenied(method: string, path: string, error: ModelportError): void;
 }
 
 export interface RunningServer {
@@ -170,6 +174,9 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
 
     const metricsRegistry = new MetricsRegistry();
     const servingMetrics = createServingMetrics(metricsRegistry);
+    const audit = new AuditLog({ store: metadata, metrics: metricsRegistry, log: log.child({ component: 'audit' }) });
+    // Runs before the store closes (cleanups run in reverse): rows still queued are written.
+    cleanups.push(() => audit.flush());
     const modelHost = new ModelHost({
       artifacts,
       metrics: servingMetrics,
@@ -271,17 +278,20 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       ...modelTypeRoutes({ catalogue: modelTypes }),
       ...jobRoutes({ jobs, artifacts, uploadDir, maxUploadBytes: config.maxUploadBytes }),
       ...deploymentMetricsRoutes({ deployments, sampler }),
+      ...auditRoutes({ audit }),
     ];
     const openapi = buildOpenApiDocument(routes, options.version);
     const api = createRouter(routes, {
       authorizer: new LocalAuthorizer(),
       maxJsonBytes: 1024 * 1024,
       log: log.child({ component: 'api' }),
+      audit,
     });
 
     const inference = createRestHandler(gateway, {
       maxRequestBytes: config.maxRequestBytes,
       log: log.child({ component: 'inference' }),
+      onDenied: (req, error, path) => void audit.record(inferenceDenial(req.method ?? 'GET', path, error)),
     });
     const metricsHandler: PathHandler = (_req, res) => {
       const text = metricsRegistry.render();
@@ -335,6 +345,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       onClose: (cleanup) => {
         cleanups.push(cleanup);
       },
+      auditDenied: (method, path, error) => void audit.record(inferenceDenial(method, path, error)),
       close: async () => {
         await stopAccepting();
         await closeAll();
@@ -361,6 +372,7 @@ export async function listen(app: App, config: ServerConfig, options: StartOptio
     const grpc = createGrpcServer(app.gateway, {
       maxMessageBytes: config.maxRequestBytes,
       log: log.child({ component: 'grpc' }),
+      onDenied: (error, method) => app.auditDenied('POST', `grpc:${method}`, error),
     });
     grpcPort = await startGrpcServer(grpc, config.host, config.grpcPort);
     app.onClose(() => stopGrpcServer(grpc, config.shutdownTimeoutMs));
@@ -382,4 +394,32 @@ export async function listen(app: App, config: ServerConfig, options: StartOptio
     example,
     close: () => app.close(),
   };
+}
+
+/** An inference call refused for its credentials, as an audit event (the route is the protocol family, not the path). */
+function inferenceDenial(method: string, path: string, error: ModelportError): AuditEvent {
+  const family = path.startsWith('grpc:')
+    ? path
+    : path.startsWith('/v2')
+      ? '/v2/models/:model'
+      : path.startsWith('/v1')
+        ? '/v1/models/:model'
+        : path;
+  const model = /^\/v[12]\/models\/([^/:]+)/.exec(path)?.[1];
+  return {
+    principal: undefined,
+    method,
+    route: family,
+    object: model === undefined ? undefined : safeDecode(model),
+    status: error.httpStatus,
+    errorCode: error.code,
+  };
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value).slice(0, 256);
+  } catch {
+    return value.slice(0, 256);
+  }
 }

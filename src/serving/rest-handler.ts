@@ -25,6 +25,8 @@ export interface RestHandlerOptions {
   maxRequestBytes: number;
   /** `internal` and `worker_failed` errors are logged here with their stack and the request id. */
   log: Logger;
+  /** Told of every call refused for its credentials (401/403), for the audit log. */
+  onDenied?: (req: IncomingMessage, error: ModelportError, path: string) => void;
 }
 
 type ErrorStyle = 'v2' | 'seldon';
@@ -161,6 +163,13 @@ export function createRestHandler(service: InferenceService, options: RestHandle
       else if (path === '/predict' || path === '/api/v1.0/predictions') await seldon(req, res);
       else throw new ModelportError('not_found', `no inference route matches ${path}`);
     } catch (error) {
+      if (
+        options.onDenied &&
+        error instanceof ModelportError &&
+        (error.code === 'unauthenticated' || error.code === 'forbidden')
+      ) {
+        options.onDenied(req, error, path);
+      }
       sendFailure(res, error, isSeldon ? 'seldon' : 'v2', log);
     }
   };

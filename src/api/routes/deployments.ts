@@ -84,6 +84,15 @@ export interface DeploymentRoutesOptions {
   ) => Promise<{ path: string; content: string; owner: 'base' | 'example' }[]>;
 }
 
+/** A deployment's current spec for the audit log's before/after, or null when it does not exist yet. */
+async function specOf(deployments: DeploymentService, project: string, name: string): Promise<unknown> {
+  try {
+    return (await deployments.get(project, name)).spec;
+  } catch {
+    return null;
+  }
+}
+
 export function deploymentRoutes({ deployments, export: exporter }: DeploymentRoutesOptions) {
   return [
     ...(exporter
@@ -129,6 +138,11 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
       body: z.strictObject({ name: Name, spec: DeploymentSpecSchema }),
       status: 201,
       response: DeploymentSchema,
+      audit: {
+        object: ({ body }) => body.name,
+        before: ({ params, body }) => specOf(deployments, params.project, body.name),
+        detail: (_ctx, before, after) => ({ before, after: (after as { spec?: unknown } | undefined)?.spec ?? null }),
+      },
       handler: async ({ params, body }) => deployments.apply(params.project, body.name, body.spec, true),
     }),
     route({
@@ -141,6 +155,10 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
       params: DeploymentParams,
       body: z.strictObject({ spec: DeploymentSpecSchema }),
       response: DeploymentSchema,
+      audit: {
+        before: ({ params }) => specOf(deployments, params.project, params.name),
+        detail: (_ctx, before, after) => ({ before, after: (after as { spec?: unknown } | undefined)?.spec ?? null }),
+      },
       handler: async ({ params, body }) => deployments.apply(params.project, params.name, body.spec),
     }),
     route({
@@ -164,6 +182,10 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
       params: DeploymentParams,
       status: 204,
       response: 'empty',
+      audit: {
+        before: ({ params }) => specOf(deployments, params.project, params.name),
+        detail: (_ctx, before) => ({ before, after: null }),
+      },
       handler: async ({ params }) => {
         await deployments.delete(params.project, params.name);
       },

@@ -76,6 +76,8 @@ export function secretRoutes({ secrets, rotateKey }: SecretRoutesDeps) {
       params: SecretParams,
       body: { stream: 'application/json', schema: z.strictObject({ value: z.string() }) },
       response: SecretInfoSchema.extend({ created: z.boolean() }),
+      // The name only: the value never reaches the audit log.
+      audit: { detail: ({ params }) => ({ secret: params.name, value: 'not recorded' }) },
       handler: async ({ params, req }) => {
         checkSecretName(params.name);
         const { value } = await readPrivateBody(req, ['value']);

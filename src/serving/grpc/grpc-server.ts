@@ -50,6 +50,8 @@ export interface GrpcServerOptions {
   maxMessageBytes?: number;
   /** Each error answered as INTERNAL is logged here (its cause intact): what the client never sees. */
   log?: Logger;
+  /** Told of each call refused for its credentials (UNAUTHENTICATED, PERMISSION_DENIED), for the audit log. */
+  onDenied?: (error: ModelportError, method: string) => void;
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -147,7 +149,7 @@ export function createGrpcServer(service: InferenceService, options: GrpcServerO
       sendStatus(stream, WireStatus.UNIMPLEMENTED, `${headers[':path']} is not a method of ${SERVICE_NAME}`);
       return;
     }
-    serveCall(server, stream, headers, method, maxMessageBytes, options.log);
+    serveCall(server, stream, headers, method, maxMessageBytes, options.log, options.onDenied);
   });
   return server;
 }
@@ -160,6 +162,7 @@ function serveCall(
   method: Method,
   maxMessageBytes: number,
   log: GrpcServerOptions['log'],
+  onDenied?: GrpcServerOptions['onDenied'],
 ): void {
   const controller = new AbortController();
   const entry = { controller, stream };
@@ -176,6 +179,7 @@ function serveCall(
     const e = toModelportError(error);
     const code = ERROR_CODES[e.code].grpc;
     if (code === GrpcStatus.INTERNAL) log?.error('gRPC inference failed', { err: e, method: method.name });
+    if (e.code === 'unauthenticated' || e.code === 'forbidden') onDenied?.(e, method.name);
     const retryAfter = e.retryAfter ?? (e.code === 'overloaded' ? 1 : undefined);
     const extra = retryAfter === undefined ? undefined : { 'retry-after': String(Math.max(0, Math.ceil(retryAfter))) };
     sendStatus(stream, code, e.code === 'internal' ? 'internal error' : e.message, extra);

@@ -13,6 +13,7 @@ const CHILD = fileURLToPath(new URL('./metadata-store.child.ts', import.meta.url
 /** Only a guard against a hung child process; these tests take well under a second. */
 const CHILDREN = { timeout: 120_000 };
 const TABLES = [
+  'audit_log',
   'deployment_revisions',
   'deployments',
   'jobs',

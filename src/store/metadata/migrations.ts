@@ -181,6 +181,31 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.alterTable('model_versions').addColumn('friendly_signature', 'text').execute();
     },
   },
+  {
+    id: '030_audit',
+    async up(db) {
+      // The audit log (src/audit): append-only, one row per call, chained by sha256 (each hash covers the previous).
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('seq', 'bigint', (c) => c.primaryKey())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('user_name', 'text')
+        .addColumn('token_name', 'text')
+        .addColumn('method', 'text', (c) => c.notNull())
+        .addColumn('route', 'text', (c) => c.notNull())
+        .addColumn('project', 'text')
+        .addColumn('object', 'text')
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .addColumn('error_code', 'text')
+        .addColumn('detail', 'text')
+        .addColumn('prev_hash', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_log_at_idx').on('audit_log').column('at').execute();
+      await db.schema.createIndex('audit_log_project_seq_idx').on('audit_log').columns(['project', 'seq']).execute();
+    },
+  },
 ];
 
 /**

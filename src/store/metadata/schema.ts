@@ -119,6 +119,27 @@ export interface JobsTable {
   updated_at: string;
 }
 
+/** One audited call (src/audit); rows are only ever inserted, and `hash` chains each to the one before. */
+export interface AuditLogTable {
+  /** 1, 2, 3, ... without gaps. */
+  seq: number;
+  at: string;
+  subject: string;
+  user_name: string | null;
+  token_name: string | null;
+  method: string;
+  /** The route pattern (`/projects/:project/deployments/:name`) or the inference path family. */
+  route: string;
+  project: string | null;
+  object: string | null;
+  status: number;
+  error_code: string | null;
+  /** JSON: before/after of a spec change, the name of a secret set; never a secret's value. */
+  detail: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
 export interface SchemaMigrationsTable {
   id: string;
   applied_at: string;
@@ -133,6 +154,7 @@ export interface Database {
   deployments: DeploymentsTable;
   deployment_revisions: DeploymentRevisionsTable;
   jobs: JobsTable;
+  audit_log: AuditLogTable;
   schema_migrations: SchemaMigrationsTable;
 }
 
