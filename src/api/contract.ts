@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { StreamBody } from './route.ts';
+import type { auditRoutes } from './routes/audit.ts';
 import type { deploymentMetricsRoutes } from './routes/deployment-metrics.ts';
 import type { deploymentRoutes } from './routes/deployments.ts';
 import type { jobRoutes } from './routes/jobs.ts';
@@ -21,7 +22,8 @@ type RouteTable =
   | typeof deploymentMetricsRoutes
   | typeof secretRoutes
   | typeof modelTypeRoutes
-  | typeof jobRoutes;
+  | typeof jobRoutes
+  | typeof auditRoutes;
 
 export type ApiRoute = ReturnType<RouteTable>[number];
 export type OperationId = ApiRoute['id'];

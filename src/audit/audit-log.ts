@@ -130,6 +130,9 @@ export class AuditLog {
       'Audit rows that could not be written (store error or queue full); the calls themselves went on',
     );
     this.#written = options.metrics?.counter('modelport_audit_records_total', 'Audit rows written');
+    // Shown from the start, so an alert on failures > 0 has a series to watch.
+    this.#failures?.inc({}, 0);
+    this.#written?.inc({}, 0);
   }
 
   /** Appends one row; resolves once it is stored or has failed (never rejects). Rows are written in call order. */

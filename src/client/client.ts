@@ -270,6 +270,18 @@ export class ModelportClient {
     return (await this.call('exportDeployment', { params: { name }, query: { format } })).files;
   }
 
+  // Audit log (server admins)
+
+  /** Newest first. `since` is a duration back from now (`1h`) or an ISO time; `project` filters by project. */
+  async listAudit(query: ApiQuery<'listAudit'> = {}): Promise<ApiResponse<'listAudit'>['records']> {
+    return (await this.call('listAudit', { query })).records;
+  }
+
+  /** Checks the audit log's hash chain; `firstBad` names the first row that was edited, deleted or inserted. */
+  async verifyAudit(): Promise<ApiResponse<'verifyAudit'>> {
+    return this.call('verifyAudit');
+  }
+
   // Secrets (values go in, never come out)
 
   async listSecrets(): Promise<ApiResponse<'listSecrets'>['secrets']> {

@@ -42,6 +42,8 @@ export const OPERATIONS = {
   setSecret: 'PUT /projects/:project/secrets/:name',
   deleteSecret: 'DELETE /projects/:project/secrets/:name',
   rotateSecretKey: 'POST /secrets/rotate',
+  listAudit: 'GET /audit',
+  verifyAudit: 'GET /audit/verify',
   listModelTypes: 'GET /modeltypes',
   getModelType: 'GET /modeltypes/:name',
   addModelType: 'POST /modeltypes',
