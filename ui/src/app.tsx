@@ -1,4 +1,5 @@
 /** The console's frame: a skip link, the navigation, and the page the path names. */
+import { AuditPage } from './pages/audit.tsx';
 import { DeploymentPage } from './pages/deployment.tsx';
 import { DeploymentsPage } from './pages/deployments.tsx';
 import { JobsPage } from './pages/jobs.tsx';
@@ -14,6 +15,7 @@ const NAV = [
   ['/deployments', 'Deployments'],
   ['/jobs', 'Batch jobs'],
   ['/settings', 'Settings'],
+  ['/audit', 'Audit log'],
 ] as const;
 
 function page(path: string) {
@@ -26,6 +28,7 @@ function page(path: string) {
   if (section === 'deployments' && name && parts.length === 2) return <DeploymentPage name={name} />;
   if (section === 'jobs' && parts.length === 1) return <JobsPage />;
   if (section === 'settings' && parts.length === 1) return <SettingsPage />;
+  if (section === 'audit' && parts.length === 1) return <AuditPage />;
   return (
     <section>
       <h1>Page not found</h1>
