@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import type { AuditEvent } from '../audit/index.ts';
 import { ModelportError } from '../core/errors.ts';
+import { silentLogger } from '../logging/index.ts';
 import type { Authorizer } from './authorizer.ts';
 import { route } from './route.ts';
 import { createRouter } from './router.ts';
@@ -90,7 +91,7 @@ describe('the router records mutations and denials in the audit log', () => {
     const handle = createRouter(routes, {
       authorizer,
       maxJsonBytes: 1024,
-      log: () => {},
+      log: silentLogger(),
       audit: {
         record: async (e) => {
           events.push(e);
@@ -150,7 +151,7 @@ describe('the router records mutations and denials in the audit log', () => {
     const handle = createRouter(routes, {
       authorizer,
       maxJsonBytes: 1024,
-      log: () => {},
+      log: silentLogger(),
       audit: {
         record: async () => {
           await new Promise((resolve) => setImmediate(resolve));

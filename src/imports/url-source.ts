@@ -82,7 +82,16 @@ async function fromS3(url: string, deps: DownloadDeps): Promise<SpooledFile> {
   await mkdir(deps.dir, { recursive: true });
   const path = join(deps.dir, `${randomUUID()}.part`);
   try {
-    await deps.s3.download(url, path, deps.signal);
+    await deps.s3.download(url, path, deps.signal).catch((error: unknown) => {
+      // The S3 reader names the jobs' field; here the URL is the import's `url`.
+      if (error instanceof ModelportError && error.field === 'input.url') {
+        throw new ModelportError(error.code, error.message.replace(/^input\.url: /, 'url: '), {
+          field: 'url',
+          cause: error.cause,
+        });
+      }
+      throw error;
+    });
     const { size } = await stat(path);
     if (size > deps.maxBytes) {
       throw new ModelportError('payload_too_large', `the model is larger than the limit of ${deps.maxBytes} bytes`);

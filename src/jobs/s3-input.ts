@@ -49,7 +49,12 @@ export class S3InputSource implements JobInputSource {
           field: 'input.url',
         });
       }
-      throw new ModelportError('internal', `input.url: reading ${url} from S3 failed`, { cause: error });
+      // S3 unreachable, no credentials, access denied: the store's answer, not a bug here (503, the cause logged).
+      throw new ModelportError(
+        'not_ready',
+        `input.url: reading ${url} from S3 failed; check the server's S3 settings and the object's permissions`,
+        { field: 'input.url', cause: error },
+      );
     }
     const body = object.Body;
     if (!(body instanceof Readable)) throw new ModelportError('internal', `input.url: S3 sent no body for ${url}`);

@@ -2,7 +2,7 @@
 import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import type { ModelRef } from '../../core/index.ts';
-import { ModelportError } from '../../core/index.ts';
+import { checkName, ModelportError } from '../../core/index.ts';
 import { tooLarge } from '../../http/index.ts';
 import { type DownloadDeps, downloadModel, sniffFormat, sourceLabel } from '../../imports/index.ts';
 import type { ModelRegistry } from '../../registry/index.ts';
@@ -207,6 +207,8 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       status: 201,
       response: ModelVersionSchema,
       handler: async ({ params, body, signal }) => {
+        // Checked before anything is downloaded: a bad name never costs a transfer.
+        checkName(params.model, 'model');
         const spooled = await downloadModel(body.url, { ...imports, dir: uploadDir, maxBytes: maxUploadBytes, signal });
         try {
           if (spooled.size === 0) throw new ModelportError('invalid_model', 'url: the download is empty');
