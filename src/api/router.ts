@@ -67,6 +67,7 @@ export function createRouter(routes: readonly AnyRoute[], options: RouterOptions
   const compiled = compileRoutes(routes);
 
   return async (req, res, path) => {
+    let audited = false;
     try {
       let methodMismatch = false;
       for (const route of compiled) {
@@ -84,6 +85,7 @@ export function createRouter(routes: readonly AnyRoute[], options: RouterOptions
         try {
           await run(route.def, rawParams, req, res, options, trail);
         } catch (error) {
+          audited = true;
           await auditFailure(route.def, rawParams, trail, error, options);
           throw error;
         }
@@ -93,11 +95,26 @@ export function createRouter(routes: readonly AnyRoute[], options: RouterOptions
         ? new ModelportError('method_not_allowed', `${req.method} is not allowed on this route`)
         : new ModelportError('not_found', `no API route matches ${req.method} /api/v1${path}`);
     } catch (error) {
+      // A caller refused before any route matched (identified first, so the table cannot be probed anonymously).
+      if (!audited) await auditUnmatchedDenial(req.method ?? 'GET', error, options);
       sendError(res, error, 'api', (err) =>
         options.log.child({ requestId: requestId(req.headers) }).error(`${req.method} /api/v1${path} failed`, { err }),
       );
     }
   };
+}
+
+async function auditUnmatchedDenial(method: string, error: unknown, options: RouterOptions): Promise<void> {
+  const e = toModelportError(error);
+  if (options.audit === undefined || (e.code !== 'unauthenticated' && e.code !== 'forbidden')) return;
+  // The raw path is the caller's text: the row names no route rather than store it.
+  await options.audit.record({
+    principal: undefined,
+    method,
+    route: '(no route)',
+    status: e.httpStatus,
+    errorCode: e.code,
+  });
 }
 
 async function run(
