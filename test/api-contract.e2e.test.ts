@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import type { AnyRoute } from '../src/api/route.ts';
 import { compileRoutes } from '../src/api/router.ts';
+import { auditRoutes } from '../src/api/routes/audit.ts';
 import { deploymentMetricsRoutes } from '../src/api/routes/deployment-metrics.ts';
 import { deploymentRoutes } from '../src/api/routes/deployments.ts';
 import { jobRoutes } from '../src/api/routes/jobs.ts';
@@ -32,6 +33,7 @@ const ROUTES: AnyRoute[] = [
   ...secretRoutes(unused),
   ...modelTypeRoutes(unused),
   ...jobRoutes(unused),
+  ...auditRoutes(unused),
 ];
 
 /** Operations the client reaches through another method (or only through `call`), and why. */
@@ -182,6 +184,10 @@ describe('API contract', () => {
     await mp.listJobs(10);
     for await (const _ of (await mp.downloadJobOutput(job.id)).body);
     for await (const _ of (await mp.downloadJobOutput(job.id, 'rejects')).body);
+
+    // Audit log (what the scenario above changed)
+    await mp.listAudit({ since: '1h', limit: 50 });
+    await mp.verifyAudit();
 
     const compiled = compileRoutes(ROUTES);
     const exercised = new Set<string>();
