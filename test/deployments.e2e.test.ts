@@ -503,10 +503,16 @@ describe('deployments across a restart and a graceful shutdown', () => {
 
     // Requests wait up to 400 ms in the batcher: they are in flight when the server is told to stop.
     const pending = Array.from({ length: 20 }, () => call(t.url, 'durable'));
-    await until('20 requests in flight', async () => {
-      const text = await (await fetch(`${t.url}/metrics`)).text();
-      return /^modelport_inference_in_flight\{model="fraud",version="1"\} 20$/m.test(text) ? true : undefined;
-    });
+    try {
+      await until('20 requests in flight', async () => {
+        const text = await (await fetch(`${t.url}/metrics`)).text();
+        return /^modelport_inference_in_flight\{model="fraud",version="1"\} 20$/m.test(text) ? true : undefined;
+      });
+    } catch (error) {
+      // Without this the server's workers outlive the failure and keep the test process from exiting.
+      await t.close();
+      throw error;
+    }
     await t.server.close();
     const results = await Promise.all(pending);
     assert.deepEqual(
