@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import type { AuditEvent } from '../audit/index.ts';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { silentLogger } from '../logging/index.ts';
 import type { Authorizer } from './authorizer.ts';
 import { route } from './route.ts';

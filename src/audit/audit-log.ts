@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Logger } from '../logging/index.ts';
 import type { Counter, MetricsRegistry } from '../metrics/index.ts';
-import type { MetadataStore } from '../store/metadata/index.ts';
+import type { MetadataStore } from '../store/index.ts';
 
 /** The part of a principal the log records (works with any principal shape that has these fields). */
 export interface AuditPrincipal {

@@ -1,8 +1,7 @@
 /** Routes of the audit log (server admins): list rows, and verify the hash chain. */
 import { z } from 'zod';
 import type { AuditLog } from '../../audit/index.ts';
-import { ModelportError } from '../../core/errors.ts';
-import { parseDuration } from '../../core/units.ts';
+import { ModelportError, parseDuration } from '../../core/index.ts';
 import { route } from '../route.ts';
 import { Name } from '../schemas.ts';
 
