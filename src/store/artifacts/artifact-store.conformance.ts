@@ -20,6 +20,8 @@ export interface StoreUnderTest {
   tempFiles(): Promise<string[]>;
   /** Replaces a stored blob's bytes with different bytes of the same length, behind the store's back. */
   tamper(sha256: string): Promise<void>;
+  /** Writes a file where the store stages puts, as a killed process would leave it; returns its path. */
+  leaveTempFile(): Promise<string>;
   /** Removes whatever the target created for this store (called after `store.close()`). */
   cleanup(): Promise<void>;
 }
@@ -182,6 +184,88 @@ export function describeArtifactStore(target: ConformanceTarget): void {
       assert.deepEqual(await blobs(), [sha256Of(bytes)]);
       assert.deepEqual(await tempFiles(), []);
       assert.ok((await collect(await store.open(sha256Of(bytes)))).equals(bytes));
+    });
+
+    it('list reports every blob with its size and a recent modification time', async ({ store }) => {
+      const before = Date.now() - 60_000;
+      const a = await store.put(Readable.from([Buffer.from('first blob')]));
+      const b = await store.put(Readable.from([randomBytes(70_000)]));
+      const listed = [];
+      for await (const blob of store.list()) listed.push(blob);
+      listed.sort((x, y) => x.sha256.localeCompare(y.sha256));
+      const expected = [a, b].sort((x, y) => x.sha256.localeCompare(y.sha256));
+      assert.deepEqual(
+        listed.map(({ sha256, size }) => ({ sha256, size })),
+        expected,
+      );
+      for (const blob of listed) assert.ok(blob.modified.getTime() >= before, 'modified is the write time');
+    });
+
+    it('putMany stores small bodies in order, deduplicated, after onHashed saw every ref', async (t) => {
+      const bodies = [Buffer.from('one'), Buffer.from(''), randomBytes(3000), Buffer.from('one')];
+      let seen: string[] = [];
+      const refs = await t.store.putMany(bodies, {
+        onHashed: async (hashed) => {
+          seen = hashed.map((r) => r.sha256);
+          for (const ref of hashed) assert.equal(await t.store.has(ref.sha256), false, 'not visible before onHashed');
+        },
+      });
+      assert.deepEqual(
+        refs,
+        bodies.map((b) => ({ sha256: sha256Of(b), size: b.length })),
+      );
+      assert.deepEqual(
+        seen,
+        refs.map((r) => r.sha256),
+      );
+      assert.deepEqual((await t.blobs()).sort(), [...new Set(seen)].sort());
+      for (const [i, body] of bodies.entries())
+        assert.deepEqual(await collect(await t.store.open(refs[i]!.sha256)), body);
+      assert.deepEqual(await t.tempFiles(), []);
+      // Again: the same refs, nothing new stored.
+      assert.deepEqual(await t.store.putMany(bodies), refs);
+      assert.equal((await t.blobs()).length, 3);
+    });
+
+    it('put calls onHashed with the ref before the blob is visible; a rejection stores nothing', async (t) => {
+      const bytes = randomBytes(4000);
+      let visibleDuringHook: boolean | undefined;
+      const ref = await t.store.put(Readable.from([bytes]), {
+        onHashed: async (hashed) => {
+          assert.deepEqual(hashed, { sha256: sha256Of(bytes), size: bytes.length });
+          visibleDuringHook = await t.store.has(hashed.sha256);
+        },
+      });
+      assert.equal(visibleDuringHook, false);
+      assert.equal(await t.store.has(ref.sha256), true);
+      const other = randomBytes(100);
+      await assert.rejects(
+        t.store.put(Readable.from([other]), {
+          onHashed: async () => {
+            throw new ModelportError('conflict', 'refused by the hook');
+          },
+        }),
+        hasCode('conflict'),
+      );
+      assert.equal(await t.store.has(sha256Of(other)), false);
+      assert.deepEqual(await t.tempFiles(), []);
+    });
+
+    it('sweepTemporary removes what an interrupted put left in the temp folder', async (t) => {
+      const controller = new AbortController();
+      async function* stalled(): AsyncGenerator<Uint8Array> {
+        yield randomBytes(1000);
+        controller.abort();
+        yield randomBytes(1000);
+      }
+      await assert.rejects(t.store.put(stalled(), { signal: controller.signal }), isAbort);
+      // A kill -9 leaves a .part file; simulate one where the store stages its puts.
+      const ref = await t.store.put(Readable.from([Buffer.from('kept')]));
+      const left = await t.leaveTempFile();
+      assert.deepEqual(await t.tempFiles(), [left]);
+      assert.equal(await t.store.sweepTemporary(), 1);
+      assert.deepEqual(await t.tempFiles(), []);
+      assert.equal(await t.store.has(ref.sha256), true, 'blobs survive the sweep');
     });
 
     it('an aborted put rejects with AbortError and leaves nothing behind', async ({ store, blobs, tempFiles }) => {

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before } from 'node:test';
@@ -32,6 +32,13 @@ async function filesIn(dir: string): Promise<string[]> {
   }
 }
 
+async function leaveTempFile(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${randomUUID()}.part`);
+  await writeFile(file, randomBytes(100));
+  return file;
+}
+
 describeArtifactStore({
   name: 'folder',
   async open() {
@@ -40,6 +47,7 @@ describeArtifactStore({
       store: new FolderArtifactStore(dir),
       blobs: async () => (await filesIn(join(dir, 'sha256'))).map((f) => basename(f)),
       tempFiles: () => filesIn(join(dir, 'tmp')),
+      leaveTempFile: () => leaveTempFile(join(dir, 'tmp')),
       async tamper(sha256) {
         // Flip the first byte in place.
         const handle = await open(join(dir, 'sha256', sha256.slice(0, 2), sha256), 'r+');
@@ -75,6 +83,7 @@ describeArtifactStore({
         return (listed.Contents ?? []).map((o) => (o.Key ?? '').slice(keyOf('').length));
       },
       tempFiles: () => filesIn(join(cacheDir, 'tmp')),
+      leaveTempFile: () => leaveTempFile(join(cacheDir, 'tmp')),
       async tamper(sha256) {
         const head = await s3.raw.headObject({ Bucket: s3.bucket, Key: keyOf(sha256) });
         const size = head.ContentLength ?? 0;

@@ -1,11 +1,12 @@
 /**
  * The artifact store over a local folder: the embedded default, and the local cache of the S3 store.
  */
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ArtifactRef, ArtifactStore, PutOptions } from './artifact-store.ts';
+import type { ArtifactRef, ArtifactStore, PutOptions, StoredBlob } from './artifact-store.ts';
 import { artifactNotFound, assertSha256, corruptArtifact, hashFile, verifyStream } from './digest.ts';
 import { type SpooledFile, spoolToFile } from './spool.ts';
 
@@ -39,7 +40,53 @@ export class FolderArtifactStore implements ArtifactStore {
 
   async put(body: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<ArtifactRef> {
     const spooled = await spoolToFile(body, { dir: this.#tmp, ...options });
+    if (options.onHashed) {
+      try {
+        await options.onHashed({ sha256: spooled.sha256, size: spooled.size });
+      } catch (error) {
+        await rm(spooled.path, { force: true });
+        throw error;
+      }
+    }
     return this.#commit(spooled);
+  }
+
+  async putMany(
+    bodies: readonly Uint8Array[],
+    options: { onHashed?: (refs: ArtifactRef[]) => Promise<void> } = {},
+  ): Promise<ArtifactRef[]> {
+    const refs = bodies.map((bytes) => ({ sha256: sha256Hex(bytes), size: bytes.length }));
+    await options.onHashed?.(refs);
+    await mkdir(this.#tmp, { recursive: true });
+    // Each file is written and flushed to disk, several at once (the disk batches concurrent flushes), then all are
+    // renamed into place and each touched folder is flushed once: one barrier per batch instead of three per blob.
+    const staged: { tmp: string; file: string; sha256: string }[] = [];
+    const seen = new Set<string>();
+    for (const { sha256 } of refs) {
+      if (seen.has(sha256)) continue;
+      seen.add(sha256);
+      staged.push({ tmp: join(this.#tmp, `${randomUUID()}.part`), file: this.#blobPath(sha256), sha256 });
+    }
+    const bytesOf = new Map(bodies.map((bytes, i) => [refs[i]!.sha256, bytes]));
+    try {
+      await forEachLimited(staged, 32, ({ tmp, sha256 }) =>
+        writeFile(tmp, bytesOf.get(sha256)!, { mode: 0o600, flush: true }),
+      );
+      const dirs = new Set<string>();
+      for (const { tmp, file } of staged) {
+        const dir = dirname(file);
+        if (!dirs.has(dir)) {
+          await mkdir(dir, { recursive: true });
+          dirs.add(dir);
+        }
+        await rename(tmp, file);
+      }
+      await forEachLimited([...dirs, join(this.#root, 'sha256'), this.#root], 16, fsyncDir);
+    } catch (error) {
+      await Promise.all(staged.map(({ tmp }) => rm(tmp, { force: true })));
+      throw error;
+    }
+    return refs;
   }
 
   putFile(path: string, options: PutOptions = {}): Promise<ArtifactRef> {
@@ -77,6 +124,27 @@ export class FolderArtifactStore implements ArtifactStore {
     const file = this.#blobPath(sha256);
     this.#verified.delete(sha256);
     await rm(file, { force: true });
+  }
+
+  async *list(): AsyncIterable<StoredBlob> {
+    const top = join(this.#root, 'sha256');
+    for (const prefix of await readdirIfExists(top)) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      for (const name of await readdirIfExists(join(top, prefix))) {
+        if (!/^[0-9a-f]{64}$/.test(name) || name.slice(0, 2) !== prefix) continue;
+        const s = await stat(join(top, prefix, name)).catch(() => undefined);
+        if (s?.isFile()) yield { sha256: name, size: s.size, modified: s.mtime };
+      }
+    }
+  }
+
+  async sweepTemporary(): Promise<number> {
+    let removed = 0;
+    for (const name of await readdirIfExists(this.#tmp)) {
+      await rm(join(this.#tmp, name), { force: true, recursive: true });
+      removed++;
+    }
+    return removed;
   }
 
   async close(): Promise<void> {
@@ -121,6 +189,41 @@ async function identity(file: string): Promise<string | undefined> {
     if (isMissing(error)) return undefined;
     throw error;
   }
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+async function readdirIfExists(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (isMissing(error)) return [];
+    throw error;
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight; the first failure rejects once all settle. */
+export async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (next < items.length && failure === undefined) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure;
 }
 
 async function fsyncDir(dir: string): Promise<void> {

@@ -1,5 +1,5 @@
 /** The artifact store: content-addressed blobs in a local folder or an S3 bucket. */
-export type { ArtifactRef, ArtifactStore, PutOptions } from './artifact-store.ts';
+export type { ArtifactRef, ArtifactStore, PutOptions, StoredBlob } from './artifact-store.ts';
 export { artifactNotFound, assertSha256, corruptArtifact, hashFile, verifyStream } from './digest.ts';
 export { FolderArtifactStore } from './folder-artifact-store.ts';
 export { type OpenArtifactStoreOptions, openArtifactStore } from './open-artifact-store.ts';

@@ -2,14 +2,15 @@
  * The artifact store over any S3-compatible server (AWS S3, MinIO, Ceph, s3rver). The AWS SDK is imported on the
  * first call, not when this module loads, so it stays off the CLI's start-up path.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ModelportError } from '../../core/index.ts';
-import type { ArtifactRef, ArtifactStore, PutOptions } from './artifact-store.ts';
+import type { ArtifactRef, ArtifactStore, PutOptions, StoredBlob } from './artifact-store.ts';
 import { artifactNotFound, assertSha256, verifyStream } from './digest.ts';
-import { FolderArtifactStore } from './folder-artifact-store.ts';
+import { FolderArtifactStore, forEachLimited } from './folder-artifact-store.ts';
 import { type SpooledFile, spoolToFile } from './spool.ts';
 
 interface ObjectAddress {
@@ -37,6 +38,11 @@ export interface S3Api {
     options?: RequestOptions,
   ): Promise<unknown>;
   deleteObject(input: ObjectAddress, options?: RequestOptions): Promise<unknown>;
+  listObjectsV2(input: { Bucket: string; Prefix?: string; ContinuationToken?: string }): Promise<{
+    Contents?: { Key?: string; Size?: number; LastModified?: Date }[];
+    IsTruncated?: boolean;
+    NextContinuationToken?: string;
+  }>;
   destroy(): void;
 }
 
@@ -100,6 +106,7 @@ export class S3ArtifactStore implements ArtifactStore {
   async put(body: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<ArtifactRef> {
     const spooled = await spoolToFile(body, { dir: this.#tmp, ...options });
     try {
+      await options.onHashed?.({ sha256: spooled.sha256, size: spooled.size });
       await this.#upload(spooled, options.signal);
     } finally {
       await rm(spooled.path, { force: true });
@@ -109,6 +116,33 @@ export class S3ArtifactStore implements ArtifactStore {
 
   putFile(path: string, options: PutOptions = {}): Promise<ArtifactRef> {
     return this.put(createReadStream(path), options);
+  }
+
+  async putMany(
+    bodies: readonly Uint8Array[],
+    options: { onHashed?: (refs: ArtifactRef[]) => Promise<void> } = {},
+  ): Promise<ArtifactRef[]> {
+    const refs = bodies.map((bytes) => ({
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      size: bytes.length,
+    }));
+    await options.onHashed?.(refs);
+    const unique = new Map(refs.map((ref, i) => [ref.sha256, { ref, bytes: bodies[i]! }]));
+    const client = await this.#api();
+    // Objects are durable when putObject answers: no barrier to batch, only round trips to overlap.
+    await forEachLimited([...unique.values()], 16, async ({ ref, bytes }) => {
+      const key = this.#key(ref.sha256);
+      const existing = await this.#head(key);
+      if (existing?.size === ref.size && existing.sha256 === ref.sha256) return;
+      await client.putObject({
+        Bucket: this.#bucket,
+        Key: key,
+        Body: Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]),
+        ContentLength: ref.size,
+        Metadata: { sha256: ref.sha256 },
+      });
+    });
+    return refs;
   }
 
   async has(sha256: string): Promise<boolean> {
@@ -142,6 +176,26 @@ export class S3ArtifactStore implements ArtifactStore {
     const address = { Bucket: this.#bucket, Key: this.#key(sha256) };
     await (await this.#api()).deleteObject(address);
     await this.#cache.delete(sha256);
+  }
+
+  async *list(): AsyncIterable<StoredBlob> {
+    const client = await this.#api();
+    const prefix = this.#prefix === '' ? 'sha256/' : `${this.#prefix}/sha256/`;
+    let token: string | undefined;
+    do {
+      const page = await client.listObjectsV2({ Bucket: this.#bucket, Prefix: prefix, ContinuationToken: token });
+      for (const object of page.Contents ?? []) {
+        const sha256 = (object.Key ?? '').slice(prefix.length);
+        if (!/^[0-9a-f]{64}$/.test(sha256)) continue;
+        yield { sha256, size: object.Size ?? 0, modified: object.LastModified ?? new Date(0) };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  /** The staging folder is shared with the local cache (`<cacheDir>/tmp`): one sweep clears both. */
+  sweepTemporary(): Promise<number> {
+    return this.#cache.sweepTemporary();
   }
 
   async close(): Promise<void> {
