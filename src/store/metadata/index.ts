@@ -11,7 +11,14 @@ export { MIGRATIONS, type Migration, migrate } from './migrations.ts';
 export { NodeSqliteDialect, type NodeSqliteDialectConfig } from './node-sqlite-dialect.ts';
 export { createPostgresDialect, ensurePostgresSchema, type PostgresDialectOptions } from './postgres-dialect.ts';
 export type {
+  BlobTouchesTable,
+  DataBranchesTable,
   Database,
+  DataCommitsTable,
+  DataProfilesTable,
+  DataReposTable,
+  DataTagsTable,
+  EventsTable,
   ModelAliasesTable,
   ModelsTable,
   ModelVersionsTable,

@@ -206,6 +206,98 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.createIndex('audit_log_project_seq_idx').on('audit_log').columns(['project', 'seq']).execute();
     },
   },
+  {
+    id: '010_data_repos',
+    async up(db) {
+      // Data repositories (src/data): commits are content hashes; a commit's tree of files is a blob in the
+      // artifact store (tree_sha256); branches and tags name commits.
+      await db.schema
+        .createTable('data_repos')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('default_branch', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('data_repos_project_name_unique', ['project_id', 'name'])
+        .execute();
+      await db.schema
+        .createTable('data_commits')
+        .addColumn('repo_id', 'text', (c) => c.notNull().references('data_repos.id').onDelete('cascade'))
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('parents', 'text', (c) => c.notNull())
+        .addColumn('tree_sha256', 'text', (c) => c.notNull())
+        .addColumn('file_count', 'integer', (c) => c.notNull())
+        .addColumn('total_size', 'bigint', (c) => c.notNull())
+        .addColumn('branch', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('author', 'text', (c) => c.notNull())
+        .addColumn('changes', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('data_commits_pk', ['repo_id', 'id'])
+        .execute();
+      await db.schema.createIndex('data_commits_tree_idx').on('data_commits').column('tree_sha256').execute();
+      await db.schema
+        .createTable('data_branches')
+        .addColumn('repo_id', 'text', (c) => c.notNull().references('data_repos.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('head', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('data_branches_pk', ['repo_id', 'name'])
+        .execute();
+      await db.schema
+        .createTable('data_tags')
+        .addColumn('repo_id', 'text', (c) => c.notNull().references('data_repos.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('commit_id', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('data_tags_pk', ['repo_id', 'name'])
+        .execute();
+      // Profiles belong to content: the same bytes in the same format are profiled once, whatever commits name them.
+      await db.schema
+        .createTable('data_profiles')
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('profile', 'text')
+        .addColumn('error', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('data_profiles_pk', ['sha256', 'format'])
+        .execute();
+      await db.schema.createIndex('data_profiles_state_idx').on('data_profiles').column('state').execute();
+    },
+  },
+  {
+    id: '011_events',
+    async up(db) {
+      // Domain events for consumers that keep their own cursor (the last id they handled). Ids are given in commit
+      // order (see src/data/events.ts), so a cursor never skips an event committed late.
+      await db.schema
+        .createTable('events')
+        .addColumn('id', 'bigint', (c) => c.primaryKey())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('events_type_id_idx').on('events').columns(['type', 'id']).execute();
+    },
+  },
+  {
+    id: '012_blob_touches',
+    async up(db) {
+      // When a writer last claimed a blob it is about to name (src/gc): a sweep spares blobs touched recently.
+      await db.schema
+        .createTable('blob_touches')
+        .addColumn('sha256', 'text', (c) => c.primaryKey())
+        .addColumn('touched_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 ];
 
 /**

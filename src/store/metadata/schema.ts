@@ -140,6 +140,84 @@ export interface AuditLogTable {
   hash: string;
 }
 
+/** A data repository (src/data). Added by 010_data_repos. */
+export interface DataReposTable {
+  id: string;
+  project_id: string;
+  name: string;
+  description: string;
+  default_branch: string;
+  created_by: string;
+  created_at: string;
+}
+
+/** An immutable commit; `id` is the sha256 of its canonical form (tree, parents, metadata). */
+export interface DataCommitsTable {
+  repo_id: string;
+  id: string;
+  /** JSON array of parent commit ids (empty for a repository's first commit). */
+  parents: string;
+  /** The tree blob (sorted path -> sha256, size) in the artifact store. */
+  tree_sha256: string;
+  file_count: number;
+  total_size: number;
+  /** The branch it was committed on. */
+  branch: string;
+  message: string;
+  author: string;
+  /** JSON of { added, changed, removed } counts against the first parent. */
+  changes: string;
+  created_at: string;
+}
+
+export interface DataBranchesTable {
+  repo_id: string;
+  name: string;
+  /** null until the first commit. */
+  head: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface DataTagsTable {
+  repo_id: string;
+  name: string;
+  commit_id: string;
+  created_by: string;
+  created_at: string;
+}
+
+/** The profile of a tabular blob: computed once per (content, format). */
+export interface DataProfilesTable {
+  sha256: string;
+  /** csv | jsonl | parquet */
+  format: string;
+  /** pending | ready | failed */
+  state: string;
+  /** JSON of DataProfile when ready. */
+  profile: string | null;
+  /** Why it failed (with the line number for a malformed CSV). */
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Domain events (011_events): consumers keep their own cursor, the last id they handled. */
+export interface EventsTable {
+  id: number;
+  type: string;
+  subject: string;
+  /** JSON. */
+  payload: string;
+  created_at: string;
+}
+
+/** When a writer last claimed a blob it is about to reference (012_blob_touches; src/gc). */
+export interface BlobTouchesTable {
+  sha256: string;
+  touched_at: string;
+}
+
 export interface SchemaMigrationsTable {
   id: string;
   applied_at: string;
@@ -155,6 +233,13 @@ export interface Database {
   deployment_revisions: DeploymentRevisionsTable;
   jobs: JobsTable;
   audit_log: AuditLogTable;
+  data_repos: DataReposTable;
+  data_commits: DataCommitsTable;
+  data_branches: DataBranchesTable;
+  data_tags: DataTagsTable;
+  data_profiles: DataProfilesTable;
+  events: EventsTable;
+  blob_touches: BlobTouchesTable;
   schema_migrations: SchemaMigrationsTable;
 }
 
