@@ -10,6 +10,7 @@ import { trainFraudModel } from '../examples/fraud/train.ts';
 import type { AnyRoute } from '../src/api/route.ts';
 import { compileRoutes } from '../src/api/router.ts';
 import { auditRoutes } from '../src/api/routes/audit.ts';
+import { dataRoutes } from '../src/api/routes/data.ts';
 import { deploymentMetricsRoutes } from '../src/api/routes/deployment-metrics.ts';
 import { deploymentRoutes } from '../src/api/routes/deployments.ts';
 import { jobRoutes } from '../src/api/routes/jobs.ts';
@@ -34,6 +35,7 @@ const ROUTES: AnyRoute[] = [
   ...modelTypeRoutes(unused),
   ...jobRoutes(unused),
   ...auditRoutes(unused),
+  ...dataRoutes(unused),
 ];
 
 /** Operations the client reaches through another method (or only through `call`), and why. */
@@ -42,6 +44,7 @@ const NOT_A_METHOD: Partial<Record<OperationId, string>> = {
   getInfo: 'server version and store kinds; `call("getInfo")` reaches it',
   deleteSignature: 'setSignature(name, ref, null) removes the signature',
   downloadJobRejects: 'downloadJobOutput(id, "rejects")',
+  createCommit: 'putFile, putFolder (a tar stream) and deletePaths each send one kind of commit body',
 };
 
 /** Operations the scenario below does not call, and why; every other one must be exercised. */
@@ -184,6 +187,32 @@ describe('API contract', () => {
     await mp.listJobs(10);
     for await (const _ of (await mp.downloadJobOutput(job.id)).body);
     for await (const _ of (await mp.downloadJobOutput(job.id, 'rejects')).body);
+
+    // Data repositories
+    await mp.createRepo('contract-data', { description: 'the contract scenario' });
+    await mp.listRepos();
+    await mp.getRepo('contract-data');
+    const first = await mp.putFile('contract-data', 'data/rows.csv', new TextEncoder().encode('a,b\n1,x\n2,y\n'), {
+      message: 'rows',
+    });
+    await mp.deletePaths('contract-data', ['data/rows.csv'], { message: 'none' });
+    await mp.createBranch('contract-data', 'scratch', first.commit.id);
+    await mp.resetBranch('contract-data', 'scratch', 'main');
+    await mp.listBranches('contract-data');
+    await mp.deleteBranch('contract-data', 'scratch');
+    await mp.createTag('contract-data', 'v1', 'main~1');
+    await mp.listTags('contract-data');
+    await mp.listCommits('contract-data', 'main');
+    await mp.getCommit('contract-data', 'v1');
+    await mp.listTree('contract-data', 'v1', 'data', true);
+    for await (const _ of (await mp.downloadFile('contract-data', 'v1', 'data/rows.csv')).body);
+    await t.server.profiles.idle();
+    await mp.getProfile('contract-data', 'v1', 'data/rows.csv');
+    await mp.diffCommits('contract-data', 'v1', 'main');
+    await mp.listEvents({ type: 'data.commit' });
+    await mp.deleteTag('contract-data', 'v1');
+    await mp.deleteRepo('contract-data');
+    await mp.collectGarbage({ dryRun: true });
 
     // Audit log (what the scenario above changed)
     await mp.listAudit({ since: '1h', limit: 50 });

@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import type { StreamBody } from './route.ts';
 import type { auditRoutes } from './routes/audit.ts';
+import type { dataRoutes } from './routes/data.ts';
 import type { deploymentMetricsRoutes } from './routes/deployment-metrics.ts';
 import type { deploymentRoutes } from './routes/deployments.ts';
 import type { jobRoutes } from './routes/jobs.ts';
@@ -23,7 +24,8 @@ type RouteTable =
   | typeof secretRoutes
   | typeof modelTypeRoutes
   | typeof jobRoutes
-  | typeof auditRoutes;
+  | typeof auditRoutes
+  | typeof dataRoutes;
 
 export type ApiRoute = ReturnType<RouteTable>[number];
 export type OperationId = ApiRoute['id'];

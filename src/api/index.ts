@@ -17,6 +17,7 @@ export type {
 export { buildOpenApiDocument } from './openapi.ts';
 export { type ApiHandler, createRouter } from './router.ts';
 export { auditRoutes } from './routes/audit.ts';
+export { dataRoutes } from './routes/data.ts';
 export { deploymentMetricsRoutes } from './routes/deployment-metrics.ts';
 export { deploymentRoutes } from './routes/deployments.ts';
 export { jobRoutes } from './routes/jobs.ts';

@@ -7,6 +7,7 @@ import { ModelportApiError, ModelportClient } from '../client/index.ts';
 import { ModelportError } from '../core/index.ts';
 import { type Command, UsageError } from './command.ts';
 import { auditCommands } from './commands/audit.ts';
+import { dataCommands } from './commands/data.ts';
 import { deploymentCommands } from './commands/deployments.ts';
 import { exportCommand } from './commands/export.ts';
 import { fetchModelsCommand, gatewayCommand, serveModelCommand } from './commands/image.ts';
@@ -27,6 +28,7 @@ const COMMANDS: Command[] = [
   ...deploymentCommands,
   scoreCommand,
   ...jobCommands,
+  ...dataCommands,
   ...secretCommands,
   ...auditCommands,
   ...modelTypeCommands,

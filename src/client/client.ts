@@ -63,6 +63,16 @@ export interface RegisterOptions {
   onProgress?: (sentBytes: number) => void;
 }
 
+/** Where and how a data put commits. */
+export interface DataPutOptions {
+  /** Default: the repository's default branch. */
+  branch?: string;
+  message: string;
+  /** The full id of the head the change is based on: refuse with `conflict` instead of rebasing if it moved. */
+  expect?: string;
+  onProgress?: (sentBytes: number) => void;
+}
+
 /** The body of an upload: bytes in memory or a stream of chunks with a known size. */
 export type UploadBody = Uint8Array | { stream: AsyncIterable<Uint8Array>; size: number };
 
@@ -365,6 +375,164 @@ export class ModelportClient {
    */
   async downloadJobOutput(id: string, which: 'output' | 'rejects' = 'output'): Promise<Download> {
     return this.#download(which === 'output' ? 'downloadJobOutput' : 'downloadJobRejects', { id }, which);
+  }
+
+  // Data repositories
+
+  async listRepos(): Promise<ApiResponse<'listRepos'>['repos']> {
+    return (await this.call('listRepos')).repos;
+  }
+
+  async createRepo(
+    name: string,
+    options: Omit<ApiBody<'createRepo'>, 'name'> = {},
+  ): Promise<ApiResponse<'createRepo'>> {
+    return this.call('createRepo', { body: { name, ...options } });
+  }
+
+  async getRepo(name: string): Promise<ApiResponse<'getRepo'>> {
+    return this.call('getRepo', { params: { repo: name } });
+  }
+
+  async deleteRepo(name: string): Promise<void> {
+    await this.call('deleteRepo', { params: { repo: name } });
+  }
+
+  async listBranches(repo: string): Promise<ApiResponse<'listBranches'>['branches']> {
+    return (await this.call('listBranches', { params: { repo } })).branches;
+  }
+
+  async createBranch(repo: string, name: string, from?: string): Promise<ApiResponse<'createBranch'>> {
+    return this.call('createBranch', { params: { repo }, body: from === undefined ? { name } : { name, from } });
+  }
+
+  async resetBranch(repo: string, name: string, to: string, expect?: string): Promise<ApiResponse<'resetBranch'>> {
+    return this.call('resetBranch', {
+      params: { repo, branch: name },
+      body: expect === undefined ? { to } : { to, expect },
+    });
+  }
+
+  async deleteBranch(repo: string, name: string): Promise<void> {
+    await this.call('deleteBranch', { params: { repo, branch: name } });
+  }
+
+  async listTags(repo: string): Promise<ApiResponse<'listTags'>['tags']> {
+    return (await this.call('listTags', { params: { repo } })).tags;
+  }
+
+  async createTag(repo: string, name: string, commit: string): Promise<ApiResponse<'createTag'>> {
+    return this.call('createTag', { params: { repo }, body: { name, commit } });
+  }
+
+  async deleteTag(repo: string, name: string): Promise<void> {
+    await this.call('deleteTag', { params: { repo, tag: name } });
+  }
+
+  /** Commits one file at `path` (streamed; hashed by the server while it is stored). */
+  async putFile(
+    repo: string,
+    path: string,
+    file: UploadBody,
+    options: DataPutOptions,
+  ): Promise<ApiResponse<'createCommit'>> {
+    return this.#commitUpload(repo, path, file, 'application/octet-stream', options);
+  }
+
+  /** Commits a folder sent as a tar stream (`writeTar` in src/data), its files placed under `prefix` ('' the root). */
+  async putFolder(
+    repo: string,
+    prefix: string,
+    tar: UploadBody,
+    options: DataPutOptions,
+  ): Promise<ApiResponse<'createCommit'>> {
+    return this.#commitUpload(repo, prefix, tar, 'application/x-tar', options);
+  }
+
+  /** Commits the removal of files or folders. */
+  async deletePaths(
+    repo: string,
+    paths: string[],
+    options: Omit<DataPutOptions, 'onProgress'>,
+  ): Promise<ApiResponse<'createCommit'>> {
+    const { method, path } = this.#resolve('createCommit', { repo });
+    return this.request(method, path, {
+      query: { branch: options.branch, message: options.message, expect: options.expect },
+      body: { delete: paths },
+    });
+  }
+
+  /** The history from `ref` (default the default branch) back through first parents, newest first. */
+  async listCommits(repo: string, ref?: string, limit?: number): Promise<ApiResponse<'listCommits'>['commits']> {
+    return (await this.call('listCommits', { params: { repo }, query: { ref, limit } })).commits;
+  }
+
+  async getCommit(repo: string, ref: string): Promise<ApiResponse<'getCommit'>> {
+    return this.call('getCommit', { params: { repo, ref } });
+  }
+
+  async listTree(repo: string, ref: string, path?: string, recursive = false): Promise<ApiResponse<'listTree'>> {
+    return this.call('listTree', {
+      params: { repo, ref },
+      query: { path, ...(recursive ? { recursive: 'true' as const } : {}) },
+    });
+  }
+
+  /**
+   * Streams a file at a commit. `sha256` is the server's `x-checksum-sha256`: hash `body` while reading and compare
+   * before trusting it (the CLI does).
+   */
+  async downloadFile(repo: string, ref: string, path: string): Promise<Download & { commit: string }> {
+    const resolved = this.#resolve('downloadFile', { repo, ref });
+    const response = await this.#send(resolved.method, resolved.path, {
+      query: { path },
+      timeoutMs: this.#uploadTimeoutMs,
+    });
+    if (!response.body) throw new ModelportApiError(response.status, 'internal', 'the server sent no file');
+    return {
+      sha256: response.headers.get('x-checksum-sha256') ?? '',
+      size: Number(response.headers.get('content-length') ?? -1),
+      commit: response.headers.get('x-modelport-commit') ?? '',
+      body: response.body as unknown as AsyncIterable<Uint8Array>,
+    };
+  }
+
+  async getProfile(repo: string, ref: string, path: string): Promise<ApiResponse<'getProfile'>> {
+    return this.call('getProfile', { params: { repo, ref }, query: { path } });
+  }
+
+  async diffCommits(repo: string, from: string, to: string, limit?: number): Promise<ApiResponse<'diffCommits'>> {
+    return this.call('diffCommits', { params: { repo }, query: { from, to, limit } });
+  }
+
+  /** Events after a cursor (the last id handled), oldest first; admin. */
+  async listEvents(query: ApiQuery<'listEvents'> = {}): Promise<ApiResponse<'listEvents'>['events']> {
+    return (await this.call('listEvents', { query })).events;
+  }
+
+  /** Removes contents nothing names (admin). */
+  async collectGarbage(options: ApiBody<'collectGarbage'> = {}): Promise<ApiResponse<'collectGarbage'>> {
+    return this.call('collectGarbage', { body: options }, { timeoutMs: this.#uploadTimeoutMs });
+  }
+
+  async #commitUpload(
+    repo: string,
+    prefix: string,
+    file: UploadBody,
+    type: string,
+    options: DataPutOptions,
+  ): Promise<ApiResponse<'createCommit'>> {
+    const { method, path } = this.#resolve('createCommit', { repo });
+    return this.request(method, path, {
+      query: {
+        branch: options.branch,
+        path: prefix === '' ? undefined : prefix,
+        message: options.message,
+        expect: options.expect,
+      },
+      raw: { ...upload(file, options.onProgress), type },
+      timeoutMs: this.#uploadTimeoutMs,
+    });
   }
 
   // Transport

@@ -19,10 +19,10 @@ import type { Readable } from 'node:stream';
 import type { Kysely, Selectable } from 'kysely';
 import { ModelportError, notFound } from '../core/errors.ts';
 import { checkName } from '../core/names.ts';
-import type { BlobGuard } from '../gc/blob-guard.ts';
+import type { BlobGuard } from '../gc/index.ts';
 import type { ArtifactStore } from '../store/artifacts/index.ts';
 import type { MetadataStore } from '../store/metadata/index.ts';
-import type { DataCommitsTable, Database } from '../store/metadata/schema.ts';
+import type { Database, DataCommitsTable } from '../store/metadata/schema.ts';
 import { commitId } from './commit-id.ts';
 import { appendEvent, listEvents } from './events.ts';
 import { isWithin, showPath } from './paths.ts';
@@ -145,8 +145,16 @@ export class DataService {
         'r.default_branch',
         'r.created_by',
         'r.created_at',
-        eb.selectFrom('data_branches as b').whereRef('b.repo_id', '=', 'r.id').select(eb.fn.countAll<number>().as('n')).as('branches'),
-        eb.selectFrom('data_tags as t').whereRef('t.repo_id', '=', 'r.id').select(eb.fn.countAll<number>().as('n')).as('tags'),
+        eb
+          .selectFrom('data_branches as b')
+          .whereRef('b.repo_id', '=', 'r.id')
+          .select(eb.fn.countAll<number>().as('n'))
+          .as('branches'),
+        eb
+          .selectFrom('data_tags as t')
+          .whereRef('t.repo_id', '=', 'r.id')
+          .select(eb.fn.countAll<number>().as('n'))
+          .as('tags'),
       ])
       .where('r.project_id', '=', projectId)
       .orderBy('r.name')
@@ -235,7 +243,10 @@ export class DataService {
   async createBranch(project: string, repoName: string, name: string, from?: string): Promise<Branch> {
     checkName(name, 'name');
     const repo = await this.#repo(project, repoName);
-    const head = from === undefined ? await this.#branchHead(repo, repo.default_branch) : (await this.#resolve(repo, from, 'from')).id;
+    const head =
+      from === undefined
+        ? await this.#branchHead(repo, repo.default_branch)
+        : (await this.#resolve(repo, from, 'from')).id;
     const now = this.#stamp();
     const inserted = await this.#db
       .insertInto('data_branches')
@@ -288,7 +299,12 @@ export class DataService {
 
   async listTags(project: string, repoName: string): Promise<Tag[]> {
     const repo = await this.#repo(project, repoName);
-    const rows = await this.#db.selectFrom('data_tags').selectAll().where('repo_id', '=', repo.id).orderBy('name').execute();
+    const rows = await this.#db
+      .selectFrom('data_tags')
+      .selectAll()
+      .where('repo_id', '=', repo.id)
+      .orderBy('name')
+      .execute();
     return rows.map((r) => ({ name: r.name, commit: r.commit_id, createdBy: r.created_by, createdAt: r.created_at }));
   }
 
@@ -324,14 +340,21 @@ export class DataService {
 
   async deleteTag(project: string, repoName: string, name: string): Promise<void> {
     const repo = await this.#repo(project, repoName);
-    const deleted = await this.#db.deleteFrom('data_tags').where('repo_id', '=', repo.id).where('name', '=', name).executeTakeFirst();
+    const deleted = await this.#db
+      .deleteFrom('data_tags')
+      .where('repo_id', '=', repo.id)
+      .where('name', '=', name)
+      .executeTakeFirst();
     if (Number(deleted.numDeletedRows) === 0) throw notFound(`tag '${name}' in '${repoName}'`, 'tag');
   }
 
   // Content
 
   /** Stores one file's bytes (streamed, hashed while copying) and claims it for the commit that will name it. */
-  storeFile(body: Readable | AsyncIterable<Uint8Array>, options: { maxBytes?: number; signal?: AbortSignal } = {}): Promise<FileRef> {
+  storeFile(
+    body: Readable | AsyncIterable<Uint8Array>,
+    options: { maxBytes?: number; signal?: AbortSignal } = {},
+  ): Promise<FileRef> {
     return this.#artifacts.put(body, { ...options, onHashed: (ref) => this.#guard.protect([ref.sha256]) });
   }
 
@@ -350,17 +373,25 @@ export class DataService {
     checkName(branch, 'branch');
     const message = input.message.trim();
     if (message === '' || message.length > MAX_MESSAGE) {
-      throw new ModelportError('invalid_request', `message: say what the commit changes (1-${MAX_MESSAGE} characters)`, {
-        field: 'message',
-      });
+      throw new ModelportError(
+        'invalid_request',
+        `message: say what the commit changes (1-${MAX_MESSAGE} characters)`,
+        {
+          field: 'message',
+        },
+      );
     }
     // The last put of a path wins (a tar may hold the same path twice).
     const puts = [...new Map((input.puts ?? []).map((p) => [p.path, p])).values()];
     const deletes = [...new Set(input.deletes ?? [])];
     if (puts.length === 0 && deletes.length === 0) {
-      throw new ModelportError('invalid_request', 'body: the put names no file; send a file, a folder with files, or paths to delete', {
-        field: 'body',
-      });
+      throw new ModelportError(
+        'invalid_request',
+        'body: the put names no file; send a file, a folder with files, or paths to delete',
+        {
+          field: 'body',
+        },
+      );
     }
     const touched = [...puts.map((p) => p.path), ...deletes];
 
@@ -496,7 +527,10 @@ export class DataService {
     const row = await this.#resolve(repo, ref, 'ref');
     const file = (await this.#tree(row.tree_sha256)).get(path);
     if (!file) {
-      throw notFound(`file '${showPath(path)}' at commit ${row.id.slice(0, 12)} of '${repoName}' (list it with data ls)`, 'path');
+      throw notFound(
+        `file '${showPath(path)}' at commit ${row.id.slice(0, 12)} of '${repoName}' (list it with data ls)`,
+        'path',
+      );
     }
     return { commit: toCommit(repo.name, row), file, stream: await this.#artifacts.open(file.sha256) };
   }
@@ -554,13 +588,23 @@ export class DataService {
     };
   }
 
+  /** The content digests a tree names (for garbage collection). */
+  async treeFiles(treeSha256: string): Promise<string[]> {
+    return [...(await this.#tree(treeSha256)).values()].map((f) => f.sha256);
+  }
+
   async events(options: { after?: number; type?: string; limit?: number }): Promise<DataEvent[]> {
     return listEvents(this.#db, options);
   }
 
   // Internals
 
-  async #fileAt(project: string, repoName: string, ref: string, path: string): Promise<{ commit: DataCommit; file: FileRef }> {
+  async #fileAt(
+    project: string,
+    repoName: string,
+    ref: string,
+    path: string,
+  ): Promise<{ commit: DataCommit; file: FileRef }> {
     const repo = await this.#repo(project, repoName);
     const row = await this.#resolve(repo, ref, 'ref');
     const file = (await this.#tree(row.tree_sha256)).get(path);
@@ -685,7 +729,8 @@ export class DataService {
       .where('name', '=', name)
       .executeTakeFirst();
     if (branch) {
-      if (branch.head === null) throw notFound(`a commit on branch '${name}' of '${repo.name}' (it has none yet)`, field);
+      if (branch.head === null)
+        throw notFound(`a commit on branch '${name}' of '${repo.name}' (it has none yet)`, field);
       id = branch.head;
     } else {
       const tag = await this.#db
@@ -719,7 +764,10 @@ export class DataService {
     for (let i = 0; i < back; i++) {
       const parent = (JSON.parse(row.parents) as string[])[0];
       if (parent === undefined) {
-        throw notFound(`commit '${ref}' in '${repo.name}' (the history has only ${i + 1} commit(s) back from ${name})`, field);
+        throw notFound(
+          `commit '${ref}' in '${repo.name}' (the history has only ${i + 1} commit(s) back from ${name})`,
+          field,
+        );
       }
       row = await this.#commitRow(repo, parent);
     }

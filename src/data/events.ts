@@ -28,7 +28,9 @@ export async function appendEvent(
   now: Date,
 ): Promise<number> {
   if (dialect === 'postgres') {
-    await sql`select pg_advisory_xact_lock(hashtext('modelport:events' || coalesce(current_schema(), '')))`.execute(trx);
+    await sql`select pg_advisory_xact_lock(hashtext('modelport:events' || coalesce(current_schema(), '')))`.execute(
+      trx,
+    );
   }
   const row = await trx
     .selectFrom('events')

@@ -32,14 +32,17 @@ export function checkDataPath(raw: string, field: string): string {
   if (/[\u0000-\u001f\u007f]/.test(raw)) {
     refuse(field, shown, 'contains a NUL or control character; use printable characters only');
   }
-  if (raw.startsWith('/')) refuse(field, shown, 'is absolute; use a path relative to the repository root, without the leading /');
+  if (raw.startsWith('/'))
+    refuse(field, shown, 'is absolute; use a path relative to the repository root, without the leading /');
   if (raw.includes('\\')) refuse(field, shown, "contains a backslash; separate folders with '/'");
   const path = raw.endsWith('/') ? raw.slice(0, -1) : raw;
   if (Buffer.byteLength(path) > MAX_PATH_BYTES) refuse(field, shown, `is longer than ${MAX_PATH_BYTES} bytes`);
   for (const segment of path.split('/')) {
     if (segment === '..') refuse(field, shown, "contains '..'; paths cannot leave the repository");
-    if (segment === '.' || segment === '') refuse(field, shown, "has an empty or '.' segment; remove the extra '/' or './'");
-    if (Buffer.byteLength(segment) > MAX_SEGMENT_BYTES) refuse(field, shown, `has a segment longer than ${MAX_SEGMENT_BYTES} bytes`);
+    if (segment === '.' || segment === '')
+      refuse(field, shown, "has an empty or '.' segment; remove the extra '/' or './'");
+    if (Buffer.byteLength(segment) > MAX_SEGMENT_BYTES)
+      refuse(field, shown, `has a segment longer than ${MAX_SEGMENT_BYTES} bytes`);
   }
   return path;
 }

@@ -25,7 +25,8 @@ export class ProfileError extends Error {
 }
 
 const QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
-const NUMERIC = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|DECIMAL.*)$/;
+const NUMERIC =
+  /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|DECIMAL.*)$/;
 
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const quoteString = (value: string) => `'${value.replaceAll("'", "''")}'`;
@@ -52,12 +53,16 @@ export async function profileFile(file: string, format: TabularFormat, options: 
   const connection = (await instance.connect()) as unknown as Connection;
   try {
     // Only this file's folder and the spill folder are reachable, and the settings cannot be changed back.
-    await connection.run(`SET allowed_directories=[${quoteString(`${dirname(file)}/`)}, ${quoteString(`${options.tempDir}/`)}]`);
+    await connection.run(
+      `SET allowed_directories=[${quoteString(`${dirname(file)}/`)}, ${quoteString(`${options.tempDir}/`)}]`,
+    );
     await connection.run('SET enable_external_access=false');
     await connection.run('SET lock_configuration=true');
     await load(connection, file, format);
     const columns = await describeColumns(connection, options.bins ?? 20);
-    const rows = Number((await connection.runAndReadAll('SELECT count(*) AS n FROM t')).getRowObjectsJson()[0]?.['n'] ?? 0);
+    const rows = Number(
+      (await connection.runAndReadAll('SELECT count(*) AS n FROM t')).getRowObjectsJson()[0]?.['n'] ?? 0,
+    );
     return { format, rows, columns, elapsedMs: Math.round(performance.now() - started) };
   } finally {
     connection.closeSync();
@@ -72,7 +77,10 @@ async function load(connection: Connection, file: string, format: TabularFormat)
     return;
   }
   if (format === 'jsonl') {
-    await wrap(connection.run(`CREATE TABLE t AS SELECT * FROM read_json(${path}, format='newline_delimited')`), 'JSON lines');
+    await wrap(
+      connection.run(`CREATE TABLE t AS SELECT * FROM read_json(${path}, format='newline_delimited')`),
+      'JSON lines',
+    );
     return;
   }
   // RFC 4180 dialect, delimiter from the extension; DuckDB infers the column types. Strict, so a row with the
@@ -81,10 +89,14 @@ async function load(connection: Connection, file: string, format: TabularFormat)
   const header = await firstLineFields(file, format === 'tsv' ? '\t' : ',');
   const options = `header=true, delim='${delim}', quote='"', escape='"', strict_mode=true`;
   try {
-    const described = (await connection.runAndReadAll(`DESCRIBE SELECT * FROM read_csv(${path}, ${options})`)).getRowObjectsJson();
+    const described = (
+      await connection.runAndReadAll(`DESCRIBE SELECT * FROM read_csv(${path}, ${options})`)
+    ).getRowObjectsJson();
     const names = described.map((r) => String(r['column_name']));
     if (names.length !== header.length) throw new ProfileError('the columns DuckDB detected do not match the header');
-    const columns = described.map((r) => `${quoteString(String(r['column_name']))}: ${quoteString(String(r['column_type']))}`);
+    const columns = described.map(
+      (r) => `${quoteString(String(r['column_name']))}: ${quoteString(String(r['column_type']))}`,
+    );
     await connection.run(
       `CREATE TABLE t AS SELECT * FROM read_csv(${path}, ${options}, auto_detect=false, columns={${columns.join(', ')}})`,
     );
@@ -95,7 +107,9 @@ async function load(connection: Connection, file: string, format: TabularFormat)
     // The sniffer gave up or guessed wrong: find the first row whose field count differs from the header's.
     const bad = await firstRaggedLine(file, format === 'tsv' ? '\t' : ',', header.length);
     if (bad !== undefined) {
-      throw new ProfileError(`malformed CSV at line ${bad.line}: expected ${header.length} fields as in the header, found ${bad.fields}`);
+      throw new ProfileError(
+        `malformed CSV at line ${bad.line}: expected ${header.length} fields as in the header, found ${bad.fields}`,
+      );
     }
     throw new ProfileError(`the CSV cannot be read: ${message.split('\n')[0]}`);
   }
@@ -103,8 +117,12 @@ async function load(connection: Connection, file: string, format: TabularFormat)
 
 function csvReason(message: string): string {
   const lines = message.split('\n').map((l) => l.trim());
-  const reason = lines.find((l) => /^(Expected Number|Error when converting|Could not convert|Value with unterminated|Maximum line size)/.test(l));
-  return reason ?? lines.find((l) => l !== '' && !l.startsWith('CSV Error') && !l.startsWith('Original Line')) ?? lines[0]!;
+  const reason = lines.find((l) =>
+    /^(Expected Number|Error when converting|Could not convert|Value with unterminated|Maximum line size)/.test(l),
+  );
+  return (
+    reason ?? lines.find((l) => l !== '' && !l.startsWith('CSV Error') && !l.startsWith('Original Line')) ?? lines[0]!
+  );
 }
 
 async function wrap<T>(promise: Promise<T>, what: string): Promise<T> {
@@ -152,7 +170,9 @@ async function describeColumns(connection: Connection, bins: number): Promise<Co
       stddev: numeric ? num(stats[`sd${i}`]) : null,
       quantiles:
         numeric && Array.isArray(q)
-          ? Object.fromEntries(QUANTILES.map((p, k) => [`p${String(Math.round(p * 100)).padStart(2, '0')}`, Number(q[k])]))
+          ? Object.fromEntries(
+              QUANTILES.map((p, k) => [`p${String(Math.round(p * 100)).padStart(2, '0')}`, Number(q[k])]),
+            )
           : null,
       histogram: null,
       top: null,
@@ -212,7 +232,11 @@ async function firstLineFields(file: string, delim: string): Promise<string[]> {
   throw new ProfileError('the CSV is empty: it has no header line');
 }
 
-async function firstRaggedLine(file: string, delim: string, expected: number): Promise<{ line: number; fields: number } | undefined> {
+async function firstRaggedLine(
+  file: string,
+  delim: string,
+  expected: number,
+): Promise<{ line: number; fields: number } | undefined> {
   for await (const record of csvRecords(file, delim)) {
     if (record.fields.length !== expected && !(record.fields.length === 1 && record.fields[0] === '')) {
       return { line: record.line, fields: record.fields.length };

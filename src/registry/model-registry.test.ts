@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ModelportError } from '../core/index.ts';
+import { BlobGuard, collectGarbage } from '../gc/index.ts';
 import { buildLogisticRegressionModel } from '../onnx-builder/index.ts';
 import { inspectOnnxModel } from '../runtimes/index.ts';
 import { FolderArtifactStore } from '../store/index.ts';
@@ -41,7 +42,13 @@ forEachMetadataStore('model registry', (open) => {
       ...(usage ? { usage } : {}),
     });
     const blobs = async () => (await readdir(join(root, 'sha256'), { recursive: true })).filter((f) => f.length > 60);
-    return { store, registry, blobs };
+    // Contents go only through garbage collection, which sees every reference (grace 0: nothing runs meanwhile).
+    const gc = () =>
+      collectGarbage(
+        { db: store.db, artifacts, guard: new BlobGuard(store), treeFiles: async () => [] },
+        { graceMs: 0 },
+      );
+    return { store, registry, blobs, gc };
   }
 
   test('a friendly signature is checked against the model, stored, replaced and removed', async () => {
@@ -183,7 +190,7 @@ forEachMetadataStore('model registry', (open) => {
     );
   });
 
-  test('deleting a version in use is refused naming the deployment; unused artifacts are collected', async () => {
+  test('deleting a version in use is refused naming the deployment; gc collects unused artifacts', async () => {
     const { registry, blobs } = await setup({ usersOf: async () => ['fraud-prod'] });
     await registry.registerVersion('default', 'm', { file: modelA });
     await assert.rejects(
@@ -198,13 +205,17 @@ forEachMetadataStore('model registry', (open) => {
     await free.registry.registerVersion('default', 'm', { file: modelB });
     assert.equal((await free.blobs()).length, 2);
     await free.registry.deleteVersion('default', 'm', 3);
+    assert.equal((await free.blobs()).length, 2, 'deleting a version leaves its artifact to gc');
+    assert.equal((await free.gc()).blobsDeleted, 1);
     assert.equal((await free.blobs()).length, 1, 'the artifact only version 3 used is gone');
     await free.registry.deleteVersion('default', 'm', 2);
+    await free.gc();
     assert.equal((await free.blobs()).length, 1, 'version 1 still uses the shared artifact');
     assert.deepEqual((await free.registry.getModel('default', 'm')).aliases, {}, 'aliases of a deleted version go');
     const next = await free.registry.registerVersion('default', 'm', { file: modelB });
     assert.equal(next.version, 4, 'numbers are never reused');
     await free.registry.deleteModel('default', 'm');
+    await free.gc();
     assert.deepEqual(await free.blobs(), []);
     assert.deepEqual(await free.registry.listModels('default'), []);
     void blobs;

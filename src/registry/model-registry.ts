@@ -7,8 +7,9 @@
  *   the row that points at it, so a row never points at a missing artifact;
  * - version numbers come from `models.latest_version`, bumped inside the same write transaction as the insert, so
  *   concurrent registrations get 1, 2, 3 ... with no gaps or duplicates, and a number is never reused;
- * - an artifact is deleted only after the last row referencing it is gone (an orphan blob is harmless; a dangling
- *   row is not).
+ * - artifacts are never deleted here: models and data share one content-addressed store, so only `modelport gc`
+ *   (src/gc), which sees every reference, removes a blob; the registry claims each artifact before storing it
+ *   (`BlobGuard.protect`) so a sweep running meanwhile spares it. An orphan blob is harmless; a dangling row is not.
  */
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
@@ -24,11 +25,20 @@ export interface RegistryStore {
   transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
 }
 
+/** Checks a `dataCommit` lineage reference (`repo@ref`) and returns it pinned to the full commit id. */
+export interface DataLineage {
+  pin(project: string, value: string, field: string): Promise<string>;
+}
+
 export interface ModelRegistryDeps {
   store: RegistryStore;
   artifacts: ArtifactStore;
   inspector: ModelInspector;
   usage?: VersionUsage;
+  /** Refuses a `dataCommit` that names no data commit of the project. Without it the field is stored as given. */
+  lineage?: DataLineage;
+  /** Claims artifacts for a concurrent garbage collection (src/gc). */
+  guard?: { protect(sha256s: readonly string[]): Promise<void> };
   now?: () => Date;
 }
 
@@ -40,6 +50,8 @@ export class ModelRegistry {
   readonly #artifacts: ArtifactStore;
   readonly #inspector: ModelInspector;
   #usage: VersionUsage | undefined;
+  readonly #lineage: DataLineage | undefined;
+  readonly #guard: ModelRegistryDeps['guard'];
   readonly #now: () => Date;
 
   constructor(deps: ModelRegistryDeps) {
@@ -48,6 +60,8 @@ export class ModelRegistry {
     this.#artifacts = deps.artifacts;
     this.#inspector = deps.inspector;
     this.#usage = deps.usage;
+    this.#lineage = deps.lineage;
+    this.#guard = deps.guard;
     this.#now = deps.now ?? (() => new Date());
   }
 
@@ -127,10 +141,19 @@ export class ModelRegistry {
     const aliases = (input.aliases ?? []).map((a) => checkAlias(a));
     const projectId = await this.#projectId(project);
     const format = input.format ?? 'onnx';
+    const given = input.lineage?.dataCommit;
+    const dataCommit =
+      given === undefined || given === null || this.#lineage === undefined
+        ? (given ?? null)
+        : await this.#lineage.pin(project, given, 'dataCommit');
 
     const signature = await this.#inspector.inspect(input.file, format);
     const friendly = input.friendlySignature ? bindFriendlySignature(input.friendlySignature, signature) : null;
-    const artifact = await this.#artifacts.putFile(input.file);
+    const guard = this.#guard;
+    const artifact = await this.#artifacts.putFile(
+      input.file,
+      guard ? { onHashed: (ref) => guard.protect([ref.sha256]) } : {},
+    );
 
     const now = this.#stamp();
     const version = await this.#store.transaction(async (trx) => {
@@ -170,7 +193,7 @@ export class ModelRegistry {
           tags: JSON.stringify(input.tags ?? {}),
           metrics: JSON.stringify(input.metrics ?? {}),
           source: input.lineage?.source ?? null,
-          data_commit: input.lineage?.dataCommit ?? null,
+          data_commit: dataCommit,
           pipeline_run: input.lineage?.pipelineRun ?? null,
           created_at: now,
         })
@@ -256,7 +279,7 @@ export class ModelRegistry {
   async deleteVersion(project: string, name: string, version: number): Promise<void> {
     const model = await this.#modelRow(project, name);
     await this.#refuseIfUsed(project, name, [version]);
-    const row = await this.#store.transaction(async (trx) => {
+    await this.#store.transaction(async (trx) => {
       const deleted = await trx
         .deleteFrom('model_versions')
         .where('model_id', '=', model.id)
@@ -265,9 +288,7 @@ export class ModelRegistry {
         .executeTakeFirst();
       if (!deleted) throw notFound(`version ${version} of model '${name}'`, 'version');
       await trx.deleteFrom('model_aliases').where('model_id', '=', model.id).where('version', '=', version).execute();
-      return deleted;
     });
-    await this.#collect([row.artifact_sha256]);
   }
 
   async deleteModel(project: string, name: string): Promise<void> {
@@ -283,7 +304,6 @@ export class ModelRegistry {
       versions.map((v) => v.version),
     );
     await this.#db.deleteFrom('models').where('id', '=', model.id).execute();
-    await this.#collect(versions.map((v) => v.artifact_sha256));
   }
 
   // Aliases
@@ -370,18 +390,6 @@ export class ModelRegistry {
           { field: 'version' },
         );
       }
-    }
-  }
-
-  /** Deletes artifacts no version references any more. */
-  async #collect(hashes: string[]): Promise<void> {
-    for (const sha256 of new Set(hashes)) {
-      const still = await this.#db
-        .selectFrom('model_versions')
-        .select('id')
-        .where('artifact_sha256', '=', sha256)
-        .executeTakeFirst();
-      if (!still) await this.#artifacts.delete(sha256);
     }
   }
 }

@@ -7,7 +7,7 @@
  * stored deployments and jobs and seeds the example; `startServer` is both.
  */
 import { once } from 'node:events';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import {
   auditRoutes,
   buildOpenApiDocument,
   createRouter,
+  dataRoutes,
   deploymentMetricsRoutes,
   deploymentRoutes,
   jobRoutes,
@@ -36,8 +37,10 @@ import {
   openKubeApi,
 } from '../backends/index.ts';
 import type { ModelportError, ServerConfig } from '../core/index.ts';
+import { DataService, ProfileWorker } from '../data/index.ts';
 import { DeploymentService } from '../deployments/index.ts';
 import { EgressGuard } from '../egress/index.ts';
+import { BlobGuard, collectGarbage } from '../gc/index.ts';
 import { createHttpServer, type InjectInit, inject, type PathHandler } from '../http/index.ts';
 import { JobService, S3InputSource, s3Connection } from '../jobs/index.ts';
 import type { Logger } from '../logging/index.ts';
@@ -71,6 +74,9 @@ export interface App {
   deployments: DeploymentService;
   jobs: JobService;
   metrics: MetricsRegistry;
+  data: DataService;
+  /** The background profiler of tabular data files (`idle()` waits for pending profiles). */
+  profiles: ProfileWorker;
   /** Where the stores are, for the start-up log. */
   locations: { database: string; artifacts: string };
   /** Sets the URLs deployments report (once the listeners are open). */
@@ -96,6 +102,8 @@ export interface RunningServer {
   deployments: DeploymentService;
   jobs: JobService;
   metrics: MetricsRegistry;
+  data: DataService;
+  profiles: ProfileWorker;
   /** What the example seeding did on this start, for the start-up banner. */
   example: { model: string; version: number } | undefined;
   /** Stops accepting, lets in-flight requests finish (bounded by the shutdown timeout), closes the stores. */
@@ -138,6 +146,9 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
     await mkdir(config.home, { recursive: true });
     const uploadDir = join(config.home, 'tmp', 'uploads');
     await mkdir(uploadDir, { recursive: true });
+    // What a killed server left: spooled uploads here, and staged puts in the artifact store (below).
+    const leftUploads = await readdir(uploadDir);
+    await Promise.all(leftUploads.map((name) => rm(join(uploadDir, name), { recursive: true, force: true })));
 
     const metadata = await openMetadataStore({ url: config.databaseUrl, home: config.home });
     cleanups.push(() => metadata.close());
@@ -146,6 +157,21 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       s3: config.s3,
     });
     cleanups.push(() => artifacts.close());
+    const leftStaged = await artifacts.sweepTemporary();
+    if (leftUploads.length + leftStaged > 0) {
+      log.info('removed temporary files of interrupted uploads', { uploads: leftUploads.length, staged: leftStaged });
+    }
+    // Data repositories, and the claims that keep garbage collection from racing writers (models' too).
+    const guard = new BlobGuard(metadata);
+    const data = new DataService({ store: metadata, artifacts, guard });
+    const profiles = new ProfileWorker({
+      db: metadata.db,
+      artifacts,
+      workDir: join(config.home, 'tmp', 'profiles'),
+      log: (message, fields) => log.info(message, fields),
+    });
+    data.setProfiles(profiles);
+    cleanups.push(() => profiles.close());
 
     // Every outbound call (hosted runtimes, https:// imports, webhooks) goes through this guard.
     const egress = new EgressGuard({ allowHosts: config.egressAllowHosts });
@@ -160,6 +186,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
     const registry = new ModelRegistry({
       store: metadata,
       artifacts,
+      guard,
+      lineage: { pin: (project, value, field) => data.pinLineage(project, value, field) },
       inspector: modelInspector({ workDir: uploadDir, timeoutMs: 60_000, egress }),
     });
 
@@ -279,6 +307,12 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       ...jobRoutes({ jobs, artifacts, uploadDir, maxUploadBytes: config.maxUploadBytes }),
       ...deploymentMetricsRoutes({ deployments, sampler }),
       ...auditRoutes({ audit }),
+      ...dataRoutes({
+        data,
+        maxUploadBytes: config.maxUploadBytes,
+        gc: (gcOptions) =>
+          collectGarbage({ db: metadata.db, artifacts, guard, treeFiles: (tree) => data.treeFiles(tree) }, gcOptions),
+      }),
     ];
     const openapi = buildOpenApiDocument(routes, options.version);
     const api = createRouter(routes, {
@@ -332,6 +366,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       deployments,
       jobs,
       metrics: metricsRegistry,
+      data,
+      profiles,
       locations: { database: metadata.location, artifacts: artifacts.location },
       setPublicUrls: (urls) => {
         publicUrls = urls;
@@ -340,6 +376,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         await deployments.restore();
         cleanups.push(() => deployments.settle());
         await jobs.restore();
+        // Profiles a previous run did not finish.
+        profiles.kick();
         return config.example ? await seedExample(registry, deployments, options.examplesDir, log) : undefined;
       },
       onClose: (cleanup) => {
@@ -391,6 +429,8 @@ export async function listen(app: App, config: ServerConfig, options: StartOptio
     deployments: app.deployments,
     jobs: app.jobs,
     metrics: app.metrics,
+    data: app.data,
+    profiles: app.profiles,
     example,
     close: () => app.close(),
   };
