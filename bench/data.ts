@@ -63,7 +63,11 @@ async function peakRss(pid: number): Promise<number> {
 
 const dir = await mkdtemp(join(tmpdir(), 'modelport-bench-data-'));
 const home = join(dir, 'home');
-console.log(`bench:data  load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}  (2 cores shared)`);
+console.log(
+  `bench:data  load average at start ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}  (2 cores shared)`,
+);
 const server = await startCommand(
   ['server', '--home', home, '--port', '0', '--grpc-port', '0', '--no-example', '--max-upload-size', '64GiB'],
   {},
@@ -83,7 +87,9 @@ try {
       const chunk = written + block.length > INGEST_BYTES ? block.subarray(0, INGEST_BYTES - written) : block;
       if (!out.write(Buffer.from(chunk))) await new Promise((resolve) => out.once('drain', resolve));
     }
-    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+    );
     // Warm the page cache once so neither side pays the first read.
     timeSync('cat', [file], {});
     const hashMs = timeSync('sha256sum', [file]);
@@ -103,8 +109,12 @@ try {
     await handle.close();
     const rss = await peakRss(pid);
     console.log(`\ningest ${mb(INGEST_BYTES)} file`);
-    console.log(`  floor  sha256sum ${seconds(hashMs)} + cp ${seconds(copyMs)} = ${seconds(floorMs)} (${mb(INGEST_BYTES / (floorMs / 1000))}/s)`);
-    console.log(`  modelport data put (hash, write, fsync, commit)   ${seconds(putMs)} (${mb(INGEST_BYTES / (putMs / 1000))}/s)`);
+    console.log(
+      `  floor  sha256sum ${seconds(hashMs)} + cp ${seconds(copyMs)} = ${seconds(floorMs)} (${mb(INGEST_BYTES / (floorMs / 1000))}/s)`,
+    );
+    console.log(
+      `  modelport data put (hash, write, fsync, commit)   ${seconds(putMs)} (${mb(INGEST_BYTES / (putMs / 1000))}/s)`,
+    );
     console.log(`  ratio floor/modelport ${(floorMs / putMs).toFixed(2)} (ambition >= 0.7)`);
     console.log(`  server peak RSS ${mb(rss)} (before the put ${mb(rssBefore)}; ambition < 200 MB)`);
     await rm(file);
@@ -136,7 +146,9 @@ try {
     await client.putFile('bench', 'README', new TextEncoder().encode('bench\n'), { message: 'start', branch: 'main' });
     await client.createBranch('bench', 'many');
     const [put, putMs] = await time(() =>
-      runCommand(['data', 'put', 'bench@many', tree, 'files', '-m', 'many small files', '-o', 'json'], { MODELPORT_URL: server.url }),
+      runCommand(['data', 'put', 'bench@many', tree, 'files', '-m', 'many small files', '-o', 'json'], {
+        MODELPORT_URL: server.url,
+      }),
     );
     if (put.code !== 0) throw new Error(`data put failed: ${put.stderr}`);
     const [, logMs] = await time(() => client.listCommits('bench', 'many', 50));
@@ -166,12 +178,15 @@ try {
       const lines: string[] = [];
       for (let k = r; k < Math.min(ROWS, r + 10_000); k++) {
         const row: string[] = [];
-        for (let c = 0; c < COLS; c++) row.push(c % 3 === 0 ? String(Math.floor(rand() * 1000)) : (rand() * 100 - 50).toFixed(4));
+        for (let c = 0; c < COLS; c++)
+          row.push(c % 3 === 0 ? String(Math.floor(rand() * 1000)) : (rand() * 100 - 50).toFixed(4));
         lines.push(row.join(','));
       }
       if (!out.write(`${lines.join('\n')}\n`)) await new Promise((resolve) => out.once('drain', resolve));
     }
-    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+    );
     const size = (await stat(csv)).size;
     console.log(`\nprofile a ${ROWS.toLocaleString('en-US')}-row, ${COLS}-column CSV (${mb(size)})`);
 
@@ -216,7 +231,11 @@ try {
       console.log(`  ratio modelport/pandas ${(readyMs / pandasMs).toFixed(2)} (ambition < 0.5)`);
     }
   }
-  console.log(`\nload average at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `\nload average at end ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 } finally {
   await stopProcess(server.child);
   await rm(dir, { recursive: true, force: true });

@@ -153,6 +153,11 @@ for (const kind of STORE_KINDS) {
       );
       assert.deepEqual(country!.top!.map((v) => v.value).sort(), ['de', 'fr', 'us']);
       assert.equal(score!.nulls, Math.ceil(TRAIN_ROWS / 7));
+      assert.equal(
+        score!.histogram!.reduce((n, b) => n + b.count, 0),
+        TRAIN_ROWS - score!.nulls,
+        'nulls are in no bin',
+      );
       const bad = await run('data', 'profile', 'images@main:data/bad.csv', '--wait');
       assert.equal(bad.code, 1, 'a failed profile exits non-zero');
       assert.match(bad.stdout, /failed: malformed CSV at line 5/);

@@ -184,7 +184,8 @@ async function describeColumns(connection: Connection, bins: number): Promise<Co
     if (typeof p.min !== 'number' || typeof p.max !== 'number') return;
     const width = p.max > p.min ? (p.max - p.min) / bins : 1;
     binned.push(
-      `histogram(least(floor((${quoteIdent(p.name)}::DOUBLE - ${p.min}) / ${width}), ${bins - 1})::INTEGER) AS h${i}`,
+      // least() skips NULLs, so nulls are filtered out rather than counted in the last bin.
+      `histogram(least(floor((${quoteIdent(p.name)}::DOUBLE - ${p.min}) / ${width}), ${bins - 1})::INTEGER) FILTER (WHERE ${quoteIdent(p.name)} IS NOT NULL) AS h${i}`,
     );
   });
   if (binned.length > 0) {

@@ -1,5 +1,6 @@
 /** The console's frame: a skip link, the navigation, and the page the path names. */
 import { AuditPage } from './pages/audit.tsx';
+import { CommitPage, DiffPage, ProfilePage, RepoPage, ReposPage } from './pages/data.tsx';
 import { DeploymentPage } from './pages/deployment.tsx';
 import { DeploymentsPage } from './pages/deployments.tsx';
 import { JobsPage } from './pages/jobs.tsx';
@@ -13,6 +14,7 @@ const NAV = [
   ['/', 'Overview'],
   ['/models', 'Models'],
   ['/deployments', 'Deployments'],
+  ['/data', 'Data'],
   ['/jobs', 'Batch jobs'],
   ['/settings', 'Settings'],
   ['/audit', 'Audit log'],
@@ -27,6 +29,13 @@ function page(path: string) {
   if (section === 'deployments' && parts.length === 1) return <DeploymentsPage />;
   if (section === 'deployments' && name && parts.length === 2) return <DeploymentPage name={name} />;
   if (section === 'jobs' && parts.length === 1) return <JobsPage />;
+  if (section === 'data' && parts.length === 1) return <ReposPage />;
+  if (section === 'data' && name && parts.length === 2) return <RepoPage repo={name} />;
+  if (section === 'data' && name && parts[2] === 'diff' && parts.length === 3) return <DiffPage repo={name} />;
+  if (section === 'data' && name && parts[2] === 'commits' && parts[3]) {
+    if (parts.length === 4) return <CommitPage repo={name} commit={parts[3]} />;
+    if (parts.length === 5 && parts[4] === 'profile') return <ProfilePage repo={name} commit={parts[3]} />;
+  }
   if (section === 'settings' && parts.length === 1) return <SettingsPage />;
   if (section === 'audit' && parts.length === 1) return <AuditPage />;
   return (
