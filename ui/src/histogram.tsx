@@ -65,7 +65,7 @@ export function Histogram({ column, bins }: { column: string; bins: Bin[] }) {
       ))}
       {bins.map((b, i) => (
         <rect
-          key={`${b.lo}-${i}`}
+          key={`${b.lo}-${b.hi}`}
           x={x(i) + 0.5}
           y={y(b.count)}
           width={Math.max(0.5, plotW / bins.length - 1)}
