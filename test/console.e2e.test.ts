@@ -86,16 +86,20 @@ describe('web console', { skip }, () => {
     await page.getByRole('heading', { name: 'Version 1' }).waitFor();
     await page.getByText('FP32').first().waitFor();
     assert.equal((await mp.getVersion('fraud', 1)).version, 1);
-    // The second version comes through the client, with lineage, and shows up on the page.
+    // The second version comes through the client, with lineage (a data commit that exists), and shows up.
+    await mp.createRepo('transactions');
+    const data = await mp.putFile('transactions', 'train.csv', new TextEncoder().encode('a,b\n1,2\n'), {
+      message: 'training data',
+    });
     await mp.registerVersion('fraud', second.onnx, {
       aliases: ['challenger'],
       tags: { team: 'risk' },
-      dataCommit: 'c0ffee',
+      dataCommit: `transactions@${data.commit.id.slice(0, 8)}`,
     });
     await page.reload();
     await page.getByRole('heading', { name: 'Version 2' }).waitFor();
     await page.getByText('team=risk').waitFor();
-    await page.getByText('c0ffee').waitFor();
+    await page.getByText(`transactions@${data.commit.id}`).waitFor();
     await shot('model');
     await go('/models?q=fra');
     await page.getByRole('link', { name: 'fraud' }).waitFor();

@@ -14,8 +14,15 @@ const CHILD = fileURLToPath(new URL('./metadata-store.child.ts', import.meta.url
 const CHILDREN = { timeout: 120_000 };
 const TABLES = [
   'audit_log',
+  'blob_touches',
+  'data_branches',
+  'data_commits',
+  'data_profiles',
+  'data_repos',
+  'data_tags',
   'deployment_revisions',
   'deployments',
+  'events',
   'jobs',
   'model_aliases',
   'model_versions',

@@ -5,6 +5,7 @@ import { api } from '../api.ts';
 import { Empty, ErrorMessage, formatBytes, formatTime, Loading } from '../components.tsx';
 import { Link } from '../router.tsx';
 import { useData } from '../use-data.ts';
+import { commitHref } from './data.tsx';
 
 export function ModelPage({ name }: { name: string }) {
   const model = useData(() => api.getModel(name), [name]);
@@ -131,10 +132,23 @@ function VersionDetails({ version: v }: { version: ModelVersion }) {
         <dt>Source</dt>
         <dd>{v.lineage.source ?? <span className="muted">not recorded</span>}</dd>
         <dt>Data commit</dt>
-        <dd className="mono">{v.lineage.dataCommit ?? <span className="muted">not recorded</span>}</dd>
+        <dd className="mono wrap">
+          {v.lineage.dataCommit ? (
+            <DataCommitLink value={v.lineage.dataCommit} />
+          ) : (
+            <span className="muted">not recorded</span>
+          )}
+        </dd>
         <dt>Pipeline run</dt>
         <dd className="mono">{v.lineage.pipelineRun ?? <span className="muted">not recorded</span>}</dd>
       </dl>
     </div>
   );
+}
+
+/** `repo@<commit id>` as a link to the commit's tree (older free-form values are shown as they are). */
+function DataCommitLink({ value }: { value: string }) {
+  const [repo, commit] = value.split('@');
+  if (!repo || !commit || !/^[0-9a-f]{64}$/.test(commit)) return <>{value}</>;
+  return <Link href={commitHref(repo, commit)}>{value}</Link>;
 }
