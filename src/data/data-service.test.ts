@@ -192,6 +192,28 @@ forEachMetadataStore('data service', (open) => {
     assert.equal(Buffer.concat(chunks).toString(), 'keep');
   });
 
+  test('gc spares a blob a writer claimed within the grace period, even one written long ago', async () => {
+    const { store, artifacts } = await setup();
+    // The store's file says "written now"; the sweep runs two hours later with a one-hour grace, so only the
+    // writer's claim (stamped at that later time, as a writer reusing an old blob would stamp it) can save it.
+    const later = new Date(Date.now() + 2 * 3600_000);
+    const claimingGuard = new BlobGuard(store, () => later);
+    const writer = new DataService({ store, artifacts, guard: claimingGuard });
+    const claimed = await writer.storeFile(Readable.from([Buffer.from('claimed by a writer in progress')]));
+    const plainGuard = new BlobGuard(store);
+    const unclaimed = await new DataService({ store, artifacts, guard: plainGuard }).storeFile(
+      Readable.from([Buffer.from('nobody wants this')]),
+    );
+    await store.db.deleteFrom('blob_touches').where('sha256', '=', unclaimed.sha256).execute();
+    const report = await collectGarbage(
+      { db: store.db, artifacts, guard: plainGuard, treeFiles: async () => [], now: () => later },
+      { graceMs: 3600_000 },
+    );
+    assert.equal(report.blobsDeleted, 1);
+    assert.equal(await artifacts.has(claimed.sha256), true, 'the claimed blob survives');
+    assert.equal(await artifacts.has(unclaimed.sha256), false);
+  });
+
   test('bad input names the field and changes nothing', async () => {
     const { data, put } = await setup();
     const file = await put('ok', 'x');
