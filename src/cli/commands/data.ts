@@ -77,7 +77,7 @@ async function putLocal(
       } finally {
         await handle.close();
       }
-      return await putFile(io, client, repo, spool, target, options);
+      return await putFile(io, client, repo, spool, target, options, 'stdin');
     } finally {
       await rm(spool, { force: true });
     }
@@ -98,7 +98,7 @@ async function putLocal(
     bar.finish();
     return result;
   }
-  return putFile(io, client, repo, source, target ?? basename(source), options);
+  return putFile(io, client, repo, source, target ?? basename(source), options, source);
 }
 
 async function putFile(
@@ -108,10 +108,12 @@ async function putFile(
   file: string,
   target: string,
   options: { branch?: string; message: string; expect?: string },
+  shown: string,
 ): Promise<CommitResult> {
   const { size } = await stat(file);
-  if (size === 0)
-    throw new UsageError(`'${file === '' ? '-' : basename(file)}' is empty; an empty put commits nothing`);
+  if (size === 0) {
+    throw new UsageError(`${shown === 'stdin' ? 'stdin' : `'${shown}'`} is empty; an empty put commits nothing`);
+  }
   const handle = await open(file);
   const bar = progressBar(io, 'uploading', size);
   try {
