@@ -12,8 +12,10 @@ export interface TarEntry {
   /** As written in the archive, a leading `./` removed. */
   path: string;
   size: number;
-  /** The entry's bytes; read it fully or not at all (the reader skips what is left). */
+  /** The entry's bytes as they arrive; read it fully or not at all (the reader skips what is left). */
   body: AsyncIterable<Buffer>;
+  /** The entry's bytes in one buffer (for small entries): use either this or `body`. */
+  read(): Promise<Buffer>;
 }
 
 const bad = (message: string) => new ModelportError('invalid_request', `body: ${message}`, { field: 'body' });
@@ -153,7 +155,12 @@ export async function* readTar(source: AsyncIterable<Uint8Array>): AsyncGenerato
       consumed = true;
       yield* reader.stream(size);
     })();
-    yield { path, size, body };
+    const read = async () => {
+      consumed = true;
+      // Copied: the reader's buffer is reused for what follows.
+      return Buffer.from(await reader.read(size));
+    };
+    yield { path, size, body, read };
     if (!consumed) await reader.skip(size);
     else await body.return(undefined);
     await reader.skip(padding(size));
@@ -212,25 +219,48 @@ export function tarSize(files: readonly Pick<TarFile, 'path' | 'size'>[]): numbe
   return total;
 }
 
-/** Writes `files` as a tar stream (each file's bytes must match its declared size). */
+/** Writes `files` as a tar stream (each file's bytes must match its declared size), in chunks of about 256 KiB. */
 export async function* writeTar(files: Iterable<TarFile>): AsyncGenerator<Uint8Array> {
+  const CHUNK = 256 * 1024;
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  const push = (bytes: Uint8Array) => {
+    pending.push(bytes);
+    pendingBytes += bytes.length;
+  };
+  const take = () => {
+    const out = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    return out;
+  };
   for (const file of files) {
     const pax = paxHeader(file.path, file.size);
-    if (pax) yield pax;
-    yield header(
-      Buffer.byteLength(file.path) > 100 ? file.path.slice(0, 90) : file.path,
-      Math.min(file.size, 0o77777777777),
-      '0',
+    if (pax) push(pax);
+    push(
+      header(
+        Buffer.byteLength(file.path) > 100 ? file.path.slice(0, 90) : file.path,
+        Math.min(file.size, 0o77777777777),
+        '0',
+      ),
     );
     let written = 0;
     for await (const chunk of file.open()) {
       written += chunk.length;
-      yield chunk;
+      if (chunk.length >= CHUNK) {
+        if (pendingBytes > 0) yield take();
+        yield chunk;
+      } else {
+        push(chunk);
+        if (pendingBytes >= CHUNK) yield take();
+      }
     }
     if (written !== file.size)
       throw new Error(`${file.path} changed size while it was being sent (${file.size} -> ${written} bytes)`);
     const pad = padding(file.size);
-    if (pad > 0) yield Buffer.alloc(pad);
+    if (pad > 0) push(Buffer.alloc(pad));
+    if (pendingBytes >= CHUNK) yield take();
   }
-  yield Buffer.alloc(2 * BLOCK);
+  push(Buffer.alloc(2 * BLOCK));
+  yield take();
 }

@@ -22,7 +22,7 @@ export interface DataRoutesDeps {
 
 /** Files held in memory and stored together when a folder is put (smaller ones are batched). */
 const SMALL_FILE_BYTES = 1024 * 1024;
-const BATCH_FILES = 2000;
+const BATCH_FILES = 20_000;
 const BATCH_BYTES = 64 * 1024 * 1024;
 /** Most files in one commit. */
 const MAX_FILES = 1_000_000;
@@ -147,9 +147,7 @@ export function dataRoutes({ data, maxUploadBytes, gc }: DataRoutesDeps) {
         );
       }
       if (entry.size <= SMALL_FILE_BYTES) {
-        const chunks: Buffer[] = [];
-        for await (const chunk of entry.body) chunks.push(chunk);
-        const bytes = chunks.length === 1 ? Buffer.from(chunks[0]!) : Buffer.concat(chunks);
+        const bytes = await entry.read();
         batch.push({ path, bytes });
         batchBytes += bytes.length;
         if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush();
