@@ -94,7 +94,8 @@ function numeric(header: Buffer, offset: number, length: number): number {
 function checksumOk(header: Buffer): boolean {
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : header[i]!;
-  return sum === numeric(header, 148, 8);
+  const stored = field(header, 148, 8).trim();
+  return /^[0-7]+$/.test(stored) && sum === Number.parseInt(stored, 8);
 }
 
 function paxRecords(data: Buffer): Record<string, string> {
