@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ModelportApiError, ModelportClient } from '../src/client/client.ts';
 import { compileServerConfig } from '../src/core/config.ts';
-import { buildLogisticRegressionModel } from '../src/onnx/index.ts';
-import { memoryLogger } from '../src/server/logger.ts';
+import { memoryLogger } from '../src/logging/index.ts';
+import { buildLogisticRegressionModel } from '../src/onnx-builder/index.ts';
 import { startServer } from '../src/server/server.ts';
 import { cli, cliJson } from './support/cli.ts';
 import { REPO_ROOT, STORE_KINDS, startTestServer, type TestServer } from './support/server.ts';
@@ -291,7 +291,7 @@ test('the server removes temporary files of interrupted uploads when it starts',
     await server.close();
     assert.deepEqual(await readdir(join(home, 'tmp', 'uploads')), []);
     assert.deepEqual(await readdir(join(home, 'artifacts', 'tmp')), []);
-    assert.ok(log.lines.some((line) => line.includes('removed temporary files of interrupted uploads')));
+    assert.match(log.text(), /removed temporary files of interrupted uploads/);
   } finally {
     await rm(home, { recursive: true, force: true });
   }

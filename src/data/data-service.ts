@@ -17,12 +17,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Kysely, Selectable } from 'kysely';
-import { ModelportError, notFound } from '../core/errors.ts';
-import { checkName } from '../core/names.ts';
+import { checkName, ModelportError, notFound } from '../core/index.ts';
 import type { BlobGuard } from '../gc/index.ts';
-import type { ArtifactStore } from '../store/artifacts/index.ts';
-import type { MetadataStore } from '../store/metadata/index.ts';
-import type { Database, DataCommitsTable } from '../store/metadata/schema.ts';
+import type { ArtifactStore, Database, DataCommitsTable, MetadataStore } from '../store/index.ts';
 import { commitId } from './commit-id.ts';
 import { appendEvent, listEvents } from './events.ts';
 import { isWithin, showPath } from './paths.ts';

@@ -8,8 +8,7 @@
  * event that commits late); on SQLite every write transaction holds the file's write lock anyway.
  */
 import { type Kysely, sql, type Transaction } from 'kysely';
-import type { MetadataDialect } from '../store/metadata/index.ts';
-import type { Database } from '../store/metadata/schema.ts';
+import type { Database, MetadataDialect } from '../store/index.ts';
 import type { DataEvent } from './types.ts';
 
 export interface NewEvent {

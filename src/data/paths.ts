@@ -3,7 +3,7 @@
  * entry, a CLI argument) passes `checkDataPath` before it reaches a tree, so no path can climb out of the
  * repository or hide a control character.
  */
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 
 /** Longest path, in UTF-8 bytes. */
 export const MAX_PATH_BYTES = 1024;

@@ -9,8 +9,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
-import { type ArtifactStore, FolderArtifactStore } from '../store/artifacts/index.ts';
-import type { Database } from '../store/metadata/schema.ts';
+import type { Logger } from '../logging/index.ts';
+import { type ArtifactStore, type Database, FolderArtifactStore } from '../store/index.ts';
 import type { ProfileScheduler } from './data-service.ts';
 import { ProfileError, type ProfileOptions, profileFile } from './profiler.ts';
 import type { TabularFormat } from './types.ts';
@@ -20,7 +20,7 @@ export interface ProfileWorkerDeps {
   artifacts: ArtifactStore;
   /** Temporary copies of remote blobs and DuckDB's spill files. */
   workDir: string;
-  log: (message: string, fields?: Record<string, unknown>) => void;
+  log: Pick<Logger, 'warn' | 'error'>;
   options?: Omit<ProfileOptions, 'tempDir'>;
   now?: () => Date;
 }
@@ -42,7 +42,7 @@ export class ProfileWorker implements ProfileScheduler {
       return;
     }
     this.#running = this.#drain()
-      .catch((error: unknown) => this.#deps.log('profiling stopped', { error: (error as Error).message }))
+      .catch((err: unknown) => this.#deps.log.error('profiling stopped', { err }))
       .finally(() => {
         this.#running = undefined;
         if (this.#again && !this.#closed) {
@@ -88,7 +88,7 @@ export class ProfileWorker implements ProfileScheduler {
       update = { state: 'ready', profile: JSON.stringify(profile), error: null };
     } catch (error) {
       const reason = error instanceof ProfileError ? error.message : `profiling failed: ${(error as Error).message}`;
-      if (!(error instanceof ProfileError)) log('profiling a file failed', { sha256, error: (error as Error).message });
+      if (!(error instanceof ProfileError)) log.warn('profiling a file failed', { sha256, err: error });
       update = { state: 'failed', profile: null, error: reason };
     }
     await db

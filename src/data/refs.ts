@@ -2,8 +2,7 @@
  * How commits are named on the command line and in the API: `repo@ref`, `repo@ref:path`, and revisions
  * `main`, `main~2`, a tag, or a commit id or unique prefix of at least 4 hex digits.
  */
-import { ModelportError } from '../core/errors.ts';
-import { checkName } from '../core/names.ts';
+import { checkName, ModelportError } from '../core/index.ts';
 import { checkDataPath } from './paths.ts';
 
 export interface Revision {

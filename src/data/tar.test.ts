@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { checkDataPath } from './paths.ts';
 import { readTar, type TarFile, tarSize, writeTar } from './tar.ts';
 

@@ -3,7 +3,7 @@
  * regular files in one request: the CLI writes it, the server reads it as it streams, one entry at a time, never
  * holding more than one small file in memory. Links, devices and other special entries are refused.
  */
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 
 const BLOCK = 512;
 const MAX_META = 1024 * 1024;

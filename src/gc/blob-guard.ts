@@ -7,8 +7,7 @@
  * the touch and spares the blob, or the blob is gone before the writer's put looks for it and is stored again.
  */
 import { sql, type Transaction } from 'kysely';
-import type { MetadataStore } from '../store/metadata/index.ts';
-import type { Database } from '../store/metadata/schema.ts';
+import type { Database, MetadataStore } from '../store/index.ts';
 
 const LOCK = "hashtext('modelport:gc' || coalesce(current_schema(), ''))";
 const BATCH = 500;

@@ -12,8 +12,7 @@
  * right after its upload completes.
  */
 import type { Kysely } from 'kysely';
-import type { ArtifactStore } from '../store/artifacts/index.ts';
-import type { Database } from '../store/metadata/schema.ts';
+import type { ArtifactStore, Database } from '../store/index.ts';
 import type { BlobGuard } from './blob-guard.ts';
 
 export interface GcOptions {

@@ -168,7 +168,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       db: metadata.db,
       artifacts,
       workDir: join(config.home, 'tmp', 'profiles'),
-      log: (message, fields) => log.info(message, fields),
+      log: log.child({ component: 'profiles' }),
     });
     data.setProfiles(profiles);
     cleanups.push(() => profiles.close());

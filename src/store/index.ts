@@ -1,5 +1,5 @@
 /** The public surface of store/: other folders import from here, never a file inside. */
-export type { ArtifactStore } from './artifacts/artifact-store.ts';
+export type { ArtifactRef, ArtifactStore, StoredBlob } from './artifacts/artifact-store.ts';
 export {
   assertSha256,
   corruptArtifact,
@@ -10,5 +10,5 @@ export {
   type SpooledFile,
   spoolToFile,
 } from './artifacts/index.ts';
-export { type MetadataStore, openMetadataStore } from './metadata/index.ts';
-export type { Database, JobsTable, ModelVersionsTable } from './metadata/schema.ts';
+export { type MetadataDialect, type MetadataStore, openMetadataStore } from './metadata/index.ts';
+export type { Database, DataCommitsTable, JobsTable, ModelVersionsTable } from './metadata/schema.ts';

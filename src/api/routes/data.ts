@@ -6,10 +6,10 @@
 import type { IncomingMessage } from 'node:http';
 import { basename } from 'node:path';
 import { z } from 'zod';
-import { ModelportError } from '../../core/errors.ts';
+import { ModelportError } from '../../core/index.ts';
 import { checkDataPath, checkDataPrefix, type DataService, joinDataPath, readTar } from '../../data/index.ts';
 import type { GcOptions, GcReport } from '../../gc/index.ts';
-import { parseJson, readBody, tooLarge } from '../../http/body.ts';
+import { parseJson, readBody, tooLarge } from '../../http/index.ts';
 import { route } from '../route.ts';
 import { Name, ProjectParams } from '../schemas.ts';
 

@@ -4,9 +4,8 @@ import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import type { ModelportClient } from '../../client/client.ts';
-import { ModelportError } from '../../core/errors.ts';
-import { formatBytes, parseDuration } from '../../core/units.ts';
+import type { ModelportClient } from '../../client/index.ts';
+import { formatBytes, ModelportError, parseDuration } from '../../core/index.ts';
 import {
   type CommitResult,
   type DataCommit,
@@ -18,7 +17,7 @@ import {
   writeTar,
 } from '../../data/index.ts';
 import { type ByteSink, type CommittableSink, fileSink, streamSink } from '../../scoring/index.ts';
-import { type Command, type CommandContext, UsageError } from '../command.ts';
+import { type Command, type CommandContext, defineCommand, UsageError } from '../command.ts';
 import { details, type Io, json, table } from '../output.ts';
 import { progressBar } from '../progress.ts';
 
@@ -244,7 +243,7 @@ function requireMessage(options: CommandContext['options']): string {
 }
 
 export const dataCommands: Command[] = [
-  {
+  defineCommand({
     words: ['data', 'repos', 'create'],
     usage: 'data repos create <name> [--description D] [--default-branch main]',
     summary: 'Create a data repository',
@@ -263,8 +262,8 @@ export const dataCommands: Command[] = [
       );
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'repos', 'list'],
     usage: 'data repos list',
     summary: 'List data repositories',
@@ -281,8 +280,8 @@ export const dataCommands: Command[] = [
       );
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'repos', 'delete'],
     usage: 'data repos delete <name>',
     summary: 'Delete a data repository (needs admin); its contents go at the next gc',
@@ -292,8 +291,8 @@ export const dataCommands: Command[] = [
       ctx.io.out(ctx.format === 'json' ? json({ deleted: ctx.args[0] }) : `deleted data repository ${ctx.args[0]}\n`);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'put'],
     usage: 'data put <repo>[@branch] <local-path|-> [<path>] -m MESSAGE [--expect COMMIT]',
     summary:
@@ -316,8 +315,8 @@ export const dataCommands: Command[] = [
       showCommit(ctx, result);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'rm'],
     usage: 'data rm <repo>[@branch] <path>... -m MESSAGE',
     summary: 'Commit the removal of files or folders',
@@ -335,8 +334,8 @@ export const dataCommands: Command[] = [
       showCommit(ctx, result);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'ls'],
     usage: 'data ls <repo>@<commit> [path] [-r]',
     summary: 'List a folder at a commit (a branch, main~2, a tag or a commit id)',
@@ -360,8 +359,8 @@ export const dataCommands: Command[] = [
       );
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'get'],
     usage: 'data get <repo>@<commit>:<path> [-o out]',
     summary:
@@ -391,8 +390,8 @@ export const dataCommands: Command[] = [
       ctx.io.err(`got ${listed.entries.length} files (${formatBytes(total)}, sha256 verified) -> ${out}/\n`);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'log'],
     usage: 'data log <repo>[@ref] [--limit N]',
     summary: 'The commits of a branch (default the default branch), newest first',
@@ -412,8 +411,8 @@ export const dataCommands: Command[] = [
       );
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'diff'],
     usage: 'data diff <repo> <from> <to>',
     summary: 'Files added, removed and changed between two commits, with sizes',
@@ -437,8 +436,8 @@ export const dataCommands: Command[] = [
       );
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'branch', 'list'],
     usage: 'data branch list <repo>',
     summary: 'List branches and their heads',
@@ -455,8 +454,8 @@ export const dataCommands: Command[] = [
       );
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'branch', 'create'],
     usage: 'data branch create <repo> <name> [--from REF]',
     summary: 'Create a branch at a commit (default the head of the default branch)',
@@ -468,8 +467,8 @@ export const dataCommands: Command[] = [
       ctx.io.out(ctx.format === 'json' ? json(branch) : `created branch ${name} at ${short(branch.head)}\n`);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'branch', 'reset'],
     usage: 'data branch reset <repo> <name> <to> [--expect COMMIT]',
     summary: 'Move a branch to another commit',
@@ -481,8 +480,8 @@ export const dataCommands: Command[] = [
       ctx.io.out(ctx.format === 'json' ? json(branch) : `branch ${name} is now at ${short(branch.head)}\n`);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'branch', 'delete'],
     usage: 'data branch delete <repo> <name>',
     summary: 'Delete a branch (its commits stay while anything reaches them; gc removes the rest)',
@@ -493,8 +492,8 @@ export const dataCommands: Command[] = [
       ctx.io.out(ctx.format === 'json' ? json({ deleted: name }) : `deleted branch ${name}\n`);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'tag', 'list'],
     usage: 'data tag list <repo>',
     summary: 'List tags',
@@ -511,8 +510,8 @@ export const dataCommands: Command[] = [
       );
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'tag', 'create'],
     usage: 'data tag create <repo> <name> <commit>',
     summary: 'Tag a commit (a branch, main~2 or a commit id); tags never move',
@@ -523,8 +522,8 @@ export const dataCommands: Command[] = [
       ctx.io.out(ctx.format === 'json' ? json(tag) : `tagged ${short(tag.commit)} as ${name}\n`);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'tag', 'delete'],
     usage: 'data tag delete <repo> <name>',
     summary: 'Delete a tag',
@@ -535,8 +534,8 @@ export const dataCommands: Command[] = [
       ctx.io.out(ctx.format === 'json' ? json({ deleted: name }) : `deleted tag ${name}\n`);
       return 0;
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['data', 'profile'],
     usage: 'data profile <repo>@<commit>:<path> [--wait]',
     summary: 'The profile of a CSV, TSV, JSON-lines or Parquet file: rows, schema, per-column statistics',
@@ -554,8 +553,8 @@ export const dataCommands: Command[] = [
       }
       return showProfile(ctx, profile);
     },
-  },
-  {
+  }),
+  defineCommand({
     words: ['gc'],
     usage: 'gc [--grace 1h] [--dry-run]',
     summary: 'Remove stored contents nothing names (data files, trees, model artifacts); needs admin',
@@ -589,5 +588,5 @@ export const dataCommands: Command[] = [
       );
       return 0;
     },
-  },
+  }),
 ];
