@@ -9,6 +9,7 @@ export {
   type CallOptions,
   type CallParams,
   type ClientOptions,
+  type DataPutOptions,
   type Download,
   ModelportApiError,
   ModelportClient,
@@ -17,3 +18,4 @@ export {
   type RegisterOptions,
   type UploadBody,
 } from './client.ts';
+export { type TarFile, tarSize, writeTar } from './tar-writer.ts';

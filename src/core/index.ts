@@ -12,6 +12,18 @@ export {
   settingsFromEnv,
 } from './config.ts';
 export {
+  checkDataPath,
+  checkDataPrefix,
+  isWithin,
+  joinDataPath,
+  MAX_PATH_BYTES,
+  parseCommitPath,
+  parseRepoRef,
+  parseRevision,
+  type Revision,
+  showPath,
+} from './data-refs.ts';
+export {
   ALLOWED_ENV,
   RESERVED_ENV,
   type ReservedEnvEntry,

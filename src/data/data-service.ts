@@ -17,13 +17,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Kysely, Selectable } from 'kysely';
-import { checkName, ModelportError, notFound } from '../core/index.ts';
+import { checkName, isWithin, ModelportError, notFound, parseRepoRef, parseRevision, showPath } from '../core/index.ts';
 import type { BlobGuard } from '../gc/index.ts';
 import type { ArtifactStore, Database, DataCommitsTable, MetadataStore } from '../store/index.ts';
 import { commitId } from './commit-id.ts';
 import { appendEvent, listEvents } from './events.ts';
-import { isWithin, showPath } from './paths.ts';
-import { parseRepoRef, parseRevision } from './refs.ts';
 import {
   applyChanges,
   decodeTree,

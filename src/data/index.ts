@@ -8,11 +8,9 @@ export {
   tabularFormat,
 } from './data-service.ts';
 export { appendEvent, listEvents, type NewEvent } from './events.ts';
-export { checkDataPath, checkDataPrefix, isWithin, joinDataPath, MAX_PATH_BYTES } from './paths.ts';
 export { ProfileWorker, type ProfileWorkerDeps } from './profile-worker.ts';
 export { ProfileError, profileFile } from './profiler.ts';
-export { parseCommitPath, parseRepoRef, parseRevision } from './refs.ts';
-export { readTar, type TarEntry, type TarFile, tarSize, writeTar } from './tar.ts';
+export { readTar, type TarEntry } from './tar.ts';
 export type {
   Branch,
   ColumnProfile,

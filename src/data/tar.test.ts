@@ -4,9 +4,9 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ModelportError } from '../core/index.ts';
-import { checkDataPath } from './paths.ts';
-import { readTar, type TarFile, tarSize, writeTar } from './tar.ts';
+import { type TarFile, tarSize, writeTar } from '../client/index.ts';
+import { checkDataPath, ModelportError } from '../core/index.ts';
+import { readTar } from './tar.ts';
 
 async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -3,8 +3,7 @@
  * Stored as one canonical blob (sorted, JSON) in the artifact store, so identical trees are stored once and a
  * tree's digest pins every byte of the commit.
  */
-import { ModelportError, notFound } from '../core/index.ts';
-import { isWithin, showPath } from './paths.ts';
+import { isWithin, ModelportError, notFound, showPath } from '../core/index.ts';
 import type { DiffEntry, TreeEntry } from './types.ts';
 
 export interface FileRef {

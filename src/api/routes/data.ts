@@ -6,8 +6,8 @@
 import type { IncomingMessage } from 'node:http';
 import { basename } from 'node:path';
 import { z } from 'zod';
-import { ModelportError } from '../../core/index.ts';
-import { checkDataPath, checkDataPrefix, type DataService, joinDataPath, readTar } from '../../data/index.ts';
+import { checkDataPath, checkDataPrefix, joinDataPath, ModelportError } from '../../core/index.ts';
+import { type DataService, readTar } from '../../data/index.ts';
 import type { GcOptions, GcReport } from '../../gc/index.ts';
 import { parseJson, readBody, tooLarge } from '../../http/index.ts';
 import { route } from '../route.ts';

@@ -4,22 +4,16 @@ import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import type { ModelportClient } from '../../client/index.ts';
-import { formatBytes, ModelportError, parseDuration } from '../../core/index.ts';
-import {
-  type CommitResult,
-  type DataCommit,
-  type FileProfile,
-  parseCommitPath,
-  parseRepoRef,
-  type TarFile,
-  tarSize,
-  writeTar,
-} from '../../data/index.ts';
+import { type ApiResponse, type ModelportClient, type TarFile, tarSize, writeTar } from '../../client/index.ts';
+import { formatBytes, ModelportError, parseCommitPath, parseDuration, parseRepoRef } from '../../core/index.ts';
 import { type ByteSink, type CommittableSink, fileSink, streamSink } from '../../scoring/index.ts';
 import { type Command, type CommandContext, defineCommand, UsageError } from '../command.ts';
 import { details, type Io, json, table } from '../output.ts';
 import { progressBar } from '../progress.ts';
+
+type CommitResult = ApiResponse<'createCommit'>;
+type DataCommit = ApiResponse<'getCommit'>;
+type FileProfile = ApiResponse<'getProfile'>;
 
 const short = (id: string | null | undefined) => (id ? id.slice(0, 12) : '-');
 

@@ -1,9 +1,12 @@
 /**
+ * Names in data repositories, shared by the server and the CLI like model references are.
+ *
  * Paths inside a data repository: relative, `/`-separated, normalised. Every path from a user (a query, a tar
  * entry, a CLI argument) passes `checkDataPath` before it reaches a tree, so no path can climb out of the
  * repository or hide a control character.
  */
-import { ModelportError } from '../core/index.ts';
+import { ModelportError } from './errors.ts';
+import { checkName } from './names.ts';
 
 /** Longest path, in UTF-8 bytes. */
 export const MAX_PATH_BYTES = 1024;
@@ -61,4 +64,49 @@ export function joinDataPath(prefix: string, name: string): string {
 /** True when `path` is `prefix` itself or inside the folder `prefix` ('' contains everything). */
 export function isWithin(path: string, prefix: string): boolean {
   return prefix === '' || path === prefix || path.startsWith(`${prefix}/`);
+}
+
+export interface Revision {
+  /** A branch, a tag or a commit id prefix. */
+  name: string;
+  /** How many first parents to walk back (`main~2` -> 2). */
+  back: number;
+}
+
+const REVISION = /^([a-z0-9][a-z0-9._-]{0,63})(?:~(\d{1,6}))?$/;
+
+export function parseRevision(value: string, field = 'ref'): Revision {
+  const match = REVISION.exec(value);
+  if (match === null) {
+    throw new ModelportError(
+      'invalid_request',
+      `${field}: '${value.slice(0, 80)}' is not a commit reference; use a branch (main), a branch and a count back (main~2), a tag, or a commit id`,
+      { field },
+    );
+  }
+  return { name: match[1]!, back: match[2] === undefined ? 0 : Number(match[2]) };
+}
+
+/** `repo`, `repo@ref`: the repository and the optional revision. */
+export function parseRepoRef(value: string, field = 'repo'): { repo: string; ref: string | undefined } {
+  const at = value.indexOf('@');
+  const repo = checkName(at < 0 ? value : value.slice(0, at), field);
+  if (at < 0) return { repo, ref: undefined };
+  const ref = value.slice(at + 1);
+  parseRevision(ref, field);
+  return { repo, ref };
+}
+
+/** `repo@ref:path` (path optional) as `data get`, `data ls` and `data profile` take it. */
+export function parseCommitPath(value: string, field = 'ref'): { repo: string; ref: string; path: string | undefined } {
+  const colon = value.indexOf(':');
+  const head = colon < 0 ? value : value.slice(0, colon);
+  const { repo, ref } = parseRepoRef(head, field);
+  if (ref === undefined) {
+    throw new ModelportError('invalid_request', `${field}: name a commit as ${repo}@main or ${repo}@<commit id>`, {
+      field,
+    });
+  }
+  const rawPath = colon < 0 ? undefined : value.slice(colon + 1);
+  return { repo, ref, path: rawPath === undefined || rawPath === '' ? undefined : checkDataPath(rawPath, 'path') };
 }
