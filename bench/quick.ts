@@ -6,6 +6,7 @@
  * Points: fraudV2Json, fraudV2Binary, fraudGrpc, fraudV1, cnnV2Binary, cnnGrpc, cnnLargeV2Binary.
  *
  * Run: node bench/quick.ts [--points fraudV2Json,fraudGrpc] [--connections 64] [--seconds 3] [--runs 5] [--profile]
+ *        [--fraud-batching '{"minBatchDelayMs":1}']   (batching options merged over the fraud model's SERVE entry)
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -27,6 +28,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '3' },
     runs: { type: 'string', default: '5' },
     profile: { type: 'boolean', default: false },
+    'fraud-batching': { type: 'string' },
   },
 });
 const HERE = new URL('.', import.meta.url).pathname;
@@ -47,6 +49,7 @@ try {
     [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx'), join(dir, 'cnn-large.onnx')],
     {
       execArgv,
+      env: { ...process.env, ...(args['fraud-batching'] ? { BENCH_FRAUD_BATCHING: args['fraud-batching'] } : {}) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     },
   );
@@ -91,7 +94,7 @@ try {
     const m = medianResult(results);
     const each = results.map((r) => Math.round(r.serverUsPerRequest ?? 0)).join(' ');
     console.log(
-      `${name.padEnd(14)} @${connections}: ${Math.round(m.rps)} req/s  p99 ${m.p99Ms.toFixed(1)} ms  gateway ${Math.round(m.serverUsPerRequest ?? 0)} us/req (runs: ${each})${m.errors ? `  errors ${m.errors}` : ''}`,
+      `${name.padEnd(14)} @${connections}: ${Math.round(m.rps)} req/s  p50 ${m.p50Ms.toFixed(2)} ms  p99 ${m.p99Ms.toFixed(1)} ms  gateway ${Math.round(m.serverUsPerRequest ?? 0)} us/req (runs: ${each})${m.errors ? `  errors ${m.errors}` : ''}`,
     );
   }
 } finally {

@@ -21,14 +21,19 @@ import { registryKey, type ServeOptions } from '../src/serving/model-host.ts';
 
 /**
  * How each model is served. fraud: one single-threaded worker (its inference is microseconds; the gateway and the
- * load generator need the other core), batches gathered while the worker is busy (no added delay). cnn and
- * cnn-large: two single-threaded workers each, one per core, batches of up to 64 images with a 2 ms wait for companions.
+ * load generator need the other core), the default work-conserving batching (batches gather only while the worker
+ * is busy), up to 64 rows. cnn and cnn-large: two single-threaded workers each, one per core, batches of up to 64
+ * images. `BENCH_FRAUD_BATCHING` (JSON) overrides the fraud model's batching options, for A/B runs.
  */
 export const SERVE: Record<'fraud' | 'cnn' | 'cnn-large', ServeOptions> = {
   fraud: {
     replicas: 1,
     settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
-    batching: { maxBatchSize: 64, maxQueueDelayMs: 0, maxQueueSize: 4096 },
+    batching: {
+      maxBatchSize: 64,
+      maxQueueSize: 4096,
+      ...(process.env['BENCH_FRAUD_BATCHING'] ? JSON.parse(process.env['BENCH_FRAUD_BATCHING']) : {}),
+    },
   },
   cnn: {
     replicas: 2,

@@ -74,6 +74,17 @@ describe('inference gateway', () => {
     assert.ok(p[3]! > 0.5 && p[1]! < 0.5);
   });
 
+  test('V2 JSON and gRPC: an empty outputs list asks for every output (never a 500)', async () => {
+    const res = await infer('/v2/models/fraud/infer', fraudRequest([legit], { outputs: [] }));
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = (await res.json()) as V2Response;
+    assert.deepEqual(
+      body.outputs.map((o) => o.name),
+      ['label', 'probabilities'],
+    );
+    assert.ok(Math.abs(body.outputs[1]!.data[1]! - expectedProbability(legit)) < 1e-5);
+  });
+
   test('routing: name@alias, name@version, /versions/N and unknown names', async () => {
     const alias = (await (await infer('/v2/models/fraud@champion/infer', fraudRequest([legit]))).json()) as V2Response;
     assert.equal(alias.model_version, '1');

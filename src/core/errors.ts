@@ -132,9 +132,10 @@ export const ERROR_CODES = {
       "A serving service behind the compose gateway did not start its answer within the gateway's timeout (`--timeout`, default 60 s).",
   },
   worker_failed: {
-    http: 500,
-    grpc: GrpcStatus.INTERNAL,
-    summary: 'The worker process running the model crashed or failed during this request; it is being restarted.',
+    http: 503,
+    grpc: GrpcStatus.UNAVAILABLE,
+    summary:
+      'The worker process running the model crashed during this request (an inference is first retried once on another worker); it is being restarted. Retry after the Retry-After header.',
   },
   artifact_corrupt: {
     http: 500,

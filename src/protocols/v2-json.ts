@@ -56,7 +56,11 @@ export function readInferRequest(json: unknown, binary: BinaryReader | undefined
   const parameters = readParameters(json['parameters'], 'parameters');
   if (parameters !== undefined) request.parameters = parameters;
   const outputs = json['outputs'];
-  if (outputs !== undefined) request.outputs = readOutputs(outputs);
+  // An empty list asks for no output in particular: every output, as when `outputs` is absent.
+  if (outputs !== undefined) {
+    const requested = readOutputs(outputs);
+    if (requested.length > 0) request.outputs = requested;
+  }
   return request;
 }
 

@@ -200,10 +200,10 @@ export class ModelHost {
     metrics.workers.set(labels, pool.stats().ready);
     const timed = {
       capacity: () => pool.capacity(),
-      predict: async (inputs: Tensor[], outputs?: string[]) => {
+      predict: async (inputs: Tensor[], outputs?: string[], context?: { deadline: number }) => {
         const t0 = performance.now();
         try {
-          return await pool.predict(inputs, outputs);
+          return await pool.predict(inputs, outputs, context);
         } finally {
           metrics.inferenceSeconds.observe(labels, (performance.now() - t0) / 1000);
         }

@@ -1,8 +1,8 @@
 /**
  * Test fixtures: js model folders written to disk and packed as .tgz, named for what they do (after MLServer's
  * test fakes): `SumModel` adds its inputs, a number read from its own folder and one from its environment;
- * `ErrorModel`'s load throws; `SlowModel` takes a moment to load; `CrashModel`'s predict always throws; the others
- * break the contract in one way each.
+ * `ErrorModel`'s load throws; `SlowModel` takes a moment to load; `CrashModel`'s predict always throws;
+ * `DyingModel` (`dies`) kills its own process on a negative input; the others break the contract in one way each.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -102,6 +102,23 @@ const MODELS: Record<string, Record<string, string>> = {
   exits: {
     'modelport.json': JSON.stringify({ signature: SUM_MANIFEST.signature }),
     'index.js': 'export function load() { process.exit(3); }\nexport function predict() {}\n',
+  },
+  /** DyingModel: answers a + b, but its process dies on any negative input (a poison request). */
+  dies: {
+    'modelport.json': JSON.stringify({
+      signature: {
+        inputs: SUM_MANIFEST.signature.inputs,
+        outputs: [{ name: 'sum', datatype: 'FP32', shape: [-1, 2] }],
+      },
+    }),
+    'index.js': [
+      'export function predict(inputs) {',
+      '  const { a, b } = inputs;',
+      '  if (a.data.some((x) => x < 0)) process.kill(process.pid, "SIGKILL");',
+      '  return { sum: { shape: a.shape, data: a.data.map((x, i) => x + b.data[i]) } };',
+      '}',
+      '',
+    ].join('\n'),
   },
   badsignature: {
     'modelport.json': JSON.stringify({

@@ -63,10 +63,55 @@ function useClock(t: TestContext): void {
 }
 
 describe('DynamicBatcher', () => {
-  test('a lone request waits exactly maxQueueDelayMs, then runs alone', async (t) => {
+  test('work-conserving by default: a lone request is sent at once, with zero time elapsed', async (t) => {
     useClock(t);
     const executor = doublingExecutor();
-    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxQueueDelayMs: 5 });
+    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxQueueDelayMs: 50 });
+    const started = Date.now();
+    const answer = batcher.submit(request(1, 3));
+    assert.equal(executor.calls.length, 1);
+    assert.equal(Date.now() - started, 0);
+    executor.calls[0]?.answer();
+    const [y] = await answer;
+    assert.deepEqual([...(y!.data as Float32Array)], [6, 6]);
+  });
+
+  test('work-conserving under load: batches form from what gathers while every worker is busy, up to maxBatchSize', async (t) => {
+    useClock(t);
+    const executor = doublingExecutor(2);
+    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxBatchSize: 4 });
+    const answers = Array.from({ length: 11 }, (_, i) => batcher.submit(request(1, i)));
+    // Two free slots: the first two requests go alone at once; the other nine queue, no timer involved.
+    assert.deepEqual(
+      executor.calls.map((c) => c.rows),
+      [1, 1],
+    );
+    executor.calls[0]?.answer();
+    await settle();
+    assert.deepEqual(
+      executor.calls.map((c) => c.rows),
+      [1, 1, 4],
+    );
+    executor.calls[1]?.answer();
+    await settle();
+    executor.calls[2]?.answer();
+    await settle();
+    assert.deepEqual(
+      executor.calls.map((c) => c.rows),
+      [1, 1, 4, 4, 1],
+    );
+    for (const call of executor.calls.slice(3)) call.answer();
+    const results = await Promise.all(answers);
+    assert.deepEqual(
+      results.map((r) => (r[0]!.data as Float32Array)[0]),
+      Array.from({ length: 11 }, (_, i) => 2 * i),
+    );
+  });
+
+  test('with minBatchDelayMs a lone request waits exactly that long, then runs alone', async (t) => {
+    useClock(t);
+    const executor = doublingExecutor();
+    const batcher = new DynamicBatcher(SIGNATURE, executor, { minBatchDelayMs: 5 });
     const answer = batcher.submit(request(1, 3));
     t.mock.timers.tick(4);
     assert.equal(executor.calls.length, 0);
@@ -81,7 +126,7 @@ describe('DynamicBatcher', () => {
   test('a full batch runs at once; answers split back exactly by row counts', async (t) => {
     useClock(t);
     const executor = doublingExecutor();
-    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxBatchSize: 6, maxQueueDelayMs: 50 });
+    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxBatchSize: 6, minBatchDelayMs: 50 });
     const answers = [batcher.submit(request(1, 10)), batcher.submit(request(3, 20)), batcher.submit(request(2, 30))];
     assert.deepEqual(
       executor.calls.map((c) => c.rows),
@@ -108,7 +153,7 @@ describe('DynamicBatcher', () => {
   test('requests are merged whole: one that would overflow the batch waits for the next', async (t) => {
     useClock(t);
     const executor = doublingExecutor(2);
-    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxBatchSize: 4, maxQueueDelayMs: 5 });
+    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxBatchSize: 4, minBatchDelayMs: 5 });
     void batcher.submit(request(3, 0));
     assert.equal(executor.calls.length, 0);
     void batcher.submit(request(2, 0));
@@ -129,7 +174,7 @@ describe('DynamicBatcher', () => {
     const batcher = new DynamicBatcher(SIGNATURE, executor, {
       maxBatchSize: 8,
       preferredBatchSizes: [2],
-      maxQueueDelayMs: 5,
+      minBatchDelayMs: 5,
     });
     void batcher.submit(request(1, 0));
     assert.equal(executor.calls.length, 0);
@@ -143,7 +188,7 @@ describe('DynamicBatcher', () => {
   test('requests asking for different outputs or with different non-batch dims are never merged', async (t) => {
     useClock(t);
     const executor = doublingExecutor(4);
-    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxQueueDelayMs: 5 });
+    const batcher = new DynamicBatcher(SIGNATURE, executor, { minBatchDelayMs: 5 });
     const answers = [
       batcher.submit(request(1, 1)),
       batcher.submit(request(1, 2, { outputs: ['z'] })),
@@ -173,7 +218,7 @@ describe('DynamicBatcher', () => {
   test('while the executor is at capacity requests gather, then run together', async (t) => {
     useClock(t);
     const executor = doublingExecutor(1);
-    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxQueueDelayMs: 1 });
+    const batcher = new DynamicBatcher(SIGNATURE, executor, { minBatchDelayMs: 1 });
     const answers = [batcher.submit(request(1, 0))];
     t.mock.timers.tick(1);
     for (let i = 1; i <= 5; i++) answers.push(batcher.submit(request(1, i)));
@@ -201,7 +246,7 @@ describe('DynamicBatcher', () => {
   test('a full queue rejects at once with overloaded and Retry-After 1', async (t) => {
     useClock(t);
     const executor = doublingExecutor(1);
-    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxQueueSize: 2, maxQueueDelayMs: 0 });
+    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxQueueSize: 2, minBatchDelayMs: 0 });
     const running = batcher.submit(request(1, 0));
     const queued = [batcher.submit(request(1, 1)), batcher.submit(request(1, 2))];
     await assert.rejects(batcher.submit(request(1, 3)), (error: ModelportError) => {
@@ -220,7 +265,7 @@ describe('DynamicBatcher', () => {
   test('a request cancelled while queued is removed and never runs', async (t) => {
     useClock(t);
     const executor = doublingExecutor(1);
-    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxQueueDelayMs: 5 });
+    const batcher = new DynamicBatcher(SIGNATURE, executor, { minBatchDelayMs: 5 });
     const controller = new AbortController();
     const cancelled = batcher.submit(request(1, 7), { signal: controller.signal });
     const kept = batcher.submit(request(1, 8));
@@ -240,7 +285,7 @@ describe('DynamicBatcher', () => {
   test('a request whose deadline passes while queued is dropped and never runs', async (t) => {
     useClock(t);
     const executor = doublingExecutor(1);
-    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxQueueDelayMs: 0, timeoutMs: 1000 });
+    const batcher = new DynamicBatcher(SIGNATURE, executor, { minBatchDelayMs: 0, timeoutMs: 1000 });
     const busy = batcher.submit(request(1, 0));
     const late = batcher.submit(request(1, 1), { deadline: Date.now() + 10 });
     const defaulted = batcher.submit(request(1, 2));
@@ -264,7 +309,7 @@ describe('DynamicBatcher', () => {
       outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 2] }],
     };
     const executor = doublingExecutor(1);
-    const batcher = new DynamicBatcher(fixed, executor, { maxQueueDelayMs: 50, maxQueueSize: 1 });
+    const batcher = new DynamicBatcher(fixed, executor, { minBatchDelayMs: 50, maxQueueSize: 1 });
     assert.equal(batcher.batching, false);
     const first = batcher.submit(request(1, 1));
     const second = batcher.submit(request(1, 2));
@@ -287,7 +332,7 @@ describe('DynamicBatcher', () => {
   test('a failed batch fails each of its requests; an output not batched on dim 0 fails a merged batch', async (t) => {
     useClock(t);
     const executor = doublingExecutor(1);
-    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxBatchSize: 2 });
+    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxBatchSize: 2, minBatchDelayMs: 1 });
     const pair = [batcher.submit(request(1, 0)), batcher.submit(request(1, 1))];
     executor.calls[0]?.fail(new Error('boom'));
     for (const answer of pair) await assert.rejects(answer, { code: 'internal' });
@@ -296,7 +341,7 @@ describe('DynamicBatcher', () => {
       capacity: () => 1,
       predict: async () => [{ name: 'y', datatype: 'FP32', shape: [1], data: new Float32Array(1) }],
     };
-    const other = new DynamicBatcher(SIGNATURE, broken, { maxBatchSize: 2 });
+    const other = new DynamicBatcher(SIGNATURE, broken, { maxBatchSize: 2, minBatchDelayMs: 1 });
     const merged = [other.submit(request(1, 0)), other.submit(request(1, 1))];
     for (const answer of merged) await assert.rejects(answer, /not batched along its first dimension/);
   });
@@ -304,7 +349,7 @@ describe('DynamicBatcher', () => {
   test('close sends what is queued without waiting and resolves once answered; later requests are refused', async (t) => {
     useClock(t);
     const executor = doublingExecutor(1);
-    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxQueueDelayMs: 1000 });
+    const batcher = new DynamicBatcher(SIGNATURE, executor, { minBatchDelayMs: 1000 });
     const answer = batcher.submit(request(1, 5));
     let closed = false;
     const closing = batcher.close().then(() => {
@@ -344,6 +389,7 @@ describe('compileBatcherOptions', () => {
     const config = compileBatcherOptions();
     assert.deepEqual(config, {
       maxBatchSize: 32,
+      minBatchDelayMs: 0,
       maxQueueDelayMs: 1,
       preferredBatchSizes: [],
       maxQueueSize: 1024,
@@ -351,6 +397,8 @@ describe('compileBatcherOptions', () => {
     });
     assert.ok(Object.isFrozen(config));
     assert.deepEqual(compileBatcherOptions({ preferredBatchSizes: [16, 4, 16] }).preferredBatchSizes, [4, 16]);
+    // The bound follows a larger minimum delay when it is not given.
+    assert.equal(compileBatcherOptions({ minBatchDelayMs: 5 }).maxQueueDelayMs, 5);
   });
 
   test('errors name the option', () => {
@@ -359,6 +407,8 @@ describe('compileBatcherOptions', () => {
       [{ maxBatchSize: 2.5 }, 'batching.maxBatchSize'],
       [{ maxQueueDelayMs: -1 }, 'batching.maxQueueDelayMs'],
       [{ maxQueueDelayMs: Number.NaN }, 'batching.maxQueueDelayMs'],
+      [{ minBatchDelayMs: -1 }, 'batching.minBatchDelayMs'],
+      [{ minBatchDelayMs: 5, maxQueueDelayMs: 2 }, 'batching.minBatchDelayMs'],
       [{ preferredBatchSizes: [64] }, 'batching.preferredBatchSizes'],
       [{ maxQueueSize: 0 }, 'batching.maxQueueSize'],
       [{ timeoutMs: 0 }, 'batching.timeoutMs'],

@@ -1,11 +1,13 @@
 /**
  * `DynamicBatcher`: one bounded queue per model version in front of its workers.
  *
- * Requests (already validated, first dimension = batch dimension, one or more rows each) wait in FIFO order. A
- * batch of compatible requests (same requested outputs, same input names, datatypes and non-batch dims) is sent
- * as soon as it reaches `maxBatchSize` rows or a preferred size, or when its oldest request has waited
- * `maxQueueDelayMs`; at most `executor.capacity()` batches run at once, so under load requests gather while the
- * workers are busy. Outputs are split back by row counts. A full queue rejects at once (`overloaded`, Retry-After
+ * Requests (already validated, first dimension = batch dimension, one or more rows each) wait in FIFO order.
+ * Work-conserving: while fewer than `executor.capacity()` batches run, the head request is sent at once with the
+ * compatible requests queued behind it (same requested outputs, same input names, datatypes and non-batch dims),
+ * up to `maxBatchSize` rows; so a lone request never waits on a timer, and batches form from what gathers while
+ * every worker is busy. With `minBatchDelayMs` > 0 an incomplete batch instead waits for companions until its
+ * oldest request has waited that long (or it reaches `maxBatchSize` or a preferred size). Outputs are split back
+ * by row counts. A full queue rejects at once (`overloaded`, Retry-After
  * 1 s); a request whose signal fires or deadline passes while queued is removed and never runs. Models whose
  * inputs or outputs do not all have a dynamic first dimension are not batched: each request runs alone, still
  * through the bounded queue.
@@ -22,7 +24,8 @@ import { concatBatch, splitBatch } from './tensor-batch.ts';
 
 /** What the batcher dispatches to: a `WorkerPool`, structurally. */
 export interface BatchExecutor {
-  predict(inputs: Tensor[], outputs?: string[]): Promise<Tensor[]>;
+  /** `deadline` (ms since the epoch): the latest any request of the batch still wants its answer (retries stop). */
+  predict(inputs: Tensor[], outputs?: string[], context?: { deadline: number }): Promise<Tensor[]>;
   /** Batches it can run at once right now (at least 1). */
   capacity(): number;
 }
@@ -54,6 +57,7 @@ interface Entry {
   rows: number;
   key: string;
   enqueuedAt: number;
+  deadline: number;
   state: 'queued' | 'running' | 'done';
   resolve: (outputs: Tensor[]) => void;
   reject: (error: ModelportError) => void;
@@ -110,7 +114,7 @@ export class DynamicBatcher {
     if (deadline <= now) return Promise.reject(expired());
     let entry: Entry;
     try {
-      entry = this.#entry(request, now);
+      entry = this.#entry(request, now, deadline);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -150,8 +154,9 @@ export class DynamicBatcher {
     if (this.#queue.length > 0 || this.#running > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
   }
 
-  #entry(request: InferRequest, now: number): Entry {
-    const outputs = request.outputs?.map((o) => o.name);
+  #entry(request: InferRequest, now: number, deadline: number): Entry {
+    // No requested outputs, or an empty list: every output.
+    const outputs = request.outputs?.length ? request.outputs.map((o) => o.name) : undefined;
     const rows = this.batching ? (request.inputs[0]?.shape[0] ?? 0) : 1;
     let key = '';
     if (this.batching) {
@@ -170,6 +175,7 @@ export class DynamicBatcher {
       rows,
       key,
       enqueuedAt: now,
+      deadline,
       state: 'queued',
       resolve: noop,
       reject: noop,
@@ -184,7 +190,7 @@ export class DynamicBatcher {
     }
   }
 
-  /** Sends every batch that is due while there is capacity; otherwise arms the timer for the oldest request. */
+  /** Sends batches while there is capacity (waiting for companions only under `minBatchDelayMs`). */
   #pump(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -196,11 +202,12 @@ export class DynamicBatcher {
         continue;
       }
       const picked = this.#gather(head);
-      if (picked.due || this.#closing || now - head.enqueuedAt >= this.config.maxQueueDelayMs) {
+      const wait = this.config.minBatchDelayMs;
+      if (picked.due || this.#closing || wait === 0 || now - head.enqueuedAt >= wait) {
         this.#dispatch(picked.entries);
         continue;
       }
-      this.#timer = setTimeout(() => this.#pump(), head.enqueuedAt + this.config.maxQueueDelayMs - now);
+      this.#timer = setTimeout(() => this.#pump(), head.enqueuedAt + wait - now);
       break;
     }
     if (this.#queue.length === 0 && this.#running === 0) for (const resolve of this.#idle.splice(0)) resolve();
@@ -250,13 +257,15 @@ export class DynamicBatcher {
       );
     }
     const first = entries[0] as Entry;
+    let deadline = first.deadline;
+    for (const entry of entries) if (entry.deadline > deadline) deadline = entry.deadline;
     const run = async () => {
-      if (entries.length === 1) return [await this.#executor.predict(first.inputs, first.outputs)];
+      if (entries.length === 1) return [await this.#executor.predict(first.inputs, first.outputs, { deadline })];
       const inputs = concatBatch(
         entries.map((e) => e.inputs),
         rowCounts.reduce((a, b) => a + b, 0),
       );
-      return splitBatch(await this.#executor.predict(inputs, first.outputs), rowCounts);
+      return splitBatch(await this.#executor.predict(inputs, first.outputs, { deadline }), rowCounts);
     };
     run()
       .then(

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { ModelportError, Tensor } from '../../core/index.ts';
 import { createRuntime, type ModelRuntime } from '../../runtimes/index.ts';
 import { alive, lrInput, type TestModels, writeTestModels } from '../../runtimes/onnx/model-files.fixture.ts';
+import { writeJsModels } from '../../runtimes/js/js-models.fixture.ts';
 import { DynamicBatcher } from '../batcher/dynamic-batcher.ts';
 import { WorkerPool, type WorkerPoolOptions } from './worker-pool.ts';
 
@@ -73,7 +74,7 @@ describe('WorkerPool with ONNX Runtime in worker processes', { timeout: 60_000 }
   test('the batcher merges concurrent requests into the batches the worker runs, and splits answers exactly', async () => {
     const lr = pool({ replicas: 1 });
     await lr.start();
-    const batcher = new DynamicBatcher(lr.signature!, lr, { maxBatchSize: 8, maxQueueDelayMs: 20 });
+    const batcher = new DynamicBatcher(lr.signature!, lr, { maxBatchSize: 8, minBatchDelayMs: 20 });
     const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => batcher.submit({ inputs: lrRows(1, i) })));
     const [stats] = await lr.workerStats();
     assert.deepEqual(stats?.batchSizes, { 8: 2 });
@@ -90,7 +91,7 @@ describe('WorkerPool with ONNX Runtime in worker processes', { timeout: 60_000 }
     await batcher.close();
   });
 
-  test('kill -9 under load: only the requests on that worker fail; it is restarted; later requests succeed', async () => {
+  test('kill -9 under load: the batches on that worker run again on the other, none fails; it is restarted', async () => {
     const lr = pool({ replicas: 2, restartDelayMs: 10 });
     await lr.start();
     await waitFor(() => lr.stats().ready === 2);
@@ -99,17 +100,51 @@ describe('WorkerPool with ONNX Runtime in worker processes', { timeout: 60_000 }
     const onVictim = victim.inFlight;
     assert.ok(onVictim > 0 && onVictim < 200, `requests spread over both workers (${onVictim} on the victim)`);
     process.kill(victim.pid!, 'SIGKILL');
-    const results = await Promise.allSettled(burst);
-    const failed = results.filter((r) => r.status === 'rejected');
-    assert.ok(failed.length <= onVictim, `${failed.length} failed, ${onVictim} were on the killed worker`);
-    for (const f of failed) assert.equal(((f as PromiseRejectedResult).reason as ModelportError).code, 'worker_failed');
-    for (const [i, r] of results.entries()) {
-      if (r.status === 'fulfilled') assert.deepEqual(r.value, await reference.predict(lrRows(16, i)));
-    }
+    const results = await Promise.all(burst);
+    for (const [i, outputs] of results.entries()) assert.deepEqual(outputs, await reference.predict(lrRows(16, i)));
+    assert.ok(lr.retries > 0 && lr.retries <= onVictim, `${lr.retries} retried, ${onVictim} were on the killed worker`);
     await waitFor(() => lr.restarts === 1 && lr.stats().ready === 2);
     assert.ok(!pids(lr).includes(victim.pid!));
     const later = await Promise.all(Array.from({ length: 10 }, (_, i) => lr.predict(lrRows(1, i))));
     assert.equal(later.length, 10);
+  });
+
+  test('kill -9 of the only worker mid-flight: its batches wait for the replacement and are answered', async () => {
+    const lr = pool({ replicas: 1, restartDelayMs: 10 });
+    await lr.start();
+    const [victim] = pids(lr);
+    const burst = Array.from({ length: 20 }, (_, i) => lr.predict(lrRows(4, i), undefined, { deadline: Date.now() + 30_000 }));
+    process.kill(victim!, 'SIGKILL');
+    const results = await Promise.all(burst);
+    for (const [i, outputs] of results.entries()) assert.deepEqual(outputs, await reference.predict(lrRows(4, i)));
+    assert.equal(lr.restarts, 1);
+    assert.ok(!pids(lr).includes(victim!));
+  });
+
+  test('a batch that crashes two workers fails with worker_failed (503, Retry-After); other batches are answered', async () => {
+    const js = await writeJsModels();
+    const crashes = pool({ kind: 'js', load: { path: await js.archive('dies') }, replicas: 2, restartDelayMs: 10 });
+    try {
+      await crashes.start();
+      await waitFor(() => crashes.stats().ready === 2);
+      const pair = (a: number) => [
+        { name: 'a', datatype: 'FP32', shape: [1, 2], data: new Float32Array([a, a]) },
+        { name: 'b', datatype: 'FP32', shape: [1, 2], data: new Float32Array([1, 1]) },
+      ] satisfies Tensor[];
+      const poison = crashes.predict(pair(-1), undefined, { deadline: Date.now() + 30_000 });
+      await assert.rejects(poison, (error: ModelportError) => {
+        assert.equal(error.code, 'worker_failed');
+        assert.equal(error.httpStatus, 503);
+        assert.equal(error.retryAfter, 1);
+        return true;
+      });
+      assert.equal(crashes.retries, 1);
+      const [sum] = await crashes.predict(pair(2));
+      assert.deepEqual([...(sum!.data as Float32Array)], [3, 3]);
+    } finally {
+      await crashes.close();
+      await js.cleanup();
+    }
   });
 
   test('a hung worker is killed on its request timeout and replaced', async () => {

@@ -4,8 +4,10 @@
  * - N replicas (`replicas`, changed at run time with `scaleTo(n)`; `scaleTo(0)` releases every process and
  *   `scaleTo(1)` + `whenReady()` starts one on demand).
  * - Least-loaded dispatch over ready workers (ties rotate).
- * - Supervision: a worker that dies unasked fails only the requests it held (`worker_failed`) and is restarted
- *   after an exponential backoff (`restartDelayMs` doubling up to `maxRestartDelayMs`, reset once one is ready);
+ * - Supervision: the moment a worker's channel breaks it gets no more requests; a batch that was on it is run
+ *   once more on another (or the replacement) worker within the batch's deadline, since inference is a pure
+ *   function of its input, so one crash fails no request; a batch that also fails there (it crashes workers)
+ *   fails with `worker_failed` (503, Retry-After). The dead worker is restarted after an exponential backoff (`restartDelayMs` doubling up to `maxRestartDelayMs`, reset once one is ready);
  *   the others keep serving. `restarts` counts the replacements, for metrics.
  * - `close()` stops accepting, lets in-flight batches finish (bounded by `closeTimeoutMs`) and stops every child.
  *
@@ -96,6 +98,7 @@ export class WorkerPool {
   #waiters: Waiter[] = [];
   #target = 0;
   #restarts = 0;
+  #retries = 0;
   #closed = false;
   #rotate = 0;
   #lastError: ModelportError | undefined;
@@ -186,16 +189,40 @@ export class WorkerPool {
   }
 
   /**
-   * Runs one batch on the least-loaded ready worker, waiting (until `signal`) for one if they are all starting.
-   * Fails with `worker_failed` if that worker dies meanwhile; other requests are unaffected.
+   * Runs one batch on the least-loaded ready worker, waiting (until `signal` or `deadline`) for one if they are
+   * all starting. If that worker dies meanwhile the batch runs once more on another or a fresh worker (inference
+   * is pure); it fails with `worker_failed` only when that one dies too. Other requests are unaffected.
    */
-  async predict(inputs: Tensor[], outputs?: string[], options: { signal?: AbortSignal } = {}): Promise<Tensor[]> {
-    let worker = this.#pick();
-    while (!worker) {
-      await this.whenReady(options.signal);
-      worker = this.#pick();
+  async predict(
+    inputs: Tensor[],
+    outputs?: string[],
+    options: { signal?: AbortSignal; deadline?: number } = {},
+  ): Promise<Tensor[]> {
+    let signal = options.signal;
+    for (let attempt = 0; ; attempt++) {
+      let worker = this.#pick();
+      while (!worker) {
+        await this.whenReady(signal);
+        worker = this.#pick();
+      }
+      try {
+        return await worker.predict(inputs, outputs);
+      } catch (error) {
+        const crashed = error instanceof ModelportError && error.code === 'worker_failed';
+        if (!crashed || attempt > 0 || this.#closed) throw error;
+        this.#retries++;
+        // The retry may wait for a replacement worker: never past the batch's deadline.
+        if (options.deadline !== undefined) {
+          const left = Math.max(0, options.deadline - Date.now());
+          signal = signal ? AbortSignal.any([signal, AbortSignal.timeout(left)]) : AbortSignal.timeout(left);
+        }
+      }
     }
-    return worker.predict(inputs, outputs);
+  }
+
+  /** Batches run again on another worker after theirs died under them, since the pool was created. */
+  get retries(): number {
+    return this.#retries;
   }
 
   /** Counters and worker states, for metrics and status. */

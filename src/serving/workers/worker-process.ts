@@ -49,7 +49,9 @@ interface Pending {
 
 /** `worker_failed` as seen by a request that was on a worker when it died. */
 function workerFailed(detail: string): ModelportError {
-  return new ModelportError('worker_failed', `the worker running the model ${detail}; it is being restarted`);
+  return new ModelportError('worker_failed', `the worker running the model ${detail}; it is being restarted`, {
+    retryAfter: 1,
+  });
 }
 
 export class WorkerProcess {
@@ -199,7 +201,8 @@ export class WorkerProcess {
       }, timeoutMs);
       this.#pending.set(id, pending);
       child.send({ ...message, id }, (error) => {
-        if (error) this.#settle(id, undefined, workerFailed(`could not be reached (${error.message})`));
+        // A broken channel: no more requests go to this worker, and everything pending on it fails now.
+        if (error) this.#fail(`could not be reached (${error.message})`);
       });
     });
   }
