@@ -59,7 +59,12 @@ export function compileBatcherOptions(options: DynamicBatcherOptions = {}): Dyna
   if (!Array.isArray(preferred)) throw invalid('batching.preferredBatchSizes', 'must be a list of integers');
   const preferredBatchSizes = [...new Set(preferred.map((n) => integer('preferredBatchSizes', n, 1, maxBatchSize)))];
   const minBatchDelayMs = milliseconds('minBatchDelayMs', options.minBatchDelayMs ?? 0, 0, 60_000);
-  const maxQueueDelayMs = milliseconds('maxQueueDelayMs', options.maxQueueDelayMs ?? Math.max(1, minBatchDelayMs), 0, 60_000);
+  const maxQueueDelayMs = milliseconds(
+    'maxQueueDelayMs',
+    options.maxQueueDelayMs ?? Math.max(1, minBatchDelayMs),
+    0,
+    60_000,
+  );
   if (minBatchDelayMs > maxQueueDelayMs) {
     throw invalid(
       'batching.minBatchDelayMs',

@@ -6,8 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ModelportError, Tensor } from '../../core/index.ts';
 import { createRuntime, type ModelRuntime } from '../../runtimes/index.ts';
-import { alive, lrInput, type TestModels, writeTestModels } from '../../runtimes/onnx/model-files.fixture.ts';
 import { writeJsModels } from '../../runtimes/js/js-models.fixture.ts';
+import { alive, lrInput, type TestModels, writeTestModels } from '../../runtimes/onnx/model-files.fixture.ts';
 import { DynamicBatcher } from '../batcher/dynamic-batcher.ts';
 import { WorkerPool, type WorkerPoolOptions } from './worker-pool.ts';
 
@@ -113,7 +113,9 @@ describe('WorkerPool with ONNX Runtime in worker processes', { timeout: 60_000 }
     const lr = pool({ replicas: 1, restartDelayMs: 10 });
     await lr.start();
     const [victim] = pids(lr);
-    const burst = Array.from({ length: 20 }, (_, i) => lr.predict(lrRows(4, i), undefined, { deadline: Date.now() + 30_000 }));
+    const burst = Array.from({ length: 20 }, (_, i) =>
+      lr.predict(lrRows(4, i), undefined, { deadline: Date.now() + 30_000 }),
+    );
     process.kill(victim!, 'SIGKILL');
     const results = await Promise.all(burst);
     for (const [i, outputs] of results.entries()) assert.deepEqual(outputs, await reference.predict(lrRows(4, i)));
@@ -127,10 +129,11 @@ describe('WorkerPool with ONNX Runtime in worker processes', { timeout: 60_000 }
     try {
       await crashes.start();
       await waitFor(() => crashes.stats().ready === 2);
-      const pair = (a: number) => [
-        { name: 'a', datatype: 'FP32', shape: [1, 2], data: new Float32Array([a, a]) },
-        { name: 'b', datatype: 'FP32', shape: [1, 2], data: new Float32Array([1, 1]) },
-      ] satisfies Tensor[];
+      const pair = (a: number) =>
+        [
+          { name: 'a', datatype: 'FP32', shape: [1, 2], data: new Float32Array([a, a]) },
+          { name: 'b', datatype: 'FP32', shape: [1, 2], data: new Float32Array([1, 1]) },
+        ] satisfies Tensor[];
       const poison = crashes.predict(pair(-1), undefined, { deadline: Date.now() + 30_000 });
       await assert.rejects(poison, (error: ModelportError) => {
         assert.equal(error.code, 'worker_failed');
