@@ -1,14 +1,14 @@
 /**
- * The typed messages between a `WorkerProcess` (parent) and `worker-main.ts` (child). They cross the IPC channel
- * with `serialization: 'advanced'` (the V8 serializer), so typed arrays, BigInt64Arrays included, travel as bytes
- * rather than JSON. Every request carries an `id`; the reply with the same `id` answers it.
+ * The typed control messages between a `WorkerProcess` (parent) and `worker-main.ts` (child). They cross the IPC
+ * channel with `serialization: 'advanced'` (the V8 serializer). Every request carries an `id`; the reply with the
+ * same `id` answers it. Batches do not travel here: predict and its answer are binary frames (`frames.ts`) on a
+ * pipe of their own, and reach the parent's code as a `predicted` or `error` reply.
  */
 import type { ErrorCode, ModelSignature, Tensor } from '../../core/index.ts';
 import type { RuntimeKind, RuntimeLoadOptions } from '../../runtimes/index.ts';
 
 export type WorkerRequest =
   | { type: 'load'; id: number; kind: RuntimeKind; options: RuntimeLoadOptions }
-  | { type: 'predict'; id: number; inputs: Tensor[]; outputs?: string[] }
   | { type: 'unload'; id: number }
   | { type: 'ping'; id: number };
 

@@ -1,13 +1,14 @@
 /**
  * Worker process entry: forked by `WorkerProcess`, it loads one model version with one runtime and answers
- * `WorkerRequest`s in order. It exits when its IPC channel closes, so a dead or exiting parent never leaves it
- * behind.
+ * `WorkerRequest`s (IPC: load, unload, stats) and predict frames (`frames.ts`, on the pipe at fd 4). It exits when
+ * either channel closes, so a dead or exiting parent never leaves it behind; a malformed frame ends it too.
  */
-
+import { Socket } from 'node:net';
 import type { Tensor } from '../../core/index.ts';
 import { ModelportError } from '../../core/index.ts';
 import { createLogger } from '../../logging/index.ts';
 import { createRuntime, type ModelRuntime } from '../../runtimes/index.ts';
+import { encodeError, encodePredicted, type Frame, FrameReader, FrameWriter } from './frames.ts';
 import type { WorkerReply, WorkerRequest, WorkerStats } from './messages.ts';
 
 const workerLog = createLogger().child({ component: 'worker', pid: process.pid });
@@ -46,15 +47,6 @@ async function handle(message: WorkerRequest): Promise<WorkerReply> {
       const loaded = { type: 'loaded', id: message.id, signature: created.signature() } as const;
       return warmupError === undefined ? loaded : { ...loaded, warmupError };
     }
-    case 'predict': {
-      if (!runtime) throw new ModelportError('not_ready', 'the worker has no model loaded');
-      const outputs = await runtime.predict(message.inputs, message.outputs);
-      const rows = rowsOf(message.inputs);
-      stats.batches++;
-      stats.rows += rows;
-      stats.batchSizes[rows] = (stats.batchSizes[rows] ?? 0) + 1;
-      return { type: 'predicted', id: message.id, outputs };
-    }
     case 'unload': {
       const current = runtime;
       runtime = undefined;
@@ -65,6 +57,43 @@ async function handle(message: WorkerRequest): Promise<WorkerReply> {
       return { type: 'pong', id: message.id, stats };
   }
 }
+
+async function predict(inputs: Tensor[], outputs: string[] | undefined): Promise<Tensor[]> {
+  if (!runtime) throw new ModelportError('not_ready', 'the worker has no model loaded');
+  const result = await runtime.predict(inputs, outputs);
+  const rows = rowsOf(inputs);
+  stats.batches++;
+  stats.rows += rows;
+  stats.batchSizes[rows] = (stats.batchSizes[rows] ?? 0) + 1;
+  return result;
+}
+
+const data = new Socket({ fd: 4, readable: true, writable: true });
+const frames = new FrameWriter(data);
+const reader = new FrameReader();
+
+function answer(frame: Extract<Frame, { kind: 'predict' }>): void {
+  predict(frame.inputs, frame.outputs).then(
+    (outputs) => frames.write(encodePredicted(frame.id, outputs)),
+    (error: unknown) => {
+      const { type: _, id: __, ...failed } = failure(frame.id, error) as Extract<WorkerReply, { type: 'error' }>;
+      frames.write(encodeError(frame.id, failed));
+    },
+  );
+}
+
+data.on('data', (chunk: Buffer) => {
+  let received: Frame[];
+  try {
+    received = reader.push(chunk);
+  } catch (error) {
+    process.stderr.write(`modelport worker: ${(error as Error).message}; exiting\n`);
+    process.exit(70);
+  }
+  for (const frame of received) if (frame.kind === 'predict') answer(frame);
+});
+data.on('close', () => process.exit(0));
+data.on('error', () => process.exit(0));
 
 process.on('message', (message: WorkerRequest) => {
   handle(message).then(reply, (error: unknown) => reply(failure(message.id, error)));

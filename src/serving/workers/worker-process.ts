@@ -2,15 +2,19 @@
  * `WorkerProcess`: one child process running `worker-main.ts` with one model version.
  *
  * Lifecycle: `start()` (fork, load, warm up) -> `predict()`* -> `close()`. Replies are matched to requests by id.
- * The moment the child exits, errors or drops its channel, every pending request fails with `worker_failed`; a
+ * Batches travel as binary frames (`frames.ts`) on a pipe of their own (fd 4 in the child); load, unload and stats
+ * use Node's IPC channel. The moment the child exits, errors, drops either channel or sends a malformed frame, it
+ * gets no more requests and every pending request fails with `worker_failed` (a malformed frame also kills it); a
  * request that outlives `requestTimeoutMs` fails with `timeout` and the child is killed (a hung model never
  * recovers on its own).
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ModelSignature, Tensor } from '../../core/index.ts';
 import { childEnv, ModelportError } from '../../core/index.ts';
 import type { RuntimeKind, RuntimeLoadOptions } from '../../runtimes/index.ts';
+import { encodePredict, FrameReader, FrameWriter } from './frames.ts';
 import type { WorkerReply, WorkerRequest, WorkerStats } from './messages.ts';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
@@ -57,6 +61,7 @@ function workerFailed(detail: string): ModelportError {
 export class WorkerProcess {
   readonly #options: WorkerProcessOptions;
   #child: ChildProcess | undefined;
+  #frames: FrameWriter | undefined;
   #state: WorkerState = 'new';
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
@@ -105,10 +110,31 @@ export class WorkerProcess {
       env: childEnv(this.#options.env),
       stdio:
         this.#options.stdio === 'ignore'
-          ? ['ignore', 'ignore', 'ignore', 'ipc']
-          : ['ignore', 'inherit', 'inherit', 'ipc'],
+          ? ['ignore', 'ignore', 'ignore', 'ipc', 'pipe']
+          : ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'],
     });
     this.#child = child;
+    const data = child.stdio[4] as Socket;
+    this.#frames = new FrameWriter(data);
+    const reader = new FrameReader();
+    data.on('data', (chunk: Buffer) => {
+      let frames: ReturnType<FrameReader['push']>;
+      try {
+        frames = reader.push(chunk);
+      } catch (error) {
+        // Out of step: no later byte can be trusted, so nothing it sent is used; the worker is replaced.
+        this.#fail(`sent a malformed frame (${(error as Error).message})`);
+        this.kill();
+        return;
+      }
+      for (const frame of frames) {
+        if (frame.kind === 'predicted')
+          this.#settle(frame.id, { type: 'predicted', id: frame.id, outputs: frame.outputs }, undefined);
+        else if (frame.kind === 'error') this.#onReply({ type: 'error', id: frame.id, ...frame.error } as WorkerReply);
+      }
+    });
+    data.on('error', (error) => this.#fail(`broke its data channel (${error.message})`));
+    data.on('close', () => this.#fail('closed its data channel'));
     child.on('message', (reply: WorkerReply) => this.#onReply(reply));
     child.on('error', (error) => this.#fail(`failed (${error.message})`));
     child.on('disconnect', () => this.#fail('closed its channel'));
@@ -144,9 +170,9 @@ export class WorkerProcess {
   /** Runs one batch. `worker_failed` if the child dies meanwhile, `timeout` (and the child killed) if it hangs. */
   async predict(inputs: Tensor[], outputs?: string[]): Promise<Tensor[]> {
     if (this.#state !== 'ready') throw new ModelportError('not_ready', 'the worker is not ready; retry shortly');
-    const message: WorkerRequest =
-      outputs === undefined ? { type: 'predict', id: 0, inputs } : { type: 'predict', id: 0, inputs, outputs };
-    const reply = await this.#request(message, this.#options.requestTimeoutMs ?? 30_000, 'answer');
+    const reply = await this.#pend(this.#options.requestTimeoutMs ?? 30_000, 'answer', (id) =>
+      this.#frames?.write(encodePredict(id, inputs, outputs)),
+    );
     if (reply.type !== 'predicted') throw new ModelportError('internal', `unexpected reply '${reply.type}' to predict`);
     return reply.outputs;
   }
@@ -189,6 +215,16 @@ export class WorkerProcess {
   }
 
   #request(message: WorkerRequest, timeoutMs: number, what: string): Promise<WorkerReply> {
+    return this.#pend(timeoutMs, what, (id, child) =>
+      child.send({ ...message, id }, (error) => {
+        // A broken channel: no more requests go to this worker, and everything pending on it fails now.
+        if (error) this.#fail(`could not be reached (${error.message})`);
+      }),
+    );
+  }
+
+  /** Registers a pending reply under a fresh id, with its timeout, then sends the request with `send`. */
+  #pend(timeoutMs: number, what: string, send: (id: number, child: ChildProcess) => void): Promise<WorkerReply> {
     const child = this.#child;
     if (!child?.connected) return Promise.reject(workerFailed('is not running'));
     const id = this.#nextId++;
@@ -200,10 +236,7 @@ export class WorkerProcess {
         this.kill();
       }, timeoutMs);
       this.#pending.set(id, pending);
-      child.send({ ...message, id }, (error) => {
-        // A broken channel: no more requests go to this worker, and everything pending on it fails now.
-        if (error) this.#fail(`could not be reached (${error.message})`);
-      });
+      send(id, child);
     });
   }
 
