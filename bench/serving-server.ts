@@ -25,7 +25,7 @@ import { registryKey, type ServeOptions } from '../src/serving/model-host.ts';
  * is busy), up to 64 rows. cnn and cnn-large: two single-threaded workers each, one per core, batches of up to 64
  * images. `BENCH_FRAUD_BATCHING` (JSON) overrides the fraud model's batching options, for A/B runs.
  */
-export const SERVE: Record<'fraud' | 'cnn' | 'cnn-large', ServeOptions> = {
+export const SERVE: Record<string, ServeOptions> = {
   fraud: {
     replicas: 1,
     settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
@@ -45,15 +45,31 @@ export const SERVE: Record<'fraud' | 'cnn' | 'cnn-large', ServeOptions> = {
     settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
     batching: { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 4096 },
   },
+  // The peers' models (issue 19): one single-threaded worker, default batching; the forest also unbatched.
+  lr30: { replicas: 1, settings: { intraOpNumThreads: 1, interOpNumThreads: 1 }, batching: { maxQueueSize: 4096 } },
+  rf30: {
+    replicas: 1,
+    settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
+    batching: { maxBatchSize: 64, maxQueueSize: 4096 },
+  },
+  'rf30-nobatch': {
+    replicas: 1,
+    settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
+    batching: { maxBatchSize: 1, maxQueueSize: 4096 },
+  },
 };
 
 export type ServerMessage =
   | { type: 'ready'; url: string; grpcPort: number; pid: number }
-  | { type: 'workers'; workers: Record<string, number[]> };
+  | { type: 'workers'; workers: Record<string, number[]> }
+  /** The answer to `{ type: 'kill', model }`: its worker was killed (-9) and a replacement became ready. */
+  | { type: 'killed'; replacementMs: number };
 
-const [fraudFile, cnnFile, cnnLargeFile] = process.argv.slice(2);
+const [fraudFile, cnnFile, cnnLargeFile, ...extra] = process.argv.slice(2);
 if (!fraudFile || !cnnFile) {
-  throw new Error('usage: node bench/serving-server.ts <fraud.onnx> <cnn.onnx> [<cnn-large.onnx>]');
+  throw new Error(
+    'usage: node bench/serving-server.ts <fraud.onnx> <cnn.onnx> [<cnn-large.onnx>] [name=<model.onnx> ...]',
+  );
 }
 const home = await mkdtemp(join(tmpdir(), 'modelport-bench-serving-'));
 const config = compileServerConfig({ home, port: '0', grpcPort: '0', example: 'false' });
@@ -64,7 +80,8 @@ const models = [
   ['fraud', fraudFile],
   ['cnn', cnnFile],
   ...(cnnLargeFile ? [['cnn-large', cnnLargeFile] as const] : []),
-] as const;
+  ...extra.map((spec) => spec.split('=') as [string, string]),
+];
 for (const [name, file] of models) {
   const version = await client.registerVersion(name, await readFile(file));
   const found = await server.registry.getVersion('default', { name, version: version.version });
@@ -75,7 +92,22 @@ for (const [name, file] of models) {
 
 const send = (message: ServerMessage) => (process.send ? process.send(message) : console.log(JSON.stringify(message)));
 
-process.on('message', (message: { type?: string }) => {
+process.on('message', (message: { type?: string; model?: string }) => {
+  if (message.type === 'kill') {
+    const served = server.host.list().find((s) => s.labels.model === message.model);
+    const pid = served?.pool.stats().workers.find((w) => w.state === 'ready')?.pid;
+    if (!served || pid === undefined) return;
+    const killed = performance.now();
+    const restarts = served.pool.restarts;
+    process.kill(pid, 'SIGKILL');
+    const poll = setInterval(() => {
+      if (served.pool.restarts > restarts && served.pool.stats().ready === served.pool.stats().target) {
+        clearInterval(poll);
+        send({ type: 'killed', replacementMs: performance.now() - killed });
+      }
+    }, 2);
+    return;
+  }
   if (message.type !== 'workers') return;
   const workers: Record<string, number[]> = {};
   for (const served of server.host.list()) {

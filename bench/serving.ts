@@ -16,6 +16,12 @@
  *   Different generators cost different CPU on a shared machine, so gRPC is also compared to its own bare floor.
  * - Memory: the gateway's peak RSS during fraud V2 JSON at 64 connections, the fraud worker's RSS, and the gateway's
  *   RSS growth over 10,000 malformed requests.
+ * - Peers (issue 19), when ../shared/models is present (skipped with a message otherwise): the 60-line node:http +
+ *   onnxruntime-node server (bench/peer-ort-server.ts) on its main thread and with 2 worker threads, against the
+ *   gateway's V2 JSON on the same two models (sk_lr30, sk_rf30), at 1 and 64 connections; the forest with batching
+ *   off (maxBatchSize 1) and on at 256 connections.
+ * - Faults: kill -9 of the fraud worker under an open-loop 200 req/s, three times: failed requests per kill and the
+ *   time until the replacement worker is ready.
  *
  * Everything (server, workers, load generator) shares this machine's cores; the output says how many.
  *
@@ -24,7 +30,7 @@
  */
 import { type ChildProcess, fork, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { enableCompileCache } from 'node:module';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -51,6 +57,8 @@ const { values: args } = parseArgs({
 const SECONDS = Number(args.seconds);
 const RUNS = Number(args.runs);
 const CONNECTIONS = [1, 16, 64, 256];
+/** The shared real models (issue 19's peers); absent in a fresh clone, then the peer rows are skipped. */
+const SHARED_MODELS = join(new URL('.', import.meta.url).pathname, '..', '..', 'shared', 'models');
 const HERE = new URL('.', import.meta.url).pathname;
 /** The gateway's V8 flag, as `npm start` and bin/modelport.js give it. */
 const GATEWAY_FLAGS = ['--max-semi-space-size=8'];
@@ -215,9 +223,17 @@ try {
     env: { ...process.env, ...childEnv() },
     stdio: 'ignore',
   });
+  const peerModels = { lr30: join(SHARED_MODELS, 'sk_lr30.onnx'), rf30: join(SHARED_MODELS, 'sk_rf30.onnx') };
+  const withPeers = existsSync(peerModels.lr30) && existsSync(peerModels.rf30);
+  const peerArgs = withPeers ? [`lr30=${peerModels.lr30}`, `rf30=${peerModels.rf30}`] : [];
   const gateway = await startChild<Extract<ServerMessage, { type: 'ready' }>>(
     'serving-server.ts',
-    [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx'), join(dir, 'cnn-large.onnx')],
+    [
+      join(dir, 'fraud.onnx'),
+      join(dir, 'cnn.onnx'),
+      join(dir, 'cnn-large.onnx'),
+      ...(withPeers ? [...peerArgs, `rf30-nobatch=${peerModels.rf30}`] : []),
+    ],
     [...GATEWAY_FLAGS, ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
   );
   children.push(gateway.child);
@@ -293,6 +309,7 @@ try {
     { key: 'fraudGrpc', label: 'fraud gRPC', run: grpc(grpcTarget, bodies.fraud.grpc, fraudGrpc), pids: fraudPids },
     { key: 'fraudV1', label: 'fraud V1', run: http(url, bodies.fraud.v1), pids: fraudPids },
     { key: 'cnnV2Binary', label: 'cnn V2 binary', run: http(url, bodies.cnn.v2binary), pids: cnnPids },
+    { key: 'cnnV2Json', label: 'cnn V2 JSON', run: http(url, bodies.cnn.v2json), pids: cnnPids },
     { key: 'cnnGrpc', label: 'cnn gRPC', run: grpc(grpcTarget, bodies.cnn.grpc, cnnGrpc), pids: cnnPids },
     {
       key: 'cnnLargeV2Binary',
@@ -337,6 +354,119 @@ try {
     series.push(s);
   }
 
+  // Peers: the 60-line servers and the gateway on the same real models, in this same run.
+  const peerSeries: (Series & { key: string })[] = [];
+  if (!withPeers) {
+    log(`\npeers: ${SHARED_MODELS} is absent; skipping the peer servers and the forest batching rows`);
+  } else {
+    log('\npeers: node:http + onnxruntime-node (bench/peer-ort-server.ts) vs the gateway, V2 JSON, same models');
+    const peerMain = await startChild<{ port: number }>('peer-ort-server.ts', peerArgs);
+    children.push(peerMain.child);
+    const peerThreads = await startChild<{ port: number }>('peer-ort-server.ts', ['--threads', '2', ...peerArgs]);
+    children.push(peerThreads.child);
+    const row = Array.from({ length: 30 }, (_, i) => Math.fround(((i * 37) % 101) / 101));
+    const body = (model: string) => requestBodies(model, [1, 30], row).v2json;
+    for (const b of [body('lr30'), body('rf30'), body('rf30-nobatch')]) await httpCall(url, b);
+    gateway.child.send({ type: 'workers' });
+    const [peerWorkers] = (await once(gateway.child, 'message')) as [Extract<ServerMessage, { type: 'workers' }>];
+    const gw = (model: string): [number, number[]] => [gatewayPid, peerWorkers.workers[model] ?? []];
+    const peerUrl = (port: number) => `http://127.0.0.1:${port}`;
+    const peerPlans: (Plan & { connections: number[] })[] = [];
+    for (const model of ['lr30', 'rf30'] as const) {
+      peerPlans.push(
+        {
+          key: `${model}Gateway`,
+          label: `${model} gateway V2 JSON`,
+          run: http(url, body(model)),
+          pids: gw(model),
+          connections: [1, 64],
+        },
+        {
+          key: `${model}PeerMain`,
+          label: `${model} peer main thread`,
+          run: http(peerUrl(peerMain.ready.port), body(model)),
+          pids: [peerMain.child.pid ?? 0, []],
+          connections: [1, 64],
+        },
+        {
+          key: `${model}PeerThreads`,
+          label: `${model} peer 2 threads`,
+          run: http(peerUrl(peerThreads.ready.port), body(model)),
+          pids: [peerThreads.child.pid ?? 0, []],
+          connections: [1, 64],
+        },
+      );
+    }
+    peerPlans.push(
+      {
+        key: 'rf30Batching',
+        label: 'rf30 gateway batching on',
+        run: http(url, body('rf30')),
+        pids: gw('rf30'),
+        connections: [256],
+      },
+      {
+        key: 'rf30NoBatching',
+        label: 'rf30 gateway batching off',
+        run: http(url, body('rf30-nobatch')),
+        pids: gw('rf30-nobatch'),
+        connections: [256],
+      },
+    );
+    for (const plan of peerPlans) {
+      await plan.run(16, 1);
+      const s: Series & { key: string } = { key: plan.key, label: plan.label, points: {} };
+      for (const connections of plan.connections) {
+        const results: LoadResult[] = [];
+        for (let run = 0; run < RUNS; run++)
+          results.push(await measured(() => plan.run(connections, SECONDS), ...plan.pids));
+        const point = medianResult(results);
+        s.points[connections] = point;
+        log(
+          `  ${plan.label.padEnd(26)} @${String(connections).padStart(3)}: ${fmt(point.rps).padStart(7)} req/s  p50 ${fmt(point.p50Ms, 2).padStart(6)} ms  p99 ${fmt(point.p99Ms, 2).padStart(7)} ms  server ${fmt(point.serverUsPerRequest ?? 0)} us/req${point.errors ? `  errors ${point.errors}` : ''}`,
+        );
+      }
+      peerSeries.push(s);
+    }
+    await stopChild(peerMain.child);
+    await stopChild(peerThreads.child);
+  }
+
+  // Faults: kill -9 of the fraud worker under an open-loop 200 req/s; the gateway kills it and times the replacement.
+  log('\nfaults: kill -9 of the fraud worker under 200 req/s (open loop), 3 trials');
+  const faults: { sent: number; failed: number; replacementMs: number }[] = [];
+  for (let trial = 0; trial < 3; trial++) {
+    const statuses: Promise<number>[] = [];
+    const started = performance.now();
+    let sent = 0;
+    const ticker = setInterval(() => {
+      const due = Math.floor(((performance.now() - started) / 1000) * 200);
+      for (; sent < due; sent++) {
+        statuses.push(
+          fetch(`${url}${bodies.fraud.v2json.path}`, {
+            method: 'POST',
+            body: bodies.fraud.v2json.body,
+            headers: bodies.fraud.v2json.headers,
+          }).then(
+            async (r) => (await r.arrayBuffer(), r.status),
+            () => 0,
+          ),
+        );
+      }
+    }, 2);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    gateway.child.send({ type: 'kill', model: 'fraud' });
+    const [killed] = (await once(gateway.child, 'message')) as [Extract<ServerMessage, { type: 'killed' }>];
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    clearInterval(ticker);
+    const all = await Promise.all(statuses);
+    const failed = all.filter((status) => status !== 200).length;
+    faults.push({ sent: all.length, failed, replacementMs: killed.replacementMs });
+    log(
+      `  trial ${trial + 1}: ${all.length} requests, ${failed} failed; replacement ready in ${fmt(killed.replacementMs)} ms`,
+    );
+  }
+
   // Memory: a worker serving the example model, then growth over malformed requests.
   const fraudWorkerRss = Math.max(...workerPids.fraud.map((pid) => rssMb(pid)));
   const fraudWorkerAnon = Math.max(...workerPids.fraud.map((pid) => rssMb(pid, 'RssAnon')));
@@ -347,7 +477,8 @@ try {
   const rssAfter = rssMb(gatewayPid);
 
   // Ratios to the floors.
-  const at = (key: string, connections: number) => series.find((s) => s.key === key)?.points[connections];
+  const at = (key: string, connections: number) =>
+    [...series, ...peerSeries].find((s) => s.key === key)?.points[connections];
   const rps = (key: string, connections: number) => at(key, connections)?.rps ?? 0;
   const cnnBest256 = Math.max(rps('cnnV2Binary', 256), rps('cnnGrpc', 256));
   const cnnLargeBest256 = Math.max(rps('cnnLargeV2Binary', 256), rps('cnnLargeGrpc', 256));
@@ -370,6 +501,23 @@ try {
     cnnGrpcVsV2Binary256: ratio(rps('cnnGrpc', 256), rps('cnnV2Binary', 256)),
     bareGrpcVsBareHttp64: ratio(rps('bareGrpc', 64), rps('bareHttp', 64)),
     fraudGrpcVsBareGrpcJs64: ratio(rps('fraudGrpc', 64), rps('bareGrpcJs', 64)),
+    cnnV2BinaryVsV2Json64: ratio(rps('cnnV2Binary', 64), rps('cnnV2Json', 64)),
+    p50At1Ms: {
+      v2json: at('fraudV2Json', 1)?.p50Ms ?? 0,
+      v1: at('fraudV1', 1)?.p50Ms ?? 0,
+      grpc: at('fraudGrpc', 1)?.p50Ms ?? 0,
+    },
+    ...(withPeers
+      ? {
+          lr30GatewayVsPeerMain64: ratio(rps('lr30Gateway', 64), rps('lr30PeerMain', 64)),
+          rf30GatewayVsPeerMain64: ratio(rps('rf30Gateway', 64), rps('rf30PeerMain', 64)),
+          lr30GatewayVsPeerThreads64: ratio(rps('lr30Gateway', 64), rps('lr30PeerThreads', 64)),
+          rf30GatewayVsPeerThreads64: ratio(rps('rf30Gateway', 64), rps('rf30PeerThreads', 64)),
+          rf30BatchingOnVsOff256: ratio(rps('rf30Batching', 256), rps('rf30NoBatching', 256)),
+        }
+      : {}),
+    faultsFailedPerKill: faults.reduce((n, f) => n + f.failed, 0) / Math.max(1, faults.length),
+    faultsReplacementMs: faults.map((f) => f.replacementMs),
   };
 
   log(`\n${formatTable(series, CONNECTIONS)}`);
@@ -404,6 +552,32 @@ try {
     `  bare http2 gRPC @64 / bare node:http @64     ${ratios.bareGrpcVsBareHttp64.toFixed(2)}  (the transports' own ceiling)`,
   );
   log(`  fraud V2 JSON @1 req/s / raw ORT batch 1     ${ratios.fraudV2JsonVsOrtBatch1.toFixed(3)}`);
+  const p50 = ratios.p50At1Ms;
+  log(
+    `  p50 at 1 connection: V2 JSON ${fmt(p50.v2json, 2)} ms, V1 ${fmt(p50.v1, 2)} ms, gRPC ${fmt(p50.grpc, 2)} ms  [<= 0.25: ${check(Math.max(p50.v2json, p50.v1, p50.grpc) <= 0.25)}]`,
+  );
+  log(
+    `  cnn V2 binary @64 / cnn V2 JSON @64 (784 floats) ${ratios.cnnV2BinaryVsV2Json64.toFixed(2)}  [>= 1.00: ${check(ratios.cnnV2BinaryVsV2Json64 >= 1)}]`,
+  );
+  if (withPeers) {
+    const peer = (label: string, value: number | undefined, floor: number) =>
+      log(
+        `  ${label.padEnd(44)} ${(value ?? 0).toFixed(2)}  [>= ${floor.toFixed(2)}: ${check((value ?? 0) >= floor)}]`,
+      );
+    peer('lr30 gateway V2 JSON @64 / peer main thread', ratios.lr30GatewayVsPeerMain64, 1);
+    peer('rf30 gateway V2 JSON @64 / peer main thread', ratios.rf30GatewayVsPeerMain64, 1);
+    peer('lr30 gateway V2 JSON @64 / peer 2 threads', ratios.lr30GatewayVsPeerThreads64, 1);
+    peer('rf30 gateway V2 JSON @64 / peer 2 threads', ratios.rf30GatewayVsPeerThreads64, 1);
+    peer('rf30 @256 batching on / batching off', ratios.rf30BatchingOnVsOff256, 1.5);
+    for (const model of ['lr30', 'rf30']) {
+      log(
+        `  ${model} p50 @1: gateway ${fmt(at(`${model}Gateway`, 1)?.p50Ms ?? 0, 2)} ms, peer main ${fmt(at(`${model}PeerMain`, 1)?.p50Ms ?? 0, 2)} ms, peer 2 threads ${fmt(at(`${model}PeerThreads`, 1)?.p50Ms ?? 0, 2)} ms`,
+      );
+    }
+  }
+  log(
+    `  faults: ${ratios.faultsFailedPerKill.toFixed(1)} failed requests per worker kill [0: ${check(ratios.faultsFailedPerKill === 0)}]; replacement ready in ${ratios.faultsReplacementMs.map((ms) => fmt(ms)).join(', ')} ms`,
+  );
 
   const memory = {
     gatewayIdleMb: gatewayIdleRss,
@@ -448,7 +622,8 @@ try {
     machine: { ...machine, loadAverageAtEnd: loadAtEnd },
     settings: { seconds: SECONDS, runs: RUNS, connections: CONNECTIONS },
     floors: { ortFraud, ortCnn1, ortCnn2, ortCnnLarge1, ortCnnLarge2 },
-    series: Object.fromEntries(series.map((s) => [s.key, { label: s.label, points: s.points }])),
+    series: Object.fromEntries([...series, ...peerSeries].map((s) => [s.key, { label: s.label, points: s.points }])),
+    faults,
     ratios,
     memory,
   };
