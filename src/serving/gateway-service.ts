@@ -71,6 +71,13 @@ export class GatewayService implements InferenceService {
     return { name: 'modelport', version: this.#options.version, extensions: ['binary_tensor_data'] };
   }
 
+  async admit(name: string, version: string | undefined, context: Pick<InferContext, 'headers'>): Promise<void> {
+    if (!this.#accepting) throw new ModelportError('not_ready', 'the server is shutting down', { retryAfter: 1 });
+    const target = await this.#options.resolver.resolve(name, version, context.headers);
+    // A unit not started yet admits: its cold start holds requests in the same bounded queue.
+    this.#options.host.get(target.key)?.batcher.admit();
+  }
+
   async resolve(name: string, version?: string): Promise<ResolvedModel> {
     const target = await this.#options.resolver.resolve(name, version);
     const friendly = target.version.friendlySignature;

@@ -49,6 +49,12 @@ export interface InferenceService {
   /** Resolves `name` (`fraud`, `fraud@champion`, `fraud@3`) and an optional explicit version; throws not_found. */
   resolve(name: string, version?: string): Promise<ResolvedModel>;
   modelReady(name: string, version?: string): Promise<boolean>;
+  /**
+   * Cheap admission before a request's body is read: throws `overloaded` (429, Retry-After) when the model's queue
+   * is full, `not_ready` when the server is shutting down, `not_found` for an unknown name. Optional: a service
+   * without it admits everything and refuses later, in `infer`.
+   */
+  admit?(name: string, version: string | undefined, context: Pick<InferContext, 'headers'>): Promise<void>;
   modelMetadata(name: string, version?: string): Promise<ModelMetadata>;
   infer(
     name: string,

@@ -107,6 +107,7 @@ export function createRestHandler(service: InferenceService, options: RestHandle
     const action = match[3];
     if (action === '/infer') {
       if (req.method !== 'POST') throw new ModelportError('method_not_allowed', 'use POST for infer');
+      await service.admit?.(name, version, { headers: req.headers as InferContext['headers'] });
       const body = await readBody(req, maxRequestBytes);
       const request = decodeV2Request(body, req.headers);
       const binary = req.headers[HEADER_LENGTH_HEADER] !== undefined;
@@ -135,6 +136,7 @@ export function createRestHandler(service: InferenceService, options: RestHandle
       return sendJsonText(res, ready ? 200 : 503, encodeV1ModelStatus(name, ready));
     }
     if (req.method !== 'POST') throw new ModelportError('method_not_allowed', 'use POST for :predict');
+    await service.admit?.(name, undefined, { headers: req.headers as InferContext['headers'] });
     const body = await readBody(req, maxRequestBytes);
     const resolved = await service.resolve(name);
     const { request, format } = decodeV1(body, resolved.signature, resolved.friendly);
@@ -148,6 +150,7 @@ export function createRestHandler(service: InferenceService, options: RestHandle
     if (typeof name !== 'string' || name === '') {
       throw new ModelportError('invalid_request', "name the model in the 'model-id' header", { field: 'model-id' });
     }
+    await service.admit?.(name, undefined, { headers: req.headers as InferContext['headers'] });
     const body = await readBody(req, maxRequestBytes);
     const resolved = await service.resolve(name);
     const { request, format } = decodeSeldon(body, req.headers['content-type'], resolved.signature);

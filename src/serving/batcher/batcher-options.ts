@@ -14,7 +14,9 @@ import { invalid } from '../../core/index.ts';
  * - `maxQueueDelayMs` (default 1, or `minBatchDelayMs` when larger): the upper bound of any wait for companions;
  *   `minBatchDelayMs` may not exceed it. An idle system never waits it.
  * - `preferredBatchSizes` (default none): row counts dispatched at once, without waiting the delay.
- * - `maxQueueSize` (default 1024): requests waiting at most; one more is rejected at once with `overloaded`.
+ * - `maxQueueSize` (default 256): requests waiting at most; one more is rejected at once with `overloaded` (429,
+ *   Retry-After), before its body is read. Small enough that a full queue drains in milliseconds for tabular models
+ *   (256 rows are a few batches), so an overloaded model answers late by little rather than by seconds.
  * - `timeoutMs` (default 30000): longest a request may take from submission to answer, when the caller's own
  *   deadline is not earlier; one still queued then is dropped, never run.
  *
@@ -76,7 +78,7 @@ export function compileBatcherOptions(options: DynamicBatcherOptions = {}): Dyna
     minBatchDelayMs,
     maxQueueDelayMs,
     preferredBatchSizes: Object.freeze(preferredBatchSizes.sort((a, b) => a - b)),
-    maxQueueSize: integer('maxQueueSize', options.maxQueueSize ?? 1024, 1, 1_000_000),
+    maxQueueSize: integer('maxQueueSize', options.maxQueueSize ?? 256, 1, 1_000_000),
     timeoutMs: milliseconds('timeoutMs', options.timeoutMs ?? 30_000, 1, 3_600_000),
   });
 }

@@ -262,6 +262,24 @@ describe('DynamicBatcher', () => {
     assert.equal((await Promise.all(queued)).length, 2);
   });
 
+  test('admit refuses with overloaded before anything is read once the queue is full, and admits again after', async (t) => {
+    useClock(t);
+    const executor = doublingExecutor(1);
+    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxQueueSize: 1 });
+    batcher.admit();
+    const running = batcher.submit(request(1, 0));
+    const queued = batcher.submit(request(1, 1));
+    assert.throws(() => batcher.admit(), { code: 'overloaded', retryAfter: 1 });
+    assert.equal(batcher.stats().rejected, 1);
+    executor.calls[0]?.answer();
+    await running;
+    await settle();
+    assert.equal(batcher.stats().queued, 0);
+    batcher.admit();
+    executor.calls[1]?.answer();
+    await queued;
+  });
+
   test('a request cancelled while queued is removed and never runs', async (t) => {
     useClock(t);
     const executor = doublingExecutor(1);
@@ -392,7 +410,7 @@ describe('compileBatcherOptions', () => {
       minBatchDelayMs: 0,
       maxQueueDelayMs: 1,
       preferredBatchSizes: [],
-      maxQueueSize: 1024,
+      maxQueueSize: 256,
       timeoutMs: 30_000,
     });
     assert.ok(Object.isFrozen(config));

@@ -101,14 +101,7 @@ export class DynamicBatcher {
     if (this.#closing)
       return Promise.reject(new ModelportError('not_ready', 'the model is shutting down', { retryAfter: 1 }));
     if (signal?.aborted) return Promise.reject(cancelled(signal));
-    if (this.#queue.length >= this.config.maxQueueSize) {
-      this.#stats.rejected++;
-      return Promise.reject(
-        new ModelportError('overloaded', `the queue of this model is full (${this.config.maxQueueSize} requests)`, {
-          retryAfter: 1,
-        }),
-      );
-    }
+    if (this.#queue.length >= this.config.maxQueueSize) return Promise.reject(this.#overloaded());
     const now = Date.now();
     const deadline = Math.min(now + this.config.timeoutMs, context.deadline ?? Number.POSITIVE_INFINITY);
     if (deadline <= now) return Promise.reject(expired());
@@ -140,6 +133,21 @@ export class DynamicBatcher {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#queue.push(entry);
       this.#pump();
+    });
+  }
+
+  /**
+   * Admission before a request is even read: throws `overloaded` (Retry-After 1 s) when the queue is full, so a
+   * transport can refuse without reading or parsing the body.
+   */
+  admit(): void {
+    if (this.#queue.length >= this.config.maxQueueSize) throw this.#overloaded();
+  }
+
+  #overloaded(): ModelportError {
+    this.#stats.rejected++;
+    return new ModelportError('overloaded', `the queue of this model is full (${this.config.maxQueueSize} requests)`, {
+      retryAfter: 1,
     });
   }
 
