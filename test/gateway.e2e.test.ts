@@ -323,14 +323,14 @@ describe('inference gateway', () => {
     assert.match(text, /^modelport_workers\{model="fraud",version="2"\} 1$/m);
   });
 
-  test('kill -9 of a worker under load: only requests on it fail, it restarts, answers stay right', async () => {
+  test('kill -9 of a worker under load: no request fails (a batch caught by the crash runs again), answers stay right', async () => {
     const served = t.server.host.list().find((s) => s.version.model === 'fraud' && s.version.version === 2)!;
     const pid = served.pool.stats().workers.find((w) => w.pid !== undefined)!.pid!;
     const restartsBefore = served.pool.restarts;
     const body = JSON.stringify(fraudRequest([fraudRow]));
     let killed = false;
     const results = await Promise.all(
-      Array.from({ length: 300 }, async (_, i) => {
+      Array.from({ length: 200 }, async (_, i) => {
         if (i === 100 && !killed) {
           killed = true;
           process.kill(pid, 'SIGKILL');
@@ -344,12 +344,7 @@ describe('inference gateway', () => {
       }),
     );
     const failed = results.filter((s) => s !== 200);
-    assert.ok(
-      failed.every((s) => s === 500 || s === 503),
-      JSON.stringify(failed),
-    );
-    // Never more failures than requests the dead worker could hold: the pool pipelines two batches per worker.
-    assert.ok(failed.length <= 2 * served.batcher.config.maxBatchSize, `${failed.length} failed`);
+    assert.deepEqual(failed, [], 'a worker crash under load fails no request');
     await served.pool.whenReady();
     assert.equal(served.pool.restarts, restartsBefore + 1);
     const after = await infer('/v2/models/fraud/infer', body);

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InferRequest } from '../core/index.ts';
 import { ModelportError, toModelportError } from '../core/index.ts';
-import { errorHeaders, readBody } from '../http/index.ts';
+import { errorHeaders, readBody, tooLarge } from '../http/index.ts';
 import { type Logger, requestId } from '../logging/index.ts';
 import {
   decodeSeldon,
@@ -91,6 +91,16 @@ function context(req: IncomingMessage, res: ServerResponse, protocol: Protocol):
 export function createRestHandler(service: InferenceService, options: RestHandlerOptions) {
   const { maxRequestBytes, log } = options;
 
+  /**
+   * Everything that can refuse a request from its headers alone, before a byte of its body is read: a declared
+   * size past the limit (413), then the model's admission (404 for an unknown name, 429 for a full queue).
+   */
+  async function admit(req: IncomingMessage, name: string, version: string | undefined): Promise<void> {
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > maxRequestBytes) throw tooLarge(maxRequestBytes);
+    await service.admit?.(name, version, { headers: req.headers as InferContext['headers'] });
+  }
+
   async function v2(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (path === '/v2' || path === '/v2/') {
       return sendJsonText(res, 200, JSON.stringify(service.serverMetadata()));
@@ -107,7 +117,7 @@ export function createRestHandler(service: InferenceService, options: RestHandle
     const action = match[3];
     if (action === '/infer') {
       if (req.method !== 'POST') throw new ModelportError('method_not_allowed', 'use POST for infer');
-      await service.admit?.(name, version, { headers: req.headers as InferContext['headers'] });
+      await admit(req, name, version);
       const body = await readBody(req, maxRequestBytes);
       const request = decodeV2Request(body, req.headers);
       const binary = req.headers[HEADER_LENGTH_HEADER] !== undefined;
@@ -136,7 +146,7 @@ export function createRestHandler(service: InferenceService, options: RestHandle
       return sendJsonText(res, ready ? 200 : 503, encodeV1ModelStatus(name, ready));
     }
     if (req.method !== 'POST') throw new ModelportError('method_not_allowed', 'use POST for :predict');
-    await service.admit?.(name, undefined, { headers: req.headers as InferContext['headers'] });
+    await admit(req, name, undefined);
     const body = await readBody(req, maxRequestBytes);
     const resolved = await service.resolve(name);
     const { request, format } = decodeV1(body, resolved.signature, resolved.friendly);
@@ -150,7 +160,7 @@ export function createRestHandler(service: InferenceService, options: RestHandle
     if (typeof name !== 'string' || name === '') {
       throw new ModelportError('invalid_request', "name the model in the 'model-id' header", { field: 'model-id' });
     }
-    await service.admit?.(name, undefined, { headers: req.headers as InferContext['headers'] });
+    await admit(req, name, undefined);
     const body = await readBody(req, maxRequestBytes);
     const resolved = await service.resolve(name);
     const { request, format } = decodeSeldon(body, req.headers['content-type'], resolved.signature);
