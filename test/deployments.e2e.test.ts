@@ -292,6 +292,19 @@ describe('deployments', () => {
     await mp.deleteDeployment('misfit');
   });
 
+  test('a deployment is routable the moment create accepts it: the first request waits for its start, never a 404', async () => {
+    await mp.createDeployment('eager', {
+      traffic: [{ model: 'fraud@2', weight: 100 }],
+      scaling: { minReplicas: 0, maxReplicas: 1 },
+    });
+    // No wait for the reconcile: sent right after create answered.
+    const results = await Promise.all(Array.from({ length: 5 }, () => call(t.url, 'eager')));
+    assert.deepEqual(
+      results.map((r) => [r.status, r.version]),
+      Array(5).fill([200, '2']),
+    );
+  });
+
   test('scale to zero, then a burst of 50 from zero: all answered, exactly one worker started', async () => {
     await mp.createDeployment('sleepy', {
       traffic: [{ model: 'fraud@2', weight: 100 }],

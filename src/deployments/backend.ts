@@ -39,6 +39,12 @@ export interface Backend {
    * `invalid_request` naming the field and the fix); optional.
    */
   check?(spec: DeploymentSpec): void;
+  /**
+   * Told the moment a revision is accepted, before it is reconciled; optional. The local backend holds requests
+   * for a deployment it does not route yet until its first revision is routed (or fails), so a deployment that
+   * `create`/`apply` accepted is never a 404.
+   */
+  accepted?(project: string, name: string): void;
   apply(plan: RevisionPlan): Promise<BackendResult>;
   /** Removes everything the backend made for the deployment; nothing there is not an error. */
   remove(project: string, name: string): Promise<void>;

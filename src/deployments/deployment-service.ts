@@ -108,7 +108,10 @@ export class DeploymentService implements VersionUsage {
       now,
       mustNotExist,
     });
-    if (changed) this.#reconcile(project, name);
+    if (changed) {
+      backend.accepted?.(project, name);
+      this.#reconcile(project, name);
+    }
     return this.get(project, name);
   }
 

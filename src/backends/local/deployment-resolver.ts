@@ -1,15 +1,19 @@
 /**
  * Names in inference requests resolve to deployments first: `fraud` splits by the deployment's weights (sticky on
  * its header when set), `fraud@canary` (or the `modelport-tag` header) picks the target with that tag, and
- * `/versions/N` the target serving version N. A name with no deployment falls back to the registry, so any
+ * `/versions/N` the target serving version N. A deployment accepted but not routed yet (its first revision is
+ * starting) holds the request until it is routed. A name with no deployment falls back to the registry, so any
  * registered model can still be called by name.
  */
 import { selectTarget, splitTag, TAG_HEADER } from '../../deployments/index.ts';
 import type { InferContext, InferenceTarget, TargetResolver } from '../../serving/index.ts';
 import type { LocalBackend, RoutedTarget } from './local-backend.ts';
 
-/** What routing needs of the local backend: the route table, and where to mirror for a shadow. */
-export type LocalRoutes = Pick<LocalBackend, 'route' | 'mirror'>;
+/**
+ * What routing needs of the local backend: the route table, the deployments accepted but not routed yet, and where
+ * to mirror for a shadow.
+ */
+export type LocalRoutes = Pick<LocalBackend, 'route' | 'mirror'> & Partial<Pick<LocalBackend, 'whenRouted'>>;
 
 export class DeploymentResolver implements TargetResolver {
   readonly #local: LocalRoutes;
@@ -25,7 +29,12 @@ export class DeploymentResolver implements TargetResolver {
   resolve(name: string, version?: string, headers?: InferContext['headers']): Promise<InferenceTarget> {
     const { base, tag } = splitTag(name);
     const table = this.#local.route(this.#project, base);
-    if (!table) return this.#fallback.resolve(name, version, headers);
+    if (!table) {
+      // Accepted and still starting: held like any cold start, then routed (never a 404 in between).
+      const routed = this.#local.whenRouted?.(this.#project, base);
+      if (routed) return routed.then(() => this.resolve(name, version, headers));
+      return this.#fallback.resolve(name, version, headers);
+    }
 
     let target: RoutedTarget;
     try {

@@ -59,9 +59,16 @@ export interface LocalBackendOptions {
 
 const deploymentKey = (project: string, name: string) => `${project}/${name}`;
 
+interface RouteWaiter {
+  resolve: (table: RouteTable) => void;
+  reject: (error: ModelportError) => void;
+}
+
 export class LocalBackend implements Backend, RouteReader {
   readonly #options: LocalBackendOptions;
   readonly #routes = new Map<string, RouteTable>();
+  /** Deployments accepted but not routed yet, with the requests waiting for their first route. */
+  readonly #pending = new Map<string, Set<RouteWaiter>>();
   readonly #autoscaler: Autoscaler;
   readonly #shadowCounter: Counter;
 
@@ -77,6 +84,32 @@ export class LocalBackend implements Backend, RouteReader {
 
   route(project: string, name: string): RouteTable | undefined {
     return this.#routes.get(deploymentKey(project, name));
+  }
+
+  /** A revision was accepted: until the deployment is routed, requests for its name wait (`whenRouted`). */
+  accepted(project: string, name: string): void {
+    const key = deploymentKey(project, name);
+    if (!this.#routes.has(key) && !this.#pending.has(key)) this.#pending.set(key, new Set());
+  }
+
+  /**
+   * For a deployment accepted and not routed yet: resolves with its route table once its first revision is routed,
+   * or fails with `not_ready` when that revision cannot start or the deployment is removed. Undefined otherwise.
+   */
+  whenRouted(project: string, name: string): Promise<RouteTable> | undefined {
+    const waiters = this.#pending.get(deploymentKey(project, name));
+    if (!waiters) return undefined;
+    return new Promise((resolve, reject) => waiters.add({ resolve, reject }));
+  }
+
+  #settlePending(key: string, table: RouteTable | undefined, why: string): void {
+    const waiters = this.#pending.get(key);
+    if (!waiters) return;
+    this.#pending.delete(key);
+    for (const waiter of waiters) {
+      if (table) waiter.resolve(table);
+      else waiter.reject(new ModelportError('not_ready', why, { retryAfter: 1 }));
+    }
   }
 
   serving(project: string, name: string): ServingRoute | undefined {
@@ -116,6 +149,7 @@ export class LocalBackend implements Backend, RouteReader {
       };
     } catch (error) {
       const e = toModelportError(error);
+      this.#settlePending(deploymentKey(plan.project, plan.name), undefined, `deployment '${plan.name}': ${e.message}`);
       return { ok: false, reason: 'InvalidTargets', message: e.message };
     }
 
@@ -127,6 +161,11 @@ export class LocalBackend implements Backend, RouteReader {
       for (const unit of fresh) if (!this.#inUse(unit.key, previous)) await host.stop(unit.key);
       const error = toModelportError((results[failed] as PromiseRejectedResult).reason);
       const unit = units[failed]!;
+      this.#settlePending(
+        deploymentKey(plan.project, plan.name),
+        undefined,
+        `deployment '${plan.name}' failed to start: ${unit.version.model}@${unit.version.version} could not be loaded`,
+      );
       log.warn('revision failed to load; previous revision keeps serving', {
         deployment: plan.name,
         revision: plan.revision,
@@ -139,6 +178,7 @@ export class LocalBackend implements Backend, RouteReader {
     }
 
     this.#routes.set(deploymentKey(plan.project, plan.name), table);
+    this.#settlePending(deploymentKey(plan.project, plan.name), table, '');
     for (const unit of units) this.#manage(unit, plan.scaling);
     if (previous) await this.#retire(previous, table);
     return { ok: true };
@@ -146,6 +186,7 @@ export class LocalBackend implements Backend, RouteReader {
 
   /** Stops routing to the deployment and stops all of its units. */
   async remove(project: string, name: string): Promise<void> {
+    this.#settlePending(deploymentKey(project, name), undefined, `deployment '${name}' was removed`);
     const table = this.route(project, name);
     if (!table) return;
     this.#routes.delete(deploymentKey(project, name));
@@ -203,6 +244,7 @@ export class LocalBackend implements Backend, RouteReader {
 
   async close(): Promise<void> {
     this.#autoscaler.close();
+    for (const key of [...this.#pending.keys()]) this.#settlePending(key, undefined, 'the server is shutting down');
     this.#routes.clear();
   }
 
