@@ -510,7 +510,7 @@ describe('deployments across a restart and a graceful shutdown', () => {
     await mp.registerVersion('fraud', first.onnx);
     await mp.createDeployment('durable', {
       traffic: [{ model: 'fraud@1', weight: 100 }],
-      runtime: { batching: { maxBatchSize: 64, maxQueueDelay: '400ms' } },
+      runtime: { batching: { maxBatchSize: 64, minBatchDelay: '400ms', maxQueueDelay: '400ms' } },
     });
     await mp.waitDeployment('durable');
 

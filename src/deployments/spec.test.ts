@@ -38,6 +38,14 @@ test('errors name the field', () => {
     [{ traffic: [{ model: 'a', weight: 100 }], resources: { memory: 'lots' } }, 'spec.resources.memory'],
     [{ traffic: [{ model: 'a', weight: 100 }], replicas: 3 }, 'spec.replicas'],
     [{ traffic: [{ model: 'a', weight: 100 }], backend: 'mainframe' }, 'spec.backend'],
+    [
+      { traffic: [{ model: 'a', weight: 100 }], runtime: { batching: { minBatchDelay: 'soon' } } },
+      'spec.runtime.batching.minBatchDelay',
+    ],
+    [
+      { traffic: [{ model: 'a', weight: 100 }], runtime: { batching: { minBatchDelay: '5ms', maxQueueDelay: '2ms' } } },
+      'spec.runtime.batching.minBatchDelay',
+    ],
   ];
   for (const [input, field] of cases) {
     assert.throws(

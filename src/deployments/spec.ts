@@ -12,7 +12,7 @@
  *   shadow: { model: fraud@5, percent: 20 }
  *   sticky: { header: x-user-id }
  *   scaling: { minReplicas: 0, maxReplicas: 4, targetConcurrency: 8, scaleDownDelay: 30s, idleTimeout: 5m }
- *   runtime: { intraOpThreads: 1, batching: { maxBatchSize: 32, maxQueueDelay: 2ms } }
+ *   runtime: { intraOpThreads: 1, batching: { maxBatchSize: 32, minBatchDelay: 2ms, maxQueueDelay: 2ms } }
  *   resources: { memory: 512Mi, cpu: 1 }
  *   env: { LOG_LEVEL: info }
  *   secrets: [{ env: API_TOKEN, secret: partner-token }]
@@ -54,6 +54,7 @@ export const DeploymentSpecSchema = z.strictObject({
       batching: z
         .strictObject({
           maxBatchSize: z.number().int().min(1).max(65_536).optional(),
+          minBatchDelay: Duration.optional(),
           maxQueueDelay: Duration.optional(),
           preferredBatchSizes: z.array(z.number().int().min(1)).optional(),
           maxQueueSize: z.number().int().min(1).max(1_000_000).optional(),
@@ -132,6 +133,20 @@ export function checkSpec(spec: DeploymentSpec): CompiledScaling {
   }
   if (runtime.batching?.maxQueueDelay !== undefined)
     duration(runtime.batching.maxQueueDelay, 'spec.runtime.batching.maxQueueDelay');
+  if (runtime.batching?.minBatchDelay !== undefined) {
+    const min = duration(runtime.batching.minBatchDelay, 'spec.runtime.batching.minBatchDelay');
+    const max =
+      runtime.batching.maxQueueDelay === undefined
+        ? undefined
+        : duration(runtime.batching.maxQueueDelay, 'spec.runtime.batching.maxQueueDelay');
+    if (max !== undefined && min > max) {
+      throw new ModelportError(
+        'invalid_request',
+        `spec.runtime.batching.minBatchDelay (${runtime.batching.minBatchDelay}) exceeds maxQueueDelay (${runtime.batching.maxQueueDelay}); raise maxQueueDelay too`,
+        { field: 'spec.runtime.batching.minBatchDelay' },
+      );
+    }
+  }
   if (runtime.batching?.timeout !== undefined) duration(runtime.batching.timeout, 'spec.runtime.batching.timeout');
   if (resources.memory !== undefined && parseSize(resources.memory) === undefined) {
     throw new ModelportError(

@@ -320,6 +320,7 @@ function serveOptions(spec: DeploymentSpec, scaling: CompiledScaling, env: Recor
       ? {
           batching: {
             ...(batching.maxBatchSize !== undefined ? { maxBatchSize: batching.maxBatchSize } : {}),
+            ...(batching.minBatchDelay !== undefined ? { minBatchDelayMs: ms(batching.minBatchDelay) } : {}),
             ...(batching.maxQueueDelay !== undefined ? { maxQueueDelayMs: ms(batching.maxQueueDelay) } : {}),
             ...(batching.preferredBatchSizes ? { preferredBatchSizes: batching.preferredBatchSizes } : {}),
             ...(batching.maxQueueSize !== undefined ? { maxQueueSize: batching.maxQueueSize } : {}),
