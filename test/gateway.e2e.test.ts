@@ -5,6 +5,8 @@
  * and a worker killed under load.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { trainFraudModel } from '../examples/fraud/train.ts';
@@ -268,6 +270,39 @@ describe('inference gateway', () => {
         headers: { 'content-type': 'application/json' },
       });
       assert.equal(res.status, 413);
+    } finally {
+      await small.close();
+    }
+  });
+
+  test('past --max-connections a new connection is closed unread; once one closes, requests are served', async () => {
+    const small = await startTestServer('embedded', { maxConnections: '2' });
+    const { port } = new URL(small.url);
+    const open = () =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => resolve(socket));
+        socket.on('error', reject);
+      });
+    try {
+      const held = [await open(), await open()];
+      // Make sure the server has accepted both before the third arrives.
+      for (const socket of held) socket.write('GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n');
+      await Promise.all(held.map((socket) => once(socket, 'data')));
+      const third = await open();
+      third.write('GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n');
+      const outcome = await Promise.race([
+        once(third, 'close').then(() => 'closed'),
+        once(third, 'data').then(() => 'answered'),
+      ]);
+      assert.equal(outcome, 'closed');
+      held[0]?.destroy();
+      // Polls until the server has seen the close (no fixed sleep; the test's timeout bounds it).
+      for (;;) {
+        const res = await fetch(`${small.url}/v2/health/live`).catch(() => undefined);
+        if (res?.status === 200) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      held[1]?.destroy();
     } finally {
       await small.close();
     }

@@ -33,6 +33,7 @@ describe('compileServerConfig', () => {
     assert.equal(config.artifacts, '/srv/.modelport/artifacts');
     assert.equal(config.example, true);
     assert.equal(config.shutdownTimeoutMs, 30_000);
+    assert.equal(config.maxConnections, 4096);
     assert.ok(Object.isFrozen(config));
   });
 
@@ -149,6 +150,7 @@ describe('compileServerConfig', () => {
     ['size', { maxUploadSize: '12 parsecs' }, '--max-upload-size / MODELPORT_MAX_UPLOAD_SIZE'],
     ['boolean', { example: 'maybe' }, '--no-example / MODELPORT_EXAMPLE'],
     ['job count', { jobConcurrency: '0' }, '--job-concurrency / MODELPORT_JOB_CONCURRENCY'],
+    ['connection count', { maxConnections: 'many' }, '--max-connections / MODELPORT_MAX_CONNECTIONS'],
     ['allowed host', { egressAllowHosts: 'http://x.io/' }, '--egress-allow-hosts / MODELPORT_EGRESS_ALLOW_HOSTS'],
     ['namespace', { kubeNamespace: 'Models_Prod' }, '--kube-namespace / MODELPORT_KUBE_NAMESPACE'],
     ['kubernetes format', { kubeFormat: 'helm' }, '--kube-format / MODELPORT_KUBE_FORMAT'],

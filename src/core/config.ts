@@ -20,6 +20,7 @@ export const SETTINGS = {
   example: { flag: '--no-example', env: 'MODELPORT_EXAMPLE', default: 'true' },
   maxUploadSize: { flag: '--max-upload-size', env: 'MODELPORT_MAX_UPLOAD_SIZE', default: '2GiB' },
   maxRequestSize: { flag: '--max-request-size', env: 'MODELPORT_MAX_REQUEST_SIZE', default: '64MiB' },
+  maxConnections: { flag: '--max-connections', env: 'MODELPORT_MAX_CONNECTIONS', default: '4096' },
   shutdownTimeout: { flag: '--shutdown-timeout', env: 'MODELPORT_SHUTDOWN_TIMEOUT', default: '30s' },
   headersTimeout: { flag: '--headers-timeout', env: 'MODELPORT_HEADERS_TIMEOUT', default: '10s' },
   bodyTimeout: { flag: '--body-timeout', env: 'MODELPORT_BODY_TIMEOUT', default: '60s' },
@@ -93,6 +94,8 @@ export interface ServerConfig {
   readonly example: boolean;
   readonly maxUploadBytes: number;
   readonly maxRequestBytes: number;
+  /** Open HTTP connections at most; one more is closed at once, before anything of it is read. */
+  readonly maxConnections: number;
   readonly shutdownTimeoutMs: number;
   /** How long a client may take to send headers, a JSON or inference body, and any request (uploads). */
   readonly httpTimeouts: Readonly<{ headersMs: number; bodyMs: number; uploadMs: number }>;
@@ -169,6 +172,10 @@ export function compileServerConfig(
   const jobConcurrency = Number(get('jobConcurrency'));
   if (!/^\d+$/.test(get('jobConcurrency')) || jobConcurrency < 1 || jobConcurrency > 64) {
     fail('jobConcurrency', `'${get('jobConcurrency')}' is not a job count; use an integer from 1 to 64`);
+  }
+  const maxConnections = Number(get('maxConnections'));
+  if (!/^\d+$/.test(get('maxConnections')) || maxConnections < 1 || maxConnections > 1_000_000) {
+    fail('maxConnections', `'${get('maxConnections')}' is not a connection count; use an integer from 1 to 1000000`);
   }
   const shutdownTimeoutMs = parseDuration(get('shutdownTimeout'));
   if (shutdownTimeoutMs === undefined) fail('shutdownTimeout', 'use a duration such as 30s or 500ms');
@@ -257,6 +264,7 @@ export function compileServerConfig(
     example: ['true', '1', 'yes'].includes(exampleValue),
     maxUploadBytes: size('maxUploadSize', get('maxUploadSize')),
     maxRequestBytes: size('maxRequestSize', get('maxRequestSize')),
+    maxConnections,
     shutdownTimeoutMs,
     httpTimeouts,
     jobConcurrency,

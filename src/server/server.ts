@@ -343,6 +343,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       log.child({ component: 'http' }),
       config.httpTimeouts,
     );
+    // A bound on open connections: under a flood, sockets past it are closed unread rather than slowing everyone.
+    http.maxConnections = config.maxConnections;
     cleanups.push(async () => {
       // A server that never listened has nothing to close.
       if (!http.listening) return;
