@@ -90,7 +90,7 @@ describe('js models and imports', { timeout: 120_000 }, () => {
       traffic: [{ model: 'sum@1', weight: 100 }],
       env: { SCALE: '2' },
       secrets: [{ env: 'BIAS', secret: 'SUM_BIAS' }],
-      runtime: { batching: { maxBatchSize: 4, maxQueueDelay: '5s' } },
+      runtime: { batching: { maxBatchSize: 4, minBatchDelay: '5s', maxQueueDelay: '5s' } },
     });
     await client.waitDeployment('summer');
 
