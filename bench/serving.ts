@@ -432,7 +432,17 @@ try {
     await stopChild(peerThreads.child);
   }
 
-  // Faults: kill -9 of the fraud worker under an open-loop 200 req/s; the gateway kills it and times the replacement.
+  // Memory: a worker serving the example model, then growth over malformed requests.
+  const fraudWorkerRss = Math.max(...workerPids.fraud.map((pid) => rssMb(pid)));
+  const fraudWorkerAnon = Math.max(...workerPids.fraud.map((pid) => rssMb(pid, 'RssAnon')));
+  const cnnWorkerRss = Math.max(...workerPids.cnn.map((pid) => rssMb(pid)));
+  const gatewayAnon = rssMb(gatewayPid, 'RssAnon');
+  const rssBefore = rssMb(gatewayPid);
+  const malformedStatuses = await sendMalformed(url, 'fraud', 10_000);
+  const rssAfter = rssMb(gatewayPid);
+
+  // Faults, after the memory figures (they read the first fraud worker's pid): kill -9 of the fraud worker under an
+  // open-loop 200 req/s; the gateway kills it and times the replacement.
   log('\nfaults: kill -9 of the fraud worker under 200 req/s (open loop), 3 trials');
   const faults: { sent: number; failed: number; replacementMs: number }[] = [];
   for (let trial = 0; trial < 3; trial++) {
@@ -466,15 +476,6 @@ try {
       `  trial ${trial + 1}: ${all.length} requests, ${failed} failed; replacement ready in ${fmt(killed.replacementMs)} ms`,
     );
   }
-
-  // Memory: a worker serving the example model, then growth over malformed requests.
-  const fraudWorkerRss = Math.max(...workerPids.fraud.map((pid) => rssMb(pid)));
-  const fraudWorkerAnon = Math.max(...workerPids.fraud.map((pid) => rssMb(pid, 'RssAnon')));
-  const cnnWorkerRss = Math.max(...workerPids.cnn.map((pid) => rssMb(pid)));
-  const gatewayAnon = rssMb(gatewayPid, 'RssAnon');
-  const rssBefore = rssMb(gatewayPid);
-  const malformedStatuses = await sendMalformed(url, 'fraud', 10_000);
-  const rssAfter = rssMb(gatewayPid);
 
   // Ratios to the floors.
   const at = (key: string, connections: number) =>
