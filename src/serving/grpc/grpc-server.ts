@@ -108,6 +108,8 @@ export function createGrpcServer(service: InferenceService, options: GrpcServerO
     },
     ModelInfer: async (req: ModelInferRequest__Output, call: CallInfo) => {
       const model = target(req.model_name, req.model_version, call.headers, 'model_name');
+      // A full queue refuses (RESOURCE_EXHAUSTED) before the tensors are converted and checked.
+      await service.admit?.(model.name, model.version, call.context);
       const { request, raw } = decodeInferRequest(req);
       return encodeInferResponse(await service.infer(model.name, model.version, request, call.context), raw);
     },
