@@ -52,7 +52,10 @@ if (!isMainThread) {
     run = (request) =>
       new Promise((resolve) => {
         const id = next++;
-        pending.set(id, (outputs) => (pending.delete(id), resolve(outputs)));
+        pending.set(id, (outputs) => {
+          pending.delete(id);
+          resolve(outputs);
+        });
         workers[id % threads]?.postMessage({ id, request });
       });
   }

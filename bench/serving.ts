@@ -458,7 +458,10 @@ try {
             body: bodies.fraud.v2json.body,
             headers: bodies.fraud.v2json.headers,
           }).then(
-            async (r) => (await r.arrayBuffer(), r.status),
+            async (r) => {
+              await r.arrayBuffer();
+              return r.status;
+            },
             () => 0,
           ),
         );

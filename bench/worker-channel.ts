@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import type { Tensor } from '../src/core/tensor.ts';
-import { buildCnnModel } from '../src/onnx/index.ts';
+import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { WorkerProcess } from '../src/serving/workers/index.ts';
 
 const { values: args } = parseArgs({

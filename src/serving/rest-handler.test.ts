@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
+import { silentLogger } from '../logging/index.ts';
 import type { InferenceService } from './inference-service.ts';
 import { createRestHandler } from './rest-handler.ts';
 
@@ -37,7 +38,7 @@ describe('REST transport: admission before the body is read', () => {
     },
   };
   const server = createServer((req, res) => {
-    const handle = createRestHandler(service, { maxRequestBytes: 1 << 20, log: () => {} });
+    const handle = createRestHandler(service, { maxRequestBytes: 1 << 20, log: silentLogger() });
     void handle(req, res, req.url ?? '/');
   });
   let port = 0;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Tensor } from '../../core/tensor.ts';
+import type { Tensor } from '../../core/index.ts';
 import { encodeError, encodePredict, encodePredicted, type Frame, FrameError, FrameReader } from './frames.ts';
 
 const EVERY_DATATYPE: Tensor[] = [

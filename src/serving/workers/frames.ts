@@ -15,7 +15,7 @@
  * Decoding checks everything against the frame's declared length: a wrong length, a tensor whose bytes do not match
  * its shape, a truncated field or trailing bytes throw `FrameError`; a malformed frame never yields a tensor.
  */
-import { DATATYPE_SIZE, DATATYPES, type Datatype, type Tensor, type TensorData } from '../../core/tensor.ts';
+import { DATATYPE_SIZE, DATATYPES, type Datatype, type Tensor, type TensorData } from '../../core/index.ts';
 
 const MAGIC = 0x4d;
 const HEADER = 10; // u32 length + magic + kind + u32 id
