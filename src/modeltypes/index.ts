@@ -3,6 +3,8 @@
 export {
   BACKENDS,
   type BaseImage,
+  KSERVE_FORMATS,
+  type KserveFormat,
   BaseImageSchema,
   type ModelRuntime,
   type ModelType,

@@ -25,6 +25,28 @@ const fails = (code: string, field: string, text?: RegExp) => (e: unknown) => {
 };
 
 describe('model type catalogue', () => {
+  test('maps MLflow flavors to one type each and refuses a flavor claimed twice', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'modelport-flavors-'));
+    try {
+      const catalogue = await ModelTypeCatalogue.open(join(dir, 'modeltypes.yaml'));
+      assert.equal((await catalogue.forFlavor('sklearn'))?.name, 'sklearn-1.5');
+      assert.equal((await catalogue.forFlavor('xgboost'))?.name, 'xgboost-2');
+      assert.equal((await catalogue.forFlavor('pytorch'))?.name, 'pytorch-2.4');
+      assert.equal((await catalogue.forFlavor('pyfunc'))?.name, 'mlflow-pyfunc');
+      assert.equal(await catalogue.forFlavor('h2o'), undefined);
+      const sklearn = await catalogue.get('sklearn-1.5');
+      assert.equal(sklearn.kserve_format, 'sklearn');
+      await assert.rejects(catalogue.add({ ...sklearn, name: 'sklearn-1.6' }), (e: unknown) => {
+        assert.ok(e instanceof ModelportError && e.code === 'invalid_request', String(e));
+        assert.match(e.message, /flavor 'sklearn' already maps to the model type 'sklearn-1.5'/);
+        return true;
+      });
+      assert.equal((await catalogue.list()).some((t) => t.name === 'sklearn-1.6'), false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   let dir: string;
   let n = 0;
   before(async () => {
@@ -47,6 +69,9 @@ describe('model type catalogue', () => {
         ['hosted', 'hosted'],
         ['sklearn-1.5', 'container'],
         ['pytorch-2.4', 'container'],
+        ['xgboost-2', 'container'],
+        ['mlflow-pyfunc', 'container'],
+        ['sas-scr', 'container'],
       ],
     );
     assert.match(await readFile(file, 'utf8'), /^# Modelport model types/);
@@ -224,7 +249,7 @@ describe('model type catalogue', () => {
       ],
       [
         `${text}  - name: onnx\n    runtime: onnx\n    default_base_image: { name: a, value: a/b }\n    available_base_images: [{ name: a, value: a/b }]\n`,
-        /model_types\[5\]\.name: the model type 'onnx' is defined twice/,
+        /model_types\[8\]\.name: the model type 'onnx' is defined twice/,
       ],
       ['model_types: [\n', /modeltypes\.yaml: \(yaml\)/],
       ['types: []\n', /list under model_types/],

@@ -68,6 +68,11 @@ export class ModelTypeCatalogue {
     return type;
   }
 
+  /** The type an MLflow flavor maps to (its `flavors:` field); undefined when no type names it. */
+  async forFlavor(flavor: string): Promise<ModelType | undefined> {
+    return (await this.list()).find((t) => t.flavors?.includes(flavor));
+  }
+
   /** The template text for `backend`, following a `{ ref }`; undefined when the type has none. */
   async template(name: string, backend: TemplateBackend): Promise<string | undefined> {
     const { types } = await this.#read();

@@ -41,6 +41,10 @@ const ImageValue = z
   .max(512)
   .regex(/^[a-z0-9][a-zA-Z0-9._:@/-]*$/, 'use an image reference such as registry.example.com/team/image:1.0');
 
+/** The model formats KServe ships a ServingRuntime for (its `modelFormat.name` values). */
+export const KSERVE_FORMATS = ['sklearn', 'xgboost', 'pytorch', 'tensorflow', 'onnx', 'mlflow', 'huggingface'] as const;
+export type KserveFormat = (typeof KSERVE_FORMATS)[number];
+
 export const BaseImageSchema = z.strictObject({ name: ImageName, value: ImageValue });
 export const TemplateSourceSchema = z.union([z.string().min(1).max(65536), z.strictObject({ ref: z.string() })]);
 
@@ -53,6 +57,16 @@ export const ModelTypeSchema = z.strictObject({
   templates: z
     .strictObject({ kubernetes: TemplateSourceSchema.optional(), compose: TemplateSourceSchema.optional() })
     .default({}),
+  /** MLflow flavors (`sklearn`, `xgboost`, `pytorch`, `pyfunc`) whose models `modelport models import` registers here. */
+  flavors: z
+    .array(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'use an MLflow flavor name such as sklearn or pyfunc'))
+    .max(32)
+    .optional(),
+  /** KServe's `modelFormat.name` for this type where a ServingRuntime exists (sklearn, xgboost, pytorch, ...). */
+  kserve_format: z
+    .enum(KSERVE_FORMATS)
+    .optional()
+    .describe(`one of KServe's model formats: ${KSERVE_FORMATS.join(', ')}`),
 });
 
 export type BaseImage = z.output<typeof BaseImageSchema>;
@@ -65,6 +79,8 @@ export interface ModelType {
   default_base_image: BaseImage;
   available_base_images: BaseImage[];
   templates: Partial<Record<TemplateBackend, TemplateSource>>;
+  flavors?: string[];
+  kserve_format?: KserveFormat;
 }
 
 /**
@@ -126,6 +142,20 @@ export function validateCatalogue(types: readonly ModelType[], fieldOf: (index: 
       });
     }
     byName.set(type.name, type);
+  });
+  // A flavor names one type, so that an MLflow import never has to guess.
+  const flavorOwner = new Map<string, string>();
+  types.forEach((type, i) => {
+    (type.flavors ?? []).forEach((flavor, j) => {
+      const owner = flavorOwner.get(flavor);
+      if (owner !== undefined && owner !== type.name) {
+        throw invalid(
+          `${fieldOf(i)}.flavors[${j}]`,
+          `the MLflow flavor '${flavor}' already maps to the model type '${owner}'; remove it from one of them`,
+        );
+      }
+      flavorOwner.set(flavor, type.name);
+    });
   });
   types.forEach((type, i) => {
     for (const backend of BACKENDS) {
