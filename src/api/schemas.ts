@@ -83,6 +83,7 @@ export const ModelVersionSchema = z.object({
     pipelineRun: z.string().nullable(),
   }),
   aliases: z.array(z.string()),
+  image: z.string().nullable().optional().describe('The OCI reference of a version that is a model image'),
   createdAt: z.string(),
 });
 

@@ -59,6 +59,12 @@ export interface RegisterOptions {
   format?: ApiBody<'importModel'>['format'];
   /** The friendly signature (named features, output labels), checked against the model before it is stored. */
   signature?: ApiBody<'setSignature'>;
+  /** The model type of the catalogue (`sklearn-1.5`); default: the format. */
+  type?: string;
+  /** An OCI image reference: the version is this image (upload an empty body). Container types only. */
+  image?: string;
+  /** A container type's tensor signature ({ inputs, outputs }), since the server never opens such a model. */
+  declaredSignature?: ApiResponse<'getVersion'>['signature'];
   /** Called as upload bytes are sent (for progress bars). */
   onProgress?: (sentBytes: number) => void;
 }
@@ -272,6 +278,9 @@ export class ModelportClient {
       pipelineRun: options.pipelineRun,
       format: options.format,
       signature: options.signature ? JSON.stringify(options.signature) : undefined,
+      type: options.type,
+      image: options.image,
+      declaredSignature: options.declaredSignature ? JSON.stringify(options.declaredSignature) : undefined,
     };
     const { method, path } = this.#resolve('registerVersion', { model: name });
     return this.request(method, path, {

@@ -43,6 +43,7 @@ export {
   notFound,
   toModelportError,
 } from './errors.ts';
+export { type ImageReference, parseImageReference } from './image-reference.ts';
 export { checkAlias, checkName, type ModelRef, parseModelRef } from './names.ts';
 export { Semaphore } from './semaphore.ts';
 export {

@@ -3,6 +3,6 @@
  * https:// or s3:// URL (downloaded by the server through the egress guard, then registered).
  */
 export { sniffFormat } from './format.ts';
-export { type LocalImport, localImport } from './local-source.ts';
+export { type LocalImport, localContainerImport, localImport } from './local-source.ts';
 export { describeMlflowSpecs, type MlflowModel, type MlflowSpec, readMlflowModel } from './mlflow.ts';
 export { type DownloadDeps, downloadModel, type S3Download, sourceLabel } from './url-source.ts';

@@ -83,3 +83,25 @@ export async function localImport(path: string, tempDir: string): Promise<LocalI
   await refuseEscapingData(path);
   return { file: path, format: 'onnx', tags: {}, cleanup: nothing };
 }
+
+/**
+ * What a container model type's upload is: a file as it is, a folder packed into a .tgz as js models are. Nothing
+ * is opened or parsed: the file is data for the type's base image (a pickle runs code when loaded).
+ */
+export async function localContainerImport(
+  path: string,
+  tempDir: string,
+): Promise<{ file: string; cleanup(): Promise<void> }> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new ModelportError('invalid_request', `cannot read '${path}'`, { field: 'path' });
+  if (!info.isDirectory()) return { file: path, cleanup: nothing };
+  const dir = await mkdtemp(join(tempDir, 'modelport-pack-'));
+  const file = join(dir, 'model.tgz');
+  try {
+    await packFolder(path, file);
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return { file, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}

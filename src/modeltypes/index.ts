@@ -3,9 +3,9 @@
 export {
   BACKENDS,
   type BaseImage,
+  BaseImageSchema,
   KSERVE_FORMATS,
   type KserveFormat,
-  BaseImageSchema,
   type ModelRuntime,
   type ModelType,
   ModelTypeSchema,

@@ -41,7 +41,10 @@ describe('model type catalogue', () => {
         assert.match(e.message, /flavor 'sklearn' already maps to the model type 'sklearn-1.5'/);
         return true;
       });
-      assert.equal((await catalogue.list()).some((t) => t.name === 'sklearn-1.6'), false);
+      assert.equal(
+        (await catalogue.list()).some((t) => t.name === 'sklearn-1.6'),
+        false,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -12,12 +12,21 @@
  *   (`BlobGuard.protect`) so a sweep running meanwhile spares it. An orphan blob is harmless; a dangling row is not.
  */
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { ModelSignature } from '../core/index.ts';
-import { checkAlias, checkName, ModelportError, type ModelRef, notFound } from '../core/index.ts';
-import { bindFriendlySignature, type FriendlySignature } from '../signatures/index.ts';
+import { checkAlias, checkName, ModelportError, type ModelRef, notFound, parseImageReference } from '../core/index.ts';
+import { bindFriendlySignature, checkDeclaredSignature, type FriendlySignature } from '../signatures/index.ts';
 import type { ArtifactStore, Database, ModelVersionsTable } from '../store/index.ts';
-import type { Model, ModelInspector, ModelVersion, Project, RegisterVersionInput, VersionUsage } from './types.ts';
+import type {
+  Model,
+  ModelInspector,
+  ModelTypeLookup,
+  ModelVersion,
+  Project,
+  RegisterVersionInput,
+  VersionUsage,
+} from './types.ts';
 
 /** The slice of the metadata store the registry needs. */
 export interface RegistryStore {
@@ -39,6 +48,8 @@ export interface ModelRegistryDeps {
   lineage?: DataLineage;
   /** Claims artifacts for a concurrent garbage collection (src/gc). */
   guard?: { protect(sha256s: readonly string[]): Promise<void> };
+  /** The model-type catalogue; without it only the onnx, js and hosted types register. */
+  modelTypes?: ModelTypeLookup;
   now?: () => Date;
 }
 
@@ -52,6 +63,7 @@ export class ModelRegistry {
   #usage: VersionUsage | undefined;
   readonly #lineage: DataLineage | undefined;
   readonly #guard: ModelRegistryDeps['guard'];
+  readonly #modelTypes: ModelTypeLookup | undefined;
   readonly #now: () => Date;
 
   constructor(deps: ModelRegistryDeps) {
@@ -62,6 +74,7 @@ export class ModelRegistry {
     this.#usage = deps.usage;
     this.#lineage = deps.lineage;
     this.#guard = deps.guard;
+    this.#modelTypes = deps.modelTypes;
     this.#now = deps.now ?? (() => new Date());
   }
 
@@ -171,20 +184,29 @@ export class ModelRegistry {
     checkName(name, 'model');
     const aliases = (input.aliases ?? []).map((a) => checkAlias(a));
     const projectId = await this.#projectId(project);
-    const format = input.format ?? 'onnx';
     const given = input.lineage?.dataCommit;
     const dataCommit =
       given === undefined || given === null || this.#lineage === undefined
         ? (given ?? null)
         : await this.#lineage.pin(project, given, 'dataCommit');
+    const kind = await this.#kindOf(input);
+    const { format, modelType } = kind;
+    input.onRuntime?.(kind.runtime);
 
-    const signature = await this.#inspector.inspect(input.file, format);
+    // Checked in full before anything is stored. A container type's file is data to Modelport: stored and
+    // checksummed, never opened (a pickle runs code when loaded; only the type's base image ever loads it).
+    const signature =
+      kind.runtime === 'container'
+        ? (input.declaredSignature as ModelSignature)
+        : await this.#inspector.inspect(input.file as string, format);
     const friendly = input.friendlySignature ? bindFriendlySignature(input.friendlySignature, signature) : null;
     const guard = this.#guard;
-    const artifact = await this.#artifacts.putFile(
-      input.file,
-      guard ? { onHashed: (ref) => guard.protect([ref.sha256]) } : {},
-    );
+    const claim = guard ? { onHashed: (ref: { sha256: string }) => guard.protect([ref.sha256]) } : {};
+    const artifact =
+      kind.image !== undefined
+        ? // The version's identity: a small descriptor, so downloads and checksums work as for any version.
+          await this.#artifacts.put(Readable.from([Buffer.from(`${JSON.stringify({ image: kind.image })}\n`)]), claim)
+        : await this.#artifacts.putFile(input.file as string, claim);
 
     const now = this.#stamp();
     const version = await this.#store.transaction(async (trx) => {
@@ -215,7 +237,8 @@ export class ModelRegistry {
           model_id: model.id,
           version: model.latest_version,
           format,
-          model_type: format,
+          model_type: modelType,
+          image: kind.image ?? null,
           artifact_sha256: artifact.sha256,
           artifact_size: artifact.size,
           signature: JSON.stringify(signature),
@@ -368,6 +391,69 @@ export class ModelRegistry {
 
   // Internals
 
+  /**
+   * How a registration is stored: its format, type and runtime, checked against the catalogue. Errors name the
+   * field (`type`, `image`, `signature`, `format`) and say the fix.
+   */
+  async #kindOf(
+    input: RegisterVersionInput,
+  ): Promise<{ format: string; modelType: string; runtime: string; image?: string }> {
+    const typeName = input.modelType ?? input.format ?? 'onnx';
+    let runtime: string = typeName;
+    if (this.#modelTypes && (input.modelType !== undefined || !isOwn(typeName))) {
+      const type = await this.#modelTypes.get(typeName).catch((error: unknown) => {
+        if (error instanceof ModelportError && error.code === 'not_found') {
+          throw invalid(
+            'type',
+            `unknown model type '${typeName}'; see the types with 'modelport modeltypes list' or add one with 'modelport modeltypes add -f type.yaml'`,
+          );
+        }
+        throw error;
+      });
+      runtime = type.runtime;
+    } else if (!isOwn(typeName)) {
+      throw invalid('type', `unknown model type '${typeName}'; use onnx, js or hosted`);
+    }
+    if (runtime !== 'container') {
+      if (input.image !== undefined) {
+        throw invalid(
+          'image',
+          `the model type '${typeName}' runs in Modelport (runtime ${runtime}), not in an image of its own; register its file instead, or use a container model type with --image`,
+        );
+      }
+      if (input.declaredSignature !== undefined) {
+        throw invalid(
+          'signature',
+          `a ${runtime} model's tensor signature is read from the model itself; give only features and outputs`,
+        );
+      }
+      if (input.format !== undefined && input.format !== runtime) {
+        throw invalid('format', `'${input.format}' does not match the model type '${typeName}' (runtime ${runtime})`);
+      }
+      if (input.file === undefined) throw invalid('file', 'send the model file');
+      return { format: runtime, modelType: typeName, runtime };
+    }
+    if (input.format !== undefined) {
+      throw invalid('format', `'${typeName}' is a container model type; leave format out (the file is not opened)`);
+    }
+    if (input.declaredSignature === undefined) {
+      throw invalid(
+        'signature',
+        `a '${typeName}' model is never opened by Modelport, so its signature must be declared: pass --signature signature.yaml with inputs and outputs ({ name, datatype, shape })`,
+      );
+    }
+    checkDeclaredSignature(input.declaredSignature, 'signature');
+    if (input.image !== undefined) {
+      if (input.file !== undefined) {
+        throw invalid('image', 'a model image is the version itself; send no file with --image');
+      }
+      parseImageReference(input.image, 'image');
+      return { format: 'image', modelType: typeName, runtime, image: input.image };
+    }
+    if (input.file === undefined) throw invalid('file', `send the model file, or --image for a model image`);
+    return { format: 'container', modelType: typeName, runtime };
+  }
+
   #stamp(): string {
     return this.#now().toISOString();
   }
@@ -441,6 +527,15 @@ function toVersion(project: string, model: string, row: VersionRow, aliases: Map
     metrics: JSON.parse(row.metrics) as Record<string, number>,
     lineage: { source: row.source, dataCommit: row.data_commit, pipelineRun: row.pipeline_run },
     aliases: [...aliases].filter(([, v]) => v === row.version).map(([a]) => a),
+    image: row.image ?? null,
     createdAt: row.created_at,
   };
 }
+
+/** Runtimes whose files Modelport itself loads (and so inspects at registration). */
+const OWN_RUNTIMES = ['onnx', 'js', 'hosted'] as const;
+type OwnRuntime = (typeof OWN_RUNTIMES)[number];
+const isOwn = (runtime: string): runtime is OwnRuntime => (OWN_RUNTIMES as readonly string[]).includes(runtime);
+
+const invalid = (field: string, message: string) =>
+  new ModelportError('invalid_request', `${field}: ${message}`, { field });

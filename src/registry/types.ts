@@ -41,17 +41,33 @@ export interface ModelVersion {
   metrics: Record<string, number>;
   lineage: Lineage;
   aliases: string[];
+  /** The OCI reference of a version that is an image (a container type's model image); null otherwise. */
+  image?: string | null;
   createdAt: string;
 }
 
 export interface RegisterVersionInput {
-  /** A local file holding the uploaded model (spooled by the caller); the registry copies it into the store. */
-  file: string;
+  /**
+   * A local file holding the uploaded model (spooled by the caller); the registry copies it into the store. Absent
+   * only for a version that is an image (`image`).
+   */
+  file?: string;
   /**
    * How the file is served: an ONNX model, a `js` model folder as a .tgz (src/runtimes/js), or a `hosted`
-   * descriptor (src/runtimes/hosted). Default 'onnx'.
+   * descriptor (src/runtimes/hosted). Default: the model type's runtime, else 'onnx'.
    */
   format?: 'onnx' | 'js' | 'hosted';
+  /**
+   * The model type of the catalogue (`sklearn-1.5`, an added type); default the format. A `container` type's file is
+   * stored and checksummed but never opened: it needs `declaredSignature`.
+   */
+  modelType?: string;
+  /** The tensor signature of a container type's model, declared since Modelport never opens the file. */
+  declaredSignature?: ModelSignature;
+  /** Called with the runtime the version resolves to, before anything is checked or stored (permission checks). */
+  onRuntime?: (runtime: string) => void;
+  /** An OCI image reference (digest included when known): a version that IS an image, with no file. */
+  image?: string;
   description?: string;
   tags?: Record<string, string>;
   metrics?: Record<string, number>;
@@ -69,4 +85,9 @@ export interface ModelInspector {
 /** Who uses a model version (deployments); the registry refuses to delete a version in use. */
 export interface VersionUsage {
   usersOf(project: string, model: string, version: number): Promise<string[]>;
+}
+
+/** The slice of the model-type catalogue the registry reads: a type's runtime. */
+export interface ModelTypeLookup {
+  get(name: string): Promise<{ name: string; runtime: string }>;
 }

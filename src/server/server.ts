@@ -190,12 +190,14 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       timeoutMs: 30 * 60_000,
     });
     cleanups.push(() => importGuard.close());
+    const modelTypes = await ModelTypeCatalogue.open(join(config.home, 'modeltypes.yaml'));
     const registry = new ModelRegistry({
       store: metadata,
       artifacts,
       guard,
       lineage: { pin: (project, value, field) => data.pinLineage(project, value, field) },
       inspector: modelInspector({ workDir: uploadDir, timeoutMs: 60_000, egress }),
+      modelTypes,
     });
 
     const secretKey = await loadSecretKey({
@@ -226,7 +228,6 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         },
       );
     }
-    const modelTypes = await ModelTypeCatalogue.open(join(config.home, 'modeltypes.yaml'));
 
     const metricsRegistry = new MetricsRegistry();
     const servingMetrics = createServingMetrics(metricsRegistry);

@@ -1,4 +1,6 @@
 /** Friendly signatures: named, typed features and an output mapping on top of a model's tensor signature. */
+
+export { checkDeclaredSignature } from './declared-signature.ts';
 export {
   bindFriendlySignature,
   compileFriendlySignature,

@@ -2,7 +2,7 @@
 import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { can } from '../../auth/index.ts';
-import type { ModelRef } from '../../core/index.ts';
+import type { ModelRef, ModelSignature } from '../../core/index.ts';
 import { checkName, ModelportError } from '../../core/index.ts';
 import { tooLarge } from '../../http/index.ts';
 import { type DownloadDeps, downloadModel, sniffFormat, sourceLabel } from '../../imports/index.ts';
@@ -49,6 +49,14 @@ function pairs<T>(items: string[], field: string, value: (raw: string, key: stri
     out[key] = value(item.slice(eq + 1), key);
   }
   return out;
+}
+
+function parseJson(text: string, field: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ModelportError('invalid_request', `${field}: not valid JSON`, { field });
+  }
 }
 
 const toRef = (model: string, version: string): ModelRef =>
@@ -152,6 +160,21 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
           .max(256 * 1024)
           .optional()
           .describe('The friendly signature as JSON: { features: [...], outputs: { labels, ... } }'),
+        type: z
+          .string()
+          .max(63)
+          .optional()
+          .describe('The model type of the catalogue (sklearn-1.5, ...); default: the format'),
+        image: z
+          .string()
+          .max(512)
+          .optional()
+          .describe('An OCI image reference: the version is this image (send no body); container types only'),
+        declaredSignature: z
+          .string()
+          .max(256 * 1024)
+          .optional()
+          .describe("A container type's tensor signature as JSON: { inputs: [...], outputs: [...] }"),
       }),
       body: { stream: 'application/octet-stream' },
       status: 201,
@@ -171,24 +194,51 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
         );
         const friendly =
           query.signature === undefined ? undefined : parseFriendlySignature(query.signature, 'query.signature');
+        const declared =
+          query.declaredSignature === undefined
+            ? undefined
+            : parseJson(query.declaredSignature, 'query.declaredSignature');
+        const common = {
+          description: query.description,
+          tags,
+          metrics,
+          aliases: query.alias,
+          lineage: { source: query.source, dataCommit: query.dataCommit, pipelineRun: query.pipelineRun },
+          ...(friendly ? { friendlySignature: friendly } : {}),
+          ...(query.type !== undefined ? { modelType: query.type } : {}),
+          ...(declared !== undefined ? { declaredSignature: declared as ModelSignature } : {}),
+          // A js model runs its code on this server as soon as it is checked: that needs the code permission,
+          // whether the format was given, sniffed, or follows from the model type.
+          onRuntime: (runtime: string) => {
+            if (runtime === 'js') require('code');
+          },
+        };
+        if (query.image !== undefined) {
+          // A model image is the version itself: there is no file to receive.
+          if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined) {
+            throw new ModelportError('invalid_request', 'image: a model image version has no file; send no body', {
+              field: 'query.image',
+            });
+          }
+          if (query.format !== undefined) {
+            throw new ModelportError('invalid_request', 'format: a model image has no file format; leave it out', {
+              field: 'query.format',
+            });
+          }
+          return await registry.registerVersion(params.project, params.model, { ...common, image: query.image });
+        }
         if (Number(req.headers['content-length']) > maxUploadBytes) throw tooLarge(maxUploadBytes);
         const spooled = await spoolToFile(req, { dir: uploadDir, maxBytes: maxUploadBytes, signal });
         try {
           if (spooled.size === 0) {
             throw new ModelportError('invalid_model', 'the body is empty; send the model file as the request body');
           }
-          const format = query.format ?? (await sniffFormat(spooled.path));
-          // A js model runs its code on this server as soon as it is checked: that needs the code permission.
-          if (format === 'js') require('code');
+          // A container type's file is never sniffed beyond what storing it needs: no format to guess.
+          const format = query.format ?? (query.type === undefined ? await sniffFormat(spooled.path) : undefined);
           return await registry.registerVersion(params.project, params.model, {
+            ...common,
             file: spooled.path,
-            format,
-            description: query.description,
-            tags,
-            metrics,
-            aliases: query.alias,
-            lineage: { source: query.source, dataCommit: query.dataCommit, pipelineRun: query.pipelineRun },
-            ...(friendly ? { friendlySignature: friendly } : {}),
+            ...(format !== undefined ? { format } : {}),
           });
         } finally {
           await rm(spooled.path, { force: true });

@@ -1,14 +1,20 @@
 /** `modelport models ...`: the model registry from the command line. */
 import { open, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import type { ModelportClient, RegisterOptions } from '../../client/index.ts';
-import { formatBytes, parseModelRef } from '../../core/index.ts';
-import { localImport } from '../../imports/index.ts';
+import { ModelportApiError, type ModelportClient, type RegisterOptions } from '../../client/index.ts';
+import { formatBytes, ModelportError, parseModelRef } from '../../core/index.ts';
+import { localContainerImport, localImport } from '../../imports/index.ts';
 import type { ModelVersion } from '../../registry/index.ts';
 import { type Command, defineCommand, UsageError } from '../command.ts';
 import { details, type Io, json, table } from '../output.ts';
 import { progressBar } from '../progress.ts';
-import { attachFriendly, describeFriendly, isHostedDescriptor, signatureOption } from './signatures.ts';
+import {
+  attachFriendly,
+  describeFriendly,
+  isHostedDescriptor,
+  readSignatureFile,
+  signatureOption,
+} from './signatures.ts';
 
 function keyValues(values: unknown, flag: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -31,7 +37,7 @@ function parseMetrics(values: unknown): Record<string, number> {
 }
 
 const registered = (v: ModelVersion) =>
-  `registered ${v.model}@${v.version} (${v.format}, ${formatBytes(v.size)}, sha256 ${v.sha256.slice(0, 12)})${v.aliases.length ? ` aliases: ${v.aliases.join(', ')}` : ''}\n`;
+  `registered ${v.model}@${v.version} (${v.image ? `image ${v.image}` : v.modelType !== v.format ? `${v.modelType}, ${formatBytes(v.size)}` : `${v.format}, ${formatBytes(v.size)}`}, sha256 ${v.sha256.slice(0, 12)})${v.aliases.length ? ` aliases: ${v.aliases.join(', ')}` : ''}\n`;
 
 /** Streams a prepared local model to the server with a progress bar. */
 async function upload(
@@ -54,6 +60,22 @@ async function upload(
     return version;
   } finally {
     await handle.close();
+  }
+}
+
+/** The runtime of a model type, with the server's own wording when the type is unknown. */
+async function modelTypeRuntime(client: ModelportClient, type: string): Promise<string> {
+  try {
+    return (await client.getModelType(type)).runtime;
+  } catch (error) {
+    if (error instanceof ModelportApiError && error.code === 'not_found') {
+      throw new ModelportError(
+        'invalid_request',
+        `type: unknown model type '${type}'; see the types with 'modelport modeltypes list' or add one with 'modelport modeltypes add -f type.yaml'`,
+        { field: 'type' },
+      );
+    }
+    throw error;
   }
 }
 
@@ -109,36 +131,74 @@ export const modelCommands: Command[] = [
   defineCommand({
     words: ['models', 'register'],
     usage:
-      'models register <name> <file.onnx|model.tgz|folder> [--alias A]... [--description D] [--tag k=v]... [--metric k=v]...',
-    summary: 'Upload an ONNX file or a js model (.tgz or folder, packed here) as the next version of a model',
-    args: [2, 2],
+      'models register <name> [<file.onnx|model.tgz|file|folder>] [--type T] [--image REF] [--signature FILE] [--alias A]... [--description D] [--tag k=v]... [--metric k=v]...',
+    summary:
+      'Upload a model as the next version: ONNX, a js model (.tgz or folder, packed here), a file or folder of a container model type (--type sklearn-1.5, never opened), or a model image (--image)',
+    args: [1, 2],
     options: {
+      type: {
+        type: 'string',
+        description: 'Model type of the catalogue (modelport modeltypes list); default: by content',
+      },
+      image: {
+        type: 'string',
+        description: 'The version is this OCI image (registry/repo:tag[@sha256:...]); no file. Container types only',
+      },
+      digest: { type: 'string', description: 'With --image: the image digest (sha256:...), pinned in the version' },
       alias: { type: 'string', multiple: true, description: 'Point this alias at the new version (repeatable)' },
       description: { type: 'string', description: 'A description of this version' },
       tag: { type: 'string', multiple: true, description: 'key=value tag (repeatable)' },
       metric: { type: 'string', multiple: true, description: 'key=number metric (repeatable)' },
       source: { type: 'string', description: 'Lineage: where the model came from (a code reference or URL)' },
       'data-commit': { type: 'string', description: 'Lineage: the data commit it was trained on' },
-      signature: { type: 'string', description: 'Friendly signature file (YAML/JSON: features, outputs)' },
+      signature: {
+        type: 'string',
+        description:
+          'Signature file (YAML/JSON): features and outputs; for a container type also inputs and outputs tensors (required)',
+      },
     },
     async run({ args, options, io, format, client }) {
-      const [name, path] = args as [string, string];
+      const [name, path] = args as [string, string | undefined];
       const metrics = parseMetrics(options['metric']);
+      const type = options['type'];
+      const image = options['image'];
+      const signatureFile = options['signature'];
+      const signature = typeof signatureFile === 'string' ? await readSignatureFile(signatureFile) : {};
+      const common = {
+        description: options['description'],
+        aliases: options['alias'],
+        tags: keyValues(options['tag'], '--tag'),
+        metrics,
+        source: options['source'],
+        dataCommit: options['data-commit'],
+        ...(signature.friendly ? { signature: signature.friendly } : {}),
+        ...(signature.declared ? { declaredSignature: signature.declared } : {}),
+        ...(type !== undefined ? { type } : {}),
+      };
+      if (image !== undefined) {
+        if (path !== undefined) throw new UsageError('--image: a model image is the version itself; give no file');
+        if (type === undefined) throw new UsageError('--image needs --type, a container model type (e.g. sas-scr)');
+        const digest = options['digest'];
+        const reference = digest === undefined ? image : `${image.replace(/@.*$/, '')}@${digest}`;
+        const version = await client().registerVersion(name, new Uint8Array(0), { ...common, image: reference });
+        io.out(format === 'json' ? json(version) : registered(version));
+        return 0;
+      }
+      if (path === undefined) throw new UsageError('give the model file or folder, or --image for a model image');
       if (!(await stat(path).catch(() => undefined))) throw new UsageError(`cannot read the file '${path}'`);
-      const friendly = await signatureOption(options['signature']);
-      // A .yaml/.yml/.json file is a hosted model's descriptor (src/runtimes/hosted), uploaded as it is.
-      const source = isHostedDescriptor(path)
-        ? { file: path, format: 'hosted' as const, description: undefined, tags: {}, cleanup: async () => {} }
-        : await localImport(path, tmpdir());
+      // A container type's file or folder goes as it is (a folder packed): it is data, never opened here.
+      const container = type !== undefined && (await modelTypeRuntime(client(), type)) === 'container';
+      const source = container
+        ? { ...(await localContainerImport(path, tmpdir())), format: undefined, description: undefined, tags: {} }
+        : isHostedDescriptor(path)
+          ? // A .yaml/.yml/.json file is a hosted model's descriptor (src/runtimes/hosted), uploaded as it is.
+            { file: path, format: 'hosted' as const, description: undefined, tags: {}, cleanup: async () => {} }
+          : await localImport(path, tmpdir());
       try {
         const version = await upload(io, client(), name, source, {
-          description: options['description'] ?? source.description,
-          aliases: options['alias'],
-          tags: { ...source.tags, ...keyValues(options['tag'], '--tag') },
-          metrics,
-          source: options['source'],
-          dataCommit: options['data-commit'],
-          ...(friendly ? { signature: friendly } : {}),
+          ...common,
+          description: common.description ?? source.description,
+          tags: { ...source.tags, ...common.tags },
         });
         io.out(format === 'json' ? json(version) : registered(version));
       } finally {

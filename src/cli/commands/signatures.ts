@@ -1,11 +1,17 @@
 /** `modelport models signature ...`: friendly signatures (named features, output labels) of model versions. */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import type { ModelportClient } from '../../client/index.ts';
-import { parseModelRef } from '../../core/index.ts';
+import { type ModelSignature, parseModelRef } from '../../core/index.ts';
 import { readMlflowModel } from '../../imports/index.ts';
 import type { ModelVersion } from '../../registry/index.ts';
-import { type FriendlySignature, friendlyFromMlflow, parseFriendlySignature } from '../../signatures/index.ts';
+import {
+  checkDeclaredSignature,
+  type FriendlySignature,
+  friendlyFromMlflow,
+  parseFriendlySignature,
+} from '../../signatures/index.ts';
 import { type Command, defineCommand, UsageError } from '../command.ts';
 import { type Io, json, table } from '../output.ts';
 
@@ -18,6 +24,38 @@ export async function readFriendlySignatureFile(path: string, flag = '--signatur
     throw new UsageError(`${flag}: cannot read '${path}'`);
   }
   return parseFriendlySignature(text, flag.replace(/^-+/, ''));
+}
+
+/**
+ * A `--signature` file for a container model type: the declared tensor signature (`inputs`, `outputs`, each a list
+ * of { name, datatype, shape }) and, optionally, the friendly signature under `friendly:` (features, outputs).
+ * A file without `inputs` is a friendly signature only.
+ */
+export async function readSignatureFile(
+  path: string,
+): Promise<{ declared?: ModelSignature; friendly?: FriendlySignature }> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new UsageError(`--signature: cannot read '${path}'`);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text, { schema: 'core', maxAliasCount: 100, uniqueKeys: true });
+  } catch (error) {
+    throw new UsageError(
+      `--signature: '${path}' is not YAML or JSON: ${String((error as Error).message).split('\n')[0]}`,
+    );
+  }
+  const record = (typeof doc === 'object' && doc !== null ? doc : {}) as Record<string, unknown>;
+  if (!('inputs' in record)) return { friendly: parseFriendlySignature(text, 'signature') };
+  const declared = checkDeclaredSignature({ inputs: record['inputs'], outputs: record['outputs'] }, 'signature');
+  const friendly =
+    record['friendly'] === undefined
+      ? undefined
+      : parseFriendlySignature(JSON.stringify(record['friendly']), 'signature.friendly');
+  return { declared, ...(friendly ? { friendly } : {}) };
 }
 
 /** The `--signature FILE` option, read and checked, or undefined when absent. */

@@ -356,6 +356,13 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    id: '050_model_images',
+    async up(db) {
+      // A version that IS an image (a SAS Container Runtime model): its OCI reference, digest included when given.
+      await db.schema.alterTable('model_versions').addColumn('image', 'text').execute();
+    },
+  },
 ];
 
 /**

@@ -42,6 +42,8 @@ export interface ModelVersionsTable {
   pipeline_run: string | null;
   /** JSON of FriendlySignature (src/signatures), or null. Added by 005_friendly_signatures. */
   friendly_signature: string | null;
+  /** OCI reference of a version that is an image (no artifact of its own); null otherwise. Added by 050_model_images. */
+  image: string | null;
   created_at: string;
 }
 
