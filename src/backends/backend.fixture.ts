@@ -32,14 +32,18 @@ const TYPES: Record<string, string> = {
   iris: 'sklearn-1.5',
   broken: 'onnx',
   ghost: 'retired-type',
+  scorer: 'sas-scr',
 };
+
+/** Versions that are images (no artifact of their own). */
+const IMAGES: Record<string, string> = { scorer: `registry.example.com/sas/scorer:1.4@sha256:${'c3'.repeat(32)}` };
 
 export function version(model: string, v: number): ModelVersion {
   return {
     project: 'default',
     model,
     version: v,
-    format: TYPES[model] === 'onnx' ? 'onnx' : 'binary',
+    format: TYPES[model] === 'onnx' ? 'onnx' : IMAGES[model] ? 'image' : 'container',
     modelType: TYPES[model] ?? 'onnx',
     sha256: `${String(v).padStart(2, '0')}${'ab'.repeat(31)}`,
     size: 100,
@@ -49,6 +53,7 @@ export function version(model: string, v: number): ModelVersion {
     metrics: {},
     lineage: { source: null, dataCommit: null, pipelineRun: null },
     aliases: [],
+    image: IMAGES[model] ?? null,
     createdAt: '2025-01-01T00:00:00.000Z',
   };
 }
@@ -116,4 +121,5 @@ export const SPEC_MATRIX: Record<string, DeploymentSpecInput> = {
     secrets: [{ env: 'API_TOKEN', secret: 'partner-token' }],
   },
   custom: { traffic: [{ model: 'churn@7', weight: 100 }], resources: { memory: '512MiB', cpu: '500m' } },
+  image: { traffic: [{ model: 'scorer@2', weight: 100 }] },
 };

@@ -39,6 +39,13 @@ export interface ModelBinding {
   sha256: string;
   runtime: ModelRuntime;
   image: string;
+  /**
+   * False for a version that IS an image (a SAS Container Runtime model): there is nothing to download, so no
+   * STORAGE_URI and no model-download entry.
+   */
+  hasArtifact: boolean;
+  /** KServe's `modelFormat.name` when KServe has a ServingRuntime for the type (sklearn, xgboost, ...). */
+  kserveFormat?: string | undefined;
   /** The backend's template text of the model's type (built in for Modelport's own runtimes when absent). */
   template: string;
 }
@@ -121,7 +128,12 @@ export async function bindModels(
       format: version.format,
       sha256: version.sha256,
       runtime: type.runtime,
-      image: own ? (options.modelportImage ?? DEFAULT_MODELPORT_IMAGE) : type.default_base_image.value,
+      // A model image is the version itself; a container type's file runs on the type's (default) base image.
+      image: own
+        ? (options.modelportImage ?? DEFAULT_MODELPORT_IMAGE)
+        : (version.image ?? type.default_base_image.value),
+      hasArtifact: !version.image,
+      ...(type.kserve_format !== undefined ? { kserveFormat: type.kserve_format } : {}),
       template,
     });
   }

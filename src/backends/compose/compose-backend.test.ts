@@ -11,6 +11,7 @@ import { filesUnder, openSources, planOf, revisionOf, SPEC_MATRIX } from '../bac
 import type { BindingSources } from '../render-input.ts';
 import { ManifestValidator } from '../schema-validation.ts';
 import { ComposeBackend } from './compose-backend.ts';
+import { composeMemory } from './compose-renderer.ts';
 
 const validator = new ManifestValidator();
 let sources: BindingSources;
@@ -77,11 +78,24 @@ describe('compose bundle', () => {
     const service = base.services['s-iris-v3'];
     assert.equal(service.image, 'docker.io/seldonio/mlserver:1.6.1-sklearn');
     assert.equal(service.environment.MLSERVER_MODEL_URI, '/models/iris/3');
-    assert.deepEqual(service.deploy.resources.limits, { cpus: 2, memory: `${4 * 1024 ** 3}b` });
+    assert.deepEqual(service.deploy.resources.limits, { cpus: 2, memory: '4g' });
+    assert.deepEqual(composeMemory('512MiB'), '512m');
+    assert.deepEqual(composeMemory('1536MiB'), '1536m');
+    assert.deepEqual(composeMemory(1000), '1000b');
     assert.deepEqual(service.deploy.resources.reservations.devices, [{ capabilities: ['gpu'], count: 1 }]);
     const custom = parse((await backend().render(revisionOf('c', SPEC_MATRIX['custom']!)))[0]!.content);
     assert.equal(custom.services['s-churn-v7'].image, 'registry.example.com/ml/xgb-server:2.0');
     assert.deepEqual(custom.services['s-churn-v7'].command, ['--model-dir', '/models/churn/7', '--http-port', '8080']);
+  });
+
+  test('a model image version is its own service, with nothing downloaded for it', async () => {
+    const files = await backend().render(revisionOf('scorer-api', SPEC_MATRIX['image']!));
+    const base = parse(files.find((f) => f.path === 'base/docker-compose.yaml')!.content);
+    validator.validateCompose(base);
+    const service = base.services['s-scorer-v2'];
+    assert.equal(service.image, `registry.example.com/sas/scorer:1.4@sha256:${'c3'.repeat(32)}`);
+    assert.ok(!service.volumes.includes('models:/models:ro'));
+    assert.deepEqual(JSON.parse(files.find((f) => f.path === 'base/models.json')!.content), { models: [] });
   });
 
   test('the gateway routes carry weights, tags and the shadow; secrets appear as names only', async () => {

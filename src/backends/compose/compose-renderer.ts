@@ -78,20 +78,22 @@ export function renderCompose(
 
   const limits: Record<string, string | number> = {
     ...(spec.resources.cpu !== undefined ? { cpus: cpus(spec.resources.cpu) } : {}),
-    ...(spec.resources.memory !== undefined ? { memory: bytes(spec.resources.memory) } : {}),
+    ...(spec.resources.memory !== undefined ? { memory: composeMemory(spec.resources.memory) } : {}),
   };
   const serviceOf = new Map<string, string>();
   for (const [key, binding] of input.bindings) {
     const service = dnsName(['s', binding.model, `v${binding.version}`]);
     serviceOf.set(key, service);
     const path = `/models/${binding.model}/${binding.version}`;
-    models.push({ model: binding.model, version: binding.version, sha256: binding.sha256, path });
+    // A model image carries its model: nothing to fetch for it.
+    if (binding.hasArtifact)
+      models.push({ model: binding.model, version: binding.version, sha256: binding.sha256, path });
     const rendered = renderBinding(
       binding,
       {
         name: service,
         namespace: input.project,
-        'model.uri': `${options.artifacts}/sha256/${binding.sha256}`,
+        'model.uri': binding.hasArtifact ? `${options.artifacts}/sha256/${binding.sha256}` : '',
         'model.path': path,
       },
       `spec.traffic (${key})`,
@@ -102,7 +104,10 @@ export function renderCompose(
       ...rendered,
       environment: { ...templateEnv, ...spec.env },
       env_file: [credsFile(service)],
-      volumes: ['models:/models:ro', `\${EXAMPLE_DIR}/conf/${service}:/etc/modelport/conf:ro`],
+      volumes: [
+        ...(binding.hasArtifact ? ['models:/models:ro'] : []),
+        `\${EXAMPLE_DIR}/conf/${service}:/etc/modelport/conf:ro`,
+      ],
       depends_on: { 'model-download': { condition: 'service_completed_successfully' } },
       restart: 'unless-stopped',
       ...(Object.keys(limits).length || spec.resources.gpu
@@ -214,12 +219,20 @@ function cpus(cpu: string | number): number {
   return value;
 }
 
-function bytes(memory: string | number): string {
+/** Memory as compose writes it (`512m`, `4g`): the largest binary unit that divides the size exactly. */
+export function composeMemory(memory: string | number): string {
   const n = parseSize(memory);
-  if (n === undefined) {
+  if (n === undefined || n <= 0) {
     throw new ModelportError('invalid_request', `spec.resources.memory: '${memory}' is not a size; use 512MiB`, {
       field: 'spec.resources.memory',
     });
+  }
+  for (const [unit, size] of [
+    ['g', 1024 ** 3],
+    ['m', 1024 ** 2],
+    ['k', 1024],
+  ] as const) {
+    if (n % size === 0) return `${n / size}${unit}`;
   }
   return `${n}b`;
 }

@@ -41,7 +41,9 @@ function backend(format: KubernetesFormat) {
 
 const serving = (objects: KubeObject[]) => objects[objects.length - 1]! as KubeObject & { spec: any };
 const containerOf = (object: KubeObject & { spec: any }) =>
-  object.kind === 'Service' ? object.spec.template.spec.containers[0] : object.spec.predictor.containers[0];
+  object.kind === 'Service'
+    ? object.spec.template.spec.containers[0]
+    : (object.spec.predictor.model ?? object.spec.predictor.containers[0]);
 
 describe('kubernetes rendering', () => {
   for (const format of KUBERNETES_FORMATS) {
@@ -61,8 +63,11 @@ describe('kubernetes rendering', () => {
         // Secrets only by reference, never inline.
         assert.ok(!JSON.stringify(main).includes('value-of-'));
         assert.ok(!JSON.stringify(main).includes('"shh"'));
-        const storage = container.env.find((e: { name: string }) => e.name === 'STORAGE_URI');
-        assert.match(storage.value, /^s3:\/\/models-bucket\/modelport\/sha256\/[0-9a-f]{64}$/);
+        // KServe's model form takes the artifact as storageUri; a container as STORAGE_URI.
+        const storage =
+          container.storageUri ?? container.env.find((e: { name: string }) => e.name === 'STORAGE_URI')?.value;
+        if (name === 'image') assert.equal(storage, undefined, 'a model image downloads nothing');
+        else assert.match(storage, /^s3:\/\/models-bucket\/modelport\/sha256\/[0-9a-f]{64}$/);
       });
     }
   }
@@ -162,6 +167,32 @@ describe('kubernetes rendering', () => {
     assert.equal(custom.image, 'registry.example.com/ml/xgb-server:2.0');
     assert.deepEqual(custom.args.slice(0, 2), ['--model-dir', `/mnt/models/07${'ab'.repeat(31)}`]);
     assert.ok(custom.env.some((e: any) => e.name === 'XGB_MODEL_NAME' && e.value === 'churn'));
+  });
+
+  test('a sklearn version renders with KServe modelFormat sklearn on its base image, validated', async () => {
+    const objects = await backend('kserve').render(revisionOf('churn-api', SPEC_MATRIX['gpu']!), false);
+    for (const object of objects) validator.validateKubernetes(object);
+    const predictor = serving(objects).spec.predictor;
+    assert.equal(predictor.containers, undefined);
+    assert.deepEqual(predictor.model.modelFormat, { name: 'sklearn' });
+    assert.equal(predictor.model.image, 'docker.io/seldonio/mlserver:1.6.1-sklearn');
+    assert.match(predictor.model.storageUri, /^s3:\/\/models-bucket\/modelport\/sha256\/[0-9a-f]{64}$/);
+    assert.ok(predictor.model.env.some((e: any) => e.name === 'MLSERVER_MODEL_NAME' && e.value === 'iris'));
+    assert.match(kubernetesYaml(objects), /modelFormat:\n\s+name: sklearn/);
+    // Knative Services have no modelFormat: the same version is a plain container with STORAGE_URI.
+    const knative = containerOf(serving(await backend('knative').render(revisionOf('k', SPEC_MATRIX['gpu']!), false)));
+    assert.ok(knative.env.some((e: any) => e.name === 'STORAGE_URI'));
+  });
+
+  test('a model image version runs its own image with nothing to download', async () => {
+    for (const format of KUBERNETES_FORMATS) {
+      const objects = await backend(format).render(revisionOf('scorer-api', SPEC_MATRIX['image']!), false);
+      for (const object of objects) validator.validateKubernetes(object);
+      const main = containerOf(serving(objects));
+      assert.equal(main.image, `registry.example.com/sas/scorer:1.4@sha256:${'c3'.repeat(32)}`, format);
+      assert.equal(main.storageUri, undefined);
+      assert.ok(!main.env.some((e: any) => e.name === 'STORAGE_URI'), format);
+    }
   });
 
   test('a shadow is refused naming spec.shadow; a template typo fails validation naming the field path', async () => {

@@ -130,14 +130,15 @@ export function renderKubernetes(input: RenderInput, options: KubernetesRenderOp
   const { spec } = input;
   const scaling = spec.scaling;
   const container = (binding: ModelBinding, field: string, containerName?: string): Record<string, unknown> => {
-    const uri = options.storageUri(binding.sha256);
+    // A model image carries its model: nothing to download, so no STORAGE_URI.
+    const uri = binding.hasArtifact ? options.storageUri(binding.sha256) : undefined;
     const rendered = renderBinding(
       binding,
       {
         name: dnsName([input.name, binding.model, `v${binding.version}`]),
         namespace: options.namespace,
-        'model.uri': uri,
-        'model.path': `${MOUNT}/${uri.split('/').pop()}`,
+        'model.uri': uri ?? '',
+        'model.path': uri ? `${MOUNT}/${uri.split('/').pop()}` : MOUNT,
       },
       field,
     );
@@ -151,7 +152,7 @@ export function renderKubernetes(input: RenderInput, options: KubernetesRenderOp
     ]);
     const env = [
       ...templateEnv,
-      { name: 'STORAGE_URI', value: uri },
+      ...(uri ? [{ name: 'STORAGE_URI', value: uri }] : []),
       ...Object.entries(spec.env).map(([key, value]) => ({ name: key, value })),
       ...spec.secrets.map((s) => ({ name: s.env, valueFrom: { secretKeyRef: { name: envName, key: s.secret } } })),
       ...(options.s3?.accessKeyId
@@ -228,6 +229,8 @@ export function renderKubernetes(input: RenderInput, options: KubernetesRenderOp
 
   const predictor = (i: number): Record<string, unknown> => {
     const t = traffic[i]!;
+    const bound = binding(t.model, t.version);
+    const main = container(bound, `spec.traffic[${i}].model`, 'kserve-container');
     return {
       minReplicas: scaling.minReplicas,
       maxReplicas: scaling.maxReplicas,
@@ -237,7 +240,9 @@ export function renderKubernetes(input: RenderInput, options: KubernetesRenderOp
       ...serviceAccount,
       ...pullSecrets,
       labels,
-      containers: [container(binding(t.model, t.version), `spec.traffic[${i}].model`, 'kserve-container')],
+      ...(bound.kserveFormat && bound.hasArtifact
+        ? { model: asKserveModel(main, bound.kserveFormat) }
+        : { containers: [main] }),
     };
   };
   if (options.format === 'kserve') {
@@ -278,6 +283,23 @@ export function renderKubernetes(input: RenderInput, options: KubernetesRenderOp
       },
     },
   ];
+}
+
+/**
+ * The predictor's `model` form, where KServe has a ServingRuntime for the format: `modelFormat` names it (so
+ * KServe's tooling and runtime selection see a sklearn model), `storageUri` hands the artifact to KServe's storage
+ * initializer, and the type's container fields (image, env, ports, probes) override the runtime's.
+ */
+function asKserveModel(main: Record<string, unknown>, format: string): Record<string, unknown> {
+  const env = (main['env'] as { name?: string; value?: string }[]) ?? [];
+  const storageUri = env.find((e) => e.name === 'STORAGE_URI')?.value;
+  return {
+    modelFormat: { name: format },
+    protocolVersion: 'v2',
+    ...(storageUri ? { storageUri } : {}),
+    ...main,
+    env: env.filter((e) => e.name !== 'STORAGE_URI'),
+  };
 }
 
 function seconds(duration: string | number): string {
