@@ -30,7 +30,16 @@ export interface SecretResolver {
 }
 
 export type BackendResult =
-  | { ok: true /** Where the revision is reachable, when the backend knows (a Knative or KServe URL). */; url?: string }
+  | {
+      ok: true;
+      /** Where the revision is reachable, when the backend knows (a Knative or KServe URL). */
+      url?: string;
+      /**
+       * Set when the backend wrote the revision but cannot see it run (a compose bundle: Modelport does not start
+       * it): Ready stays Unknown with this reason (`BundleWritten`) and message, instead of True.
+       */
+      unobserved?: { reason: string; message: string };
+    }
   | { ok: false; reason: string; message: string };
 
 export interface Backend {
@@ -45,6 +54,11 @@ export interface Backend {
    * `create`/`apply` accepted is never a 404.
    */
   accepted?(project: string, name: string): void;
+  /**
+   * Refuses, once references are pinned and before a revision is made, versions this backend cannot run (the local
+   * backend and a container model type); throws `invalid_request` naming the target's field. Optional.
+   */
+  checkTargets?(project: string, targets: RevisionTargets): Promise<void>;
   apply(plan: RevisionPlan): Promise<BackendResult>;
   /** Removes everything the backend made for the deployment; nothing there is not an error. */
   remove(project: string, name: string): Promise<void>;

@@ -43,12 +43,16 @@ export function reconciledStatus(status: DeploymentStatus, outcome: ReconcileOut
     next.servingRevision = revision;
     next.urls = { rest: result.url ?? '' };
     next.conditions = setConditions(status.conditions, now, [
-      { type: 'Ready', status: 'True', reason: 'Serving' },
+      result.unobserved
+        ? { type: 'Ready', status: 'Unknown', ...result.unobserved }
+        : { type: 'Ready', status: 'True', reason: 'Serving' },
       {
         type: 'RolledOut',
         status: revision === latestRevision ? 'True' : 'False',
         reason: revision === latestRevision ? 'LatestRevisionServing' : 'RolledBack',
-        message: `revision ${revision} serves all traffic`,
+        message: result.unobserved
+          ? `revision ${revision} is written; it serves once started`
+          : `revision ${revision} serves all traffic`,
       },
       { type: 'Failed', status: 'False' },
     ]);

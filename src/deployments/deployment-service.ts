@@ -97,6 +97,7 @@ export class DeploymentService implements VersionUsage {
     }
     backend.check?.(spec);
     const targets = await pinTargets(this.#o.registry, project, spec);
+    await backend.checkTargets?.(project, targets);
     const projectId = await this.#store.projectId(project);
     const now = this.#stamp();
     const changed = await this.#store.addRevision({
@@ -173,6 +174,8 @@ export class DeploymentService implements VersionUsage {
         if (failed)
           throw new ModelportError('conflict', `deployment '${name}' failed: ${failed.message ?? failed.reason}`);
         if (condition(d.status, 'Ready') === 'True') return d;
+        // A written bundle is as far as this server sees: waiting longer would learn nothing.
+        if (d.status.conditions.some((c) => c.type === 'Ready' && c.reason === 'BundleWritten')) return d;
       }
       const left = deadline - Date.now();
       if (left <= 0 || signal?.aborted) {

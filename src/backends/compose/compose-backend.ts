@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { toModelportError } from '../../core/index.ts';
 import type { Backend, BackendResult, RevisionPlan } from '../../deployments/index.ts';
 import { type BindingSources, bindModels, type RevisionInput } from '../render-input.ts';
@@ -48,7 +48,16 @@ export class ComposeBackend implements Backend {
     } catch (error) {
       return { ok: false, reason: 'BundleFailed', message: toModelportError(error).message };
     }
-    return { ok: true, url: pathToFileURL(join(dir, 'example')).href };
+    const url = pathToFileURL(join(dir, 'example')).href;
+    return {
+      ok: true,
+      url,
+      // Modelport writes the bundle and never sees it run: Ready stays Unknown until someone starts it.
+      unobserved: {
+        reason: 'BundleWritten',
+        message: `the bundle is written to ${fileURLToPath(url)}; Modelport does not run or observe it: start it there with docker compose up -d`,
+      },
+    };
   }
 
   /** Removes the generated base/; the user's example/ stays (it holds their credentials and configuration). */

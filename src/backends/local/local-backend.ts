@@ -16,6 +16,7 @@ import type {
   CompiledScaling,
   DeploymentSpec,
   RevisionPlan,
+  RevisionTargets,
   RouteReader,
   SecretResolver,
   ServingRoute,
@@ -122,21 +123,44 @@ export class LocalBackend implements Backend, RouteReader {
   }
 
   /** Starts the revision's units, then routes to them; on failure the previous routes stay. */
+  /** A container model type's version is refused before a revision is stored (see refuseContainerType). */
+  async checkTargets(project: string, targets: RevisionTargets): Promise<void> {
+    const all = [
+      ...targets.traffic.map((t, i) => ({ ...t, field: `spec.traffic[${i}].model` })),
+      ...(targets.shadow ? [{ ...targets.shadow, field: 'spec.shadow.model' }] : []),
+    ];
+    for (const t of all) {
+      refuseContainerType(
+        await this.#options.registry.getVersion(project, { name: t.model, version: t.version }),
+        t.field,
+      );
+    }
+  }
+
   async apply(plan: RevisionPlan): Promise<BackendResult> {
     const { host, registry, log } = this.#options;
     const previous = this.route(plan.project, plan.name);
     let table: RouteTable;
     try {
       const env = await this.#environment(plan);
-      const routed = async (model: string, version: number, weight: number, tag?: string): Promise<RoutedTarget> => {
+      const routed = async (
+        field: string,
+        model: string,
+        version: number,
+        weight: number,
+        tag?: string,
+      ): Promise<RoutedTarget> => {
         const v = await registry.getVersion(plan.project, { name: model, version });
+        refuseContainerType(v, field);
         const options = serveOptions(plan.spec, plan.scaling, env);
         return { key: unitKey(plan, v, options), version: v, weight, tag, options };
       };
-      const targets = await Promise.all(plan.targets.traffic.map((t) => routed(t.model, t.version, t.weight, t.tag)));
+      const targets = await Promise.all(
+        plan.targets.traffic.map((t, i) => routed(`spec.traffic[${i}].model`, t.model, t.version, t.weight, t.tag)),
+      );
       const shadow = plan.targets.shadow
         ? {
-            ...(await routed(plan.targets.shadow.model, plan.targets.shadow.version, 0)),
+            ...(await routed('spec.shadow.model', plan.targets.shadow.model, plan.targets.shadow.version, 0)),
             percent: plan.targets.shadow.percent,
             counts: previous?.shadow?.counts ?? { requests: 0, agreements: 0, errors: 0 },
           }
@@ -153,7 +177,8 @@ export class LocalBackend implements Backend, RouteReader {
     } catch (error) {
       const e = toModelportError(error);
       this.#settlePending(deploymentKey(plan.project, plan.name), undefined, `deployment '${plan.name}': ${e.message}`);
-      return { ok: false, reason: 'InvalidTargets', message: e.message };
+      const reason = e instanceof ContainerTypeRefused ? 'ContainerModelType' : 'InvalidTargets';
+      return { ok: false, reason, message: e.message };
     }
 
     const units = [...table.targets, ...(table.shadow ? [table.shadow] : [])];
@@ -352,4 +377,20 @@ async function mirrorRequest(host: ModelHost, request: InferRequest, primary: Te
   } finally {
     host.release(served);
   }
+}
+
+/** A container model type's version runs only in its own image: never in this server's workers. */
+class ContainerTypeRefused extends ModelportError {}
+
+/**
+ * Refuses a version whose model type runs in a container (a pickle, a .pt, a model image): the local backend has no
+ * container engine, and Modelport never loads such a file itself.
+ */
+function refuseContainerType(v: ModelVersion, field: string): void {
+  if (['onnx', 'js', 'hosted'].includes(v.format)) return;
+  throw new ContainerTypeRefused(
+    'invalid_request',
+    `${field}: ${v.model}@${v.version} has the model type '${v.modelType}', which runs in its own container image; the local backend runs only onnx, js and hosted models. Set backend: kubernetes or backend: compose`,
+    { field },
+  );
 }

@@ -118,12 +118,16 @@ export function DeploymentPage({ name }: { name: string }) {
               </tbody>
             </table>
           </div>
-          <TryIt deployment={d} />
+          {/* A compose bundle is written, not run, by Modelport: there is nothing here to call. */}
+          {!isBundle(d) && <TryIt deployment={d} />}
         </>
       )}
     </section>
   );
 }
+
+/** A compose deployment: a bundle on disk that someone else starts. */
+const isBundle = (d: Deployment) => d.spec.backend === 'compose';
 
 /** The split as it is served, and the controls that change it by applying a new spec. */
 function Traffic({
@@ -201,7 +205,13 @@ function Traffic({
           </tbody>
         </table>
       </div>
-      {canary ? (
+      {isBundle(d) ? (
+        <p className="panel" data-testid="bundle-note">
+          A docker-compose bundle: Modelport writes it and does not run or observe it, so it offers no canary or Try it
+          here. Change the traffic in the spec and apply it, then restart the bundle with{' '}
+          <code>docker compose up -d</code> in its example folder.
+        </p>
+      ) : canary ? (
         <form
           className="panel"
           onSubmit={(event) => {
