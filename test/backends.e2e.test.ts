@@ -247,4 +247,21 @@ describe('failures', () => {
         e instanceof ModelportApiError && /^spec\.backend: .*--artifacts s3:\/\//.test(e.message) && e.status === 400,
     );
   });
+
+  test('export with a folder artifact store previews manifests with a STORAGE_URI placeholder and a warning', async () => {
+    const { server, client } = await start({}, false);
+    await client.applyDeployment('preview', { backend: 'local', traffic: [{ model: 'fraud@1', weight: 100 }] });
+    const out = join(dir, 'export-folder-store');
+    const result = await cli(server.url, 'export', 'preview', '--format', 'kserve', '-o', out);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /^warning: .*STORAGE_URI.*REPLACE-WITH-YOUR-BUCKET.*s3:\/\//m);
+    const documents = parseAllDocuments(await readFile(join(out, 'preview.yaml'), 'utf8')).map((d) => d.toJS());
+    const validator = new ManifestValidator();
+    for (const d of documents) validator.validateKubernetes(d);
+    assert.match(JSON.stringify(documents), /s3:\/\/REPLACE-WITH-YOUR-BUCKET\/modelport\/sha256\/[0-9a-f]{64}/);
+    // A compose export needs no placeholder: the bundle mounts the folder.
+    const compose = await cli(server.url, 'export', 'preview', '--format', 'compose', '-o', join(dir, 'fc'));
+    assert.equal(compose.code, 0);
+    assert.doesNotMatch(compose.stderr, /warning/);
+  });
 });

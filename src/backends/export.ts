@@ -29,12 +29,19 @@ export async function exportDeployment(
   name: string,
   format: ExportFormat,
   backends: { kubernetes: KubernetesBackend; compose: ComposeBackend },
-): Promise<BundleFile[]> {
+): Promise<ExportResult> {
   const { latestRevision } = await deployments.get(project, name);
   const revision = (await deployments.revisions(project, name)).find((r) => r.revision === latestRevision);
   if (!revision) throw notFound(`revision ${latestRevision} of deployment '${name}'`, 'deployment');
   const { spec, targets } = revision;
-  return exportRevision({ project, name, revision: latestRevision, spec, targets }, format, backends);
+  const files = await exportRevision({ project, name, revision: latestRevision, spec, targets }, format, backends);
+  return { files, warnings: format === 'compose' ? [] : backends.kubernetes.exportWarnings() };
+}
+
+/** The files, and what the user must change before applying them (a STORAGE_URI placeholder). */
+export interface ExportResult {
+  files: BundleFile[];
+  warnings: string[];
 }
 
 export async function exportRevision(

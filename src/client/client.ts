@@ -377,8 +377,8 @@ export class ModelportClient {
   async exportDeployment(
     name: string,
     format: ApiQuery<'exportDeployment'>['format'],
-  ): Promise<ApiResponse<'exportDeployment'>['files']> {
-    return (await this.call('exportDeployment', { params: { name }, query: { format } })).files;
+  ): Promise<ApiResponse<'exportDeployment'>> {
+    return this.call('exportDeployment', { params: { name }, query: { format } });
   }
 
   // Audit log (server admins)

@@ -81,7 +81,7 @@ export interface DeploymentRoutesOptions {
     project: string,
     name: string,
     format: ExportFormat,
-  ) => Promise<{ path: string; content: string; owner: 'base' | 'example' }[]>;
+  ) => Promise<{ files: { path: string; content: string; owner: 'base' | 'example' }[]; warnings: string[] }>;
 }
 
 /** A deployment's current spec for the audit log's before/after, or null when it does not exist yet. */
@@ -109,10 +109,9 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
             query: z.strictObject({ format: z.enum(EXPORT_FORMATS) }),
             response: z.object({
               files: z.array(z.object({ path: z.string(), content: z.string(), owner: z.enum(['base', 'example']) })),
+              warnings: z.array(z.string()).describe('What to change before applying, e.g. a STORAGE_URI placeholder'),
             }),
-            handler: async ({ params, query }) => ({
-              files: await exporter(params.project, params.name, query.format),
-            }),
+            handler: async ({ params, query }) => exporter(params.project, params.name, query.format),
           }),
         ]
       : []),

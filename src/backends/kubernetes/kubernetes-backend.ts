@@ -27,6 +27,9 @@ export const MANAGED_KINDS = [
   { apiVersion: 'v1', kind: 'ServiceAccount' },
 ] as const;
 
+/** Where an exported manifest's artifacts are, when the server's are in a folder: to replace before applying. */
+export const STORAGE_PLACEHOLDER = 's3://REPLACE-WITH-YOUR-BUCKET/modelport';
+
 export interface KubernetesBackendOptions {
   /** The API, or a function opening it on first use (the SDK loads only when a kubernetes deployment exists). */
   api: KubeApi | (() => Promise<KubeApi>);
@@ -58,6 +61,14 @@ export class KubernetesBackend implements Backend {
     this.#o = options;
   }
 
+  /** What an export must tell the user: the STORAGE_URI placeholder when artifacts are in a folder. */
+  exportWarnings(): string[] {
+    if (this.#o.storageUri) return [];
+    return [
+      `the server keeps artifacts in a folder that pods cannot read, so STORAGE_URI and storageUri hold the placeholder ${STORAGE_PLACEHOLDER}; copy each artifact (modelport models download) to S3 and replace it with s3://<bucket>/<prefix>, or start the server with --artifacts s3://bucket/prefix`,
+    ];
+  }
+
   /** Refuses `backend: kubernetes` when models cannot reach a pod (a folder artifact store). */
   check(): void {
     this.#storageUri();
@@ -82,7 +93,8 @@ export class KubernetesBackend implements Backend {
     const objects = renderKubernetes(input, {
       format,
       namespace: o.namespace,
-      storageUri: this.#storageUri(),
+      // An export (no secrets) previews even without S3: a placeholder the user replaces, with exportWarnings().
+      storageUri: withSecrets || o.storageUri ? this.#storageUri() : (sha) => `${STORAGE_PLACEHOLDER}/sha256/${sha}`,
       s3,
       imagePullSecrets: o.imagePullSecrets,
       secretValues,

@@ -22,7 +22,8 @@ export const exportCommand = defineCommand({
     if (!FORMATS.includes(format)) throw new UsageError(`--format takes ${FORMATS.join(', ')}, not '${format}'`);
     const dir = options['output'];
     if (!dir) throw new UsageError('-o <dir> is required: the folder to write the files into');
-    const files = await client().exportDeployment(args[0]!, format);
+    const { files, warnings } = await client().exportDeployment(args[0]!, format);
+    for (const warning of warnings) io.err(`warning: ${warning}\n`);
     // Loaded here: the rest of the CLI never loads the renderers' dependencies.
     const { writeBundle } = await import('../../backends/compose/compose-backend.ts');
     await writeBundle(dir, files);
