@@ -139,6 +139,68 @@ describe('container model types through the CLI', () => {
     assert.equal(v.modelType, 'sas-scr');
   });
 
+  test('an MLflow sklearn model imports under the type its flavor maps to, with its signature', async () => {
+    const folder = join(files, 'mlflow-sklearn');
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, 'model.pkl'), hostilePickle(marker));
+    await writeFile(
+      join(folder, 'MLmodel'),
+      [
+        'flavors:',
+        '  python_function: { loader_module: mlflow.sklearn, model_path: model.pkl }',
+        '  sklearn: { pickled_model: model.pkl, sklearn_version: 1.5.2, serialization_format: cloudpickle }',
+        'signature:',
+        '  inputs: \'[{"name": "tenure", "type": "double"}, {"name": "plan", "type": "long"}]\'',
+        '  outputs: \'[{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}]\'',
+      ].join('\n'),
+    );
+    const v = await cliJson<ModelVersion>(t.url, 'models', 'import', 'churn-mlflow', folder);
+    assert.equal(v.modelType, 'sklearn-1.5');
+    assert.equal(v.tags['mlflow.flavor'], 'sklearn');
+    assert.deepEqual(v.signature, {
+      inputs: [
+        { name: 'tenure', datatype: 'FP64', shape: [-1] },
+        { name: 'plan', datatype: 'INT64', shape: [-1] },
+      ],
+      outputs: [{ name: 'output-0', datatype: 'INT64', shape: [-1] }],
+    });
+    // A pyfunc-only model maps to the mlflow-pyfunc type.
+    const pyfunc = join(files, 'mlflow-pyfunc');
+    await mkdir(pyfunc, { recursive: true });
+    await writeFile(
+      join(pyfunc, 'MLmodel'),
+      (await readFile(join(folder, 'MLmodel'), 'utf8')).replace(/\n {2}sklearn:.*\n/, '\n'),
+    );
+    const p = await cliJson<ModelVersion>(t.url, 'models', 'import', 'pyfunc-model', pyfunc);
+    assert.equal(p.modelType, 'mlflow-pyfunc');
+    assert.equal(await exists(marker), false);
+  });
+
+  test('backend local refuses a container type naming the model type; compose writes a bundle it does not observe', async () => {
+    const spec = join(files, 'local.yaml');
+    await writeFile(spec, 'name: churn-local\nspec:\n  backend: local\n  traffic: [{ model: churn@1, weight: 100 }]\n');
+    const refused = await cli(t.url, 'deployments', 'apply', '-f', spec);
+    assert.notEqual(refused.code, 0);
+    assert.match(
+      refused.stderr,
+      /spec\.traffic\[0\]\.model: churn@1 has the model type 'sklearn-1\.5'.*backend: kubernetes or backend: compose/,
+    );
+    const c = new ModelportClient({ url: t.url });
+    assert.deepEqual(
+      (await c.listDeployments()).map((d) => d.name),
+      [],
+      'nothing stored',
+    );
+    const d = await c.applyDeployment('churn-bundle', {
+      backend: 'compose',
+      traffic: [{ model: 'churn@1', weight: 100 }],
+    });
+    const ready = (await c.waitDeployment(d.name, 60)).status.conditions.find((x) => x.type === 'Ready');
+    assert.equal(ready?.status, 'Unknown');
+    assert.equal(ready?.reason, 'BundleWritten');
+    assert.match(ready?.message ?? '', /docker compose up -d/);
+  });
+
   test('bad input names the field and the fix, and stores nothing', async () => {
     const listing = async () => {
       const c = new ModelportClient({ url: t.url });

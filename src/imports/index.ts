@@ -4,5 +4,13 @@
  */
 export { sniffFormat } from './format.ts';
 export { type LocalImport, localContainerImport, localImport } from './local-source.ts';
-export { describeMlflowSpecs, type MlflowModel, type MlflowSpec, readMlflowModel } from './mlflow.ts';
+export {
+  declaredFromMlflow,
+  describeMlflowSpecs,
+  type MlflowFlavors,
+  type MlflowModel,
+  type MlflowSpec,
+  readMlflowFlavors,
+  readMlflowModel,
+} from './mlflow.ts';
 export { type DownloadDeps, downloadModel, type S3Download, sourceLabel } from './url-source.ts';

@@ -1,20 +1,15 @@
 /** `modelport models ...`: the model registry from the command line. */
 import { open, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ModelportApiError, type ModelportClient, type RegisterOptions } from '../../client/index.ts';
 import { formatBytes, ModelportError, parseModelRef } from '../../core/index.ts';
-import { localContainerImport, localImport } from '../../imports/index.ts';
+import { declaredFromMlflow, localContainerImport, localImport, readMlflowFlavors } from '../../imports/index.ts';
 import type { ModelVersion } from '../../registry/index.ts';
 import { type Command, defineCommand, UsageError } from '../command.ts';
 import { details, type Io, json, table } from '../output.ts';
 import { progressBar } from '../progress.ts';
-import {
-  attachFriendly,
-  describeFriendly,
-  isHostedDescriptor,
-  readSignatureFile,
-  signatureOption,
-} from './signatures.ts';
+import { attachFriendly, describeFriendly, isHostedDescriptor, readSignatureFile } from './signatures.ts';
 
 function keyValues(values: unknown, flag: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -63,6 +58,68 @@ async function upload(
   }
 }
 
+/** An MLflow folder without an onnx flavor: its flavor maps to a container model type. */
+async function isContainerMlflow(path: string): Promise<boolean> {
+  const isMlflow = await stat(join(path, 'MLmodel')).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+  return isMlflow && !(await readMlflowFlavors(path)).flavors.includes('onnx');
+}
+
+/**
+ * Registers an MLflow model of a sklearn, xgboost, pytorch or pyfunc flavor under the model type whose `flavors:`
+ * names it, with the MLmodel signature as its declared signature. The folder is packed, never loaded.
+ */
+async function importMlflowContainer(
+  io: Io,
+  client: ModelportClient,
+  name: string,
+  folder: string,
+  options: { aliases?: string[]; description?: string; tags: Record<string, string>; signatureFile?: string },
+): Promise<ModelVersion> {
+  const mlflow = await readMlflowFlavors(folder);
+  const types = await client.listModelTypes();
+  const flavor = mlflow.flavors.find((f) => types.some((t) => t.flavors?.includes(f)));
+  const type = types.find((t) => flavor !== undefined && t.flavors?.includes(flavor));
+  if (!flavor || !type) {
+    throw new ModelportError(
+      'invalid_request',
+      `flavors: the MLflow model has the flavors ${mlflow.flavors.join(', ') || 'none'}, and no model type maps them; add 'flavors: [<flavor>]' to a model type (modelport modeltypes update) or log the model with mlflow.onnx`,
+      { field: 'flavors' },
+    );
+  }
+  const given = options.signatureFile !== undefined ? await readSignatureFile(options.signatureFile) : {};
+  const declared = given.declared ?? (mlflow.signature ? declaredFromMlflow(mlflow.signature) : undefined);
+  if (!declared) {
+    throw new ModelportError(
+      'invalid_request',
+      `signature: the MLmodel has no signature with V2 datatypes, and a '${type.name}' model is never opened; log it with a signature (mlflow.models.infer_signature) or pass --signature signature.yaml with inputs and outputs`,
+      { field: 'signature' },
+    );
+  }
+  const packed = await localContainerImport(folder, tmpdir());
+  try {
+    return await upload(
+      io,
+      client,
+      name,
+      { file: packed.file, format: undefined },
+      {
+        type: type.name,
+        declaredSignature: declared,
+        ...(given.friendly ? { signature: given.friendly } : {}),
+        ...(options.aliases ? { aliases: options.aliases } : {}),
+        description: options.description ?? `MLflow ${flavor} model`,
+        tags: { 'imported.from': 'mlflow', 'mlflow.flavor': flavor, ...options.tags },
+        source: folder,
+      },
+    );
+  } finally {
+    await packed.cleanup();
+  }
+}
+
 /** The runtime of a model type, with the server's own wording when the type is unknown. */
 async function modelTypeRuntime(client: ModelportClient, type: string): Promise<string> {
   try {
@@ -94,7 +151,8 @@ export const modelCommands: Command[] = [
     },
     async run({ args, options, io, format, client }) {
       const [name, from] = args as [string, string];
-      const friendly = await signatureOption(options['signature']);
+      const signatureFile = options['signature'];
+      const friendly = (typeof signatureFile === 'string' ? await readSignatureFile(signatureFile) : {}).friendly;
       const aliases = options['alias'];
       const description = options['description'];
       const tags = keyValues(options['tag'], '--tag');
@@ -106,6 +164,13 @@ export const modelCommands: Command[] = [
           ...(aliases ? { aliases } : {}),
           ...(description !== undefined ? { description } : {}),
           ...(Object.keys(tags).length ? { tags } : {}),
+        });
+      } else if (await isContainerMlflow(from)) {
+        version = await importMlflowContainer(io, client(), name, from, {
+          ...(aliases ? { aliases } : {}),
+          ...(description !== undefined ? { description } : {}),
+          tags,
+          ...(options['signature'] !== undefined ? { signatureFile: options['signature'] } : {}),
         });
       } else {
         if (!(await stat(from).catch(() => undefined))) throw new UsageError(`cannot read '${from}'`);

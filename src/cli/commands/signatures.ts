@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { ModelportClient } from '../../client/index.ts';
 import { type ModelSignature, parseModelRef } from '../../core/index.ts';
-import { readMlflowModel } from '../../imports/index.ts';
+import { readMlflowFlavors } from '../../imports/index.ts';
 import type { ModelVersion } from '../../registry/index.ts';
 import {
   checkDeclaredSignature,
@@ -86,7 +86,7 @@ export async function attachFriendly(
     () => false,
   );
   if (!isMlflow) return version;
-  const mapped = friendlyFromMlflow((await readMlflowModel(from)).signature);
+  const mapped = friendlyFromMlflow((await readMlflowFlavors(from)).signature);
   if (!mapped) return version;
   try {
     return await client.setSignature(version.model, version.version, mapped);
