@@ -139,37 +139,40 @@ describe('compose bundle', () => {
   });
 });
 
-backendConformance('compose', async () => {
-  const opened = await openSources();
-  const bundleDir = await mkdtemp(join(tmpdir(), 'modelport-compose-conformance-'));
-  const folder = (project: string, name: string) => join(bundleDir, project, name);
-  const single = (model: string) => ({ traffic: [{ model, weight: 100 }] });
-  return {
-    backend: new ComposeBackend({
-      bundleDir,
-      sources: opened.sources,
-      validator,
-      artifacts: 's3://models-bucket/modelport',
-      s3Endpoint: 'http://minio:9000',
-    }),
-    plan: (name, revision, variant = 1) => planOf(name, single(`fraud@${variant}`), revision),
-    failing: (name, revision) => ({ plan: planOf(name, single('ghost@1'), revision), reason: 'BundleFailed' }),
-    refused: (name, revision) => ({
-      plan: planOf(name, { ...single('fraud@1'), resources: { cpu: 'lots' } }, revision),
-      field: 'spec.resources.cpu',
-    }),
-    serving: async (project, name) => {
-      const routes = await readFile(join(folder(project, name), 'base', 'gateway', 'routes.json'), 'utf8').catch(
-        () => undefined,
-      );
-      return routes === undefined ? undefined : (JSON.parse(routes).deployments[0].revision as number);
-    },
-    made: (project, name) => filesUnder(join(folder(project, name), 'base')),
-    yamlFiles: async (project, name) =>
-      (await filesUnder(folder(project, name))).filter((f) => /\.ya?ml$/.test(f.path)),
-    close: async () => {
-      await opened.close();
-      await rm(bundleDir, { recursive: true, force: true });
-    },
-  };
-});
+// onnx runs in Modelport's image; sklearn-1.5 is a container type (a file on MLServer, KServe modelFormat sklearn).
+for (const model of ['fraud', 'iris']) {
+  backendConformance(`${'compose'} with ${model}`, async () => {
+    const opened = await openSources();
+    const bundleDir = await mkdtemp(join(tmpdir(), 'modelport-compose-conformance-'));
+    const folder = (project: string, name: string) => join(bundleDir, project, name);
+    const single = (model: string) => ({ traffic: [{ model, weight: 100 }] });
+    return {
+      backend: new ComposeBackend({
+        bundleDir,
+        sources: opened.sources,
+        validator,
+        artifacts: 's3://models-bucket/modelport',
+        s3Endpoint: 'http://minio:9000',
+      }),
+      plan: (name, revision, variant = 1) => planOf(name, single(`${model}@${variant}`), revision),
+      failing: (name, revision) => ({ plan: planOf(name, single('ghost@1'), revision), reason: 'BundleFailed' }),
+      refused: (name, revision) => ({
+        plan: planOf(name, { ...single(`${model}@1`), resources: { cpu: 'lots' } }, revision),
+        field: 'spec.resources.cpu',
+      }),
+      serving: async (project, name) => {
+        const routes = await readFile(join(folder(project, name), 'base', 'gateway', 'routes.json'), 'utf8').catch(
+          () => undefined,
+        );
+        return routes === undefined ? undefined : (JSON.parse(routes).deployments[0].revision as number);
+      },
+      made: (project, name) => filesUnder(join(folder(project, name), 'base')),
+      yamlFiles: async (project, name) =>
+        (await filesUnder(folder(project, name))).filter((f) => /\.ya?ml$/.test(f.path)),
+      close: async () => {
+        await opened.close();
+        await rm(bundleDir, { recursive: true, force: true });
+      },
+    };
+  });
+}

@@ -339,55 +339,60 @@ describe('kubernetes apply against an API server', () => {
   });
 });
 
-backendConformance('kubernetes (KServe, on the fake API server)', async () => {
-  const opened = await openSources();
-  const server = await new FakeKubeServer().start();
-  const dir = await mkdtemp(join(tmpdir(), 'modelport-kube-conformance-'));
-  const kubeconfig = join(dir, 'config');
-  await writeFile(kubeconfig, server.kubeconfig('models'));
-  const backend = new KubernetesBackend({
-    api: () => openKubeApi({ kubeconfig }),
-    sources: opened.sources,
-    validator,
-    format: 'kserve',
-    namespace: 'models',
-    storageUri: (sha) => `s3://models-bucket/sha256/${sha}`,
-    s3,
-    pollMs: 5,
-    readyTimeoutMs: 60_000,
+// onnx runs in Modelport's image; sklearn-1.5 is a container type (a file on MLServer, KServe modelFormat sklearn).
+for (const model of ['fraud', 'iris']) {
+  backendConformance(`${'kubernetes (KServe, on the fake API server)'} with ${model}`, async () => {
+    const opened = await openSources();
+    const server = await new FakeKubeServer().start();
+    const dir = await mkdtemp(join(tmpdir(), 'modelport-kube-conformance-'));
+    const kubeconfig = join(dir, 'config');
+    await writeFile(kubeconfig, server.kubeconfig('models'));
+    const backend = new KubernetesBackend({
+      api: () => openKubeApi({ kubeconfig }),
+      sources: opened.sources,
+      validator,
+      format: 'kserve',
+      namespace: 'models',
+      storageUri: (sha) => `s3://models-bucket/sha256/${sha}`,
+      s3,
+      pollMs: 5,
+      readyTimeoutMs: 60_000,
+    });
+    const single = (model: string) => ({ traffic: [{ model, weight: 100 }] });
+    const plan = (name: string, revision: number, variant: 1 | 2 = 1) =>
+      planOf(name, single(`${model}@${variant}`), revision);
+    const ofDeployment = (name: string) =>
+      server.objects().filter((o) => o.metadata.labels?.['modelport.dev/deployment'] === name);
+    return {
+      backend,
+      plan,
+      failing: (name, revision) => ({ plan: planOf(name, single('ghost@1'), revision), reason: 'InvalidManifest' }),
+      refused: (name, revision) => ({
+        plan: planOf(name, { ...single(`${model}@1`), shadow: { model: `${model}@2`, percent: 10 } }, revision),
+        field: 'spec.shadow',
+      }),
+      serving: async (_project, name) => {
+        const serving = ofDeployment(name).find((o) => o.kind === 'InferenceService');
+        return serving ? Number(serving.metadata.labels?.['modelport.dev/revision']) : undefined;
+      },
+      made: async (_project, name) =>
+        ofDeployment(name)
+          .map((o) => ({ path: `${o.kind}/${o.metadata.name}`, content: JSON.stringify(o) }))
+          .sort((a, b) => a.path.localeCompare(b.path)),
+      // What the API server parses (the apply bodies), and what `modelport export` writes.
+      yamlFiles: async (_project, name) => [
+        ...server.requests
+          .filter(
+            (r) => r.method === 'PATCH' && r.body !== undefined && new RegExp(`/${name}(-s3|-env)?$`).test(r.path),
+          )
+          .map((r) => ({ path: `PATCH ${r.path}`, content: r.body ?? '' })),
+        { path: `${name}.yaml`, content: kubernetesYaml(await backend.render(plan(name, 1), false)) },
+      ],
+      close: async () => {
+        await server.close();
+        await opened.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
   });
-  const single = (model: string) => ({ traffic: [{ model, weight: 100 }] });
-  const plan = (name: string, revision: number, variant: 1 | 2 = 1) =>
-    planOf(name, single(`fraud@${variant}`), revision);
-  const ofDeployment = (name: string) =>
-    server.objects().filter((o) => o.metadata.labels?.['modelport.dev/deployment'] === name);
-  return {
-    backend,
-    plan,
-    failing: (name, revision) => ({ plan: planOf(name, single('ghost@1'), revision), reason: 'InvalidManifest' }),
-    refused: (name, revision) => ({
-      plan: planOf(name, { ...single('fraud@1'), shadow: { model: 'fraud@2', percent: 10 } }, revision),
-      field: 'spec.shadow',
-    }),
-    serving: async (_project, name) => {
-      const serving = ofDeployment(name).find((o) => o.kind === 'InferenceService');
-      return serving ? Number(serving.metadata.labels?.['modelport.dev/revision']) : undefined;
-    },
-    made: async (_project, name) =>
-      ofDeployment(name)
-        .map((o) => ({ path: `${o.kind}/${o.metadata.name}`, content: JSON.stringify(o) }))
-        .sort((a, b) => a.path.localeCompare(b.path)),
-    // What the API server parses (the apply bodies), and what `modelport export` writes.
-    yamlFiles: async (_project, name) => [
-      ...server.requests
-        .filter((r) => r.method === 'PATCH' && r.body !== undefined && new RegExp(`/${name}(-s3|-env)?$`).test(r.path))
-        .map((r) => ({ path: `PATCH ${r.path}`, content: r.body ?? '' })),
-      { path: `${name}.yaml`, content: kubernetesYaml(await backend.render(plan(name, 1), false)) },
-    ],
-    close: async () => {
-      await server.close();
-      await opened.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+}
