@@ -54,6 +54,7 @@ export function version(model: string, v: number): ModelVersion {
     lineage: { source: null, dataCommit: null, pipelineRun: null },
     aliases: [],
     image: IMAGES[model] ?? null,
+    friendlySignature: model === 'iris' ? { outputs: { labels: ['setosa', 'versicolor', 'virginica'] } } : null,
     createdAt: '2025-01-01T00:00:00.000Z',
   };
 }

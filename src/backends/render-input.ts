@@ -44,6 +44,9 @@ export interface ModelBinding {
    * STORAGE_URI and no model-download entry.
    */
   hasArtifact: boolean;
+  /** The version's tensor signature and friendly signature, carried into bundles (signatures/<service>.json). */
+  signature: ModelVersion['signature'];
+  friendlySignature: ModelVersion['friendlySignature'];
   /** KServe's `modelFormat.name` when KServe has a ServingRuntime for the type (sklearn, xgboost, ...). */
   kserveFormat?: string | undefined;
   /** The backend's template text of the model's type (built in for Modelport's own runtimes when absent). */
@@ -133,6 +136,8 @@ export async function bindModels(
         ? (options.modelportImage ?? DEFAULT_MODELPORT_IMAGE)
         : (version.image ?? type.default_base_image.value),
       hasArtifact: !version.image,
+      signature: version.signature,
+      friendlySignature: version.friendlySignature ?? null,
       ...(type.kserve_format !== undefined ? { kserveFormat: type.kserve_format } : {}),
       template,
     });

@@ -10,7 +10,7 @@ import { backendConformance } from '../backend.conformance.ts';
 import { filesUnder, openSources, planOf, revisionOf, SPEC_MATRIX } from '../backend.fixture.ts';
 import type { BindingSources } from '../render-input.ts';
 import { ManifestValidator } from '../schema-validation.ts';
-import { ComposeBackend } from './compose-backend.ts';
+import { ComposeBackend, writeBundle } from './compose-backend.ts';
 import { composeMemory } from './compose-renderer.ts';
 
 const validator = new ManifestValidator();
@@ -86,6 +86,30 @@ describe('compose bundle', () => {
     const custom = parse((await backend().render(revisionOf('c', SPEC_MATRIX['custom']!)))[0]!.content);
     assert.equal(custom.services['s-churn-v7'].image, 'registry.example.com/ml/xgb-server:2.0');
     assert.deepEqual(custom.services['s-churn-v7'].command, ['--model-dir', '/models/churn/7', '--http-port', '8080']);
+  });
+
+  test('the friendly signature is carried into the bundle; a folder store names MODELPORT_ARTIFACTS_DIR in .env', async () => {
+    const files = await backend().render(revisionOf('g', SPEC_MATRIX['gpu']!));
+    const signature = JSON.parse(files.find((f) => f.path === 'base/signatures/s-iris-v3.json')!.content);
+    assert.deepEqual(signature.friendlySignature, { outputs: { labels: ['setosa', 'versicolor', 'virginica'] } });
+    const base = parse(files.find((f) => f.path === 'base/docker-compose.yaml')!.content);
+    assert.ok(
+      base.services['s-iris-v3'].volumes.includes('./signatures/s-iris-v3.json:/etc/modelport/signature.json:ro'),
+    );
+    const onnx = parse((await backend().render(revisionOf('f', SPEC_MATRIX['single']!)))[0]!.content);
+    assert.equal(onnx.services['s-fraud-v1'].environment.MODELPORT_SIGNATURE_FILE, '/etc/modelport/signature.json');
+
+    const folderStore = new ComposeBackend({
+      bundleDir: dir,
+      sources,
+      validator,
+      artifacts: '/srv/modelport/artifacts',
+    });
+    const out = join(dir, 'env-check');
+    await writeBundle(out, await folderStore.render(revisionOf('f', SPEC_MATRIX['single']!)));
+    const env = await readFile(join(out, 'example', '.env'), 'utf8');
+    assert.match(env, /^EXAMPLE_DIR=.*\/env-check\/example$/m);
+    assert.match(env, /^MODELPORT_ARTIFACTS_DIR=\/srv\/modelport\/artifacts$/m);
   });
 
   test('a model image version is its own service, with nothing downloaded for it', async () => {

@@ -76,16 +76,19 @@ export class ComposeBackend implements Backend {
  */
 export async function writeBundle(dir: string, files: readonly BundleFile[]): Promise<void> {
   const example = resolve(dir, 'example');
+  // The renderer's own .env lines (MODELPORT_ARTIFACTS_DIR) follow EXAMPLE_DIR, known only here.
+  const rendered = files.find((f) => f.path === 'example/.env');
+  const others = files.filter((f) => f !== rendered);
   const all = files.some((f) => f.owner === 'example')
     ? [
-        ...files,
+        ...others,
         {
           path: 'example/.env',
-          content: `# Yours: the absolute path of this folder, used by ../base.\nEXAMPLE_DIR=${example}\n`,
+          content: `# Yours: the absolute path of this folder, used by ../base.\nEXAMPLE_DIR=${example}\n${rendered?.content ?? ''}`,
           owner: 'example' as const,
         },
       ]
-    : files;
+    : others;
   // Every base file is staged before any is renamed into place: a write that fails leaves the previous bundle.
   const staged: { temp: string; target: string }[] = [];
   try {

@@ -81,6 +81,7 @@ export function renderCompose(
     ...(spec.resources.memory !== undefined ? { memory: composeMemory(spec.resources.memory) } : {}),
   };
   const serviceOf = new Map<string, string>();
+  const signatures: BundleFile[] = [];
   for (const [key, binding] of input.bindings) {
     const service = dnsName(['s', binding.model, `v${binding.version}`]);
     serviceOf.set(key, service);
@@ -99,14 +100,26 @@ export function renderCompose(
       `spec.traffic (${key})`,
     );
     const templateEnv = (rendered['environment'] ?? {}) as Record<string, string>;
-    refuseEnvOverride(spec, Object.keys(templateEnv));
+    refuseEnvOverride(spec, [...Object.keys(templateEnv), 'MODELPORT_SIGNATURE_FILE']);
+    signatures.push({
+      path: `base/signatures/${service}.json`,
+      content: `${JSON.stringify({ model: binding.model, version: binding.version, signature: binding.signature, friendlySignature: binding.friendlySignature }, null, 2)}\n`,
+      owner: 'base',
+    });
+    // Modelport's own image reads the friendly signature from it (named features, labels); others may mount it.
+    const own = binding.runtime !== 'container';
     services[service] = {
       ...rendered,
-      environment: { ...templateEnv, ...spec.env },
+      environment: {
+        ...templateEnv,
+        ...(own ? { MODELPORT_SIGNATURE_FILE: '/etc/modelport/signature.json' } : {}),
+        ...spec.env,
+      },
       env_file: [credsFile(service)],
       volumes: [
         ...(binding.hasArtifact ? ['models:/models:ro'] : []),
         `\${EXAMPLE_DIR}/conf/${service}:/etc/modelport/conf:ro`,
+        `./signatures/${service}.json:/etc/modelport/signature.json:ro`,
       ],
       depends_on: { 'model-download': { condition: 'service_completed_successfully' } },
       restart: 'unless-stopped',
@@ -177,11 +190,22 @@ export function renderCompose(
     { path: 'base/docker-compose.yaml', content: header + yaml(base), owner: 'base' },
     { path: 'base/models.json', content: `${JSON.stringify({ models }, null, 2)}\n`, owner: 'base' },
     { path: 'base/gateway/routes.json', content: `${JSON.stringify(routes, null, 2)}\n`, owner: 'base' },
+    ...signatures,
     {
       path: 'example/docker-compose.yaml',
       content: `# Yours: start the bundle with \`docker compose up -d\` from this folder.\n${yaml(example)}`,
       owner: 'example',
     },
+    // Read by model-download's mount (${MODELPORT_ARTIFACTS_DIR:-./artifacts}): the server's artifact folder.
+    ...(s3
+      ? []
+      : [
+          {
+            path: 'example/.env',
+            content: `# The folder model-download reads artifacts from (the Modelport server's --artifacts folder), mounted read-only.\nMODELPORT_ARTIFACTS_DIR=${options.artifacts}\n`,
+            owner: 'example' as const,
+          },
+        ]),
     ...serviceNames.flatMap((service): BundleFile[] => [
       {
         path: `example/conf/${service}/README`,

@@ -34,6 +34,7 @@ import {
   startGrpcServer,
   stopGrpcServer,
 } from '../../serving/index.ts';
+import { bindFriendlySignature, type FriendlySignature } from '../../signatures/index.ts';
 import {
   type ArtifactStore,
   corruptArtifact,
@@ -65,6 +66,8 @@ export interface ServeModelOptions {
   /** The model workers' environment (the container's variables without the storage credentials). */
   workerEnv?: Record<string, string>;
   egressAllowHosts?: readonly string[];
+  /** The version's friendly signature (a bundle's signature file), checked against the model's tensors. */
+  friendlySignature?: FriendlySignature | undefined;
   maxRequestBytes?: number;
   version?: string;
   log?: Logger;
@@ -97,6 +100,9 @@ export async function serveModel(options: ServeModelOptions): Promise<ServedSing
     sha256,
     size: 0,
     signature,
+    ...(options.friendlySignature
+      ? { friendlySignature: bindFriendlySignature(options.friendlySignature, signature) }
+      : {}),
     description: '',
     tags: {},
     metrics: {},

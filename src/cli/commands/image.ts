@@ -9,11 +9,12 @@
  * - `gateway --routes routes.json [--port 8080]`: the compose bundle's gateway, routing by deployment or model name
  *   and the `model-id` header to the serving services listed in the bundle's `base/gateway/routes.json`.
  */
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Settings } from '../../core/index.ts';
 import { parseDuration, parseSize, reservedEnvReason } from '../../core/index.ts';
+import { type FriendlySignature, parseFriendlySignature } from '../../signatures/index.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { commandLogger } from '../log.ts';
 
@@ -37,6 +38,24 @@ function portOption(value: string | boolean | string[] | undefined, fallback: nu
   return Number(value);
 }
 
+/** The friendly signature of a compose bundle's `signatures/<service>.json` (null when the version has none). */
+async function readBundleSignature(path: string): Promise<FriendlySignature | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new UsageError(`--signature-file: cannot read '${path}'`);
+  }
+  let doc: { friendlySignature?: unknown };
+  try {
+    doc = JSON.parse(text) as { friendlySignature?: unknown };
+  } catch {
+    throw new UsageError(`--signature-file: '${path}' is not JSON`);
+  }
+  if (doc.friendlySignature === undefined || doc.friendlySignature === null) return undefined;
+  return parseFriendlySignature(JSON.stringify(doc.friendlySignature), 'signature-file.friendlySignature');
+}
+
 export const serveModelCommand = defineCommand({
   words: ['serve-model'],
   usage:
@@ -51,8 +70,14 @@ export const serveModelCommand = defineCommand({
     host: { type: 'string', description: 'Address to listen on (default 0.0.0.0)' },
     port: { type: 'string', description: 'HTTP port (default 8080; 0 picks one)' },
     'grpc-port': { type: 'string', description: 'gRPC port (default 8081; 0 turns gRPC off)' },
+    'signature-file': {
+      type: 'string',
+      description: "A bundle's signature file (JSON with friendlySignature) (MODELPORT_SIGNATURE_FILE)",
+    },
   },
   async run({ options, io, env }) {
+    const signatureFile = options['signature-file'] ?? env['MODELPORT_SIGNATURE_FILE'];
+    const friendlySignature = signatureFile === undefined ? undefined : await readBundleSignature(signatureFile);
     const modelUri = options['model-uri'] ?? env['STORAGE_URI'];
     const modelName = options['model-name'] ?? env['MODEL_NAME'];
     if (!modelUri) throw new UsageError('--model-uri (or STORAGE_URI) is required');
@@ -81,6 +106,7 @@ export const serveModelCommand = defineCommand({
       s3: s3FromEnv(env),
       workerEnv,
       egressAllowHosts: (env['MODELPORT_EGRESS_ALLOW_HOSTS'] ?? '').split(',').filter(Boolean),
+      ...(friendlySignature ? { friendlySignature } : {}),
       log: await commandLogger(io, env),
     });
     io.out(`serving ${modelName} at ${served.url}${served.grpcPort ? ` (gRPC port ${served.grpcPort})` : ''}\n`);
