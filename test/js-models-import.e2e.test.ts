@@ -211,9 +211,17 @@ describe('js models and imports', { timeout: 120_000 }, () => {
     const noFlavor = join(files, 'mlflow-sklearn');
     await mkdir(noFlavor);
     await writeFile(join(noFlavor, 'MLmodel'), 'flavors:\n  sklearn:\n    pickled_model: model.pkl\n');
+    // A sklearn flavor maps to the sklearn-1.5 container type, which needs a signature (the MLmodel has none here).
     const refused = await cli(t.url, 'models', 'import', 'sk', noFlavor);
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /no onnx flavor \(it has sklearn\)/);
+    assert.match(refused.stderr, /signature: the MLmodel has no signature .*'sklearn-1\.5'/);
+    // A flavor no model type names is refused, saying how to map it.
+    const h2o = join(files, 'mlflow-h2o');
+    await mkdir(h2o);
+    await writeFile(join(h2o, 'MLmodel'), 'flavors:\n  h2o:\n    data: model.h2o\n');
+    const unmapped = await cli(t.url, 'models', 'import', 'h2o', h2o);
+    assert.equal(unmapped.code, 1);
+    assert.match(unmapped.stderr, /flavors: the MLflow model has the flavors h2o, and no model type maps them/);
   });
 
   test('https import: allowed host fetched by the server; loopback without allow and redirects to it refused', async () => {
