@@ -12,6 +12,7 @@ import type { deploymentRoutes } from './routes/deployments.ts';
 import type { jobRoutes } from './routes/jobs.ts';
 import type { modelRoutes } from './routes/models.ts';
 import type { modelTypeRoutes } from './routes/modeltypes.ts';
+import type { pipelineRoutes } from './routes/pipelines.ts';
 import type { secretRoutes } from './routes/secrets.ts';
 import type { systemRoutes } from './routes/system.ts';
 
@@ -25,7 +26,8 @@ type RouteTable =
   | typeof modelTypeRoutes
   | typeof jobRoutes
   | typeof auditRoutes
-  | typeof dataRoutes;
+  | typeof dataRoutes
+  | typeof pipelineRoutes;
 
 export type ApiRoute = ReturnType<RouteTable>[number];
 export type OperationId = ApiRoute['id'];

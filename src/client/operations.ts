@@ -77,6 +77,17 @@ export const OPERATIONS = {
   diffCommits: 'GET /projects/:project/repos/:repo/diff',
   listEvents: 'GET /events',
   collectGarbage: 'POST /gc',
+  uploadPipelineCode: 'POST /projects/:project/pipelines/code',
+  applyPipeline: 'PUT /projects/:project/pipelines',
+  listPipelines: 'GET /projects/:project/pipelines',
+  getPipeline: 'GET /projects/:project/pipelines/:name',
+  deletePipeline: 'DELETE /projects/:project/pipelines/:name',
+  triggerPipeline: 'POST /projects/:project/pipelines/:name/runs',
+  listRuns: 'GET /projects/:project/runs',
+  getRun: 'GET /projects/:project/runs/:run',
+  cancelRun: 'POST /projects/:project/runs/:run/cancel',
+  resumeRun: 'POST /projects/:project/runs/:run/resume',
+  runLogs: 'GET /projects/:project/runs/:run/logs',
 } as const satisfies { readonly [K in OperationId]: OperationLine<K> };
 
 /** Path parameters of a call; `project` defaults to the client's project. */

@@ -2,4 +2,4 @@
 
 export { modelInspector } from './model-inspector.ts';
 export { ModelRegistry } from './model-registry.ts';
-export type { Model, ModelVersion, Project, VersionUsage } from './types.ts';
+export type { Model, ModelVersion, Project, RegisterVersionInput, VersionUsage } from './types.ts';

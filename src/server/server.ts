@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   auditRoutes,
@@ -23,6 +23,7 @@ import {
   LocalAuthorizer,
   modelRoutes,
   modelTypeRoutes,
+  pipelineRoutes,
   secretRoutes,
   systemRoutes,
 } from '../api/index.ts';
@@ -36,8 +37,8 @@ import {
   ManifestValidator,
   openKubeApi,
 } from '../backends/index.ts';
-import type { ModelportError, ServerConfig } from '../core/index.ts';
-import { DataService, ProfileWorker } from '../data/index.ts';
+import { type ModelportError, parseModelRef, type ServerConfig } from '../core/index.ts';
+import { appendEvent, DataService, ProfileWorker } from '../data/index.ts';
 import { DeploymentService } from '../deployments/index.ts';
 import { EgressGuard } from '../egress/index.ts';
 import { BlobGuard, collectGarbage } from '../gc/index.ts';
@@ -47,7 +48,9 @@ import type { Logger } from '../logging/index.ts';
 import { MetricsRegistry } from '../metrics/index.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
 import { DeploymentMetricsSampler } from '../observability/index.ts';
+import { BuiltinSteps, KubernetesExecutor, LocalExecutor, PipelineService, RunEngine } from '../pipelines/index.ts';
 import { ModelRegistry, modelInspector } from '../registry/index.ts';
+import { InProcessScorer } from '../scoring/index.ts';
 import { keyRotator, loadSecretKey, SecretStore, secretKeyInUse } from '../secrets/index.ts';
 import {
   createGrpcServer,
@@ -73,6 +76,9 @@ export interface App {
   host: ModelHost;
   deployments: DeploymentService;
   jobs: JobService;
+  pipelines: PipelineService;
+  /** Runs pipelines: consumes trigger events, claims runs, executes steps (started by `restore`). */
+  engine: RunEngine;
   metrics: MetricsRegistry;
   data: DataService;
   /** The background profiler of tabular data files (`idle()` waits for pending profiles). */
@@ -101,6 +107,9 @@ export interface RunningServer {
   host: ModelHost;
   deployments: DeploymentService;
   jobs: JobService;
+  pipelines: PipelineService;
+  /** Runs pipelines: consumes trigger events, claims runs, executes steps (`idle()` waits for them). */
+  engine: RunEngine;
   metrics: MetricsRegistry;
   data: DataService;
   profiles: ProfileWorker;
@@ -119,6 +128,10 @@ export interface StartOptions {
   grpc?: boolean;
   /** Batch scoring jobs running at once (default 1). */
   jobConcurrency?: number;
+  /** Environment pipeline step commands start from (default: PATH with this Node's folder). */
+  stepEnv?: Record<string, string>;
+  /** How often the pipeline engine polls its queue (default 250 ms). */
+  pipelinePollMs?: number;
 }
 
 /** Builds and starts a server: `buildApp`, then `listen`. */
@@ -189,6 +202,10 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       guard,
       lineage: { pin: (project, value, field) => data.pinLineage(project, value, field) },
       inspector: modelInspector({ workDir: uploadDir, timeoutMs: 60_000, egress }),
+      // model.version and model.alias events start pipelines triggered by models.
+      events: async (trx, event, now) => {
+        await appendEvent(trx, metadata.dialect, event, now);
+      },
     });
 
     const secretKey = await loadSecretKey({
@@ -279,6 +296,75 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       log: log.child({ component: 'jobs' }),
     });
     cleanups.push(() => jobs.close());
+
+    // Pipelines: steps' commands run as child processes here (the local executor).
+    const builtins = new BuiltinSteps({
+      registerVersion: (project, name, input) => registry.registerVersion(project, name, input),
+      getVersion: (project, ref) => registry.getVersion(project, parseModelRef(ref, 'model')),
+      deployments,
+      openScorer: (path) => InProcessScorer.open(path),
+      servedBy: (model, version) => {
+        let requests = 0;
+        let errors = 0;
+        for (const { labels, value } of servingMetrics.requests.entries()) {
+          if (labels['model'] !== model || labels['version'] !== String(version)) continue;
+          requests += value;
+          if (labels['outcome'] !== 'ok') errors += value;
+        }
+        return { requests, errors };
+      },
+      post: async (url, body, signal) => {
+        const response = await egress.fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          signal,
+        });
+        await response.arrayBuffer().catch(() => undefined);
+        return { status: response.status };
+      },
+    });
+    const engine = new RunEngine({
+      store: metadata,
+      artifacts,
+      data,
+      executors: {
+        local: new LocalExecutor(),
+        kubernetes: config.kubernetes.enabled
+          ? new KubernetesExecutor({
+              api: () => openKubeApi({ kubeconfig: config.kubernetes.kubeconfig, context: config.kubernetes.context }),
+              validate: (object) => validator.validateKubernetes(object),
+              namespace: config.kubernetes.namespace,
+              imagePullSecrets: config.kubernetes.imagePullSecrets,
+            })
+          : undefined,
+      },
+      builtins,
+      secrets: secretValues,
+      workDir: join(config.home, 'tmp', 'runs'),
+      baseEnv: options.stepEnv ?? { PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin` },
+      pollMs: options.pipelinePollMs,
+      library: fileURLToPath(new URL('../../', import.meta.url)),
+      log: (message, fields) => log.info(message, fields),
+    });
+    data.onCommit(() => engine.kick());
+    const pipelines = new PipelineService({
+      store: metadata,
+      artifacts,
+      engine,
+      repoExists: async (project, repo) => {
+        try {
+          await data.getRepo(project, repo);
+          return true;
+        } catch (error) {
+          if ((error as { code?: string }).code === 'not_found') return false;
+          throw error;
+        }
+      },
+      secretNames: async (project) => (await secrets.list(project)).map((s) => s.name),
+      executors: config.kubernetes.enabled ? ['local', 'kubernetes'] : ['local'],
+    });
+    cleanups.push(() => engine.close());
     // Samples the gateway's counters per deployment for the console's charts.
     const sampler = new DeploymentMetricsSampler({
       metrics: servingMetrics,
@@ -307,6 +393,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       ...jobRoutes({ jobs, artifacts, uploadDir, maxUploadBytes: config.maxUploadBytes }),
       ...deploymentMetricsRoutes({ deployments, sampler }),
       ...auditRoutes({ audit }),
+      ...pipelineRoutes({ pipelines, artifacts, uploadDir }),
       ...dataRoutes({
         data,
         maxUploadBytes: config.maxUploadBytes,
@@ -367,6 +454,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       host: modelHost,
       deployments,
       jobs,
+      pipelines,
+      engine,
       metrics: metricsRegistry,
       data,
       profiles,
@@ -378,6 +467,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         await deployments.restore();
         cleanups.push(() => deployments.settle());
         await jobs.restore();
+        // Pipeline runs a stopped server left; then the engine polls its queue and arms the schedules.
+        await engine.start();
         // Profiles a previous run did not finish.
         profiles.kick();
         return config.example ? await seedExample(registry, deployments, options.examplesDir, log) : undefined;
@@ -430,6 +521,8 @@ export async function listen(app: App, config: ServerConfig, options: StartOptio
     host: app.host,
     deployments: app.deployments,
     jobs: app.jobs,
+    pipelines: app.pipelines,
+    engine: app.engine,
     metrics: app.metrics,
     data: app.data,
     profiles: app.profiles,

@@ -7,6 +7,8 @@ import { JobsPage } from './pages/jobs.tsx';
 import { ModelPage } from './pages/model.tsx';
 import { ModelsPage } from './pages/models.tsx';
 import { OverviewPage } from './pages/overview.tsx';
+import { PipelinesPage } from './pages/pipelines.tsx';
+import { RunPage } from './pages/run.tsx';
 import { SettingsPage } from './pages/settings.tsx';
 import { Link, useLocation } from './router.tsx';
 
@@ -15,6 +17,7 @@ const NAV = [
   ['/models', 'Models'],
   ['/deployments', 'Deployments'],
   ['/data', 'Data'],
+  ['/pipelines', 'Pipelines'],
   ['/jobs', 'Batch jobs'],
   ['/settings', 'Settings'],
   ['/audit', 'Audit log'],
@@ -36,6 +39,9 @@ function page(path: string) {
     if (parts.length === 4) return <CommitPage repo={name} commit={parts[3]} />;
     if (parts.length === 5 && parts[4] === 'profile') return <ProfilePage repo={name} commit={parts[3]} />;
   }
+  if (section === 'pipelines' && parts.length === 1) return <PipelinesPage />;
+  if (section === 'pipelines' && name && parts.length === 2) return <PipelinesPage name={name} />;
+  if (section === 'runs' && name && parts.length === 2) return <RunPage id={name} />;
   if (section === 'settings' && parts.length === 1) return <SettingsPage />;
   if (section === 'audit' && parts.length === 1) return <AuditPage />;
   return (

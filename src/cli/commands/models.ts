@@ -175,7 +175,7 @@ export const modelCommands: Command[] = [
     args: [1, 1],
     async run({ args, io, format, client }) {
       const ref = parseModelRef(args[0]!);
-      if (ref.version === undefined && ref.alias === undefined) {
+      if (ref.version === undefined && ref.alias === undefined && ref.commit === undefined) {
         const model = await client().getModel(ref.name);
         io.out(
           format === 'json'
@@ -192,7 +192,7 @@ export const modelCommands: Command[] = [
         );
         return 0;
       }
-      const v = await client().getVersion(ref.name, ref.version ?? ref.alias!);
+      const v = await client().getVersion(ref.name, ref.version ?? ref.alias ?? `commit:${ref.commit}`);
       if (format === 'json') io.out(json(v));
       else {
         io.out(
