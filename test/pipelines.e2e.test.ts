@@ -5,6 +5,7 @@
  * within 2 s, resume re-runs only the failed steps, and the concurrency policies queue, skip or cancel.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -372,7 +373,8 @@ describe('pipelines across a server restart', { timeout: 120_000 }, () => {
       const run = await mp.triggerPipeline('long');
       await until('both steps to run', async () => {
         const r = await mp.getRun(run.id);
-        return r.steps.every((s) => s.state === 'Running') ? r : undefined;
+        // The mark file says the idempotent step's command really started (its state turns Running just before).
+        return r.steps.every((s) => s.state === 'Running') && existsSync(join(home, 'mark')) ? r : undefined;
       });
       await server.close();
       server = await start();
