@@ -159,4 +159,11 @@ try {
 } finally {
   await server.close();
   await rm(home, { recursive: true, force: true });
+  if (values.postgres) {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: values.postgres });
+    await client.connect();
+    await client.query(`drop schema if exists ${schema} cascade`);
+    await client.end();
+  }
 }

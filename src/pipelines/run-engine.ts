@@ -410,7 +410,7 @@ export class RunEngine {
       this.#instance,
       async (pipelineId) => limits.get(pipelineId),
       room,
-      this.#now(),
+      () => this.#now(),
     );
     for (const row of claimed) this.#execute(row);
   }

@@ -151,7 +151,8 @@ export async function claimRuns(
   owner: string,
   limits: (pipelineId: string) => Promise<number | undefined>,
   max: number,
-  now: string,
+  /** Read at each claim, after the slots were counted, so a run's start never predates the end that freed it. */
+  now: () => string,
 ): Promise<RunRow[]> {
   return db.transaction(async (trx) => {
     let query = trx
@@ -184,15 +185,16 @@ export async function claimRuns(
       }
       const busy = running.get(run.pipeline_id)!;
       if (busy >= limit) continue;
+      const at = now();
       const updated = await trx
         .updateTable('pipeline_runs')
-        .set({ state: 'Running', owner, heartbeat_at: now, started_at: run.started_at ?? now, updated_at: now })
+        .set({ state: 'Running', owner, heartbeat_at: at, started_at: run.started_at ?? at, updated_at: at })
         .where('id', '=', run.id)
         .where('state', '=', 'Pending')
         .executeTakeFirst();
       if (Number(updated.numUpdatedRows) !== 1) continue;
       running.set(run.pipeline_id, busy + 1);
-      claimed.push({ ...run, state: 'Running', owner, heartbeat_at: now, started_at: run.started_at ?? now });
+      claimed.push({ ...run, state: 'Running', owner, heartbeat_at: at, started_at: run.started_at ?? at });
     }
     return claimed;
   });
