@@ -330,6 +330,17 @@ for (const kind of STORE_KINDS) {
       assert.equal((await mp.listRuns({ pipeline: 'on-version' })).length, 1, 'the alias is not a new version');
     });
 
+    test("a run's parameters reach its steps as MODELPORT_PARAM_*", async () => {
+      await mp.applyPipeline({
+        spec: { name: 'params', steps: [{ name: 'a', run: 'echo "rate=$MODELPORT_PARAM_LEARNING_RATE"' }] },
+      });
+      const run = await ended(mp, (await mp.triggerPipeline('params', { 'learning-rate': '0.05' })).id);
+      assert.deepEqual(run.params, { 'learning-rate': '0.05' });
+      let text = '';
+      for await (const e of mp.runLogs(run.id)) if (e.event === 'log') text += e.text;
+      assert.match(text, /rate=0\.05/);
+    });
+
     test('a schedule starts runs on its cron ticks', async () => {
       await mp.applyPipeline({
         spec: { name: 'ticking', trigger: { schedule: { cron: '* * * * * *' } }, steps: [{ name: 'a', run: 'true' }] },

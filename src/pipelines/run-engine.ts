@@ -765,6 +765,10 @@ export class RunEngine {
         const dirOf = await this.#outputsOf(run.dir, rows.get(n)!);
         if (dirOf) env[`MODELPORT_OUTPUT_${n.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = dirOf;
       }
+      // A run's parameters (`pipelines trigger --param k=v`) as MODELPORT_PARAM_<K>.
+      for (const [key, value] of Object.entries(JSON.parse(row.params) as Record<string, string>)) {
+        env[`MODELPORT_PARAM_${key.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = value;
+      }
       for (const s of secretNames) {
         const value = secretValues[s.secret];
         if (value !== undefined) env[s.env] = value;
