@@ -1,7 +1,9 @@
 /**
  * The JSON files that accompany the fraud model, derived from a trained `FraudModel` so they can never drift:
  * `metrics.json`, `signature.json`, `sample-request.json` (a V2 infer request for one clearly legit and one
- * clearly fraudulent row) and `expected-response.json` (what the model answers, probabilities to 4 decimals).
+ * clearly fraudulent row), `expected-response.json` (what the model answers, probabilities to 4 decimals), and the
+ * same two rows as a KServe V1 request by feature name (`v1-request.json`) and a Seldon request
+ * (`seldon-request.json`), so the README's curl lines can be pasted as they are.
  */
 import type { InferResponse, ModelSignature, Tensor } from '../../src/core/tensor.ts';
 import { type FraudModel, fraudProbability } from './train.ts';
@@ -37,6 +39,17 @@ export function sampleRequest(model: FraudModel): { inputs: JsonTensor[] } {
   return {
     inputs: [{ name: 'input', datatype: 'FP32', shape: [rows.length, model.featureNames.length], data: rows.flat() }],
   };
+}
+
+/** The sample rows as KServe V1 instances keyed by feature name (the friendly signature answers with labels). */
+export function v1Request(model: FraudModel): { instances: Record<string, number>[] } {
+  const rows = [model.samples.legit, model.samples.fraud];
+  return { instances: rows.map((row) => Object.fromEntries(model.featureNames.map((name, j) => [name, row[j]!]))) };
+}
+
+/** The sample rows as a Seldon `data.ndarray` request. */
+export function seldonRequest(model: FraudModel): { data: { ndarray: number[][] } } {
+  return { data: { ndarray: [model.samples.legit, model.samples.fraud] } };
 }
 
 /** The V2 response to `sampleRequest`, computed in float64 from the float32 values the model will see. */
@@ -120,5 +133,7 @@ export function fraudArtifacts(model: FraudModel): Record<string, string> {
     'signature.json': toJson(fraudSignature(model)),
     'sample-request.json': toJson(sampleRequest(model)),
     'expected-response.json': toJson(expectedResponse(model)),
+    'v1-request.json': toJson(v1Request(model)),
+    'seldon-request.json': toJson(seldonRequest(model)),
   };
 }

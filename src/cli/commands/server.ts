@@ -47,7 +47,20 @@ export const serverCommand = defineCommand({
     const log = await commandLogger(io, env, config.logLevel);
     const server = await startServer(config, { log, version: pkg.version, examplesDir: `${REPO_ROOT}examples` });
 
-    io.out(banner(server.url, server.grpcPort, server.example !== undefined, await sampleRow()));
+    // The example may have been deployed on an earlier start (or deleted since): ask, rather than trust this start.
+    const exampleDeployed = await server.deployments.get('default', 'fraud').then(
+      () => true,
+      () => false,
+    );
+    io.out(
+      banner({
+        url: server.url,
+        grpcPort: server.grpcPort,
+        seededNow: server.example !== undefined,
+        exampleDeployed,
+        row: await sampleRow(),
+      }),
+    );
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         log.info('shutting down', { signal });
@@ -73,18 +86,39 @@ async function sampleRow(): Promise<number[] | undefined> {
   }
 }
 
-function banner(url: string, grpcPort: number | undefined, seeded: boolean, row: number[] | undefined): string {
+interface BannerFacts {
+  url: string;
+  grpcPort: number | undefined;
+  /** The example was registered and deployed on this start. */
+  seededNow: boolean;
+  /** A deployment named `fraud` exists (from this start or an earlier one). */
+  exampleDeployed: boolean;
+  row: number[] | undefined;
+}
+
+export function banner({ url, grpcPort, seededNow, exampleDeployed, row }: BannerFacts): string {
   const body = row
     ? `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,30],"data":[${row.join(',')}]}]}`
     : '{"inputs":[...]}';
-  return [
+  const grpc = grpcPort ? `   gRPC: ${url.replace(/^http:\/\//, '').replace(/:\d+$/, '')}:${grpcPort}` : '';
+  const lines = [
     '',
-    `Modelport is running${seeded ? ' (the example model `fraud` was registered on this first start)' : ''}`,
+    'Modelport is running',
+    `  Console:    ${url}/`,
     `  API:        ${url}/api/v1   (OpenAPI: ${url}/api/v1/openapi.json)`,
-    `  Inference:  ${url}/v2/models/<name>/infer${grpcPort ? `   gRPC: ${url.replace(/^http:\/\//, '').replace(/:\d+$/, '')}:${grpcPort}` : ''}`,
-    '  Try it:',
-    `  curl -s ${url}/v2/models/fraud/infer -H 'content-type: application/json' -d '${body}'`,
+    `  Inference:  ${url}/v2/models/<name>/infer${grpc}`,
     '',
-    '',
-  ].join('\n');
+  ];
+  if (exampleDeployed) {
+    lines.push(
+      `  The example model \`fraud\` is deployed as the deployment \`fraud\`${seededNow ? ' (registered on this first start)' : ''}. Try it:`,
+      `  curl -s ${url}/v2/models/fraud/infer -H 'content-type: application/json' -d '${body}'`,
+    );
+  } else {
+    lines.push(
+      '  No example is deployed. Register a model and deploy it:',
+      '  npx modelport models register NAME model.onnx && npx modelport deployments create NAME --model NAME --wait',
+    );
+  }
+  return `${lines.join('\n')}\n\n`;
 }
