@@ -59,7 +59,10 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
       });
       child.once('exit', (code) => reject(new Error(`server exited ${code} before its banner: ${stderr}`)));
     });
-    assert.match(stdout, /The example model `fraud` is deployed as the deployment `fraud` \(registered on this first start\)/);
+    assert.match(
+      stdout,
+      /The example model `fraud` is deployed as the deployment `fraud` \(registered on this first start\)/,
+    );
     assert.match(stdout, /Console: +http:\/\/127\.0\.0\.1:\d+\//);
 
     const { stdout: answer } = await promisify(execFile)('sh', ['-c', curlLine]);
