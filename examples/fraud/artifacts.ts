@@ -6,7 +6,8 @@
  * (`seldon-request.json`), so the README's curl lines can be pasted as they are.
  */
 import type { InferResponse, ModelSignature, Tensor } from '../../src/core/tensor.ts';
-import { type FraudModel, fraudProbability } from './train.ts';
+import { createRandom } from '../../src/onnx-builder/index.ts';
+import { type FraudModel, fraudProbability, generateTransactions } from './train.ts';
 
 /** The name the README and the sample response use for the deployed model. */
 export const MODEL_NAME = 'fraud';
@@ -50,6 +51,13 @@ export function v1Request(model: FraudModel): { instances: Record<string, number
 /** The sample rows as a Seldon `data.ndarray` request. */
 export function seldonRequest(model: FraudModel): { data: { ndarray: number[][] } } {
   return { data: { ndarray: [model.samples.legit, model.samples.fraud] } };
+}
+
+/** 200 transactions (an `id` column, then the features by name) for the README's `score` and `jobs` lines. */
+export function transactionsCsv(model: FraudModel): string {
+  const { data } = generateTransactions(createRandom(2026), 200);
+  const lines = data.map((row, i) => [i + 1, ...row.map((v) => Math.round(v * 1e6) / 1e6)].join(','));
+  return `${['id', ...model.featureNames].join(',')}\n${lines.join('\n')}\n`;
 }
 
 /** The V2 response to `sampleRequest`, computed in float64 from the float32 values the model will see. */
@@ -135,5 +143,6 @@ export function fraudArtifacts(model: FraudModel): Record<string, string> {
     'expected-response.json': toJson(expectedResponse(model)),
     'v1-request.json': toJson(v1Request(model)),
     'seldon-request.json': toJson(seldonRequest(model)),
+    'transactions.csv': transactionsCsv(model),
   };
 }

@@ -66,7 +66,13 @@ const VECTORS: [string, Buffer][] = [
   ['control character in a name', packTar([file('a\u0001b.txt')])],
   ['empty name', packTar([file('./')])],
   ['./ then a parent segment', packTar([{ name: './', type: '5' }, file('./../dot-evil.txt')])],
-  ['a folder ./ that escapes later', packTar([{ name: './', type: '5' }, { name: './../up/', type: '5' }])],
+  [
+    'a folder ./ that escapes later',
+    packTar([
+      { name: './', type: '5' },
+      { name: './../up/', type: '5' },
+    ]),
+  ],
   ['huge declared size', packTar([{ name: 'big.bin', size: 0o77777777777 }])],
   ['pax size beyond the limit', packTar([pax({ size: String(2 ** 40) }), file('big.bin')])],
   ['duplicate entry', packTar([file('model.js', 'a'), file('model.js', 'b')])],
