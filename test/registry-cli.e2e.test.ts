@@ -75,6 +75,35 @@ for (const kind of STORE_KINDS) {
       assert.match(shown.stdout, /model:\s+churn@1/);
       assert.match(shown.stdout, /^input\s+FP32\s+\[-1, 2\]$/m);
 
+      // A bare name shows the model and its latest version, signature included.
+      const bare = await cli(t.url, 'models', 'show', 'churn');
+      assert.match(bare.stdout, /latest version \(churn@2; /);
+      assert.match(bare.stdout, /model:\s+churn@2/);
+      assert.match(bare.stdout, /^input\s+FP32\s+\[-1, 2\]$/m);
+      assert.match(bare.stdout, /^probabilities\s+FP32\s+\[-1, 2\]$/m);
+
+      // Lineage from the CLI; the same bytes again are a new version, with a note naming the one they duplicate.
+      const again = await cli(
+        t.url,
+        'models',
+        'register',
+        'churn',
+        modelV1,
+        '--pipeline-run',
+        'run-42',
+        '--data-commit',
+        'c0ffee',
+      );
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /registered churn@3/);
+      assert.match(again.stderr, /note: churn@3 duplicates churn@1 \(the same bytes, sha256 [0-9a-f]{12}\)/);
+      const lineage = await cli(t.url, 'models', 'show', 'churn@3');
+      assert.match(lineage.stdout, /pipeline run:\s+run-42/);
+      assert.match(lineage.stdout, /data commit:\s+c0ffee/);
+      assert.doesNotMatch((await cli(t.url, 'models', 'register', 'other', modelV2)).stderr, /duplicates/);
+      assert.equal((await cli(t.url, 'models', 'delete', 'other')).code, 0);
+      assert.equal((await cli(t.url, 'models', 'delete', 'churn@3')).code, 0);
+
       await cliJson(t.url, 'models', 'alias', 'churn', 'champion', '2');
       const model = await cliJson<Model>(t.url, 'models', 'show', 'churn');
       assert.deepEqual(model.aliases, { champion: 2 });
