@@ -213,6 +213,29 @@ for (const kind of STORE_KINDS) {
   });
 }
 
+test('models import s3:// on a server whose S3 settings do not work says what to configure, not 500', async () => {
+  // An endpoint that refuses connections: whether or not this machine has AWS credentials, S3 cannot be read.
+  const t = await startTestServer('embedded', { s3Endpoint: 'http://127.0.0.1:1' });
+  try {
+    const result = await cli(t.url, 'models', 'import', 'fraud', 's3://models/fraud/model.onnx');
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /reading s3:\/\/models\/fraud\/model\.onnx needs the server's S3 settings: .*(AWS_ACCESS_KEY_ID|--s3-endpoint).* \(not_configured\)\n$/,
+    );
+    const response = await fetch(`${t.url}/api/v1/projects/default/models/fraud/import`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: 's3://models/fraud/model.onnx' }),
+    });
+    assert.equal(response.status, 501);
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'not_configured');
+    assert.deepEqual(await cliJson<Model[]>(t.url, 'models', 'list'), []);
+  } finally {
+    await t.close();
+  }
+});
+
 test('the OpenAPI document lists every route with its permission', async () => {
   const t = await startTestServer('embedded');
   try {

@@ -154,6 +154,12 @@ export const ERROR_CODES = {
     summary:
       'An outbound URL is refused: not http(s), carries user:password, or reaches a loopback, private, link-local or metadata address (directly, via DNS or a redirect). An administrator can allow the host with MODELPORT_EGRESS_ALLOW_HOSTS.',
   },
+  not_configured: {
+    http: 501,
+    grpc: GrpcStatus.FAILED_PRECONDITION,
+    summary:
+      'The request needs a server setting that is not there (S3 credentials or endpoint for an s3:// URL); the message names what to configure where the server runs.',
+  },
   internal: {
     http: 500,
     grpc: GrpcStatus.INTERNAL,
