@@ -256,8 +256,11 @@ export class ModelportClient {
   }
 
   /** Requests/s, errors, p50/p99 latency and replicas over the last 15 minutes, oldest point first. */
-  async deploymentMetrics(name: string): Promise<ApiResponse<'deploymentMetrics'>> {
-    return this.call('deploymentMetrics', { params: { name } });
+  async deploymentMetrics(
+    name: string,
+    range?: ApiQuery<'deploymentMetrics'>['range'],
+  ): Promise<ApiResponse<'deploymentMetrics'>> {
+    return this.call('deploymentMetrics', { params: { name }, ...(range ? { query: { range } } : {}) });
   }
 
   /** Resolves when the deployment is Ready at its latest generation; rejects if it failed or timed out. */
