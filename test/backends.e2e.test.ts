@@ -180,7 +180,7 @@ describe('kubernetes and compose through the server', () => {
     await writeFile(join(out, 'example', '.env'), 'EXAMPLE_DIR=/srv/mine\n');
     await client.applyDeployment('fraud-export', { backend: 'local', traffic: [{ model: 'fraud@2', weight: 100 }] });
     const again = await cli(server.url, 'export', 'fraud-export', '--format', 'compose', '-o', out);
-    assert.match(again.stdout, /kept \d+ of yours \(never overwritten\):\n(.*\n)*  example\/\.env\n/);
+    assert.match(again.stdout, /kept \d+ of yours \(never overwritten\):\n(.*\n)* {2}example\/\.env\n/);
     assert.equal(await readFile(join(out, 'example', '.env'), 'utf8'), 'EXAMPLE_DIR=/srv/mine\n');
     assert.match(await readFile(join(out, 'base', 'models.json'), 'utf8'), /"version": 2/);
 

@@ -49,6 +49,12 @@ function summary(d: Deployment): string {
   return lines;
 }
 
+/** A change's warnings (targets whose signatures differ), on stderr so that `-o json` stays parseable. */
+function warn(ctx: CommandContext, d: Deployment): Deployment {
+  for (const warning of d.warnings ?? []) ctx.io.err(`warning: ${warning}\n`);
+  return d;
+}
+
 function show(ctx: CommandContext, d: Deployment): void {
   ctx.io.out(ctx.format === 'json' ? json(d) : summary(d));
 }
@@ -95,10 +101,13 @@ export const deploymentCommands: Command[] = [
         ];
       }
       const name = args[0]!;
-      let d = await client().createDeployment(name, {
-        traffic,
-        scaling: { minReplicas: min, maxReplicas: max, ...(concurrency ? { targetConcurrency: concurrency } : {}) },
-      });
+      let d = warn(
+        ctx,
+        await client().createDeployment(name, {
+          traffic,
+          scaling: { minReplicas: min, maxReplicas: max, ...(concurrency ? { targetConcurrency: concurrency } : {}) },
+        }),
+      );
       if (options['wait']) d = await client().waitDeployment(name, 120);
       show(ctx, d);
       return 0;
@@ -135,7 +144,7 @@ export const deploymentCommands: Command[] = [
       const { name, spec } = (doc ?? {}) as { name?: unknown; spec?: unknown };
       if (typeof name !== 'string') throw new UsageError(`${file}: the document needs a 'name'`);
       if (typeof spec !== 'object' || spec === null) throw new UsageError(`${file}: the document needs a 'spec'`);
-      let d = await ctx.client().applyDeployment(name, spec as never);
+      let d = warn(ctx, await ctx.client().applyDeployment(name, spec as never));
       if (ctx.options['wait']) d = await ctx.client().waitDeployment(name, 120);
       show(ctx, d);
       return 0;
@@ -195,7 +204,7 @@ export const deploymentCommands: Command[] = [
     args: [1, 1],
     options: { wait: { type: 'boolean', description: 'Block until the promoted revision serves, then show it' } },
     async run(ctx) {
-      const d = await ctx.client().promoteDeployment(ctx.args[0]!);
+      const d = warn(ctx, await ctx.client().promoteDeployment(ctx.args[0]!));
       show(ctx, ctx.options['wait'] ? await ctx.client().waitDeployment(d.name, 120) : d);
       return 0;
     },
@@ -210,7 +219,10 @@ export const deploymentCommands: Command[] = [
       wait: { type: 'boolean', description: 'Block until that revision serves, then show it' },
     },
     async run(ctx) {
-      const d = await ctx.client().rollbackDeployment(ctx.args[0]!, int(ctx.options['to-revision'], '--to-revision'));
+      const d = warn(
+        ctx,
+        await ctx.client().rollbackDeployment(ctx.args[0]!, int(ctx.options['to-revision'], '--to-revision')),
+      );
       show(ctx, ctx.options['wait'] ? await ctx.client().waitDeployment(d.name, 120) : d);
       return 0;
     },

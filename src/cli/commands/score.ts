@@ -32,7 +32,7 @@ import {
   streamSink,
   V2HttpScorer,
 } from '../../scoring/index.ts';
-import { packFolder } from '../../runtimes/js/index.ts';
+import { packFolder } from '../../runtimes/index.ts';
 import { scoringParts } from '../../signatures/index.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { scoreProgress, scoreSummary } from '../progress.ts';
