@@ -29,6 +29,8 @@ export interface ChartProps {
   /** The x axis: [start, end] epoch ms. */
   domain: [number, number];
   format?: (value: number) => string;
+  /** Whole numbers only (replicas): the y axis ticks at integers. */
+  integer?: boolean;
 }
 
 interface Row {
@@ -52,7 +54,7 @@ function useWidth(ref: React.RefObject<HTMLElement | null>): number {
   return width;
 }
 
-export function Chart({ title, unit, series, domain, format = (v) => v.toFixed(1) }: ChartProps) {
+export function Chart({ title, unit, series, domain, format = (v) => v.toFixed(1), integer = false }: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const width = useWidth(box);
   const rows: Row[] = series.flatMap((s) =>
@@ -96,7 +98,8 @@ export function Chart({ title, unit, series, domain, format = (v) => v.toFixed(1
         grid: true,
         zero: true,
         domain: values.length ? undefined : [0, 1],
-        tickFormat: (v: number) => format(v),
+        tickFormat: (v: number) => (integer && !Number.isInteger(v) ? '' : format(v)),
+        ...(integer ? { ticks: Math.min(5, Math.max(1, ...values)) } : {}),
       },
       color: { domain: names, legend: names.length > 1 },
       marks: [
@@ -130,7 +133,7 @@ export function Chart({ title, unit, series, domain, format = (v) => v.toFixed(1
         role="img"
         aria-label={`${title} in ${unit}, ${names.join(', ')}; latest ${latestText}; peak ${peak} ${unit}`}
         data-points={JSON.stringify(series[0]?.points.map(([, v]) => v) ?? [])}
-        data-series={JSON.stringify(names)}
+        data-series={JSON.stringify(Object.fromEntries(series.map((s) => [s.name, s.points.map(([, v]) => v)])))}
       />
     </figure>
   );

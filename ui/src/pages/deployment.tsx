@@ -446,6 +446,7 @@ function LiveCharts({ name }: { name: string }) {
             series={total((p) => p.replicasReady)}
             domain={domain}
             format={(v) => v.toFixed(0)}
+            integer
           />
         </div>
       )}

@@ -98,26 +98,28 @@ export function JobsPage() {
                     <Progress job={job} />
                   </td>
                   <td>{formatTime(job.createdAt)}</td>
-                  <td className="actions">
-                    {job.state === 'succeeded' && job.output && (
-                      <a className="button" href={downloadUrl(job, 'output')} download={`${job.id}-output`}>
-                        Output ({formatBytes(job.output.size)})
-                      </a>
-                    )}
-                    {job.rejects && job.progress.rejects > 0 && (
-                      <a className="button" href={downloadUrl(job, 'rejects')} download={`${job.id}-rejects.csv`}>
-                        Rejects ({job.progress.rejects.toLocaleString()})
-                      </a>
-                    )}
-                    {ACTIVE.has(job.state) && (
-                      <ConfirmButton
-                        label="Cancel"
-                        confirmLabel="Cancel job"
-                        question={`Cancel job ${job.id.slice(0, 12)}? Its process stops at once and its partial output is removed.`}
-                        disabled={action.busy}
-                        onConfirm={() => void act(() => api.cancelJob(job.id))}
-                      />
-                    )}
+                  <td>
+                    <div className="actions">
+                      {job.state === 'succeeded' && job.output && (
+                        <a className="button" href={downloadUrl(job, 'output')} download={`${job.id}-output`}>
+                          Output ({formatBytes(job.output.size)})
+                        </a>
+                      )}
+                      {job.rejects && job.progress.rejects > 0 && (
+                        <a className="button" href={downloadUrl(job, 'rejects')} download={`${job.id}-rejects.csv`}>
+                          Rejects ({job.progress.rejects.toLocaleString()})
+                        </a>
+                      )}
+                      {ACTIVE.has(job.state) && (
+                        <ConfirmButton
+                          label="Cancel"
+                          confirmLabel="Cancel job"
+                          question={`Cancel job ${job.id.slice(0, 12)}? Its process stops at once and its partial output is removed.`}
+                          disabled={action.busy}
+                          onConfirm={() => void act(() => api.cancelJob(job.id))}
+                        />
+                      )}
+                    </div>
                   </td>
                 </tr>
               ))}
