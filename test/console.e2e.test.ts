@@ -110,6 +110,7 @@ describe('web console', { skip }, () => {
     await go('/deployments');
     await page.getByRole('combobox', { name: /^Model/ }).selectOption('fraud');
     // A version or an alias, not only the latest: the alias is offered first, then each version.
+    await page.getByLabel('Version or alias').locator('option').nth(2).waitFor({ state: 'attached' });
     const choices = await page.getByLabel('Version or alias').locator('option').allTextContents();
     assert.deepEqual(choices, ['challenger (v2)', 'version 2', 'version 1']);
     await page.getByLabel('Version or alias').selectOption('fraud@2');
@@ -338,7 +339,7 @@ describe('web console', { skip }, () => {
     await go('/models/fraud');
     await page.getByRole('heading', { name: 'Version 2' }).waitFor();
     await page.getByRole('heading', { name: 'Features' }).waitFor();
-    await page.getByRole('cell', { name: 'amount', exact: true }).waitFor();
+    await page.locator('ol.features li', { hasText: 'amount' }).waitFor();
     await page.getByText('1: fraud').waitFor();
     await page.getByText('0.9947').waitFor();
     assert.equal((await page.getByText(/Format/).count()) > 0, true);

@@ -379,14 +379,17 @@ function LiveCharts({ name }: { name: string }) {
   const first = points[0] ? Date.parse(points[0].time) - (m?.intervalSeconds ?? 3) * 1000 : undefined;
   // The axis spans the data (at most the range), so a fresh deployment's first minute fills the chart.
   const domain: [number, number] = [first === undefined ? now - range.ms : Math.max(now - range.ms, first), now];
-  const arms = [...new Map(points.flatMap((p) => p.arms).map((a) => [armName(a), a])).keys()];
+  // An arm is a target version; its name comes from its latest tag, so a version that became `stable` when a canary
+  // started keeps one line.
+  const names = new Map<string, string>();
+  for (const p of points) for (const a of p.arms) names.set(a.target, armName(a));
   const perArm = (pick: (a: ArmPoint) => number | null): ChartSeries[] =>
-    arms.length === 0
+    names.size === 0
       ? [{ name: 'all', points: [] }]
-      : arms.map((arm) => ({
-          name: arm,
+      : [...names].map(([target, label]) => ({
+          name: label,
           points: points.map((p) => {
-            const a = p.arms.find((x) => armName(x) === arm);
+            const a = p.arms.find((x) => x.target === target);
             return [Date.parse(p.time), a ? pick(a) : null];
           }),
         }));

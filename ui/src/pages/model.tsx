@@ -169,34 +169,20 @@ function VersionDetails({ version: v, onChange }: { version: ModelVersion; onCha
             What a request by name sends (V1 <code>instances</code> as objects, <code>modelport score</code> columns),
             in the order the model reads them.
           </p>
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">#</th>
-                  <th scope="col">Feature</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Allowed</th>
-                </tr>
-              </thead>
-              <tbody>
-                {friendly.features.map((f, i) => (
-                  <tr key={f.name}>
-                    <td>{i + 1}</td>
-                    <td className="mono">{f.name}</td>
-                    <td>{f.type}</td>
-                    <td>
-                      {f.values
-                        ? f.values.join(', ')
-                        : f.min !== undefined || f.max !== undefined
-                          ? `${f.min ?? '−∞'} … ${f.max ?? '∞'}`
-                          : ''}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <ol className="features">
+            {friendly.features.map((f) => (
+              <li key={f.name}>
+                <span className="mono">{f.name}</span> <span className="muted">{f.type}</span>
+                {f.values && <span className="muted"> ({f.values.join(', ')})</span>}
+                {(f.min !== undefined || f.max !== undefined) && (
+                  <span className="muted">
+                    {' '}
+                    {f.min ?? '−∞'}…{f.max ?? '∞'}
+                  </span>
+                )}
+              </li>
+            ))}
+          </ol>
         </>
       )}
       {friendly?.outputs && (
