@@ -105,6 +105,11 @@ export function Chart({ title, unit, series, domain, format = (v) => v.toFixed(1
       marks: [
         Plot.ruleY([0]),
         Plot.lineY(rows, { x: 'time', y: 'value', stroke: names.length > 1 ? 'series' : 'var(--accent)', z: 'series' }),
+        // Points too, so that a sample between gaps (a canary's rare slow request) still shows.
+        Plot.dot(
+          rows.filter((r) => r.value !== null),
+          { x: 'time', y: 'value', r: 2, fill: names.length > 1 ? 'series' : 'var(--accent)' },
+        ),
         Plot.dot(
           rows,
           Plot.pointerX({ x: 'time', y: 'value', fill: names.length > 1 ? 'series' : 'var(--accent)', r: 3 }),

@@ -16,6 +16,7 @@ import { ModelportApiError, type ModelportClient } from '../../client/index.ts';
 import { ModelportError, parseModelRef } from '../../core/index.ts';
 import type { Deployment, ResolvedTarget } from '../../deployments/index.ts';
 import { batchRevision, batchTarget } from '../../deployments/index.ts';
+import { packFolder } from '../../runtimes/index.ts';
 import {
   type BatchScorer,
   type ByteSink,
@@ -32,7 +33,6 @@ import {
   streamSink,
   V2HttpScorer,
 } from '../../scoring/index.ts';
-import { packFolder } from '../../runtimes/index.ts';
 import { scoringParts } from '../../signatures/index.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { scoreProgress, scoreSummary } from '../progress.ts';
