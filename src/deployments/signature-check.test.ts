@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ModelSignature, TensorSpec } from '../core/tensor.ts';
+import type { ModelSignature, TensorSpec } from '../core/index.ts';
 import { signatureWarnings } from './signature-check.ts';
 
 const input: TensorSpec = { name: 'input', datatype: 'FP32', shape: [-1, 30] };

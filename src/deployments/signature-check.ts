@@ -6,7 +6,7 @@
  *   signatureWarnings([{ name: 'fraud@1 (stable)', signature: a }, { name: 'fraud@2 (canary)', signature: b }])
  *   // ['spec.traffic: the targets' signatures differ: fraud@1 (stable) outputs label, probabilities; ...']
  */
-import type { ModelSignature } from '../core/tensor.ts';
+import type { ModelSignature } from '../core/index.ts';
 
 export interface NamedSignature {
   /** How the warning names the target: `fraud@2 (canary)`. */
