@@ -6,13 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { type ModelportApiError, ModelportClient } from '../src/client/client.ts';
+import { packFolder } from '../src/runtimes/index.ts';
 import { REPO_ROOT, startTestServer, type TestServer } from './support/server.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -121,9 +122,9 @@ describe('web console', { skip }, () => {
     await page.locator('.badge', { hasText: 'Ready' }).waitFor();
 
     const requests = page.getByRole('img', { name: /^Requests/ });
-    const before = JSON.parse((await requests.getAttribute('data-points')) ?? '[]') as number[];
+    const before = JSON.parse((await requests.getAttribute('data-points')) ?? '[]') as (number | null)[];
     assert.ok(
-      before.every((v) => v === 0),
+      before.every((v) => v === 0 || v === null), // null: a sample from before the arm served
       `no traffic yet: ${before}`,
     );
 
@@ -355,8 +356,53 @@ describe('web console', { skip }, () => {
     await shot('model');
   });
 
+  test('an A/B test against a version with other outputs: named a and b, with the warning from apply', async () => {
+    // fraud@3: a js model taking the same input but answering with probabilities only (no label).
+    const folder = join(dir, 'probabilities-only');
+    await mkdir(folder);
+    await writeFile(
+      join(folder, 'modelport.json'),
+      JSON.stringify({
+        signature: {
+          inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 30] }],
+          outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 2] }],
+        },
+      }),
+    );
+    await writeFile(
+      join(folder, 'index.js'),
+      'export function predict({ input }) { const n = input.shape[0]; return { probabilities: { shape: [n, 2], data: new Array(n * 2).fill(0.5) } }; }\n',
+    );
+    const tgz = join(dir, 'probabilities-only.tgz');
+    await packFolder(folder, tgz);
+    assert.equal((await mp.registerVersion('fraud', await readFile(tgz), { format: 'js' })).version, 3);
+
+    await go('/deployments/fraud');
+    await page.getByRole('radio', { name: 'A/B test' }).check();
+    await page.getByRole('combobox', { name: /^Version/ }).selectOption('fraud@3');
+    await page.getByLabel('Weight, %').fill('50');
+    await page.getByRole('button', { name: 'Start A/B test' }).click();
+    const notice = page.getByRole('status').filter({ hasText: 'outputs differ' });
+    await notice.waitFor();
+    assert.match(
+      (await notice.textContent()) ?? '',
+      /fraud@2 \(a\) outputs label INT64 \[-1\], probabilities FP32 \[-1, 2\]; fraud@3 \(b\) outputs probabilities FP32 \[-1, 2\]/,
+    );
+    await page.getByText('A/B test', { exact: true }).first().waitFor();
+    await page.getByRole('button', { name: 'Keep a only' }).waitFor();
+    await page.getByRole('button', { name: 'Keep b only' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Promote canary' }).count(), 0);
+    assert.deepEqual(
+      (await mp.getDeployment('fraud')).spec.traffic.map((t) => [t.model, t.weight, t.tag]),
+      [
+        ['fraud@2', 50, 'a'],
+        ['fraud@3', 50, 'b'],
+      ],
+    );
+    await shot('deployment-ab');
+  });
+
   test('every page renders at 1280 and 390 px', async () => {
-    await shot('jobs');
     await go('/');
     await page.getByTestId('rps-fraud').waitFor();
     await shot('overview');

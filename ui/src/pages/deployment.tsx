@@ -17,8 +17,14 @@ export function DeploymentPage({ name }: { name: string }) {
   const revisions = useData(() => api.deploymentRevisions(name), [name, deployment.data?.latestRevision]);
   const action = useAction();
   const d = deployment.data;
+  // The warnings of the last change (targets whose signatures differ): only the answer to a change carries them.
+  const [warnings, setWarnings] = useState<string[]>([]);
   const act = async (fn: () => Promise<unknown>) => {
-    if (await action.run(fn)) await Promise.all([deployment.reload(), revisions.reload()]);
+    const changed = await action.run(async () => {
+      const answer = (await fn()) as { warnings?: string[] } | undefined;
+      setWarnings(answer?.warnings ?? []);
+    });
+    if (changed) await Promise.all([deployment.reload(), revisions.reload()]);
   };
 
   return (
@@ -52,7 +58,7 @@ export function DeploymentPage({ name }: { name: string }) {
             Serving revision {d.status.servingRevision ?? '–'} of {d.latestRevision} · endpoint{' '}
             <code>{d.status.urls.rest}</code>
           </p>
-          <Traffic deployment={d} busy={action.busy} act={act} />
+          <Traffic deployment={d} warnings={warnings} busy={action.busy} act={act} />
           <LiveCharts name={name} />
           <h2>Conditions</h2>
           <div className="table-wrap">
@@ -135,10 +141,12 @@ const targetName = (t: { model: string; tag?: string | undefined }) => t.tag ?? 
  */
 function Traffic({
   deployment: d,
+  warnings,
   busy,
   act,
 }: {
   deployment: Deployment;
+  warnings: string[];
   busy: boolean;
   act: (fn: () => Promise<unknown>) => Promise<void>;
 }) {
@@ -236,9 +244,9 @@ function Traffic({
           </tbody>
         </table>
       </div>
-      {d.warnings && d.warnings.length > 0 && (
+      {warnings.length > 0 && (
         <div className="notice" role="status">
-          {d.warnings.map((w) => (
+          {warnings.map((w) => (
             <p key={w}>{w}</p>
           ))}
         </div>
