@@ -399,6 +399,7 @@ describe('web console', { skip }, () => {
         ['fraud@3', 50, 'b'],
       ],
     );
+    await page.getByTestId('weight-3').filter({ hasText: '50%' }).waitFor({ timeout: 60_000 });
     await shot('deployment-ab');
   });
 

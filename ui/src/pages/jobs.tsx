@@ -83,7 +83,7 @@ export function JobsPage() {
               {jobs.data.map((job) => (
                 <tr key={job.id} data-testid={`job-${job.id}`}>
                   <td>
-                    <code>{job.id.slice(0, 12)}</code>
+                    <code className="nowrap">{job.id.slice(0, 12)}</code>
                   </td>
                   <td>
                     <Link href={`/models/${encodeURIComponent(job.model)}`}>
