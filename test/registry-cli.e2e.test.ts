@@ -236,9 +236,14 @@ test('the OpenAPI document lists every route with its permission', async () => {
     const versions = doc.paths['/api/v1/projects/{project}/models/{model}/versions']!;
     assert.equal(versions['post']!['x-permission'], 'write');
     assert.equal(versions['get']!['x-permission'], 'read');
+    assert.deepEqual(
+      (versions['post'] as { 'x-also-needs'?: { permission: string } })['x-also-needs']?.permission,
+      'code',
+    );
+    assert.equal(doc.paths['/api/v1/projects/{project}/members/{kind}/{name}']!['put']!['x-permission'], 'admin');
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
-        assert.ok(['read', 'write', 'admin'].includes(op['x-permission']), `${method} ${path}`);
+        assert.ok(['read', 'self', 'write', 'admin'].includes(op['x-permission']), `${method} ${path}`);
       }
     }
   } finally {

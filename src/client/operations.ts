@@ -77,6 +77,22 @@ export const OPERATIONS = {
   diffCommits: 'GET /projects/:project/repos/:repo/diff',
   listEvents: 'GET /events',
   collectGarbage: 'POST /gc',
+  whoami: 'GET /whoami',
+  listUsers: 'GET /users',
+  createUser: 'POST /users',
+  deleteUser: 'DELETE /users/:name',
+  listGroups: 'GET /groups',
+  createGroup: 'POST /groups',
+  deleteGroup: 'DELETE /groups/:name',
+  addGroupMember: 'PUT /groups/:name/members/:user',
+  removeGroupMember: 'DELETE /groups/:name/members/:user',
+  listTokens: 'GET /tokens',
+  createToken: 'POST /tokens',
+  revokeToken: 'DELETE /tokens/:id',
+  listMembers: 'GET /projects/:project/members',
+  addMember: 'PUT /projects/:project/members/:kind/:name',
+  removeMember: 'DELETE /projects/:project/members/:kind/:name',
+  deleteProject: 'DELETE /projects/:project',
 } as const satisfies { readonly [K in OperationId]: OperationLine<K> };
 
 /** Path parameters of a call; `project` defaults to the client's project. */

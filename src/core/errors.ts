@@ -61,12 +61,14 @@ export const ERROR_CODES = {
   unauthenticated: {
     http: 401,
     grpc: GrpcStatus.UNAUTHENTICATED,
-    summary: 'No valid credentials were sent. Send a token in the Authorization header.',
+    summary:
+      'No valid token was sent (missing, malformed, unknown, revoked or expired). Send `Authorization: Bearer <token>` (gRPC: `authorization` metadata); the CLI reads MODELPORT_TOKEN, --token or `modelport login`.',
   },
   forbidden: {
     http: 403,
     grpc: GrpcStatus.PERMISSION_DENIED,
-    summary: 'The credentials do not grant the permission this route needs.',
+    summary:
+      'The token is valid but its user lacks the role this call needs; the message names the role and project. Ask a project admin for it (`modelport members add`).',
   },
   not_found: {
     http: 404,
@@ -102,6 +104,11 @@ export const ERROR_CODES = {
     http: 429,
     grpc: GrpcStatus.RESOURCE_EXHAUSTED,
     summary: 'The queue for this model is full. Retry after the Retry-After header.',
+  },
+  rate_limited: {
+    http: 429,
+    grpc: GrpcStatus.RESOURCE_EXHAUSTED,
+    summary: 'The token sent more requests per second than its rate limit. Retry after the Retry-After header.',
   },
   not_ready: {
     http: 503,

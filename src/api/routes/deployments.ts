@@ -180,7 +180,7 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
       id: 'deleteDeployment',
       method: 'DELETE',
       path: '/projects/:project/deployments/:name',
-      permission: 'write',
+      permission: 'admin',
       tag: 'deployments',
       summary: 'Delete a deployment; every worker it ran is stopped',
       params: DeploymentParams,

@@ -13,6 +13,7 @@ const CHILD = fileURLToPath(new URL('./metadata-store.child.ts', import.meta.url
 /** Only a guard against a hung child process; these tests take well under a second. */
 const CHILDREN = { timeout: 120_000 };
 const TABLES = [
+  'api_tokens',
   'audit_log',
   'blob_touches',
   'data_branches',
@@ -23,13 +24,17 @@ const TABLES = [
   'deployment_revisions',
   'deployments',
   'events',
+  'group_members',
+  'groups',
   'jobs',
   'model_aliases',
   'model_versions',
   'models',
+  'project_members',
   'projects',
   'schema_migrations',
   'secrets',
+  'users',
 ];
 
 const migrationIds = async (store: MetadataStore) =>
