@@ -22,7 +22,14 @@ const message = readFileSync(file);
 const framed = Buffer.alloc(5 + message.length);
 framed.writeUInt32BE(message.length, 1);
 message.copy(framed, 5);
-const headers = { ':method': 'POST', ':path': MODEL_INFER_PATH, 'content-type': 'application/grpc', te: 'trailers' };
+const authorization = process.env['GRPC_AUTHORIZATION'];
+const headers = {
+  ':method': 'POST',
+  ':path': MODEL_INFER_PATH,
+  'content-type': 'application/grpc',
+  te: 'trailers',
+  ...(authorization ? { authorization } : {}),
+};
 
 const sessions = await Promise.all(
   Array.from(

@@ -105,6 +105,8 @@ export interface GrpcLoadOptions {
   connections: number;
   seconds: number;
   dir: string;
+  /** Sent as the `authorization` metadata entry (a server with auth on). */
+  authorization?: string | undefined;
 }
 
 /** Whether nghttp2's h2load (Debian's nghttp2-client) is on the PATH. */
@@ -129,7 +131,7 @@ export async function runGrpcLoad(options: GrpcLoadOptions): Promise<LoadResult>
   return run(
     process.execPath,
     [join(HERE, 'grpc-load.ts'), options.target, file, String(options.connections), String(options.seconds)],
-    {},
+    options.authorization ? { GRPC_AUTHORIZATION: options.authorization } : {},
     'GRPC_RESULT ',
   );
 }
@@ -156,6 +158,7 @@ async function runH2load(options: GrpcLoadOptions, file: string): Promise<LoadRe
       `-d${file}`,
       '-Hcontent-type: application/grpc',
       '-Hte: trailers',
+      ...(options.authorization ? [`-Hauthorization: ${options.authorization}`] : []),
       `--log-file=${log}`,
       `http://${options.target}${MODEL_INFER_PATH}`,
     ],

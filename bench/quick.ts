@@ -5,8 +5,11 @@
  *
  * Points: fraudV2Json, fraudV2Binary, fraudGrpc, fraudV1, cnnV2Binary, cnnGrpc, cnnLargeV2Binary.
  *
- * Run: node bench/quick.ts [--points fraudV2Json,fraudGrpc] [--connections 64] [--seconds 3] [--runs 5] [--profile]
+ * Run: node bench/quick.ts [--points fraudV2Json,fraudGrpc] [--connections 64] [--seconds 3] [--runs 5] [--profile] [--auth]
  *        [--fraud-batching '{"minBatchDelayMs":1}']   (batching options merged over the fraud model's SERVE entry)
+ *
+ * --auth starts the server with auth on and sends the admin token with every request, REST and gRPC (the cost of
+ * checking a bearer token on the hot path; compare with a run without it).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -29,6 +32,7 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '5' },
     profile: { type: 'boolean', default: false },
     'fraud-batching': { type: 'string' },
+    auth: { type: 'boolean', default: false },
   },
 });
 const HERE = new URL('.', import.meta.url).pathname;
@@ -49,7 +53,11 @@ try {
     [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx'), join(dir, 'cnn-large.onnx')],
     {
       execArgv,
-      env: { ...process.env, ...(args['fraud-batching'] ? { BENCH_FRAUD_BATCHING: args['fraud-batching'] } : {}) },
+      env: {
+        ...process.env,
+        MODELPORT_BENCH_AUTH: args.auth ? 'true' : 'false',
+        ...(args['fraud-batching'] ? { BENCH_FRAUD_BATCHING: args['fraud-batching'] } : {}),
+      },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     },
   );
@@ -59,7 +67,13 @@ try {
     cnn: requestBodies('cnn', [1, 1, 28, 28], mnistImage()),
     cnnLarge: requestBodies('cnn-large', [1, 1, 28, 28], mnistImage()),
   };
+  if (ready.token !== undefined) {
+    for (const set of Object.values(bodies)) {
+      for (const body of [set.v2json, set.v2binary, set.v1]) body.headers['authorization'] = `Bearer ${ready.token}`;
+    }
+  }
   const grpcTarget = `127.0.0.1:${ready.grpcPort}`;
+  const authorization = ready.token === undefined ? undefined : `Bearer ${ready.token}`;
   const plans: Record<string, (connections: number, seconds: number) => Promise<LoadResult>> = {
     fraudV2Json: (c, s) => runWrk({ url: ready.url, body: bodies.fraud.v2json, connections: c, seconds: s, dir }),
     fraudV2Binary: (c, s) => runWrk({ url: ready.url, body: bodies.fraud.v2binary, connections: c, seconds: s, dir }),
@@ -72,12 +86,21 @@ try {
         connections: c,
         seconds: s,
         dir,
+        authorization,
       }),
     cnnV2Binary: (c, s) => runWrk({ url: ready.url, body: bodies.cnn.v2binary, connections: c, seconds: s, dir }),
     cnnLargeV2Binary: (c, s) =>
       runWrk({ url: ready.url, body: bodies.cnnLarge.v2binary, connections: c, seconds: s, dir }),
     cnnGrpc: (c, s) =>
-      runGrpcLoad({ target: grpcTarget, request: bodies.cnn.grpc, responseBytes: 0, connections: c, seconds: s, dir }),
+      runGrpcLoad({
+        target: grpcTarget,
+        request: bodies.cnn.grpc,
+        responseBytes: 0,
+        connections: c,
+        seconds: s,
+        dir,
+        authorization,
+      }),
   };
   const connections = Number(args.connections);
   for (const name of (args.points ?? '').split(',')) {

@@ -60,7 +60,7 @@ export const SERVE: Record<string, ServeOptions> = {
 };
 
 export type ServerMessage =
-  | { type: 'ready'; url: string; grpcPort: number; pid: number }
+  | { type: 'ready'; url: string; grpcPort: number; pid: number; token?: string | undefined }
   | { type: 'workers'; workers: Record<string, number[]> }
   /** The answer to `{ type: 'kill', model }`: its worker was killed (-9) and a replacement became ready. */
   | { type: 'killed'; replacementMs: number };
@@ -72,10 +72,13 @@ if (!fraudFile || !cnnFile) {
   );
 }
 const home = await mkdtemp(join(tmpdir(), 'modelport-bench-serving-'));
-const config = compileServerConfig({ home, port: '0', grpcPort: '0', example: 'false' });
+// MODELPORT_BENCH_AUTH=true runs with auth on: the parent sends the admin token (cached after its first use).
+const auth = process.env['MODELPORT_BENCH_AUTH'] === 'true' ? 'true' : 'false';
+const config = compileServerConfig({ home, port: '0', grpcPort: '0', example: 'false', auth });
 const server = await startServer(config, { log: memoryLogger(), version: 'bench', grpc: true, examplesDir: home });
+const token = server.auth.adminToken;
 
-const client = new ModelportClient({ url: server.url });
+const client = new ModelportClient({ url: server.url, token });
 const models = [
   ['fraud', fraudFile],
   ['cnn', cnnFile],
@@ -128,4 +131,4 @@ process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
 process.on('disconnect', shutdown);
 
-send({ type: 'ready', url: server.url, grpcPort: server.grpcPort ?? 0, pid: process.pid });
+send({ type: 'ready', url: server.url, grpcPort: server.grpcPort ?? 0, pid: process.pid, token });

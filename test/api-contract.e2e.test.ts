@@ -10,6 +10,7 @@ import { trainFraudModel } from '../examples/fraud/train.ts';
 import type { AnyRoute } from '../src/api/route.ts';
 import { compileRoutes } from '../src/api/router.ts';
 import { auditRoutes } from '../src/api/routes/audit.ts';
+import { authRoutes } from '../src/api/routes/auth.ts';
 import { dataRoutes } from '../src/api/routes/data.ts';
 import { deploymentMetricsRoutes } from '../src/api/routes/deployment-metrics.ts';
 import { deploymentRoutes } from '../src/api/routes/deployments.ts';
@@ -39,6 +40,7 @@ const ROUTES: AnyRoute[] = [
   ...auditRoutes(unused),
   ...dataRoutes(unused),
   ...pipelineRoutes(unused),
+  ...authRoutes(unused),
 ];
 
 /** Operations the client reaches through another method (or only through `call`), and why. */
@@ -178,6 +180,27 @@ describe('API contract', () => {
     await mp.updateModelType({ ...type, name: 'contract-type', description: 'changed' });
     await mp.addModelTypeImage('contract-type', { name: 'next', value: 'registry.example.com/server:2' });
     await mp.setModelTypeDefaultImage('contract-type', 'next');
+
+    // Identity (the single-user mode's principal is the server admin)
+    await mp.whoami();
+    await mp.createUser('alice');
+    await mp.listUsers();
+    await mp.createGroup('analysts');
+    await mp.addGroupMember('analysts', 'alice');
+    await mp.listGroups();
+    await mp.addMember('contract', { kind: 'group', name: 'analysts' }, 'viewer');
+    await mp.addMember('contract', { kind: 'user', name: 'alice' }, 'editor', { code: true });
+    await mp.listMembers('contract');
+    const token = await mp.createToken({ name: 'laptop', user: 'alice', expiresIn: '30d', rateLimit: 10 });
+    await mp.createToken({ name: 'app', user: 'alice', deployment: { project: 'default', name: 'fraud' } });
+    await mp.listTokens({ all: true });
+    await mp.revokeToken(token.id);
+    await mp.removeMember('contract', { kind: 'group', name: 'analysts' });
+    await mp.removeGroupMember('analysts', 'alice');
+    await mp.deleteGroup('analysts');
+    await mp.deleteUser('alice');
+    await mp.createProject('scratch');
+    await mp.deleteProject('scratch');
 
     // Jobs
     const rows = model.samples.fraud.map((v) => String(v)).join(',');

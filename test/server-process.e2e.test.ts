@@ -59,7 +59,11 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
       });
       child.once('exit', (code) => reject(new Error(`server exited ${code} before its banner: ${stderr}`)));
     });
-    assert.match(stdout, /the example model `fraud` was registered on this first start/);
+    assert.match(
+      stdout,
+      /The example model `fraud` is deployed as the deployment `fraud` \(registered on this first start\)/,
+    );
+    assert.match(stdout, /Console: +http:\/\/127\.0\.0\.1:\d+\//);
 
     const { stdout: answer } = await promisify(execFile)('sh', ['-c', curlLine]);
     const body = JSON.parse(answer) as { model_name: string; outputs: { name: string; data: number[] }[] };
@@ -87,5 +91,75 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
     );
     for (const pid of workers)
       assert.equal(await alive(pid), false, `worker ${pid} still runs after the server exited`);
+  });
+
+  test('npx modelport prints no npm warning, whatever the system Node (EBADENGINE, unknown project config)', async () => {
+    const { stdout, stderr } = await promisify(execFile)('npx', ['modelport', '--help'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env['PATH'] ?? '', HOME: home },
+    });
+    assert.match(stdout, /usage: modelport <command>/);
+    assert.equal(stderr, '', 'npx modelport writes nothing to stderr');
+  });
+
+  test('with --auth the first start prints the admin token once; its curl line sends it; a restart does not', async () => {
+    const authHome = await mkdtemp(join(tmpdir(), 'modelport-process-auth-'));
+    const start = async () => {
+      const child = spawn(
+        NODE,
+        [
+          join(REPO_ROOT, 'bin', 'modelport.js'),
+          'server',
+          '--auth',
+          '--home',
+          authHome,
+          '--port',
+          '0',
+          '--grpc-port',
+          '0',
+        ],
+        { env: { PATH: process.env['PATH'] ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (stdout.split('\n').some((l) => l.trim().startsWith('curl '))) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`server exited ${code} before its banner: ${stderr}`)));
+      });
+      const stop = async () => {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+        return stderr;
+      };
+      return { stdout, stop };
+    };
+    try {
+      const first = await start();
+      const token = (await readFile(join(authHome, 'admin-token'), 'utf8')).trim();
+      assert.match(first.stdout, /Auth:\s+on/);
+      assert.ok(first.stdout.includes(`    ${token}\n`), 'the banner shows the admin token once');
+      const curlLine = first.stdout
+        .split('\n')
+        .find((l) => l.trim().startsWith('curl '))!
+        .trim();
+      const { stdout: answer } = await promisify(execFile)('sh', ['-c', curlLine]);
+      assert.equal((JSON.parse(answer) as { model_name: string }).model_name, 'fraud');
+      const bare = curlLine.replace(/ -H "authorization: [^"]+"/, '');
+      const { stdout: refused } = await promisify(execFile)('sh', ['-c', bare]);
+      assert.match(refused, /send a token/);
+      const log = await first.stop();
+      assert.ok(!log.includes(token.slice(-43)), 'the token is not in the log');
+      const second = await start();
+      assert.ok(!second.stdout.includes(token), 'a restart does not print the token again');
+      await second.stop();
+    } finally {
+      await rm(authHome, { recursive: true, force: true });
+    }
   });
 });

@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import type { StreamBody } from './route.ts';
 import type { auditRoutes } from './routes/audit.ts';
+import type { authRoutes } from './routes/auth.ts';
 import type { dataRoutes } from './routes/data.ts';
 import type { deploymentMetricsRoutes } from './routes/deployment-metrics.ts';
 import type { deploymentRoutes } from './routes/deployments.ts';
@@ -16,7 +17,7 @@ import type { pipelineRoutes } from './routes/pipelines.ts';
 import type { secretRoutes } from './routes/secrets.ts';
 import type { systemRoutes } from './routes/system.ts';
 
-/** Every route table the server mounts (src/server/server.ts); a new table is listed here too. */
+/** Every route table the server mounts (src/api/routes/index.ts); a new table is listed here too. */
 type RouteTable =
   | typeof systemRoutes
   | typeof modelRoutes
@@ -27,7 +28,8 @@ type RouteTable =
   | typeof jobRoutes
   | typeof auditRoutes
   | typeof dataRoutes
-  | typeof pipelineRoutes;
+  | typeof pipelineRoutes
+  | typeof authRoutes;
 
 export type ApiRoute = ReturnType<RouteTable>[number];
 export type OperationId = ApiRoute['id'];

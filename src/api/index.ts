@@ -3,7 +3,7 @@
  * the routes; the other exports join here as the composition root moves to this door.
  */
 
-export { LocalAuthorizer } from './authorizer.ts';
+export { type Authorizer, checkGrant, LocalAuthorizer } from './authorizer.ts';
 export type {
   ApiBody,
   ApiParams,
@@ -15,11 +15,14 @@ export type {
   OperationLine,
 } from './contract.ts';
 export { buildOpenApiDocument } from './openapi.ts';
+export { renderPermissionsTable, replacePermissionsTable } from './permissions-doc.ts';
 export { type ApiHandler, createRouter } from './router.ts';
 export { auditRoutes } from './routes/audit.ts';
+export { type AuthRoutesDeps, authRoutes } from './routes/auth.ts';
 export { dataRoutes } from './routes/data.ts';
 export { deploymentMetricsRoutes } from './routes/deployment-metrics.ts';
 export { deploymentRoutes } from './routes/deployments.ts';
+export { type ApiRoutesDeps, apiRoutes, declaredRoutes } from './routes/index.ts';
 export { jobRoutes } from './routes/jobs.ts';
 export { modelRoutes } from './routes/models.ts';
 export { modelTypeRoutes } from './routes/modeltypes.ts';

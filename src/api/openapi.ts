@@ -58,6 +58,7 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version: strin
       summary: def.summary,
       tags: [def.tag],
       'x-permission': def.permission,
+      ...(def.alsoNeeds ? { 'x-also-needs': { permission: def.alsoNeeds.permission, when: def.alsoNeeds.when } } : {}),
       parameters: [...parameters(def.params, 'path'), ...parameters(def.query, 'query')],
       responses: {
         [status]: {
@@ -95,7 +96,18 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version: strin
       description: 'Models, versions, aliases and the rest of the platform. Inference is served under /v2 and /v1.',
     },
     servers: [{ url: '/' }],
+    // With auth on (--auth, or any address but loopback) every route needs a bearer token; see x-permission.
+    security: [{ bearerToken: [] }],
     paths,
-    components: { schemas: { Error: ERROR_SCHEMA } },
+    components: {
+      schemas: { Error: ERROR_SCHEMA },
+      securitySchemes: {
+        bearerToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'A Modelport API token (mp_…) from `modelport tokens create` or the admin token file',
+        },
+      },
+    },
   };
 }

@@ -6,22 +6,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 
-export type Permission = 'read' | 'write' | 'admin';
-export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+import type { Permission, Principal } from '../auth/index.ts';
 
-/** Who is calling; the security work adds tokens and roles behind the same shape. */
-export interface Principal {
-  subject: string;
-  /** Projects this principal may act on; '*' for all. */
-  projects: readonly string[] | '*';
-  permissions: ReadonlySet<Permission>;
-}
+export type { Permission, Principal };
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface RouteContext<P, Q, B> {
   params: P;
   query: Q;
   body: B;
   principal: Principal;
+  /**
+   * Checks a further permission on the route's project (or server-wide when the route has none), for what the
+   * route's own permission cannot tell before the body is read: registering a js model needs `code`.
+   */
+  require(permission: Permission): void;
   req: IncomingMessage;
   res: ServerResponse;
   signal: AbortSignal;
@@ -58,6 +57,8 @@ export interface RouteDef<
   /** Relative to /api/v1, with `:name` parameters: `/projects/:project/models/:model`. */
   path: Path;
   permission: Permission;
+  /** A further permission some calls need, documented in the permissions table: `{ permission: 'code', when: 'js models' }`. */
+  alsoNeeds?: { permission: Permission; when: string };
   summary: string;
   tag: string;
   params?: P;

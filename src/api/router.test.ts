@@ -7,7 +7,7 @@ import { ModelportError } from '../core/index.ts';
 import { memoryLogger } from '../logging/index.ts';
 import { type Authorizer, LocalAuthorizer } from './authorizer.ts';
 import { buildOpenApiDocument } from './openapi.ts';
-import { type AnyRoute, type Permission, repeated, route } from './route.ts';
+import { type AnyRoute, type Principal, repeated, route } from './route.ts';
 import { compileRoutes, createRouter } from './router.ts';
 
 const routes = [
@@ -50,8 +50,20 @@ const routes = [
 ];
 
 /** Grants read and write only: admin routes must be refused. */
+const editor: Principal = {
+  subject: 'user:t',
+  user: 't',
+  token: { id: '0123456789abcdef', name: 't' },
+  serverAdmin: false,
+  roles: new Map([['p1', 'editor']]),
+  code: new Set(),
+  groups: [],
+  scope: undefined,
+};
 const readWrite: Authorizer = {
-  authenticate: async () => ({ subject: 't', projects: ['p1'], permissions: new Set<Permission>(['read', 'write']) }),
+  required: true,
+  authenticate: async () => editor,
+  identify: () => editor,
   authorize: (principal, permission, project) => new LocalAuthorizer().authorize(principal, permission, project),
 };
 

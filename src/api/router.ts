@@ -5,13 +5,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { AuditEvent, AuditPrincipal } from '../audit/index.ts';
+import { ROUTE_PERMISSIONS } from '../auth/index.ts';
 import { ModelportError, toModelportError } from '../core/index.ts';
 import { parseJson, readBody, sendError, sendJson } from '../http/index.ts';
 import { type Logger, requestId } from '../logging/index.ts';
 import type { Authorizer } from './authorizer.ts';
-import { type AnyRoute, isStreamBody, type Method, type Permission } from './route.ts';
-
-const PERMISSIONS: readonly Permission[] = ['read', 'write', 'admin'];
+import { type AnyRoute, isStreamBody, type Method, type Permission, type Principal } from './route.ts';
 
 interface CompiledRoute {
   def: AnyRoute;
@@ -42,7 +41,7 @@ export function compileRoutes(routes: readonly AnyRoute[]): CompiledRoute[] {
   const seen = new Set<string>();
   const ids = new Set<string>();
   return routes.map((def) => {
-    if (!PERMISSIONS.includes(def.permission)) {
+    if (!ROUTE_PERMISSIONS.includes(def.permission)) {
       throw new Error(`route ${def.method} ${def.path} declares no permission; every route needs one`);
     }
     const id = `${def.method} ${def.path}`;
@@ -69,6 +68,9 @@ export function createRouter(routes: readonly AnyRoute[], options: RouterOptions
   return async (req, res, path) => {
     let audited = false;
     try {
+      // Identify the caller before matching: without a principal even a wrong path or method is a 401, so the
+      // route table cannot be probed anonymously.
+      const principal = await options.authorizer.authenticate(req);
       let methodMismatch = false;
       for (const route of compiled) {
         const match = route.pattern.exec(path);
@@ -81,9 +83,9 @@ export function createRouter(routes: readonly AnyRoute[], options: RouterOptions
         route.keys.forEach((key, i) => {
           rawParams[key] = safeDecode(match[i + 1] ?? '', key);
         });
-        const trail: Trail = { principal: undefined, ctx: undefined, before: undefined };
+        const trail: Trail = { principal, ctx: undefined, before: undefined };
         try {
-          await run(route.def, rawParams, req, res, options, trail);
+          await run(route.def, rawParams, principal, req, res, options, trail);
         } catch (error) {
           audited = true;
           await auditFailure(route.def, rawParams, trail, error, options);
@@ -120,14 +122,16 @@ async function auditUnmatchedDenial(method: string, error: unknown, options: Rou
 async function run(
   def: AnyRoute,
   rawParams: Record<string, string>,
+  principal: Principal,
   req: IncomingMessage,
   res: ServerResponse,
   options: RouterOptions,
   trail: Trail,
 ) {
-  const principal = await options.authorizer.authenticate(req);
   trail.principal = principal;
-  options.authorizer.authorize(principal, def.permission, rawParams['project']);
+  const project = rawParams['project'];
+  options.authorizer.authorize(principal, def.permission, project);
+  const require = (permission: Permission) => options.authorizer.authorize(principal, permission, project);
 
   const params = validate(def.params, rawParams, 'path');
   const query = validate(def.query, parseQuery(req.url ?? ''), 'query');
@@ -146,7 +150,7 @@ async function run(
     if (!res.writableFinished) controller.abort();
   };
   res.once('close', onClose);
-  const ctx = { params, query, body, principal, req, res, signal: controller.signal };
+  const ctx = { params, query, body, principal, require, req, res, signal: controller.signal };
   trail.ctx = ctx;
   const audited = options.audit !== undefined && def.method !== 'GET';
   if (audited && def.audit?.before) trail.before = await def.audit.before(ctx as never);

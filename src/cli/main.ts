@@ -7,6 +7,7 @@ import { ModelportApiError, ModelportClient } from '../client/index.ts';
 import { ModelportError } from '../core/index.ts';
 import { type Command, UsageError } from './command.ts';
 import { auditCommands } from './commands/audit.ts';
+import { authCommands } from './commands/auth.ts';
 import { dataCommands } from './commands/data.ts';
 import { deploymentCommands } from './commands/deployments.ts';
 import { exportCommand } from './commands/export.ts';
@@ -20,6 +21,7 @@ import { secretCommands } from './commands/secrets.ts';
 import { serverCommand } from './commands/server.ts';
 import { signatureCommands } from './commands/signatures.ts';
 import { uninstallCommand } from './commands/uninstall.ts';
+import { storedToken } from './credentials.ts';
 import { type Io, type OutputFormat, processIo } from './output.ts';
 
 const COMMANDS: Command[] = [
@@ -34,6 +36,7 @@ const COMMANDS: Command[] = [
   ...secretCommands,
   ...auditCommands,
   ...modelTypeCommands,
+  ...authCommands,
   exportCommand,
   uninstallCommand,
   serveModelCommand,
@@ -44,6 +47,7 @@ const COMMANDS: Command[] = [
 const GLOBAL_OPTIONS = {
   url: { type: 'string', description: 'Server URL (MODELPORT_URL, default http://127.0.0.1:8080)' },
   project: { type: 'string', description: 'Project (MODELPORT_PROJECT, default "default")' },
+  token: { type: 'string', description: 'API token (MODELPORT_TOKEN, else the one `modelport login` stored)' },
   output: { type: 'string', short: 'o', description: 'table (default) or json' },
   help: { type: 'boolean', short: 'h', description: 'Show help' },
 } as const;
@@ -81,7 +85,7 @@ function help(io: Io, command?: Command): void {
     return;
   }
   io.out(
-    `usage: modelport <command> [options]\n\ncommands:\n${COMMANDS.map((c) => `  ${c.words.join(' ').padEnd(18)} ${c.summary}`).join('\n')}\n\nglobal options: --url URL, --project NAME, -o table|json, -h\n`,
+    `usage: modelport <command> [options]\n\ncommands:\n${COMMANDS.map((c) => `  ${c.words.join(' ').padEnd(18)} ${c.summary}`).join('\n')}\n\nglobal options: --url URL, --project NAME, --token T, -o table|json, -h\n`,
   );
 }
 
@@ -134,10 +138,11 @@ export async function main(
       format,
       env,
       client: () => {
+        const url = (values['url'] as string | undefined) ?? env['MODELPORT_URL'] ?? 'http://127.0.0.1:8080';
         client ??= new ModelportClient({
-          url: (values['url'] as string | undefined) ?? env['MODELPORT_URL'] ?? 'http://127.0.0.1:8080',
+          url,
           project: (values['project'] as string | undefined) ?? env['MODELPORT_PROJECT'] ?? 'default',
-          token: env['MODELPORT_TOKEN'],
+          token: (values['token'] as string | undefined) || env['MODELPORT_TOKEN'] || storedToken(env, url),
         });
         return client;
       },

@@ -96,6 +96,20 @@ export class ModelportClient {
   }
 
   /**
+   * A client configured like the CLI, from environment variables the caller passes in (`process.env` in a
+   * program's entry point): MODELPORT_URL (default http://127.0.0.1:8080), MODELPORT_PROJECT, MODELPORT_TOKEN.
+   * `overrides` win over the environment.
+   */
+  static fromEnv(env: Readonly<Record<string, string | undefined>>, overrides: Partial<ClientOptions> = {}) {
+    return new ModelportClient({
+      url: env['MODELPORT_URL'] || 'http://127.0.0.1:8080',
+      project: env['MODELPORT_PROJECT'] || undefined,
+      token: env['MODELPORT_TOKEN'] || undefined,
+      ...overrides,
+    });
+  }
+
+  /**
    * Calls any operation of the API by its id, with its params (`project` defaults to the client's), query and
    * body typed from the server's route table, and resolves with its typed answer.
    */
@@ -116,6 +130,84 @@ export class ModelportClient {
 
   async createProject(name: string): Promise<ApiResponse<'createProject'>> {
     return this.call('createProject', { body: { name } });
+  }
+
+  async deleteProject(name: string): Promise<void> {
+    await this.call('deleteProject', { params: { project: name } });
+  }
+
+  // Identity: users, groups, tokens, project members
+
+  async whoami(): Promise<ApiResponse<'whoami'>> {
+    return this.call('whoami');
+  }
+
+  async listUsers(): Promise<ApiResponse<'listUsers'>['users']> {
+    return (await this.call('listUsers')).users;
+  }
+
+  async createUser(name: string, options: { serverAdmin?: boolean } = {}): Promise<ApiResponse<'createUser'>> {
+    return this.call('createUser', { body: { name, ...options } });
+  }
+
+  async deleteUser(name: string): Promise<void> {
+    await this.call('deleteUser', { params: { name } });
+  }
+
+  async listGroups(): Promise<ApiResponse<'listGroups'>['groups']> {
+    return (await this.call('listGroups')).groups;
+  }
+
+  async createGroup(name: string): Promise<ApiResponse<'createGroup'>> {
+    return this.call('createGroup', { body: { name } });
+  }
+
+  async deleteGroup(name: string): Promise<void> {
+    await this.call('deleteGroup', { params: { name } });
+  }
+
+  async addGroupMember(group: string, user: string): Promise<void> {
+    await this.call('addGroupMember', { params: { name: group, user } });
+  }
+
+  async removeGroupMember(group: string, user: string): Promise<void> {
+    await this.call('removeGroupMember', { params: { name: group, user } });
+  }
+
+  /** Your tokens; the server admin may ask for a user's (`user`) or everyone's (`all`). */
+  async listTokens(options: { user?: string; all?: boolean } = {}): Promise<ApiResponse<'listTokens'>['tokens']> {
+    const query = { user: options.user, all: options.all ? ('true' as const) : undefined };
+    return (await this.call('listTokens', { query })).tokens;
+  }
+
+  /** Creates a token; `token` in the answer is its text, never shown again. `expiresIn` is a duration: 90d, 12h. */
+  async createToken(input: ApiBody<'createToken'>): Promise<ApiResponse<'createToken'>> {
+    return this.call('createToken', { body: input });
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    await this.call('revokeToken', { params: { id } });
+  }
+
+  async listMembers(project = this.project): Promise<ApiResponse<'listMembers'>['members']> {
+    return (await this.call('listMembers', { params: { project } })).members;
+  }
+
+  /** Grants `role` on `project` to a user or group (replacing its role there); `code` lets an editor register js models. */
+  async addMember(
+    project: string,
+    member: { kind: 'user' | 'group'; name: string },
+    role: ApiBody<'addMember'>['role'],
+    options: { code?: boolean } = {},
+  ): Promise<ApiResponse<'addMember'>> {
+    return this.call('addMember', {
+      params: { project, kind: member.kind, name: member.name },
+      body: { role, ...(options.code ? { code: true } : {}) },
+    });
+  }
+
+  async removeMember(project: string, member: { kind: 'user' | 'group'; name: string }): Promise<void> {
+    await this.call('removeMember', { params: { project, kind: member.kind, name: member.name } });
   }
 
   // Models
@@ -256,8 +348,11 @@ export class ModelportClient {
   }
 
   /** Requests/s, errors, p50/p99 latency and replicas over the last 15 minutes, oldest point first. */
-  async deploymentMetrics(name: string): Promise<ApiResponse<'deploymentMetrics'>> {
-    return this.call('deploymentMetrics', { params: { name } });
+  async deploymentMetrics(
+    name: string,
+    range?: ApiQuery<'deploymentMetrics'>['range'],
+  ): Promise<ApiResponse<'deploymentMetrics'>> {
+    return this.call('deploymentMetrics', { params: { name }, ...(range ? { query: { range } } : {}) });
   }
 
   /** Resolves when the deployment is Ready at its latest generation; rejects if it failed or timed out. */

@@ -88,6 +88,22 @@ export const OPERATIONS = {
   cancelRun: 'POST /projects/:project/runs/:run/cancel',
   resumeRun: 'POST /projects/:project/runs/:run/resume',
   runLogs: 'GET /projects/:project/runs/:run/logs',
+  whoami: 'GET /whoami',
+  listUsers: 'GET /users',
+  createUser: 'POST /users',
+  deleteUser: 'DELETE /users/:name',
+  listGroups: 'GET /groups',
+  createGroup: 'POST /groups',
+  deleteGroup: 'DELETE /groups/:name',
+  addGroupMember: 'PUT /groups/:name/members/:user',
+  removeGroupMember: 'DELETE /groups/:name/members/:user',
+  listTokens: 'GET /tokens',
+  createToken: 'POST /tokens',
+  revokeToken: 'DELETE /tokens/:id',
+  listMembers: 'GET /projects/:project/members',
+  addMember: 'PUT /projects/:project/members/:kind/:name',
+  removeMember: 'DELETE /projects/:project/members/:kind/:name',
+  deleteProject: 'DELETE /projects/:project',
 } as const satisfies { readonly [K in OperationId]: OperationLine<K> };
 
 /** Path parameters of a call; `project` defaults to the client's project. */

@@ -37,6 +37,35 @@ describe('compileServerConfig', () => {
     assert.ok(Object.isFrozen(config));
   });
 
+  test('auth: off on loopback, on with --auth or off loopback, off there only with --insecure-no-auth', () => {
+    const on = (raw: Record<string, string>) => compileServerConfig(raw, {}, '/srv').auth;
+    assert.deepEqual(
+      [
+        on({}).enabled,
+        on({ host: 'localhost' }).enabled,
+        on({ host: '::1' }).enabled,
+        on({ host: '127.0.0.2' }).enabled,
+      ],
+      [false, false, false, false],
+    );
+    assert.equal(on({ auth: 'true' }).enabled, true);
+    assert.equal(on({ host: '0.0.0.0' }).enabled, true);
+    assert.equal(on({ host: '192.168.1.10' }).enabled, true);
+    assert.deepEqual(
+      {
+        enabled: on({ host: '0.0.0.0', insecureNoAuth: 'true' }).enabled,
+        insecure: on({ host: '0.0.0.0', insecureNoAuth: 'true' }).insecure,
+      },
+      { enabled: false, insecure: true },
+    );
+    assert.equal(on({}).adminTokenFile, '/srv/.modelport/admin-token');
+    assert.equal(settingsFromEnv({ MODELPORT_AUTH: 'true' }).auth, 'true');
+    assert.throws(
+      () => compileServerConfig({}, { MODELPORT_TOKEN_KEY: 'short' }),
+      (e: unknown) => e instanceof ModelportError && e.message.startsWith('MODELPORT_TOKEN_KEY'),
+    );
+  });
+
   test('environment variables are read by name, flags override them', () => {
     const raw = { ...settingsFromEnv({ MODELPORT_PORT: '9000', MODELPORT_HOME: '/data' }), port: '9100' };
     const config = compileServerConfig(raw, {}, '/');
@@ -158,6 +187,9 @@ describe('compileServerConfig', () => {
     ['image', { modelportImage: 'my image:1' }, '--modelport-image / MODELPORT_IMAGE'],
     ['ready timeout', { readyTimeout: 'a while' }, '--ready-timeout / MODELPORT_READY_TIMEOUT'],
     ['log level', { logLevel: 'chatty' }, '--log-level / MODELPORT_LOG_LEVEL'],
+    ['auth boolean', { auth: 'sure' }, '--auth / MODELPORT_AUTH'],
+    ['auth contradiction', { auth: 'true', insecureNoAuth: 'true', host: '0.0.0.0' }, '--insecure-no-auth'],
+    ['needless insecure flag', { insecureNoAuth: 'true' }, '--insecure-no-auth / MODELPORT_INSECURE_NO_AUTH'],
   ];
   for (const [what, raw, names] of bad) {
     test(`refuses a bad ${what}, naming the flag and the variable`, () => {

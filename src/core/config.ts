@@ -37,11 +37,33 @@ export const SETTINGS = {
   bundleDir: { flag: '--bundle-dir', env: 'MODELPORT_BUNDLE_DIR', default: '' },
   readyTimeout: { flag: '--ready-timeout', env: 'MODELPORT_READY_TIMEOUT', default: '5m' },
   logLevel: { flag: '--log-level', env: 'MODELPORT_LOG_LEVEL', default: 'info' },
+  auth: { flag: '--auth', env: 'MODELPORT_AUTH', default: 'false' },
+  insecureNoAuth: { flag: '--insecure-no-auth', env: 'MODELPORT_INSECURE_NO_AUTH', default: 'false' },
 } as const;
 
 /** What the server logs: `debug` adds detail, `silent` logs nothing. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Settings given on the command line as a bare flag (`--auth`), not `--flag value`. */
+export const BOOLEAN_SETTINGS: ReadonlySet<SettingName> = new Set(['example', 'auth', 'insecureNoAuth']);
+
+/** How the server identifies callers. */
+export interface AuthSettings {
+  /**
+   * True with --auth, or whenever the server listens on an address other than loopback (unless
+   * --insecure-no-auth): every route but the health probes then needs a token.
+   */
+  enabled: boolean;
+  /** Auth is off on a non-loopback address (--insecure-no-auth): the server warns on every start. */
+  insecure: boolean;
+  /** MODELPORT_TOKEN_KEY (base64 or hex of 32 bytes), read only from the environment; undefined: `<home>/token.key`. */
+  tokenKey: string | undefined;
+  /** The HMAC key of API tokens, created 0600 on first start. */
+  tokenKeyFile: string;
+  /** Where the first start with auth on writes the server admin's token (0600). */
+  adminTokenFile: string;
+}
 
 /** How the Kubernetes backend renders: a KServe InferenceService (Standard or Knative mode) or a Knative Service. */
 export const KUBERNETES_FORMATS = ['kserve', 'kserve-knative', 'knative'] as const;
@@ -117,6 +139,13 @@ export interface ServerConfig {
   readonly bundleDir: string;
   /** Lowest level written to the log (default info). */
   readonly logLevel: LogLevel;
+  readonly auth: Readonly<AuthSettings>;
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
 }
 
 function fail(name: SettingName, message: string): never {
@@ -164,9 +193,27 @@ export function compileServerConfig(
     fail('artifacts', 'an S3 location is s3://bucket/optional/prefix with a valid bucket name');
   }
 
-  const exampleValue = get('example').toLowerCase();
-  if (!['true', 'false', '1', '0', 'yes', 'no'].includes(exampleValue)) {
-    fail('example', `'${exampleValue}' is not a boolean; use true or false`);
+  const boolean = (name: SettingName): boolean => {
+    const value = get(name).toLowerCase();
+    if (!['true', 'false', '1', '0', 'yes', 'no'].includes(value)) {
+      fail(name, `'${value}' is not a boolean; use true or false`);
+    }
+    return ['true', '1', 'yes'].includes(value);
+  };
+  const example = boolean('example');
+  const authFlag = boolean('auth');
+  const insecureNoAuth = boolean('insecureNoAuth');
+  if (authFlag && insecureNoAuth) fail('insecureNoAuth', 'it contradicts --auth / MODELPORT_AUTH; give one of them');
+  if (insecureNoAuth && isLoopbackHost(host)) {
+    fail('insecureNoAuth', `the server listens on loopback (${host}), where auth is off already; drop the flag`);
+  }
+  const tokenKey = env['MODELPORT_TOKEN_KEY']?.trim() || undefined;
+  if (tokenKey !== undefined && !isSecretKey(tokenKey)) {
+    throw new ModelportError(
+      'invalid_config',
+      'MODELPORT_TOKEN_KEY: use 32 random bytes as base64 or hex, e.g. the output of `openssl rand -base64 32`',
+      { field: 'tokenKey' },
+    );
   }
 
   const jobConcurrency = Number(get('jobConcurrency'));
@@ -261,7 +308,7 @@ export function compileServerConfig(
       secretAccessKey: env['AWS_SECRET_ACCESS_KEY'] || undefined,
       sessionToken: env['AWS_SESSION_TOKEN'] || undefined,
     }),
-    example: ['true', '1', 'yes'].includes(exampleValue),
+    example,
     maxUploadBytes: size('maxUploadSize', get('maxUploadSize')),
     maxRequestBytes: size('maxRequestSize', get('maxRequestSize')),
     maxConnections,
@@ -283,6 +330,13 @@ export function compileServerConfig(
     modelportImage,
     bundleDir: resolve(home, get('bundleDir') || 'bundles'),
     logLevel,
+    auth: Object.freeze({
+      enabled: authFlag || (!isLoopbackHost(host) && !insecureNoAuth),
+      insecure: insecureNoAuth,
+      tokenKey,
+      tokenKeyFile: resolve(home, 'token.key'),
+      adminTokenFile: resolve(home, 'admin-token'),
+    }),
   });
 }
 

@@ -61,12 +61,14 @@ export const ERROR_CODES = {
   unauthenticated: {
     http: 401,
     grpc: GrpcStatus.UNAUTHENTICATED,
-    summary: 'No valid credentials were sent. Send a token in the Authorization header.',
+    summary:
+      'No valid token was sent (missing, malformed, unknown, revoked or expired). Send `Authorization: Bearer <token>` (gRPC: `authorization` metadata); the CLI reads MODELPORT_TOKEN, --token or `modelport login`.',
   },
   forbidden: {
     http: 403,
     grpc: GrpcStatus.PERMISSION_DENIED,
-    summary: 'The credentials do not grant the permission this route needs.',
+    summary:
+      'The token is valid but its user lacks the role this call needs; the message names the role and project. Ask a project admin for it (`modelport members add`).',
   },
   not_found: {
     http: 404,
@@ -102,6 +104,11 @@ export const ERROR_CODES = {
     http: 429,
     grpc: GrpcStatus.RESOURCE_EXHAUSTED,
     summary: 'The queue for this model is full. Retry after the Retry-After header.',
+  },
+  rate_limited: {
+    http: 429,
+    grpc: GrpcStatus.RESOURCE_EXHAUSTED,
+    summary: 'The token sent more requests per second than its rate limit. Retry after the Retry-After header.',
   },
   not_ready: {
     http: 503,
@@ -153,6 +160,12 @@ export const ERROR_CODES = {
     grpc: GrpcStatus.PERMISSION_DENIED,
     summary:
       'An outbound URL is refused: not http(s), carries user:password, or reaches a loopback, private, link-local or metadata address (directly, via DNS or a redirect). An administrator can allow the host with MODELPORT_EGRESS_ALLOW_HOSTS.',
+  },
+  not_configured: {
+    http: 501,
+    grpc: GrpcStatus.FAILED_PRECONDITION,
+    summary:
+      'The request needs a server setting that is not there (S3 credentials or endpoint for an s3:// URL); the message names what to configure where the server runs.',
   },
   internal: {
     http: 500,

@@ -1,7 +1,10 @@
 /** The public surface of core/: other folders import from here, never a file inside. */
 export { childEnv } from './child-env.ts';
 export {
+  type AuthSettings,
+  BOOLEAN_SETTINGS,
   compileServerConfig,
+  isLoopbackHost,
   LOG_LEVELS,
   type LogLevel,
   type RawSettings,

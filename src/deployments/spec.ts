@@ -17,6 +17,7 @@
  *   env: { LOG_LEVEL: info }
  *   secrets: [{ env: API_TOKEN, secret: partner-token }]
  *   backend: local
+ *   auth: token          # or open: inference without a token when the server's auth is on
  * ```
  */
 import { z } from 'zod';
@@ -75,6 +76,12 @@ export const DeploymentSpecSchema = z.strictObject({
     .array(z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), secret: z.string() }))
     .default([]),
   backend: z.enum(['local', 'kubernetes', 'compose']).default('local'),
+  auth: z
+    .enum(['token', 'open'])
+    .optional()
+    .describe(
+      "Who may call inference when the server's auth is on: 'token' (default) needs a token with the editor role or one scoped to this deployment; 'open' takes calls without a token",
+    ),
 });
 
 /** A deployment document as written in a file for `modelport deployments apply -f`. */

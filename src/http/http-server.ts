@@ -19,6 +19,8 @@ export interface HttpHandlers {
   inference?: PathHandler;
   metrics?: PathHandler;
   console?: PathHandler;
+  /** Checks the caller of /metrics and the OpenAPI document (auth on: a token); throws to refuse. */
+  protect?: (req: IncomingMessage) => Promise<void>;
 }
 
 /** How long a client may take to send a request; a slower one gets 408 and its connection is closed. */
@@ -61,7 +63,9 @@ export function createHttpServer(
       const shape = isUnder(path, '/v2') ? 'v2' : 'api';
       Promise.resolve()
         .then(() => {
-          if (path === '/api/v1/openapi.json') return sendJson(res, 200, handlers.openapi());
+          if (path === '/api/v1/openapi.json') {
+            return (handlers.protect?.(req) ?? Promise.resolve()).then(() => sendJson(res, 200, handlers.openapi()));
+          }
           if (isUnder(path, '/api/v1')) return handlers.api(req, res, path.slice('/api/v1'.length) || '/');
           if (
             handlers.inference &&
@@ -69,7 +73,10 @@ export function createHttpServer(
           ) {
             return handlers.inference(req, res, path);
           }
-          if (path === '/metrics' && handlers.metrics) return handlers.metrics(req, res, path);
+          if (path === '/metrics' && handlers.metrics) {
+            const metrics = handlers.metrics;
+            return (handlers.protect?.(req) ?? Promise.resolve()).then(() => metrics(req, res, path));
+          }
           if (handlers.console && !isUnder(path, '/api')) return handlers.console(req, res, path);
           throw new ModelportError('not_found', `nothing is served at ${path}`);
         })

@@ -64,6 +64,7 @@ export function errorHeaders(
 ): Record<string, string> {
   const headers: Record<string, string> = {};
   if (e.retryAfter !== undefined) headers['retry-after'] = String(e.retryAfter);
+  if (e.code === 'unauthenticated') headers['www-authenticate'] = 'Bearer realm="modelport"';
   // A client too slow to send its body is not waited for again.
   if (e.code === 'request_timeout') headers['connection'] = 'close';
   else if (!res.req.complete) discardBody(res, headers, options.drainLimit ?? DRAIN_LIMIT);

@@ -109,6 +109,37 @@ export class ModelRegistry {
     return { name, createdAt };
   }
 
+  /**
+   * Deletes an empty project with its memberships; `conflict` while it holds models, deployments, jobs or secrets
+   * (delete those first). The default project stays.
+   */
+  async deleteProject(name: string): Promise<void> {
+    if (name === 'default') {
+      throw new ModelportError('conflict', "the project 'default' cannot be deleted; the gateway serves from it", {
+        field: 'project',
+      });
+    }
+    await this.#store.transaction(async (trx) => {
+      const row = await trx.selectFrom('projects').select('id').where('name', '=', name).executeTakeFirst();
+      if (!row) throw notFound(`project '${name}'`, 'project');
+      for (const table of ['models', 'deployments', 'jobs', 'secrets'] as const) {
+        const used = await trx
+          .selectFrom(table)
+          .select('project_id')
+          .where('project_id', '=', row.id)
+          .limit(1)
+          .execute();
+        if (used.length > 0) {
+          throw new ModelportError('conflict', `project '${name}' still has ${table}; delete them first`, {
+            field: 'project',
+          });
+        }
+      }
+      await trx.deleteFrom('project_members').where('project_id', '=', row.id).execute();
+      await trx.deleteFrom('projects').where('id', '=', row.id).execute();
+    });
+  }
+
   // Models
 
   async listModels(project: string, search?: string): Promise<Model[]> {

@@ -12,22 +12,19 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  auditRoutes,
-  buildOpenApiDocument,
-  createRouter,
-  dataRoutes,
-  deploymentMetricsRoutes,
-  deploymentRoutes,
-  jobRoutes,
-  LocalAuthorizer,
-  modelRoutes,
-  modelTypeRoutes,
-  pipelineRoutes,
-  secretRoutes,
-  systemRoutes,
-} from '../api/index.ts';
+import { apiRoutes, buildOpenApiDocument, createRouter } from '../api/index.ts';
 import { type AuditEvent, AuditLog } from '../audit/index.ts';
+import {
+  type Authorizer,
+  AuthStore,
+  ensureServerAdmin,
+  type InferenceGuard,
+  inferenceGuard,
+  LocalAuthorizer,
+  loadTokenKey,
+  TokenAuthorizer,
+  TokenHasher,
+} from '../auth/index.ts';
 import {
   ComposeBackend,
   DeploymentResolver,
@@ -95,6 +92,12 @@ export interface App {
   onClose(cleanup: () => Promise<void>): void;
   /** Records an inference call refused for its credentials in the audit log (the gRPC listener's hook). */
   auditDenied(method: string, path: string, error: ModelportError): void;
+  /** Whether callers need tokens, and the server admin's token when this start created it (print it once). */
+  auth: { enabled: boolean; insecure: boolean; adminToken: string | undefined; adminTokenFile: string };
+  /** Users, groups, tokens and memberships. */
+  users: AuthStore;
+  /** The data plane's check (REST inference uses it already; gRPC takes it in `listen`). */
+  inferenceGuard: InferenceGuard;
 }
 
 export interface RunningServer {
@@ -115,6 +118,9 @@ export interface RunningServer {
   profiles: ProfileWorker;
   /** What the example seeding did on this start, for the start-up banner. */
   example: { model: string; version: number } | undefined;
+  /** Whether callers need tokens, and the server admin's token when this start created it (print it once). */
+  auth: { enabled: boolean; insecure: boolean; adminToken: string | undefined; adminTokenFile: string };
+  users: AuthStore;
   /** Stops accepting, lets in-flight requests finish (bounded by the shutdown timeout), closes the stores. */
   close(): Promise<void>;
 }
@@ -215,6 +221,27 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
     });
     if (secretKey.created) log.info('created the secrets key file', { file: secretKey.file });
     const secrets = new SecretStore({ store: metadata, key: secretKey.key });
+
+    // Identity: tokens are verified with the token key (HMAC); with auth off the embedded single-user mode stays.
+    const tokenKey = await loadTokenKey({ key: config.auth.tokenKey, file: config.auth.tokenKeyFile });
+    const users = new AuthStore({ store: metadata, hasher: new TokenHasher(tokenKey.key) });
+    const tokenAuthorizer = config.auth.enabled
+      ? new TokenAuthorizer({ store: users, onError: (message, err) => log.error(message, { err }) })
+      : undefined;
+    const authorizer: Authorizer = tokenAuthorizer ?? new LocalAuthorizer();
+    let adminToken: string | undefined;
+    if (config.auth.enabled) {
+      const boot = await ensureServerAdmin(users, config.auth.adminTokenFile);
+      adminToken = boot.token;
+      if (boot.token) log.info('created the server admin user "admin"; its token is in the file', { file: boot.file });
+    } else if (config.auth.insecure) {
+      log.warn(
+        'auth is OFF on a non-loopback address (--insecure-no-auth): anyone who reaches the port can do everything',
+        {
+          host: config.host,
+        },
+      );
+    }
     const modelTypes = await ModelTypeCatalogue.open(join(config.home, 'modeltypes.yaml'));
 
     const metricsRegistry = new MetricsRegistry();
@@ -375,41 +402,48 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
     sampler.start();
     cleanups.push(() => sampler.close());
 
-    const routes = [
-      ...systemRoutes({ version: options.version, database: metadata.dialect, artifacts: artifacts.location }),
-      ...modelRoutes({
+    const routes = apiRoutes({
+      system: { version: options.version, database: metadata.dialect, artifacts: artifacts.location },
+      models: {
         registry,
         uploadDir,
         maxUploadBytes: config.maxUploadBytes,
         imports: { guard: importGuard, s3: new S3InputSource(s3Connection(config.s3)) },
-      }),
-      ...deploymentRoutes({
+      },
+      deployments: {
         deployments,
         export: (project, name, format) =>
           exportDeployment(deployments, project, name, format, { kubernetes, compose }),
-      }),
-      ...secretRoutes({ secrets, rotateKey: keyRotator(secrets, secretKey) }),
-      ...modelTypeRoutes({ catalogue: modelTypes }),
-      ...jobRoutes({ jobs, artifacts, uploadDir, maxUploadBytes: config.maxUploadBytes }),
-      ...deploymentMetricsRoutes({ deployments, sampler }),
-      ...auditRoutes({ audit }),
-      ...pipelineRoutes({ pipelines, artifacts, uploadDir }),
-      ...dataRoutes({
+      },
+      secrets: { secrets, rotateKey: keyRotator(secrets, secretKey) },
+      modelTypes: { catalogue: modelTypes },
+      jobs: { jobs, artifacts, uploadDir, maxUploadBytes: config.maxUploadBytes },
+      deploymentMetrics: { deployments, sampler },
+      auth: { users, registry, invalidate: (tokenId) => tokenAuthorizer?.invalidate(tokenId) },
+      audit: { audit },
+      pipelines: { pipelines, artifacts, uploadDir },
+      data: {
         data,
         maxUploadBytes: config.maxUploadBytes,
         gc: (gcOptions) =>
           collectGarbage({ db: metadata.db, artifacts, guard, treeFiles: (tree) => data.treeFiles(tree) }, gcOptions),
-      }),
-    ];
+      },
+    });
     const openapi = buildOpenApiDocument(routes, options.version);
     const api = createRouter(routes, {
-      authorizer: new LocalAuthorizer(),
+      authorizer,
       maxJsonBytes: 1024 * 1024,
       log: log.child({ component: 'api' }),
       audit,
     });
 
+    // Inference names resolve in the default project; a deployment with `spec.auth: open` needs no token.
+    const inferenceCheck = inferenceGuard(authorizer, {
+      project: 'default',
+      isOpen: (deployment) => local.route('default', deployment)?.open === true,
+    });
     const inference = createRestHandler(gateway, {
+      authorize: inferenceCheck,
       maxRequestBytes: config.maxRequestBytes,
       log: log.child({ component: 'inference' }),
       onDenied: (req, error, path) => void audit.record(inferenceDenial(req.method ?? 'GET', path, error)),
@@ -426,6 +460,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         inference,
         metrics: metricsHandler,
         console: createConsoleHandler({ root: fileURLToPath(new URL('../../ui/dist/', import.meta.url)) }),
+        protect: async (req) => authorizer.authorize(await authorizer.authenticate(req), 'read'),
       },
       log.child({ component: 'http' }),
       config.httpTimeouts,
@@ -459,6 +494,14 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       metrics: metricsRegistry,
       data,
       profiles,
+      auth: {
+        enabled: config.auth.enabled,
+        insecure: config.auth.insecure,
+        adminToken,
+        adminTokenFile: config.auth.adminTokenFile,
+      },
+      users,
+      inferenceGuard: inferenceCheck,
       locations: { database: metadata.location, artifacts: artifacts.location },
       setPublicUrls: (urls) => {
         publicUrls = urls;
@@ -501,6 +544,7 @@ export async function listen(app: App, config: ServerConfig, options: StartOptio
   let grpcPort: number | undefined;
   if (config.grpcPort !== 0 || options.grpc === true) {
     const grpc = createGrpcServer(app.gateway, {
+      authorize: app.inferenceGuard,
       maxMessageBytes: config.maxRequestBytes,
       log: log.child({ component: 'grpc' }),
       onDenied: (error, method) => app.auditDenied('POST', `grpc:${method}`, error),
@@ -527,6 +571,8 @@ export async function listen(app: App, config: ServerConfig, options: StartOptio
     data: app.data,
     profiles: app.profiles,
     example,
+    auth: app.auth,
+    users: app.users,
     close: () => app.close(),
   };
 }

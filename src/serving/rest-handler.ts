@@ -27,6 +27,12 @@ export interface RestHandlerOptions {
   log: Logger;
   /** Told of every call refused for its credentials (401/403), for the audit log. */
   onDenied?: (req: IncomingMessage, error: ModelportError, path: string) => void;
+  /**
+   * Checks the caller before the body is read: `model` names the model, undefined a server-level call. Returns
+   * undefined when the call may go (synchronously, on the hot path), or a promise; throws or rejects to refuse.
+   * Absent: every caller may call (the embedded single-user mode).
+   */
+  authorize?: (req: IncomingMessage, model: string | undefined) => undefined | Promise<void>;
 }
 
 type ErrorStyle = 'v2' | 'seldon';
@@ -90,6 +96,7 @@ function context(req: IncomingMessage, res: ServerResponse, protocol: Protocol):
 
 export function createRestHandler(service: InferenceService, options: RestHandlerOptions) {
   const { maxRequestBytes, log } = options;
+  const authorize = options.authorize ?? (() => undefined);
 
   /**
    * Everything that can refuse a request from its headers alone, before a byte of its body is read: a declared
@@ -103,6 +110,7 @@ export function createRestHandler(service: InferenceService, options: RestHandle
 
   async function v2(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (path === '/v2' || path === '/v2/') {
+      await authorize(req, undefined);
       return sendJsonText(res, 200, JSON.stringify(service.serverMetadata()));
     }
     if (path === '/v2/health/live')
@@ -115,6 +123,8 @@ export function createRestHandler(service: InferenceService, options: RestHandle
     const name = decode(match[1]!);
     const version = match[2] === undefined ? undefined : decode(match[2]);
     const action = match[3];
+    const allowed = authorize(req, name);
+    if (allowed) await allowed;
     if (action === '/infer') {
       if (req.method !== 'POST') throw new ModelportError('method_not_allowed', 'use POST for infer');
       await admit(req, name, version);
@@ -140,6 +150,7 @@ export function createRestHandler(service: InferenceService, options: RestHandle
     const match = V1_MODEL.exec(path);
     if (!match) throw new ModelportError('not_found', `no inference route matches ${path}`);
     const name = decode(match[1]!);
+    await authorize(req, name);
     if (!match[2]) {
       if (req.method !== 'GET') throw new ModelportError('method_not_allowed', 'use GET for model status');
       const ready = await service.modelReady(name);
@@ -160,6 +171,7 @@ export function createRestHandler(service: InferenceService, options: RestHandle
     if (typeof name !== 'string' || name === '') {
       throw new ModelportError('invalid_request', "name the model in the 'model-id' header", { field: 'model-id' });
     }
+    await authorize(req, name);
     await admit(req, name, undefined);
     const body = await readBody(req, maxRequestBytes);
     const resolved = await service.resolve(name);

@@ -72,6 +72,10 @@ export const DeploymentSchema = z.object({
   }),
   createdAt: z.string(),
   updatedAt: z.string(),
+  warnings: z
+    .array(z.string())
+    .optional()
+    .describe('In the answer to a change only: what it allows but may not mean (targets whose signatures differ)'),
 });
 
 export interface DeploymentRoutesOptions {
@@ -176,7 +180,7 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
       id: 'deleteDeployment',
       method: 'DELETE',
       path: '/projects/:project/deployments/:name',
-      permission: 'write',
+      permission: 'admin',
       tag: 'deployments',
       summary: 'Delete a deployment; every worker it ran is stopped',
       params: DeploymentParams,

@@ -1,6 +1,7 @@
 /** Routes of the model registry: projects, models, versions, aliases. */
 import { rm } from 'node:fs/promises';
 import { z } from 'zod';
+import { can } from '../../auth/index.ts';
 import type { ModelRef } from '../../core/index.ts';
 import { checkName, ModelportError } from '../../core/index.ts';
 import { tooLarge } from '../../http/index.ts';
@@ -65,9 +66,11 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       path: '/projects',
       permission: 'read',
       tag: 'projects',
-      summary: 'List projects',
+      summary: 'List the projects you have a role on (all of them for the server admin)',
       response: z.object({ projects: z.array(ProjectSchema) }),
-      handler: async () => ({ projects: await registry.listProjects() }),
+      handler: async ({ principal }) => ({
+        projects: (await registry.listProjects()).filter((p) => can(principal, 'read', p.name)),
+      }),
     }),
     route({
       id: 'createProject',
@@ -108,7 +111,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       id: 'deleteModel',
       method: 'DELETE',
       path: '/projects/:project/models/:model',
-      permission: 'write',
+      permission: 'admin',
       tag: 'models',
       summary: 'Delete a model and all its versions (refused while a deployment uses one)',
       params: ModelParams,
@@ -134,6 +137,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       method: 'POST',
       path: '/projects/:project/models/:model/versions',
       permission: 'write',
+      alsoNeeds: { permission: 'code', when: 'the model is a js model (code that runs on the server)' },
       tag: 'models',
       summary:
         'Register a new version: the body is the ONNX file or a js model .tgz; it is checked (loaded in a child process) before anything is stored',
@@ -156,7 +160,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       body: { stream: 'application/octet-stream' },
       status: 201,
       response: ModelVersionSchema,
-      handler: async ({ params, query, req, signal }) => {
+      handler: async ({ params, query, req, signal, require }) => {
         const tags = Tags.parse(pairs(query.tag, 'tag', (v) => v));
         const metrics = Metrics.parse(
           pairs(query.metric, 'metric', (v, key) => {
@@ -177,9 +181,12 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
           if (spooled.size === 0) {
             throw new ModelportError('invalid_model', 'the body is empty; send the model file as the request body');
           }
+          const format = query.format ?? (await sniffFormat(spooled.path));
+          // A js model runs its code on this server as soon as it is checked: that needs the code permission.
+          if (format === 'js') require('code');
           return await registry.registerVersion(params.project, params.model, {
             file: spooled.path,
-            format: query.format ?? (await sniffFormat(spooled.path)),
+            format,
             description: query.description,
             tags,
             metrics,
@@ -197,6 +204,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       method: 'POST',
       path: '/projects/:project/models/:model/import',
       permission: 'write',
+      alsoNeeds: { permission: 'code', when: 'the model is a js model (code that runs on the server)' },
       tag: 'models',
       summary:
         'Import a new version from an https:// or s3:// URL: the server downloads it through the egress guard, then registers it',
@@ -210,15 +218,17 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       }),
       status: 201,
       response: ModelVersionSchema,
-      handler: async ({ params, body, signal }) => {
+      handler: async ({ params, body, signal, require }) => {
         // Checked before anything is downloaded: a bad name never costs a transfer.
         checkName(params.model, 'model');
         const spooled = await downloadModel(body.url, { ...imports, dir: uploadDir, maxBytes: maxUploadBytes, signal });
         try {
           if (spooled.size === 0) throw new ModelportError('invalid_model', 'url: the download is empty');
+          const format = body.format ?? (await sniffFormat(spooled.path));
+          if (format === 'js') require('code');
           return await registry.registerVersion(params.project, params.model, {
             file: spooled.path,
-            format: body.format ?? (await sniffFormat(spooled.path)),
+            format,
             description: body.description,
             tags: body.tags,
             aliases: body.aliases,
@@ -290,7 +300,7 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       id: 'deleteVersion',
       method: 'DELETE',
       path: '/projects/:project/models/:model/versions/:version',
-      permission: 'write',
+      permission: 'admin',
       tag: 'models',
       summary: 'Delete a version (refused while a deployment uses it)',
       params: VersionParams,

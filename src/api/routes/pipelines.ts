@@ -123,6 +123,7 @@ export function pipelineRoutes({ pipelines, artifacts, uploadDir }: PipelineRout
       method: 'POST',
       path: '/projects/:project/pipelines/code',
       permission: 'write',
+      alsoNeeds: { permission: 'code', when: 'always: the code runs on this server or its cluster' },
       tag: 'pipelines',
       summary:
         "Upload a pipeline's code folder as a tar (what `pipelines apply -f` packs: node_modules and .git left out); returns its sha256 for apply",
@@ -130,7 +131,8 @@ export function pipelineRoutes({ pipelines, artifacts, uploadDir }: PipelineRout
       body: { stream: 'application/octet-stream' },
       status: 201,
       response: Code,
-      handler: async ({ req, signal }) => {
+      handler: async ({ req, signal, require }) => {
+        require('code');
         const max = pipelines.maxCodeBytes;
         if (Number(req.headers['content-length']) > max) throw tooLarge(max);
         const spooled = await spoolToFile(req, { dir: uploadDir, maxBytes: max, signal });
@@ -153,8 +155,9 @@ export function pipelineRoutes({ pipelines, artifacts, uploadDir }: PipelineRout
       id: 'applyPipeline',
       method: 'PUT',
       path: '/projects/:project/pipelines',
-      // Runs the spec's commands on this server or its cluster: the security work gates this on the `code` role.
+      // Runs the spec's commands on this server or its cluster: code that runs on the server.
       permission: 'write',
+      alsoNeeds: { permission: 'code', when: 'always: its commands run on this server or its cluster' },
       tag: 'pipelines',
       summary: 'Create or change a pipeline from its spec (a new revision when the spec or code changed)',
       params: ProjectParams,
@@ -164,7 +167,10 @@ export function pipelineRoutes({ pipelines, artifacts, uploadDir }: PipelineRout
         codeRef: z.string().max(80).optional(),
       }),
       response: PipelineSchema.extend({ changed: z.boolean() }),
-      handler: async ({ params, body }) => pipelines.apply(params.project, body),
+      handler: async ({ params, body, require }) => {
+        require('code');
+        return pipelines.apply(params.project, body);
+      },
     }),
     route({
       id: 'listPipelines',

@@ -69,7 +69,7 @@ export function secretRoutes({ secrets, rotateKey }: SecretRoutesDeps) {
       id: 'setSecret',
       method: 'PUT',
       path: '/projects/:project/secrets/:name',
-      permission: 'write',
+      permission: 'admin',
       tag: 'secrets',
       summary:
         'Create or replace a secret. Body: {"value": "..."} (JSON, up to 64 KiB of UTF-8). The value is never returned',
@@ -94,7 +94,7 @@ export function secretRoutes({ secrets, rotateKey }: SecretRoutesDeps) {
       id: 'deleteSecret',
       method: 'DELETE',
       path: '/projects/:project/secrets/:name',
-      permission: 'write',
+      permission: 'admin',
       tag: 'secrets',
       summary: 'Delete a secret',
       params: SecretParams,

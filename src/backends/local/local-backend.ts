@@ -45,6 +45,8 @@ export interface RouteTable {
     | (RoutedTarget & { percent: number; counts: { requests: number; agreements: number; errors: number } })
     | undefined;
   stickyHeader?: string | undefined;
+  /** `spec.auth: open`: inference takes calls without a token. */
+  open?: boolean;
 }
 
 export interface LocalBackendOptions {
@@ -146,6 +148,7 @@ export class LocalBackend implements Backend, RouteReader {
         targets,
         shadow,
         stickyHeader: plan.spec.sticky?.header.toLowerCase(),
+        open: plan.spec.auth === 'open',
       };
     } catch (error) {
       const e = toModelportError(error);

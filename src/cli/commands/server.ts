@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import {
+  BOOLEAN_SETTINGS,
   compileServerConfig,
   type RawSettings,
   SETTINGS,
@@ -15,13 +16,21 @@ const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 const options: Record<string, OptionSpec> = {};
 for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, (typeof SETTINGS)[SettingName]][]) {
-  if (name === 'example') continue;
+  if (BOOLEAN_SETTINGS.has(name)) continue;
   options[setting.flag.slice(2)] = {
     type: 'string',
     description: `${setting.env} (default ${setting.default || 'see README'})`,
   };
 }
 options['no-example'] = { type: 'boolean', description: 'Do not register the example model on a first start' };
+options['auth'] = {
+  type: 'boolean',
+  description: 'Require a token on every route but the health probes (MODELPORT_AUTH; on by itself off loopback)',
+};
+options['insecure-no-auth'] = {
+  type: 'boolean',
+  description: 'Turn auth off on a non-loopback address (MODELPORT_INSECURE_NO_AUTH); the server warns on every start',
+};
 
 export const serverCommand = defineCommand({
   words: ['server'],
@@ -37,6 +46,8 @@ export const serverCommand = defineCommand({
       if (typeof value === 'string') raw[name] = value;
     }
     if (given['no-example'] === true) raw.example = 'false';
+    if (given['auth'] === true) raw.auth = 'true';
+    if (given['insecure-no-auth'] === true) raw.insecureNoAuth = 'true';
     const config = compileServerConfig(raw, env, process.cwd());
 
     // Loaded here, not at the top: the rest of the CLI never pays for the server's dependencies.
@@ -47,7 +58,21 @@ export const serverCommand = defineCommand({
     const log = await commandLogger(io, env, config.logLevel);
     const server = await startServer(config, { log, version: pkg.version, examplesDir: `${REPO_ROOT}examples` });
 
-    io.out(banner(server.url, server.grpcPort, server.example !== undefined, await sampleRow()));
+    // The example may have been deployed on an earlier start (or deleted since): ask, rather than trust this start.
+    const exampleDeployed = await server.deployments.get('default', 'fraud').then(
+      () => true,
+      () => false,
+    );
+    io.out(
+      banner({
+        url: server.url,
+        grpcPort: server.grpcPort,
+        seededNow: server.example !== undefined,
+        exampleDeployed,
+        row: await sampleRow(),
+        auth: server.auth,
+      }),
+    );
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         log.info('shutting down', { signal });
@@ -73,18 +98,67 @@ async function sampleRow(): Promise<number[] | undefined> {
   }
 }
 
-function banner(url: string, grpcPort: number | undefined, seeded: boolean, row: number[] | undefined): string {
+interface BannerAuth {
+  enabled: boolean;
+  insecure: boolean;
+  adminToken: string | undefined;
+  adminTokenFile: string;
+}
+
+interface BannerFacts {
+  url: string;
+  grpcPort: number | undefined;
+  /** The example was registered and deployed on this start. */
+  seededNow: boolean;
+  /** A deployment named `fraud` exists (from this start or an earlier one). */
+  exampleDeployed: boolean;
+  row: number[] | undefined;
+  auth: BannerAuth;
+}
+
+export function banner({ url, grpcPort, seededNow, exampleDeployed, row, auth }: BannerFacts): string {
   const body = row
     ? `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,30],"data":[${row.join(',')}]}]}`
     : '{"inputs":[...]}';
-  return [
+  const grpc = grpcPort ? `   gRPC: ${url.replace(/^http:\/\//, '').replace(/:\d+$/, '')}:${grpcPort}` : '';
+  const authHeader = auth.enabled ? ` -H "authorization: Bearer $(cat ${auth.adminTokenFile})"` : '';
+  const security = auth.enabled
+    ? [
+        `  Auth:       on: every call but /v2/health/* needs a token (Authorization: Bearer <token>)`,
+        ...(auth.adminToken
+          ? [
+              '  The server admin "admin" was created on this first start. Its token, shown only this once (also in',
+              `  ${auth.adminTokenFile}, mode 0600):`,
+              `    ${auth.adminToken}`,
+              `  Use it: export MODELPORT_TOKEN=$(cat ${auth.adminTokenFile})   or   modelport login`,
+            ]
+          : [`  Admin token: ${auth.adminTokenFile} (if still there); create more with modelport tokens create`]),
+      ]
+    : auth.insecure
+      ? [
+          '  WARNING:    auth is OFF on a non-loopback address (--insecure-no-auth): anyone who reaches this port',
+          '              can register code that runs on this machine. Drop the flag to require tokens.',
+        ]
+      : ['  Auth:       off (single-user mode on loopback; start with --auth to require tokens)'];
+  const lines = [
     '',
-    `Modelport is running${seeded ? ' (the example model `fraud` was registered on this first start)' : ''}`,
+    'Modelport is running',
+    `  Console:    ${url}/`,
     `  API:        ${url}/api/v1   (OpenAPI: ${url}/api/v1/openapi.json)`,
-    `  Inference:  ${url}/v2/models/<name>/infer${grpcPort ? `   gRPC: ${url.replace(/^http:\/\//, '').replace(/:\d+$/, '')}:${grpcPort}` : ''}`,
-    '  Try it:',
-    `  curl -s ${url}/v2/models/fraud/infer -H 'content-type: application/json' -d '${body}'`,
+    `  Inference:  ${url}/v2/models/<name>/infer${grpc}`,
+    ...security,
     '',
-    '',
-  ].join('\n');
+  ];
+  if (exampleDeployed) {
+    lines.push(
+      `  The example model \`fraud\` is deployed as the deployment \`fraud\`${seededNow ? ' (registered on this first start)' : ''}. Try it:`,
+      `  curl -s ${url}/v2/models/fraud/infer -H 'content-type: application/json'${authHeader} -d '${body}'`,
+    );
+  } else {
+    lines.push(
+      '  No example is deployed. Register a model and deploy it:',
+      '  npx modelport models register NAME model.onnx && npx modelport deployments create NAME --model NAME --wait',
+    );
+  }
+  return `${lines.join('\n')}\n\n`;
 }

@@ -52,6 +52,12 @@ export interface GrpcServerOptions {
   log?: Logger;
   /** Told of each call refused for its credentials (UNAUTHENTICATED, PERMISSION_DENIED), for the audit log. */
   onDenied?: (error: ModelportError, method: string) => void;
+  /**
+   * Checks the caller (its `authorization` metadata) for every method but ServerLive and ServerReady: `model`
+   * names the model, undefined a server-level call. Throws or rejects to refuse (UNAUTHENTICATED,
+   * PERMISSION_DENIED). Absent: every caller may call.
+   */
+  authorize?: (call: { headers: IncomingHttpHeaders }, model: string | undefined) => undefined | Promise<void>;
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -93,21 +99,29 @@ export function createGrpcServer(service: InferenceService, options: GrpcServerO
       field: 'maxMessageBytes',
     });
   }
+  const authorize = options.authorize ?? (() => undefined);
   const runs: Record<string, Method['run']> = {
     ServerLive: () => ({ live: service.live() }),
     ServerReady: () => ({ ready: service.ready() }),
-    ServerMetadata: () => service.serverMetadata(),
+    ServerMetadata: async (_req: unknown, call: CallInfo) => {
+      await authorize(call, undefined);
+      return service.serverMetadata();
+    },
     ModelReady: async (req: ModelReadyRequest__Output, call: CallInfo) => {
       const model = target(req.name, req.version, call.headers, 'name');
+      await authorize(call, model.name);
       return { ready: await service.modelReady(model.name, model.version) };
     },
     ModelMetadata: async (req: ModelMetadataRequest__Output, call: CallInfo) => {
       const model = target(req.name, req.version, call.headers, 'name');
+      await authorize(call, model.name);
       const m = await service.modelMetadata(model.name, model.version);
       return { name: m.name, versions: m.versions, platform: m.platform, inputs: m.inputs, outputs: m.outputs };
     },
     ModelInfer: async (req: ModelInferRequest__Output, call: CallInfo) => {
       const model = target(req.model_name, req.model_version, call.headers, 'model_name');
+      const allowed = authorize(call, model.name);
+      if (allowed) await allowed;
       // A full queue refuses (RESOURCE_EXHAUSTED) before the tensors are converted and checked.
       await service.admit?.(model.name, model.version, call.context);
       const { request, raw } = decodeInferRequest(req);

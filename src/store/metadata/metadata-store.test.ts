@@ -13,6 +13,7 @@ const CHILD = fileURLToPath(new URL('./metadata-store.child.ts', import.meta.url
 /** Only a guard against a hung child process; these tests take well under a second. */
 const CHILDREN = { timeout: 120_000 };
 const TABLES = [
+  'api_tokens',
   'audit_log',
   'blob_touches',
   'data_branches',
@@ -24,6 +25,8 @@ const TABLES = [
   'deployments',
   'event_cursors',
   'events',
+  'group_members',
+  'groups',
   'jobs',
   'model_aliases',
   'model_versions',
@@ -32,9 +35,11 @@ const TABLES = [
   'pipeline_runs',
   'pipeline_steps',
   'pipelines',
+  'project_members',
   'projects',
   'schema_migrations',
   'secrets',
+  'users',
 ];
 
 const migrationIds = async (store: MetadataStore) =>

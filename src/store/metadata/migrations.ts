@@ -391,6 +391,64 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    id: '006_auth',
+    async up(db) {
+      // Users, groups, API tokens and project memberships (src/auth). Tokens store only an HMAC of their secret.
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('server_admin', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('users_name_key', ['name'])
+        .execute();
+      await db.schema
+        .createTable('groups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('groups_name_key', ['name'])
+        .execute();
+      await db.schema
+        .createTable('group_members')
+        .addColumn('group_id', 'text', (c) => c.notNull().references('groups.id').onDelete('cascade'))
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addPrimaryKeyConstraint('group_members_pkey', ['group_id', 'user_id'])
+        .execute();
+      await db.schema.createIndex('group_members_user_id_idx').on('group_members').column('user_id').execute();
+      // member_kind is 'user' or 'group'; member_id is users.id or groups.id (their deletes remove these rows).
+      await db.schema
+        .createTable('project_members')
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('member_kind', 'text', (c) => c.notNull())
+        .addColumn('member_id', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('code', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('project_members_pkey', ['project_id', 'member_kind', 'member_id'])
+        .execute();
+      await db.schema
+        .createIndex('project_members_member_idx')
+        .on('project_members')
+        .columns(['member_kind', 'member_id'])
+        .execute();
+      await db.schema
+        .createTable('api_tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('scope_project', 'text')
+        .addColumn('scope_deployment', 'text')
+        .addColumn('rate_limit', 'real')
+        .addColumn('expires_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_used_at', 'text')
+        .addUniqueConstraint('api_tokens_user_id_name_key', ['user_id', 'name'])
+        .execute();
+    },
+  },
 ];
 
 /**

@@ -308,6 +308,56 @@ export interface EventCursorsTable {
   updated_at: string;
 }
 
+/** A person or program that signs in with tokens (src/auth). */
+export interface UsersTable {
+  id: string;
+  name: string;
+  /** 1 for the server-wide admin role. */
+  server_admin: number;
+  created_at: string;
+}
+
+export interface GroupsTable {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface GroupMembersTable {
+  group_id: string;
+  user_id: string;
+}
+
+/** A role on a project, granted to a user or a group. */
+export interface ProjectMembersTable {
+  project_id: string;
+  member_kind: 'user' | 'group';
+  member_id: string;
+  /** viewer | editor | admin */
+  role: string;
+  /** 1 when an editor may also register code that runs on the server (js models). */
+  code: number;
+  created_at: string;
+}
+
+/** An API token: only the HMAC of its secret is stored (src/auth/token.ts). */
+export interface ApiTokensTable {
+  /** The token's public id (16 hex digits, part of the token text). */
+  id: string;
+  user_id: string;
+  name: string;
+  /** Hex HMAC-SHA256 of the secret under the server's token key. */
+  hash: string;
+  /** Both set for a token limited to inference on one deployment. */
+  scope_project: string | null;
+  scope_deployment: string | null;
+  /** Requests per second (token bucket); null for no limit. */
+  rate_limit: number | null;
+  expires_at: string | null;
+  created_at: string;
+  last_used_at: string | null;
+}
+
 export interface SchemaMigrationsTable {
   id: string;
   applied_at: string;
@@ -335,6 +385,11 @@ export interface Database {
   pipeline_runs: PipelineRunsTable;
   pipeline_steps: PipelineStepsTable;
   event_cursors: EventCursorsTable;
+  users: UsersTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  project_members: ProjectMembersTable;
+  api_tokens: ApiTokensTable;
   schema_migrations: SchemaMigrationsTable;
 }
 
