@@ -70,6 +70,18 @@ export const ERROR_CODES = {
     summary:
       'The token is valid but its user lacks the role this call needs; the message names the role and project. Ask a project admin for it (`modelport members add`).',
   },
+  csrf_failed: {
+    http: 403,
+    grpc: GrpcStatus.PERMISSION_DENIED,
+    summary:
+      "A request signed in by the console's session cookie changes something but lacks the session's `x-modelport-csrf` header, or comes from another site (its Origin). Reload the console; programs send a token instead of the cookie.",
+  },
+  host_not_allowed: {
+    http: 421,
+    grpc: GrpcStatus.PERMISSION_DENIED,
+    summary:
+      'The Host header names a host this server does not answer to (a guard against DNS rebinding). Loopback names and IP addresses are always allowed; add other names with --allowed-hosts / MODELPORT_ALLOWED_HOSTS.',
+  },
   not_found: {
     http: 404,
     grpc: GrpcStatus.NOT_FOUND,

@@ -7,7 +7,7 @@
  * stored deployments and jobs and seeds the example; `startServer` is both.
  */
 import { once } from 'node:events';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -22,6 +22,7 @@ import {
   inferenceGuard,
   LocalAuthorizer,
   loadTokenKey,
+  SessionStore,
   TokenAuthorizer,
   TokenHasher,
 } from '../auth/index.ts';
@@ -34,7 +35,8 @@ import {
   ManifestValidator,
   openKubeApi,
 } from '../backends/index.ts';
-import { type ModelportError, parseModelRef, type ServerConfig } from '../core/index.ts';
+import { createBrowserGuard, createSessionHandler, OidcLogin } from '../console-auth/index.ts';
+import { ModelportError, parseModelRef, type ServerConfig } from '../core/index.ts';
 import { appendEvent, DataService, ProfileWorker } from '../data/index.ts';
 import { DeploymentService } from '../deployments/index.ts';
 import { EgressGuard } from '../egress/index.ts';
@@ -224,9 +226,12 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
 
     // Identity: tokens are verified with the token key (HMAC); with auth off the embedded single-user mode stays.
     const tokenKey = await loadTokenKey({ key: config.auth.tokenKey, file: config.auth.tokenKeyFile });
-    const users = new AuthStore({ store: metadata, hasher: new TokenHasher(tokenKey.key) });
+    const hasher = new TokenHasher(tokenKey.key);
+    const users = new AuthStore({ store: metadata, hasher });
+    // Console sessions: a cookie for browsers, checked with a CSRF header on every state-changing request.
+    const sessions = new SessionStore({ store: metadata, hasher, users });
     const tokenAuthorizer = config.auth.enabled
-      ? new TokenAuthorizer({ store: users, onError: (message, err) => log.error(message, { err }) })
+      ? new TokenAuthorizer({ store: users, sessions, onError: (message, err) => log.error(message, { err }) })
       : undefined;
     const authorizer: Authorizer = tokenAuthorizer ?? new LocalAuthorizer();
     let adminToken: string | undefined;
@@ -448,6 +453,26 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       log: log.child({ component: 'inference' }),
       onDenied: (req, error, path) => void audit.record(inferenceDenial(req.method ?? 'GET', path, error)),
     });
+    const oidcSettings = config.console.oidc;
+    const oidc =
+      oidcSettings === undefined
+        ? undefined
+        : new OidcLogin(
+            oidcSettings,
+            oidcSettings.clientSecret ??
+              (oidcSettings.clientSecretFile === undefined
+                ? undefined
+                : await readClientSecret(oidcSettings.clientSecretFile)),
+          );
+    const session = createSessionHandler({
+      authorizer,
+      users,
+      sessions,
+      oidc,
+      sessionTtlMs: config.console.sessionTtlMs,
+      secureCookies: oidcSettings?.redirectUrl.startsWith('https:') === true,
+      log: (message, fields) => log.info(message, fields),
+    });
     const metricsHandler: PathHandler = (_req, res) => {
       const text = metricsRegistry.render();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
@@ -461,6 +486,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         metrics: metricsHandler,
         console: createConsoleHandler({ root: fileURLToPath(new URL('../../ui/dist/', import.meta.url)) }),
         protect: async (req) => authorizer.authorize(await authorizer.authenticate(req), 'read'),
+        guard: createBrowserGuard({ allowedHosts: config.console.allowedHosts }),
+        session,
       },
       log.child({ component: 'http' }),
       config.httpTimeouts,
@@ -603,4 +630,23 @@ function safeDecode(value: string): string {
   } catch {
     return value.slice(0, 256);
   }
+}
+
+/** The OIDC client secret from its file; a missing or empty file stops the start naming the setting. */
+async function readClientSecret(file: string): Promise<string> {
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new ModelportError(
+      'invalid_config',
+      `--oidc-client-secret-file / MODELPORT_OIDC_CLIENT_SECRET_FILE: cannot read ${file} (${error.code ?? error.message})`,
+      { field: 'oidcClientSecretFile' },
+    );
+  });
+  if (text.trim() === '') {
+    throw new ModelportError(
+      'invalid_config',
+      `--oidc-client-secret-file / MODELPORT_OIDC_CLIENT_SECRET_FILE: ${file} is empty; put the client secret in it`,
+      { field: 'oidcClientSecretFile' },
+    );
+  }
+  return text.trim();
 }

@@ -15,6 +15,7 @@ const CHILDREN = { timeout: 120_000 };
 const TABLES = [
   'api_tokens',
   'audit_log',
+  'console_sessions',
   'blob_touches',
   'data_branches',
   'data_commits',

@@ -358,6 +358,19 @@ export interface ApiTokensTable {
   last_used_at: string | null;
 }
 
+/** A web console session (src/auth/session-store.ts): the cookie holds `<id>_<secret>`; only the HMAC is stored. */
+export interface ConsoleSessionsTable {
+  /** Public id (16 hex digits). */
+  id: string;
+  user_id: string;
+  /** Hex HMAC-SHA256 of the cookie's secret under the token key. */
+  hash: string;
+  /** How the session began: `oidc` or `token`. */
+  via: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface SchemaMigrationsTable {
   id: string;
   applied_at: string;
@@ -390,6 +403,7 @@ export interface Database {
   group_members: GroupMembersTable;
   project_members: ProjectMembersTable;
   api_tokens: ApiTokensTable;
+  console_sessions: ConsoleSessionsTable;
   schema_migrations: SchemaMigrationsTable;
 }
 
