@@ -289,6 +289,6 @@ describe('console sign-in through OpenID Connect', () => {
       headers: { cookie: `mp_session=${id}_${row.hash.slice(0, 43)}` },
     });
     assert.equal(forged.status, 401);
-    assert.ok(!t.logLines.join('').includes(secret), 'the cookie secret is never logged');
+    assert.ok(!t.logText().includes(secret), 'the cookie secret is never logged');
   });
 });
