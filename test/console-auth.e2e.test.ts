@@ -270,6 +270,14 @@ describe('console sign-in through OpenID Connect', () => {
     assert.equal(browser.cookie(mp, 'mp_session'), undefined);
     const ok = await post({ token: adminToken }, { origin: mp });
     assert.equal(ok.status, 200);
+    assert.doesNotMatch(ok.headers.get('set-cookie') ?? '', /Secure/);
+    // Behind a TLS proxy the cookie is Secure.
+    const proxied = await fetch(`${mp}/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' },
+      body: JSON.stringify({ token: adminToken }),
+    });
+    assert.match(proxied.headers.get('set-cookie') ?? '', /; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/);
     const info = await session(browser);
     assert.equal(info.user, 'admin');
     assert.equal((await browser.request(`${mp}/api/v1/users`)).status, 200);

@@ -35,7 +35,10 @@ export interface SessionRoutesDeps {
   /** Absent when no provider is configured: the console offers the token sign-in only. */
   oidc: OidcLogin | undefined;
   sessionTtlMs: number;
-  /** Mark cookies Secure (the console is served over https, directly or behind a TLS proxy). */
+  /**
+   * Always mark cookies Secure (the OIDC redirect URL is https). They are also Secure on a TLS socket and when a
+   * proxy says `X-Forwarded-Proto: https` (trusting it can only make the cookie stricter).
+   */
   secureCookies: boolean;
   log: (message: string, fields?: Record<string, unknown>) => void;
 }
@@ -47,10 +50,16 @@ export type SessionHandler = (req: IncomingMessage, res: ServerResponse, path: s
 
 export function createSessionHandler(deps: SessionRoutesDeps): SessionHandler {
   const { authorizer, sessions, oidc } = deps;
-  const secure = deps.secureCookies ? '; Secure' : '';
-  const sessionSetCookie = (value: string, maxAgeS: number) =>
-    `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`;
-  const clearSession = `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${secure}`;
+  const secureFor = (req: IncomingMessage) =>
+    deps.secureCookies ||
+    (req.socket as { encrypted?: boolean }).encrypted === true ||
+    req.headers['x-forwarded-proto'] === 'https'
+      ? '; Secure'
+      : '';
+  const sessionSetCookie = (req: IncomingMessage, value: string, maxAgeS: number) =>
+    `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secureFor(req)}`;
+  const clearSession = (req: IncomingMessage) =>
+    `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${secureFor(req)}`;
 
   const routes: Record<string, Partial<Record<string, SessionHandler>>> = {
     '/auth/session': {
@@ -122,13 +131,13 @@ export function createSessionHandler(deps: SessionRoutesDeps): SessionHandler {
             csrf: session.csrf,
             expiresAt: new Date(session.expiresAt).toISOString(),
           },
-          { ...NO_STORE, 'set-cookie': sessionSetCookie(session.cookie, Math.floor(ttl / 1000)) } as never,
+          { ...NO_STORE, 'set-cookie': sessionSetCookie(req, session.cookie, Math.floor(ttl / 1000)) } as never,
         );
       },
     },
 
     '/auth/login': {
-      GET: async (_req, res) => {
+      GET: async (req, res) => {
         if (oidc === undefined) {
           throw new ModelportError(
             'not_found',
@@ -140,7 +149,7 @@ export function createSessionHandler(deps: SessionRoutesDeps): SessionHandler {
           location: url,
           ...NO_STORE,
           // Lax, not Strict: the provider sends the browser back with a cross-site top-level navigation.
-          'set-cookie': `${STATE_COOKIE}=${state}; Path=/auth/callback; HttpOnly; SameSite=Lax; Max-Age=600${secure}`,
+          'set-cookie': `${STATE_COOKIE}=${state}; Path=/auth/callback; HttpOnly; SameSite=Lax; Max-Age=600${secureFor(req)}`,
         });
         res.end();
       },
@@ -152,7 +161,7 @@ export function createSessionHandler(deps: SessionRoutesDeps): SessionHandler {
           throw new ModelportError('not_found', 'sign-in through an identity provider is not configured');
         const url = req.url ?? '';
         const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
-        const clearState = `${STATE_COOKIE}=; Path=/auth/callback; HttpOnly; SameSite=Lax; Max-Age=0${secure}`;
+        const clearState = `${STATE_COOKIE}=; Path=/auth/callback; HttpOnly; SameSite=Lax; Max-Age=0${secureFor(req)}`;
         try {
           const identity = await oidc.finish(query, readCookie(req.headers.cookie, STATE_COOKIE));
           const userId = await deps.users.ensureUser(identity.username);
@@ -163,7 +172,7 @@ export function createSessionHandler(deps: SessionRoutesDeps): SessionHandler {
           res.writeHead(302, {
             location: '/',
             ...NO_STORE,
-            'set-cookie': [sessionSetCookie(session.cookie, Math.floor(deps.sessionTtlMs / 1000)), clearState],
+            'set-cookie': [sessionSetCookie(req, session.cookie, Math.floor(deps.sessionTtlMs / 1000)), clearState],
           });
           res.end();
         } catch (error) {
@@ -193,7 +202,7 @@ export function createSessionHandler(deps: SessionRoutesDeps): SessionHandler {
             await sessions.delete(cookie);
           }
         }
-        res.writeHead(204, { ...NO_STORE, 'set-cookie': clearSession });
+        res.writeHead(204, { ...NO_STORE, 'set-cookie': clearSession(req) });
         res.end();
       },
     },
