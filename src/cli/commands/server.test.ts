@@ -3,15 +3,16 @@ import { test } from 'node:test';
 import { banner } from './server.ts';
 
 const url = 'http://127.0.0.1:8080';
+const web = { oidc: false, allowedHosts: [] };
 const auth = { enabled: false, insecure: false, adminToken: undefined, adminTokenFile: '/home/admin-token' };
 
 test('the banner gives the console URL and a curl line only when the example is deployed', () => {
-  const deployed = banner({ url, grpcPort: 8081, seededNow: false, exampleDeployed: true, row: [1, 2], auth });
+  const deployed = banner({ url, grpcPort: 8081, seededNow: false, exampleDeployed: true, row: [1, 2], auth, web });
   assert.match(deployed, /Console: +http:\/\/127\.0\.0\.1:8080\//);
   assert.match(deployed, /The example model `fraud` is deployed as the deployment `fraud`\. Try it:/);
   assert.match(deployed, /curl -s http:\/\/127\.0\.0\.1:8080\/v2\/models\/fraud\/infer .*"data":\[1,2\]/);
 
-  const none = banner({ url, grpcPort: 8081, seededNow: false, exampleDeployed: false, row: [1, 2], auth });
+  const none = banner({ url, grpcPort: 8081, seededNow: false, exampleDeployed: false, row: [1, 2], auth, web });
   assert.doesNotMatch(none, /curl/);
   assert.doesNotMatch(none, /fraud/);
   assert.match(none, /No example is deployed/);
@@ -25,6 +26,7 @@ test('with auth on, the curl line sends the admin token file and the banner says
     exampleDeployed: true,
     row: [1, 2],
     auth: { ...auth, enabled: true, adminToken: 'mp_secret' },
+    web,
   });
   assert.match(text, /Auth: +on/);
   assert.match(text, /-H "authorization: Bearer \$\(cat \/home\/admin-token\)"/);

@@ -71,6 +71,7 @@ export const serverCommand = defineCommand({
         exampleDeployed,
         row: await sampleRow(),
         auth: server.auth,
+        web: { oidc: config.console.oidc !== undefined, allowedHosts: config.console.allowedHosts },
       }),
     );
     await new Promise<void>((resolve) => {
@@ -114,9 +115,10 @@ interface BannerFacts {
   exampleDeployed: boolean;
   row: number[] | undefined;
   auth: BannerAuth;
+  web: { oidc: boolean; allowedHosts: readonly string[] };
 }
 
-export function banner({ url, grpcPort, seededNow, exampleDeployed, row, auth }: BannerFacts): string {
+export function banner({ url, grpcPort, seededNow, exampleDeployed, row, auth, web }: BannerFacts): string {
   const body = row
     ? `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,30],"data":[${row.join(',')}]}]}`
     : '{"inputs":[...]}';
@@ -143,10 +145,11 @@ export function banner({ url, grpcPort, seededNow, exampleDeployed, row, auth }:
   const lines = [
     '',
     'Modelport is running',
-    `  Console:    ${url}/`,
+    `  Console:    ${url}/${auth.enabled ? `   (sign in with a token${web.oidc ? ' or single sign-on' : ''})` : ''}`,
     `  API:        ${url}/api/v1   (OpenAPI: ${url}/api/v1/openapi.json)`,
     `  Inference:  ${url}/v2/models/<name>/infer${grpc}`,
     ...security,
+    `  Hosts:      loopback names, IP addresses${web.allowedHosts.length ? `, ${web.allowedHosts.join(', ')}` : ''} (others: --allowed-hosts)`,
     '',
   ];
   if (exampleDeployed) {
