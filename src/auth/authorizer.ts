@@ -27,11 +27,6 @@ import { TokenBuckets } from './token-bucket.ts';
  */
 export interface Credentials {
   readonly method?: string | undefined;
-  /**
-   * Every value of each header (node:http's `headersDistinct`): node keeps only the first of two Authorization
-   * headers in `headers`, so two of them are only visible here.
-   */
-  readonly headersDistinct?: { readonly authorization?: readonly string[] | undefined } | undefined;
   readonly headers: {
     readonly authorization?: string | string[] | undefined;
     readonly cookie?: string | string[] | undefined;
@@ -151,8 +146,6 @@ export class TokenAuthorizer implements Authorizer {
   }
 
   identify(request: Credentials): Principal | Promise<Principal> {
-    // Two Authorization headers are ambiguous: refuse rather than pick one.
-    if ((request.headersDistinct?.authorization?.length ?? 0) > 1) throw malformed();
     const text = bearerToken(request.headers.authorization);
     if (text === undefined) {
       const cookie = this.#sessions === undefined ? undefined : sessionCookie(request.headers.cookie);

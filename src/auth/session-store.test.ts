@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { ModelportError } from '../core/errors.ts';
+import { ModelportError } from '../core/index.ts';
 import { forEachMetadataStore } from '../store/metadata/metadata-store.conformance.ts';
 import { AuthStore } from './auth-store.ts';
 import { sessionCookie, TokenAuthorizer } from './authorizer.ts';

@@ -17,7 +17,7 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import type { AnyRoute } from '../../src/api/route.ts';
 import { declaredRoutes } from '../../src/api/routes/index.ts';
 import { ModelportClient } from '../../src/client/client.ts';
-import { loadInferenceProto } from '../../src/serving/protocols/grpc/index.ts';
+import { loadInferenceProto } from '../../src/serving/grpc/grpc-client.fixture.ts';
 
 /** Credentials a case sends, by name. Built once against the running server by `prepareWorld`. */
 export interface World {
