@@ -25,7 +25,14 @@ describe('secrets and tokens canary', () => {
 
   test('no canary anywhere else: logs, responses, metrics, database, home files, other processes', () => {
     const places = report.checks.map((c) => c.place);
-    for (const expected of [/log lines/, /responses/, /metrics/, /database file modelport\.db$/, /plain/]) {
+    for (const expected of [
+      /log lines/,
+      /responses/,
+      /metrics/,
+      /audit log/,
+      /database file modelport\.db$/,
+      /plain/,
+    ]) {
       assert.ok(
         places.some((p) => expected.test(p)),
         `searched ${expected}`,
