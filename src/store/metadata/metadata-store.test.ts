@@ -15,8 +15,8 @@ const CHILDREN = { timeout: 120_000 };
 const TABLES = [
   'api_tokens',
   'audit_log',
-  'console_sessions',
   'blob_touches',
+  'console_sessions',
   'data_branches',
   'data_commits',
   'data_profiles',
