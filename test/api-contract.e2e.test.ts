@@ -17,9 +17,11 @@ import { deploymentRoutes } from '../src/api/routes/deployments.ts';
 import { jobRoutes } from '../src/api/routes/jobs.ts';
 import { modelRoutes } from '../src/api/routes/models.ts';
 import { modelTypeRoutes } from '../src/api/routes/modeltypes.ts';
+import { pipelineRoutes } from '../src/api/routes/pipelines.ts';
 import { secretRoutes } from '../src/api/routes/secrets.ts';
 import { systemRoutes } from '../src/api/routes/system.ts';
 import { ModelportClient, OPERATIONS, type OperationId } from '../src/client/client.ts';
+import { writeTar } from '../src/client/index.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 /**
@@ -37,6 +39,7 @@ const ROUTES: AnyRoute[] = [
   ...jobRoutes(unused),
   ...auditRoutes(unused),
   ...dataRoutes(unused),
+  ...pipelineRoutes(unused),
   ...authRoutes(unused),
 ];
 
@@ -236,6 +239,49 @@ describe('API contract', () => {
     await mp.deleteTag('contract-data', 'v1');
     await mp.deleteRepo('contract-data');
     await mp.collectGarbage({ dryRun: true });
+
+    // Pipelines and runs
+    const script = new TextEncoder().encode('echo hello > "$MODELPORT_OUTPUT/hi.txt"\n');
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of writeTar([
+      {
+        path: 'hello.sh',
+        size: script.length,
+        open: async function* () {
+          yield script;
+        },
+      },
+    ])) {
+      chunks.push(chunk);
+    }
+    const code = await mp.uploadPipelineCode(Buffer.concat(chunks));
+    await mp.applyPipeline({
+      spec: {
+        name: 'contract-pipe',
+        steps: [
+          { name: 'hello', run: 'sh hello.sh' },
+          { name: 'wait', needs: ['hello'], run: 'sleep 60' },
+        ],
+      },
+      code: { sha256: code.sha256 },
+    });
+    await mp.listPipelines();
+    await mp.getPipeline('contract-pipe');
+    const run = await mp.triggerPipeline('contract-pipe');
+    const waitFor = async (ok: (r: Awaited<ReturnType<typeof mp.getRun>>) => boolean) => {
+      for (;;) {
+        const r = await mp.getRun(run.id);
+        if (ok(r)) return r;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    await waitFor((r) => r.steps[1]!.state === 'Running');
+    await mp.cancelRun(run.id);
+    await waitFor((r) => r.state === 'Cancelled');
+    await mp.resumeRun(run.id);
+    await mp.listRuns({ pipeline: 'contract-pipe' });
+    for await (const _ of mp.runLogs(run.id, { step: 'hello' }));
+    await mp.deletePipeline('contract-pipe');
 
     // Audit log (what the scenario above changed)
     await mp.listAudit({ since: '1h', limit: 50 });

@@ -66,7 +66,8 @@ describe('console audit page', { skip }, () => {
     await page.getByText('Chain intact: 5 rows').waitFor();
     await page.screenshot({ path: join(SHOTS, 'audit-1280.png'), fullPage: true });
 
-    await page.getByLabel('Project').fill('other');
+    // In main: the top bar's project switcher is labelled Project too.
+    await page.locator('main').getByLabel('Project').fill('other');
     await page.getByText('No audit rows match.').waitFor();
 
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });

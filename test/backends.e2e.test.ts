@@ -5,7 +5,7 @@
  * export` writing files that validate against the schemas; `modelport uninstall`; a folder store refusing kubernetes.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -170,11 +170,17 @@ describe('kubernetes and compose through the server', () => {
     }
 
     const out = join(dir, 'export-compose');
-    assert.equal((await cli(server.url, 'export', 'fraud-export', '--format', 'compose', '-o', out)).code, 0);
+    const first = await cli(server.url, 'export', 'fraud-export', '--format', 'compose', '-o', out);
+    assert.equal(first.code, 0, first.stderr);
+    // The count is what is on disk (example/.env included), each file listed once.
+    const onDisk = (await readdir(out, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
+    assert.match(first.stdout, new RegExp(`^wrote ${onDisk} files to `));
+    assert.equal(first.stdout.split('\n').filter((l) => l.startsWith('  ')).length, onDisk);
     validator.validateCompose(parse(await readFile(join(out, 'base', 'docker-compose.yaml'), 'utf8')));
     await writeFile(join(out, 'example', '.env'), 'EXAMPLE_DIR=/srv/mine\n');
     await client.applyDeployment('fraud-export', { backend: 'local', traffic: [{ model: 'fraud@2', weight: 100 }] });
-    assert.equal((await cli(server.url, 'export', 'fraud-export', '--format', 'compose', '-o', out)).code, 0);
+    const again = await cli(server.url, 'export', 'fraud-export', '--format', 'compose', '-o', out);
+    assert.match(again.stdout, /kept \d+ of yours \(never overwritten\):\n(.*\n)* {2}example\/\.env\n/);
     assert.equal(await readFile(join(out, 'example', '.env'), 'utf8'), 'EXAMPLE_DIR=/srv/mine\n');
     assert.match(await readFile(join(out, 'base', 'models.json'), 'utf8'), /"version": 2/);
 

@@ -441,10 +441,20 @@ describe('deployments', () => {
     assert.match(create.stdout, /traffic:\s+fraud@1 \(stable\) 75% 1\/1 ready, fraud@2 \(canary\) 25% 1\/1 ready/);
     const list = await cli(t.url, 'deployments', 'list');
     assert.match(list.stdout, /^viacli\s+True\s+1\s+fraud@1:75% fraud@2:25%/m);
-    assert.equal((await cli(t.url, 'deployments', 'promote', 'viacli')).code, 0);
+    // promote and rollback --wait print the state they led to, not the one before the change.
+    const promoted = await cli(t.url, 'deployments', 'promote', 'viacli', '--wait');
+    assert.equal(promoted.code, 0, promoted.stderr);
+    assert.match(promoted.stdout, /revision:\s+2 of 2 \(serving 2\)/);
+    assert.match(promoted.stdout, /traffic:\s+fraud@2 \(canary\) 100% 1\/1 ready\n/);
+    assert.doesNotMatch(promoted.stdout, /rolling out/);
     assert.equal((await cli(t.url, 'deployments', 'wait', 'viacli')).stdout, `${t.url}/v2/models/viacli/infer\n`);
-    const rollback = await cli(t.url, 'deployments', 'rollback', 'viacli');
-    assert.match(rollback.stdout, /revision:\s+1 of 2/);
+    const rollback = await cli(t.url, 'deployments', 'rollback', 'viacli', '--wait');
+    assert.match(rollback.stdout, /revision:\s+1 of 2 \(serving 1\)/);
+    assert.match(rollback.stdout, /traffic:\s+fraud@1 \(stable\) 75% 1\/1 ready, fraud@2 \(canary\) 25% 1\/1 ready/);
+    // Without --wait, the answer says what is rolling out.
+    const again = await cli(t.url, 'deployments', 'promote', 'viacli');
+    assert.match(again.stdout, /rolling out:\s+fraud@2 \(canary\) 100% \(--wait blocks until it serves\)/);
+    assert.equal((await cli(t.url, 'deployments', 'wait', 'viacli')).code, 0);
     const refused = await cli(t.url, 'models', 'delete', 'fraud@2');
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /used by deployment/);
@@ -460,12 +470,12 @@ describe('deployments', () => {
     );
     const applied = await cli(t.url, 'deployments', 'apply', '-f', file, '--wait');
     assert.equal(applied.code, 0, applied.stderr);
-    assert.match(applied.stdout, /revision:\s+3 of 3/);
+    assert.match(applied.stdout, /revision:\s+4 of 4/);
     const shown = await cli(t.url, 'deployments', 'show', 'viacli');
     assert.match(shown.stdout, /ready:\s+True/);
     assert.match(shown.stdout, /traffic:\s+fraud@2 \(stable\) 100% 1\/1 ready/);
     const back = await cli(t.url, 'deployments', 'rollback', 'viacli', '--to-revision', '2');
-    assert.match(back.stdout, /revision:\s+2 of 3/);
+    assert.match(back.stdout, /revision:\s+2 of 4/);
     assert.equal((await cli(t.url, 'deployments', 'wait', 'viacli')).code, 0);
     const deleted = await cli(t.url, 'deployments', 'delete', 'viacli');
     assert.equal(deleted.stdout, 'deleted deployment viacli\n');

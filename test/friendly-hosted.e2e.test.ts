@@ -69,6 +69,13 @@ describe('friendly signatures and hosted models', { timeout: 120_000 }, () => {
   test('the example is registered with its friendly signature, shown in the API and V2 metadata', async () => {
     const v = await client.getVersion('fraud', 'champion');
     assert.equal(v.friendlySignature?.features?.length, 30);
+    // The held-out metrics of examples/fraud/metrics.json are recorded at registration.
+    const metrics = JSON.parse(await readFile(`${REPO_ROOT}examples/fraud/metrics.json`, 'utf8')) as Record<
+      string,
+      number
+    >;
+    assert.deepEqual(v.metrics, metrics);
+    assert.ok((v.metrics['auc'] ?? 0) > 0.99, `auc ${v.metrics['auc']}`);
     assert.deepEqual(v.friendlySignature?.outputs, {
       labels: ['legit', 'fraud'],
       probabilities: 'probabilities',

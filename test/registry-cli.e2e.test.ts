@@ -75,6 +75,24 @@ for (const kind of STORE_KINDS) {
       assert.match(shown.stdout, /model:\s+churn@1/);
       assert.match(shown.stdout, /^input\s+FP32\s+\[-1, 2\]$/m);
 
+      // A bare name shows the model and its latest version, signature included.
+      const bare = await cli(t.url, 'models', 'show', 'churn');
+      assert.match(bare.stdout, /latest version \(churn@2; /);
+      assert.match(bare.stdout, /model:\s+churn@2/);
+      assert.match(bare.stdout, /^input\s+FP32\s+\[-1, 2\]$/m);
+      assert.match(bare.stdout, /^probabilities\s+FP32\s+\[-1, 2\]$/m);
+
+      // Lineage from the CLI (a --data-commit must name a data repository's commit: see the data repositories tests); the same bytes again are a new version, with a note naming the one they duplicate.
+      const again = await cli(t.url, 'models', 'register', 'churn', modelV1, '--pipeline-run', 'run-42');
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /registered churn@3/);
+      assert.match(again.stderr, /note: churn@3 duplicates churn@1 \(the same bytes, sha256 [0-9a-f]{12}\)/);
+      const lineage = await cli(t.url, 'models', 'show', 'churn@3');
+      assert.match(lineage.stdout, /pipeline run:\s+run-42/);
+      assert.doesNotMatch((await cli(t.url, 'models', 'register', 'other', modelV2)).stderr, /duplicates/);
+      assert.equal((await cli(t.url, 'models', 'delete', 'other')).code, 0);
+      assert.equal((await cli(t.url, 'models', 'delete', 'churn@3')).code, 0);
+
       await cliJson(t.url, 'models', 'alias', 'churn', 'champion', '2');
       const model = await cliJson<Model>(t.url, 'models', 'show', 'churn');
       assert.deepEqual(model.aliases, { champion: 2 });
@@ -183,6 +201,29 @@ for (const kind of STORE_KINDS) {
     });
   });
 }
+
+test('models import s3:// on a server whose S3 settings do not work says what to configure, not 500', async () => {
+  // An endpoint that refuses connections: whether or not this machine has AWS credentials, S3 cannot be read.
+  const t = await startTestServer('embedded', { s3Endpoint: 'http://127.0.0.1:1' });
+  try {
+    const result = await cli(t.url, 'models', 'import', 'fraud', 's3://models/fraud/model.onnx');
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /reading s3:\/\/models\/fraud\/model\.onnx needs the server's S3 settings: .*(AWS_ACCESS_KEY_ID|--s3-endpoint).* \(not_configured\)\n$/,
+    );
+    const response = await fetch(`${t.url}/api/v1/projects/default/models/fraud/import`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: 's3://models/fraud/model.onnx' }),
+    });
+    assert.equal(response.status, 501);
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'not_configured');
+    assert.deepEqual(await cliJson<Model[]>(t.url, 'models', 'list'), []);
+  } finally {
+    await t.close();
+  }
+});
 
 test('the OpenAPI document lists every route with its permission', async () => {
   const t = await startTestServer('embedded');

@@ -282,7 +282,10 @@ describe('modelport score', () => {
     out.rows.forEach((cell, i) => {
       assert.ok(Math.abs(Number(cell[2]) - expectedP(rows[i] as number[])) < 2e-6);
     });
-    assert.match(stderr, /scored 500 rows \(0 rejected\) in [\d.]+ s, [\d,]+ rows\/s -> stdout/);
+    assert.match(
+      stderr,
+      /scored 500 rows \(0 rejected\) with fraud@1 \(latest\) in [\d.]+ s, [\d,]+ rows\/s -> stdout/,
+    );
   });
   test("without --signature, names and labels come from the version's friendly signature, in process and with --url", async () => {
     const registered = await run('models', 'register', 'named', join(dir, 'model.onnx'));

@@ -137,7 +137,16 @@ for (const kind of STORE_KINDS) {
       assert.match(list.stdout, /^sklearn-1\.5\s+container\s+docker\.io\/seldonio\/mlserver:1\.6\.1-sklearn\s+2$/m);
       const show = await run('modeltypes', 'show', 'js');
       assert.match(show.stdout, /^runtime:\s+js$/m);
-      assert.match(show.stdout, /^kubernetes:\s+ref onnx$/m);
+      assert.match(show.stdout, /^kubernetes template: the one of onnx \(ref\)$/m);
+      // A template is printed as written, and image names in full.
+      const sklearn = await run('modeltypes', 'show', 'sklearn-1.5');
+      assert.match(
+        sklearn.stdout,
+        /^kubernetes template:\n {2}name: "\{\{ name \}\}"\n {2}image: "\{\{ image \}\}"\n/m,
+      );
+      assert.match(sklearn.stdout, /^ {4}- name: http1$/m);
+      assert.match(sklearn.stdout, /^mlserver-1\.5-sklearn\s+docker\.io\/seldonio\/mlserver:1\.5\.0-sklearn$/m);
+      assert.match(sklearn.stdout, /^compose template:/m);
 
       const added = await cliJson<ModelType>(t.url, 'modeltypes', 'add', '-f', join(files, 'xgboost.yaml'));
       assert.equal(added.runtime, 'container');

@@ -59,7 +59,11 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
       });
       child.once('exit', (code) => reject(new Error(`server exited ${code} before its banner: ${stderr}`)));
     });
-    assert.match(stdout, /the example model `fraud` was registered on this first start/);
+    assert.match(
+      stdout,
+      /The example model `fraud` is deployed as the deployment `fraud` \(registered on this first start\)/,
+    );
+    assert.match(stdout, /Console: +http:\/\/127\.0\.0\.1:\d+\//);
 
     const { stdout: answer } = await promisify(execFile)('sh', ['-c', curlLine]);
     const body = JSON.parse(answer) as { model_name: string; outputs: { name: string; data: number[] }[] };
@@ -87,6 +91,15 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
     );
     for (const pid of workers)
       assert.equal(await alive(pid), false, `worker ${pid} still runs after the server exited`);
+  });
+
+  test('npx modelport prints no npm warning, whatever the system Node (EBADENGINE, unknown project config)', async () => {
+    const { stdout, stderr } = await promisify(execFile)('npx', ['modelport', '--help'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env['PATH'] ?? '', HOME: home },
+    });
+    assert.match(stdout, /usage: modelport <command>/);
+    assert.equal(stderr, '', 'npx modelport writes nothing to stderr');
   });
 
   test('with --auth the first start prints the admin token once; its curl line sends it; a restart does not', async () => {

@@ -1,10 +1,13 @@
 /**
  * The JSON files that accompany the fraud model, derived from a trained `FraudModel` so they can never drift:
  * `metrics.json`, `signature.json`, `sample-request.json` (a V2 infer request for one clearly legit and one
- * clearly fraudulent row) and `expected-response.json` (what the model answers, probabilities to 4 decimals).
+ * clearly fraudulent row), `expected-response.json` (what the model answers, probabilities to 4 decimals), and the
+ * same two rows as a KServe V1 request by feature name (`v1-request.json`) and a Seldon request
+ * (`seldon-request.json`), so the README's curl lines can be pasted as they are.
  */
 import type { InferResponse, ModelSignature, Tensor } from '../../src/core/tensor.ts';
-import { type FraudModel, fraudProbability } from './train.ts';
+import { createRandom } from '../../src/onnx-builder/index.ts';
+import { type FraudModel, fraudProbability, generateTransactions } from './train.ts';
 
 /** The name the README and the sample response use for the deployed model. */
 export const MODEL_NAME = 'fraud';
@@ -37,6 +40,24 @@ export function sampleRequest(model: FraudModel): { inputs: JsonTensor[] } {
   return {
     inputs: [{ name: 'input', datatype: 'FP32', shape: [rows.length, model.featureNames.length], data: rows.flat() }],
   };
+}
+
+/** The sample rows as KServe V1 instances keyed by feature name (the friendly signature answers with labels). */
+export function v1Request(model: FraudModel): { instances: Record<string, number>[] } {
+  const rows = [model.samples.legit, model.samples.fraud];
+  return { instances: rows.map((row) => Object.fromEntries(model.featureNames.map((name, j) => [name, row[j]!]))) };
+}
+
+/** The sample rows as a Seldon `data.ndarray` request. */
+export function seldonRequest(model: FraudModel): { data: { ndarray: number[][] } } {
+  return { data: { ndarray: [model.samples.legit, model.samples.fraud] } };
+}
+
+/** 200 transactions (an `id` column, then the features by name) for the README's `score` and `jobs` lines. */
+export function transactionsCsv(model: FraudModel): string {
+  const { data } = generateTransactions(createRandom(2026), 200);
+  const lines = data.map((row, i) => [i + 1, ...row.map((v) => Math.round(v * 1e6) / 1e6)].join(','));
+  return `${['id', ...model.featureNames].join(',')}\n${lines.join('\n')}\n`;
 }
 
 /** The V2 response to `sampleRequest`, computed in float64 from the float32 values the model will see. */
@@ -120,5 +141,8 @@ export function fraudArtifacts(model: FraudModel): Record<string, string> {
     'signature.json': toJson(fraudSignature(model)),
     'sample-request.json': toJson(sampleRequest(model)),
     'expected-response.json': toJson(expectedResponse(model)),
+    'v1-request.json': toJson(v1Request(model)),
+    'seldon-request.json': toJson(seldonRequest(model)),
+    'transactions.csv': transactionsCsv(model),
   };
 }

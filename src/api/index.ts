@@ -26,5 +26,6 @@ export { type ApiRoutesDeps, apiRoutes, declaredRoutes } from './routes/index.ts
 export { jobRoutes } from './routes/jobs.ts';
 export { modelRoutes } from './routes/models.ts';
 export { modelTypeRoutes } from './routes/modeltypes.ts';
+export { PipelineSchema, pipelineRoutes, RunSchema } from './routes/pipelines.ts';
 export { secretRoutes } from './routes/secrets.ts';
 export { systemRoutes } from './routes/system.ts';

@@ -39,7 +39,8 @@ export function renderPermissionsTable(routes: readonly AnyRoute[]): string {
     '| `GET /v2/health/live`, `GET /v2/health/ready`, gRPC `ServerLive`, `ServerReady` | none | anyone (probes) |',
     '| `POST /v2/models/{name}/infer`, V1 `:predict`, Seldon, gRPC `ModelInfer`; model metadata and readiness | `infer` on the deployment `{name}` (before `@`) in `default` | editor, admin; a token scoped to that deployment; anyone when its spec says `auth: open` |',
     '| `GET /v2`, gRPC `ServerMetadata`, `GET /metrics`, `GET /api/v1/openapi.json` | `read` | any signed-in user |',
-    '| the console\u2019s files (`/`, `/assets/...`) | none | anyone (its API calls need a token) |',
+    '| the console\u2019s files (`/`, `/assets/...`) | none | anyone (its API calls need a token or a session) |',
+    '| `GET /auth/session`, `POST /auth/token`, `GET /auth/login`, `GET /auth/callback`, `POST /auth/logout` | none (sign-in) | anyone; `/auth/token` needs a valid token, `/auth/logout` the session\u2019s CSRF header |',
   ];
   return [
     PERMISSIONS_START,

@@ -11,8 +11,11 @@ export const VersionParams = z.strictObject({
   model: Name,
   version: z
     .string()
-    .regex(/^[1-9]\d{0,8}$|^[a-z][a-z0-9_-]{0,62}$/, 'use a version number or an alias')
-    .describe('A version number (3) or an alias (champion)'),
+    .regex(
+      /^[1-9]\d{0,8}$|^[a-z][a-z0-9_-]{0,62}$|^commit:[0-9a-f]{7,64}$/,
+      'use a version number, an alias, or commit:<data commit id prefix>',
+    )
+    .describe('A version number (3), an alias (champion), or the data commit it was trained on (commit:4f2a91c)'),
 });
 export const AliasParams = z.strictObject({ project: Name, model: Name, alias: Name });
 

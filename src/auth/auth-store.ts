@@ -172,6 +172,7 @@ export class AuthStore {
         .where('member_id', '=', user.id)
         .execute();
       await trx.deleteFrom('api_tokens').where('user_id', '=', user.id).execute();
+      await trx.deleteFrom('console_sessions').where('user_id', '=', user.id).execute();
       await trx.deleteFrom('group_members').where('user_id', '=', user.id).execute();
       await trx.deleteFrom('users').where('id', '=', user.id).execute();
     });
@@ -437,14 +438,75 @@ export class AuthStore {
 
   /** The principal of a verified token: its user's roles (own and through groups) and the token's scope. */
   async principalFor(token: StoredToken): Promise<Principal> {
+    return this.#principal(
+      { id: token.userId, name: token.user, serverAdmin: token.serverAdmin },
+      { id: token.id, name: token.name },
+      token.scope,
+    );
+  }
+
+  /**
+   * The principal of a user signed in some other way than a token (a console session): its roles, no scope.
+   * `via` names the session in logs and the audit log (`token.name`).
+   */
+  async principalForUser(userId: string, via: { id: string; name: string }): Promise<Principal | undefined> {
+    const row = await this.#store.db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
+    if (!row) return undefined;
+    return this.#principal({ id: row.id, name: row.name, serverAdmin: row.server_admin === 1 }, via, undefined);
+  }
+
+  /** The user's id, creating the user (no roles, not a server admin) when missing: sign-in from an identity provider. */
+  async ensureUser(name: string): Promise<string> {
+    checkName(name, 'name');
+    await this.#store.db
+      .insertInto('users')
+      .values({ id: randomUUID(), name, server_admin: 0, created_at: this.#now().toISOString() })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    return (await this.#userRow(this.#store.db, name, 'name')).id;
+  }
+
+  /**
+   * Makes the user a member of exactly `wanted` among the `managed` groups (creating missing ones); memberships of
+   * groups outside `managed` are left as they are. Used to apply an identity provider's groups claim on sign-in.
+   */
+  async syncGroups(user: string, managed: readonly string[], wanted: readonly string[]): Promise<void> {
+    await this.#store.transaction(async (trx) => {
+      const u = await this.#userRow(trx, user, 'user');
+      for (const name of managed) {
+        checkName(name, 'group');
+        await trx
+          .insertInto('groups')
+          .values({ id: randomUUID(), name, created_at: this.#now().toISOString() })
+          .onConflict((oc) => oc.column('name').doNothing())
+          .execute();
+        const g = await this.#groupRow(trx, name, 'group');
+        if (wanted.includes(name)) {
+          await trx
+            .insertInto('group_members')
+            .values({ group_id: g.id, user_id: u.id })
+            .onConflict((oc) => oc.columns(['group_id', 'user_id']).doNothing())
+            .execute();
+        } else {
+          await trx.deleteFrom('group_members').where('group_id', '=', g.id).where('user_id', '=', u.id).execute();
+        }
+      }
+    });
+  }
+
+  async #principal(
+    user: { id: string; name: string; serverAdmin: boolean },
+    via: { id: string; name: string },
+    scope: Principal['scope'],
+  ): Promise<Principal> {
     const db = this.#store.db;
     const groups = await db
       .selectFrom('group_members')
       .innerJoin('groups', 'groups.id', 'group_members.group_id')
       .select(['groups.id', 'groups.name'])
-      .where('group_members.user_id', '=', token.userId)
+      .where('group_members.user_id', '=', user.id)
       .execute();
-    const memberIds = [token.userId, ...groups.map((g) => g.id)];
+    const memberIds = [user.id, ...groups.map((g) => g.id)];
     const rows = await db
       .selectFrom('project_members')
       .innerJoin('projects', 'projects.id', 'project_members.project_id')
@@ -460,7 +522,7 @@ export class AuthStore {
     const roles = new Map<string, ProjectRole>();
     const code = new Set<string>();
     for (const row of rows) {
-      const own = row.member_kind === 'user' && row.member_id === token.userId;
+      const own = row.member_kind === 'user' && row.member_id === user.id;
       const viaGroup = row.member_kind === 'group' && groups.some((g) => g.id === row.member_id);
       if (!own && !viaGroup) continue;
       if (!isProjectRole(row.role)) continue;
@@ -468,14 +530,14 @@ export class AuthStore {
       if (row.code === 1) code.add(row.project);
     }
     return Object.freeze({
-      subject: `user:${token.user}`,
-      user: token.user,
-      token: Object.freeze({ id: token.id, name: token.name }),
-      serverAdmin: token.serverAdmin,
+      subject: `user:${user.name}`,
+      user: user.name,
+      token: Object.freeze({ id: via.id, name: via.name }),
+      serverAdmin: user.serverAdmin,
       roles,
       code,
       groups: groups.map((g) => g.name).sort(),
-      scope: token.scope,
+      scope,
     });
   }
 

@@ -17,14 +17,44 @@ import { timingSafeEqual } from 'node:crypto';
 import { ModelportError } from '../core/index.ts';
 import type { AuthStore, StoredToken } from './auth-store.ts';
 import { ANONYMOUS_PRINCIPAL, checkGrant, LOCAL_PRINCIPAL, type Permission, type Principal } from './principal.ts';
+import { type SessionStore, sameCsrf } from './session-store.ts';
 import { bearerToken, parseToken } from './token.ts';
 import { TokenBuckets } from './token-bucket.ts';
 
-/** What an authorizer reads of a request: its headers (HTTP/1.1 or HTTP/2, so gRPC metadata too). */
+/**
+ * What an authorizer reads of a request: its headers (HTTP/1.1 or HTTP/2, so gRPC metadata too) and its method
+ * (absent for gRPC, which counts as state-changing).
+ */
 export interface Credentials {
-  readonly headers: { readonly authorization?: string | string[] | undefined };
+  readonly method?: string | undefined;
+  readonly headers: {
+    readonly authorization?: string | string[] | undefined;
+    readonly cookie?: string | string[] | undefined;
+    readonly [CSRF_HEADER]?: string | string[] | undefined;
+  };
   /** HTTP/1.1 headers as received: Node keeps only the first of two Authorization headers, so count them here. */
   readonly rawHeaders?: readonly string[];
+}
+
+/** The console's session cookie (HttpOnly, SameSite=Strict). */
+export const SESSION_COOKIE = 'mp_session';
+/** The header every state-changing request of a console session carries: the session's CSRF token. */
+export const CSRF_HEADER = 'x-modelport-csrf';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The session cookie's value; undefined when absent, null when ambiguous (sent twice) or malformed. */
+export function sessionCookie(header: string | string[] | undefined): string | undefined | null {
+  if (header === undefined) return undefined;
+  const values: string[] = [];
+  for (const line of Array.isArray(header) ? header : [header]) {
+    for (const part of line.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq < 0) continue;
+      if (part.slice(0, eq).trim() === SESSION_COOKIE) values.push(part.slice(eq + 1).trim());
+    }
+  }
+  if (values.length === 0) return undefined;
+  return values.length === 1 ? values[0]! : null;
 }
 
 export interface Authorizer {
@@ -59,6 +89,12 @@ export class LocalAuthorizer implements Authorizer {
 
 export interface TokenAuthorizerOptions {
   store: AuthStore;
+  /**
+   * Console sessions: a request without an Authorization header may present the session cookie instead; a
+   * state-changing one (any method but GET, HEAD, OPTIONS; every gRPC call) must also carry the session's CSRF
+   * token in `x-modelport-csrf`, so the cookie alone never authorises a write.
+   */
+  sessions?: SessionStore;
   /** How long a verified token's principal is reused (default 5 s). */
   cacheTtlMs?: number;
   /** How often last_used_at is written per token at most (default 60 s). */
@@ -80,6 +116,7 @@ const MAX_CACHE = 50_000;
 export class TokenAuthorizer implements Authorizer {
   readonly required = true;
   readonly #store: AuthStore;
+  readonly #sessions: SessionStore | undefined;
   readonly #ttl: number;
   readonly #touchInterval: number;
   readonly #now: () => number;
@@ -93,6 +130,7 @@ export class TokenAuthorizer implements Authorizer {
 
   constructor(options: TokenAuthorizerOptions) {
     this.#store = options.store;
+    this.#sessions = options.sessions;
     this.#ttl = options.cacheTtlMs ?? 5_000;
     this.#touchInterval = options.touchIntervalMs ?? 60_000;
     this.#now = options.now ?? Date.now;
@@ -109,7 +147,10 @@ export class TokenAuthorizer implements Authorizer {
 
   identify(request: Credentials): Principal | Promise<Principal> {
     const text = bearerToken(request.headers.authorization);
-    if (text === undefined) return ANONYMOUS_PRINCIPAL;
+    if (text === undefined) {
+      const cookie = this.#sessions === undefined ? undefined : sessionCookie(request.headers.cookie);
+      return cookie === undefined ? ANONYMOUS_PRINCIPAL : this.#session(request, cookie);
+    }
     if (request.rawHeaders !== undefined && authorizationCount(request.rawHeaders) > 1) {
       throw new ModelportError('unauthenticated', 'send one Authorization header, not several');
     }
@@ -133,6 +174,24 @@ export class TokenAuthorizer implements Authorizer {
       this.#cache.delete(tokenId);
       this.#buckets.forget(tokenId);
     }
+  }
+
+  async #session(request: Credentials, cookie: string | null): Promise<Principal> {
+    const found = cookie === null ? undefined : await this.#sessions!.find(cookie);
+    if (found === undefined) {
+      throw new ModelportError('unauthenticated', 'the console session ended or expired; sign in again');
+    }
+    const method = request.method?.toUpperCase();
+    if (method === undefined || !SAFE_METHODS.has(method)) {
+      const header = request.headers[CSRF_HEADER];
+      if (!sameCsrf(Array.isArray(header) ? undefined : header, found.csrf)) {
+        throw new ModelportError(
+          'csrf_failed',
+          `a console session's ${method ?? 'gRPC'} request needs the session's ${CSRF_HEADER} header; reload the console`,
+        );
+      }
+    }
+    return found.principal;
   }
 
   async #lookup(id: string, secret: string): Promise<Principal> {

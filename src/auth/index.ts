@@ -17,7 +17,10 @@ export {
 export {
   type Authorizer,
   type Credentials,
+  CSRF_HEADER,
   LocalAuthorizer,
+  SESSION_COOKIE,
+  sessionCookie,
   TokenAuthorizer,
   type TokenAuthorizerOptions,
 } from './authorizer.ts';
@@ -41,5 +44,6 @@ export {
   roleHolds,
   visibleProjects,
 } from './principal.ts';
+export { type FoundSession, SessionStore, type SessionStoreDeps, type SessionVia, sameCsrf } from './session-store.ts';
 export { bearerToken, generateToken, parseToken, TOKEN_PREFIX, TokenHasher } from './token.ts';
 export { TokenBuckets } from './token-bucket.ts';

@@ -1,7 +1,7 @@
 /** The public surface of backends/: other folders import from here, never a file inside. */
 export { ComposeBackend } from './compose/compose-backend.ts';
 export { EXPORT_FORMATS, type ExportFormat, exportDeployment } from './export.ts';
-export { openKubeApi } from './kubernetes/kube-api.ts';
+export { type KubeApi, openKubeApi } from './kubernetes/kube-api.ts';
 export { KubernetesBackend } from './kubernetes/kubernetes-backend.ts';
 export { DeploymentResolver, LocalBackend } from './local/index.ts';
-export { ManifestValidator } from './schema-validation.ts';
+export { type KubeObject, ManifestValidator } from './schema-validation.ts';

@@ -41,6 +41,11 @@ const CRDS: Record<string, string> = {
   'serving.knative.dev/v1 Service': 'knative.service.crd.yaml',
 };
 
+/** Built-in kinds validated against the JSON schema generated from Kubernetes' OpenAPI (yannh/kubernetes-json-schema). */
+const JSON_SCHEMAS: Record<string, string> = {
+  'batch/v1 Job': 'job-batch-v1.json',
+};
+
 type Schema = Record<string, unknown>;
 
 export class ManifestValidator {
@@ -93,10 +98,19 @@ export class ManifestValidator {
     this.#ajv.addFormat('date-time', { type: 'string', validate: (s: string) => !Number.isNaN(Date.parse(s)) });
   }
 
-  /** Validates an InferenceService or Knative Service against its CRD, and any object's name and labels. */
+  /**
+   * Validates an InferenceService or Knative Service against its CRD, a batch/v1 Job against the official Job
+   * schema (job-batch-v1.json), and any object's name and labels.
+   */
   validateKubernetes(object: KubeObject): void {
     const what = `${object.kind} ${object.metadata?.name ?? '?'}`;
     checkMetadata(object, what);
+    const json = JSON_SCHEMAS[`${object.apiVersion} ${object.kind}`];
+    if (json !== undefined) {
+      const validate = this.#compile(json, () => JSON.parse(readFileSync(new URL(json, this.#dir), 'utf8')) as Schema);
+      this.#check(validate, object, what);
+      return;
+    }
     const file = CRDS[`${object.apiVersion} ${object.kind}`];
     if (file === undefined) return; // core kinds (Secret, ServiceAccount) are built by code, not from templates
     const validate = this.#compile(file, () => {

@@ -15,6 +15,7 @@ import { fetchModelsCommand, gatewayCommand, serveModelCommand } from './command
 import { jobCommands } from './commands/jobs.ts';
 import { modelCommands } from './commands/models.ts';
 import { modelTypeCommands } from './commands/modeltypes.ts';
+import { pipelineCommands } from './commands/pipelines.ts';
 import { scoreCommand } from './commands/score.ts';
 import { secretCommands } from './commands/secrets.ts';
 import { serverCommand } from './commands/server.ts';
@@ -30,6 +31,7 @@ const COMMANDS: Command[] = [
   ...deploymentCommands,
   scoreCommand,
   ...jobCommands,
+  ...pipelineCommands,
   ...dataCommands,
   ...secretCommands,
   ...auditCommands,

@@ -15,7 +15,10 @@ export const processIo = (): Io => ({
   interactive: Boolean(process.stderr.isTTY),
 });
 
-/** Renders rows as a left-aligned table with a header; cells are stringified, long ones truncated. */
+/**
+ * Renders rows as a left-aligned table with a header; cells are stringified and never cut (a URL or an image name
+ * cut short is useless; a narrow terminal wraps the line instead, as kubectl's tables do).
+ */
 export function table(headers: string[], rows: unknown[][]): string {
   const cells = rows.map((row) => row.map(cell));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
@@ -35,7 +38,7 @@ export function details(pairs: [string, unknown][]): string {
 
 function cell(value: unknown): string {
   if (value === null || value === undefined) return '-';
-  if (typeof value === 'string') return value.length > 60 ? `${value.slice(0, 57)}...` : value;
+  if (typeof value === 'string') return value;
   if (Array.isArray(value)) return value.length === 0 ? '-' : value.map(cell).join(', ');
   if (typeof value === 'object') {
     const entries = Object.entries(value);

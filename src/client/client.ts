@@ -357,8 +357,11 @@ export class ModelportClient {
   }
 
   /** Requests/s, errors, p50/p99 latency and replicas over the last 15 minutes, oldest point first. */
-  async deploymentMetrics(name: string): Promise<ApiResponse<'deploymentMetrics'>> {
-    return this.call('deploymentMetrics', { params: { name } });
+  async deploymentMetrics(
+    name: string,
+    range?: ApiQuery<'deploymentMetrics'>['range'],
+  ): Promise<ApiResponse<'deploymentMetrics'>> {
+    return this.call('deploymentMetrics', { params: { name }, ...(range ? { query: { range } } : {}) });
   }
 
   /** Resolves when the deployment is Ready at its latest generation; rejects if it failed or timed out. */
@@ -604,6 +607,93 @@ export class ModelportClient {
 
   async diffCommits(repo: string, from: string, to: string, limit?: number): Promise<ApiResponse<'diffCommits'>> {
     return this.call('diffCommits', { params: { repo }, query: { from, to, limit } });
+  }
+
+  // Pipelines and runs
+
+  /** Uploads a pipeline's packed code folder (a tar); pass its sha256 as `code.sha256` to `applyPipeline`. */
+  async uploadPipelineCode(tar: Uint8Array): Promise<ApiResponse<'uploadPipelineCode'>> {
+    const { method, path } = this.#resolve('uploadPipelineCode', {});
+    return this.request(method, path, { raw: upload(tar, undefined), timeoutMs: this.#uploadTimeoutMs });
+  }
+
+  async applyPipeline(body: ApiBody<'applyPipeline'>): Promise<ApiResponse<'applyPipeline'>> {
+    return this.call('applyPipeline', { body });
+  }
+
+  async listPipelines(): Promise<ApiResponse<'listPipelines'>['pipelines']> {
+    return (await this.call('listPipelines')).pipelines;
+  }
+
+  async getPipeline(name: string): Promise<ApiResponse<'getPipeline'>> {
+    return this.call('getPipeline', { params: { name } });
+  }
+
+  async deletePipeline(name: string): Promise<void> {
+    await this.call('deletePipeline', { params: { name } });
+  }
+
+  async triggerPipeline(name: string, params?: Record<string, string>): Promise<ApiResponse<'triggerPipeline'>> {
+    return this.call('triggerPipeline', { params: { name }, body: params ? { params } : {} });
+  }
+
+  async listRuns(query: ApiQuery<'listRuns'> = {}): Promise<ApiResponse<'listRuns'>['runs']> {
+    return (await this.call('listRuns', { query })).runs;
+  }
+
+  /** A run by id (or an 8+ character prefix) or `<pipeline>#<number>`. */
+  async getRun(run: string): Promise<ApiResponse<'getRun'>> {
+    return this.call('getRun', { params: { run } });
+  }
+
+  async cancelRun(run: string): Promise<ApiResponse<'cancelRun'>> {
+    return this.call('cancelRun', { params: { run } });
+  }
+
+  async resumeRun(run: string): Promise<ApiResponse<'resumeRun'>> {
+    return this.call('resumeRun', { params: { run } });
+  }
+
+  /**
+   * A run's logs as they come (Server-Sent Events): `{ event: 'step', step }` before each step's output,
+   * `{ event: 'log', text }`, and a last `{ event: 'end', state, reason }`. With `follow`, waits for steps to run.
+   */
+  async *runLogs(
+    run: string,
+    options: { step?: string; follow?: boolean } = {},
+  ): AsyncGenerator<
+    | { event: 'step'; step: string }
+    | { event: 'log'; text: string }
+    | { event: 'end'; state: string; reason: string | null }
+  > {
+    const resolved = this.#resolve('runLogs', { run });
+    const response = await this.#send(resolved.method, resolved.path, {
+      query: { step: options.step, follow: options.follow ? 'true' : undefined },
+      timeoutMs: 24 * 3_600_000,
+    });
+    if (!response.body) return;
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let event = 'message';
+        let data = '';
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event: ')) event = line.slice(7);
+          else if (line.startsWith('data: ')) data += line.slice(6);
+        }
+        const value = JSON.parse(data) as unknown;
+        if (event === 'log') yield { event: 'log', text: String(value) };
+        else if (event === 'step') yield { event: 'step', step: (value as { step: string }).step };
+        else if (event === 'end') {
+          const end = value as { state: string; reason: string | null };
+          yield { event: 'end', state: end.state, reason: end.reason };
+        }
+      }
+    }
   }
 
   /** Events after a cursor (the last id handled), oldest first; admin. */

@@ -200,3 +200,72 @@ describe('compileServerConfig', () => {
     });
   }
 });
+
+describe('console sign-in settings', () => {
+  const oidc = {
+    auth: 'true',
+    oidcIssuer: 'https://login.example.com/realms/ml',
+    oidcClientId: 'modelport',
+    oidcRedirectUrl: 'https://modelport.example.com/auth/callback',
+  };
+  const refuses = (raw: Record<string, string>, field: string, message: RegExp) =>
+    assert.throws(
+      () => compileServerConfig(raw, {}, '/srv'),
+      (e: unknown) => e instanceof ModelportError && e.field === field && message.test(e.message),
+    );
+
+  test('defaults: no OIDC, 12h sessions, no extra hosts', () => {
+    const c = compileServerConfig({}, {}, '/srv').console;
+    assert.deepEqual({ ...c }, { allowedHosts: [], sessionTtlMs: 12 * 3600_000, oidc: undefined });
+  });
+
+  test('OIDC: issuer, client, secret from the environment or a file, the redirect host allowed, the group map', () => {
+    const c = compileServerConfig(
+      {
+        ...oidc,
+        oidcGroupMap: 'ml-team=analysts, ml-admins=platform,ml-admins=analysts',
+        allowedHosts: 'ml.internal:8080',
+      },
+      { MODELPORT_OIDC_CLIENT_SECRET: 's3cret' },
+      '/srv',
+    ).console;
+    assert.equal(c.oidc?.clientSecret, 's3cret');
+    assert.equal(c.oidc?.usernameClaim, 'preferred_username');
+    assert.deepEqual(
+      [...c.oidc!.groupMap],
+      [
+        ['ml-team', ['analysts']],
+        ['ml-admins', ['platform', 'analysts']],
+      ],
+    );
+    assert.deepEqual(c.allowedHosts, ['ml.internal:8080', 'modelport.example.com']);
+    const file = compileServerConfig({ ...oidc, oidcClientSecretFile: 'oidc-secret' }, {}, '/srv').console.oidc;
+    assert.equal(file?.clientSecretFile, '/srv/oidc-secret');
+  });
+
+  test('each wrong OIDC setting is refused naming it', () => {
+    refuses({ ...oidc, oidcIssuer: '' }, 'oidcIssuer', /issuer URL/);
+    refuses({ ...oidc, oidcIssuer: 'http://login.example.com' }, 'oidcIssuer', /https/);
+    refuses({ ...oidc, oidcClientId: '' }, 'oidcClientId', /client id/);
+    refuses(
+      { ...oidc, oidcRedirectUrl: 'https://modelport.example.com/callback' },
+      'oidcRedirectUrl',
+      /\/auth\/callback/,
+    );
+    refuses({ ...oidc, oidcRedirectUrl: 'http://modelport.example.com/auth/callback' }, 'oidcRedirectUrl', /https/);
+    refuses({ ...oidc, auth: 'false' }, 'oidcIssuer', /needs auth on/);
+    refuses({ ...oidc, oidcGroupMap: 'ml-team' }, 'oidcGroupMap', /provider-group=modelport-group/);
+    refuses({ ...oidc, oidcGroupMap: 'ml-team=Analysts' }, 'oidcGroupMap', /lowercase/);
+    refuses({ ...oidc, oidcScopes: 'profile' }, 'oidcScopes', /openid/);
+    refuses({ ...oidc, oidcUsernameClaim: 'a b' }, 'oidcUsernameClaim', /claim/);
+    refuses({ allowedHosts: 'https://x.example' }, 'allowedHosts', /host name/);
+    refuses({ sessionTtl: '10s' }, 'sessionTtl', /1m to 720h/);
+    // http is fine on loopback (a provider the tests start).
+    const local = {
+      ...oidc,
+      oidcIssuer: 'http://127.0.0.1:9000',
+      oidcRedirectUrl: 'http://127.0.0.1:8080/auth/callback',
+    };
+    assert.equal(compileServerConfig(local, {}, '/srv').console.oidc?.issuer, 'http://127.0.0.1:9000');
+  });
+});

@@ -39,6 +39,20 @@ export const SETTINGS = {
   logLevel: { flag: '--log-level', env: 'MODELPORT_LOG_LEVEL', default: 'info' },
   auth: { flag: '--auth', env: 'MODELPORT_AUTH', default: 'false' },
   insecureNoAuth: { flag: '--insecure-no-auth', env: 'MODELPORT_INSECURE_NO_AUTH', default: 'false' },
+  allowedHosts: { flag: '--allowed-hosts', env: 'MODELPORT_ALLOWED_HOSTS', default: '' },
+  sessionTtl: { flag: '--session-ttl', env: 'MODELPORT_SESSION_TTL', default: '12h' },
+  oidcIssuer: { flag: '--oidc-issuer', env: 'MODELPORT_OIDC_ISSUER', default: '' },
+  oidcClientId: { flag: '--oidc-client-id', env: 'MODELPORT_OIDC_CLIENT_ID', default: '' },
+  oidcClientSecretFile: { flag: '--oidc-client-secret-file', env: 'MODELPORT_OIDC_CLIENT_SECRET_FILE', default: '' },
+  oidcRedirectUrl: { flag: '--oidc-redirect-url', env: 'MODELPORT_OIDC_REDIRECT_URL', default: '' },
+  oidcScopes: { flag: '--oidc-scopes', env: 'MODELPORT_OIDC_SCOPES', default: 'openid profile email' },
+  oidcUsernameClaim: {
+    flag: '--oidc-username-claim',
+    env: 'MODELPORT_OIDC_USERNAME_CLAIM',
+    default: 'preferred_username',
+  },
+  oidcGroupsClaim: { flag: '--oidc-groups-claim', env: 'MODELPORT_OIDC_GROUPS_CLAIM', default: 'groups' },
+  oidcGroupMap: { flag: '--oidc-group-map', env: 'MODELPORT_OIDC_GROUP_MAP', default: '' },
 } as const;
 
 /** What the server logs: `debug` adds detail, `silent` logs nothing. */
@@ -63,6 +77,38 @@ export interface AuthSettings {
   tokenKeyFile: string;
   /** Where the first start with auth on writes the server admin's token (0600). */
   adminTokenFile: string;
+}
+
+/** Sign-in to the web console through an OpenID Connect provider (authorization code + PKCE). */
+export interface OidcSettings {
+  /** The provider's issuer URL (https, or http on loopback); its discovery document is read at start. */
+  issuer: string;
+  clientId: string;
+  /** From MODELPORT_OIDC_CLIENT_SECRET (environment only) ... */
+  clientSecret: string | undefined;
+  /** ... or read from this file at start (undefined: a public client, PKCE only). */
+  clientSecretFile: string | undefined;
+  /** Where the provider sends the browser back: `<public URL>/auth/callback`, registered with the provider. */
+  redirectUrl: string;
+  scopes: string;
+  /** The ID token claim that names the Modelport user (default `preferred_username`). */
+  usernameClaim: string;
+  /** The ID token claim that lists the user's groups at the provider (default `groups`). */
+  groupsClaim: string;
+  /** Provider group -> Modelport group; the user's membership of the mapped Modelport groups follows the claim. */
+  groupMap: ReadonlyMap<string, readonly string[]>;
+}
+
+/** The web console's sign-in and the browser guards. */
+export interface ConsoleSettings {
+  /**
+   * Host names (lowercase, optionally with :port) the Host header may carry besides loopback names and IP
+   * literals, which are always allowed: the guard against DNS rebinding. The OIDC redirect URL's host is added.
+   */
+  allowedHosts: readonly string[];
+  /** How long a console session lasts (default 12 hours). */
+  sessionTtlMs: number;
+  oidc: Readonly<OidcSettings> | undefined;
 }
 
 /** How the Kubernetes backend renders: a KServe InferenceService (Standard or Knative mode) or a Knative Service. */
@@ -140,6 +186,7 @@ export interface ServerConfig {
   /** Lowest level written to the log (default info). */
   readonly logLevel: LogLevel;
   readonly auth: Readonly<AuthSettings>;
+  readonly console: Readonly<ConsoleSettings>;
 }
 
 /** True for addresses only this machine can reach. */
@@ -294,6 +341,9 @@ export function compileServerConfig(
   if (!LOG_LEVELS.includes(logLevel))
     fail('logLevel', `'${get('logLevel')}' is not a level; use one of ${LOG_LEVELS.join(', ')}`);
 
+  const authEnabled = authFlag || (!isLoopbackHost(host) && !insecureNoAuth);
+  const consoleSettings = compileConsoleSettings(get, env, cwd, authEnabled);
+
   return Object.freeze({
     host,
     port: port('port', get('port'), true),
@@ -331,13 +381,124 @@ export function compileServerConfig(
     bundleDir: resolve(home, get('bundleDir') || 'bundles'),
     logLevel,
     auth: Object.freeze({
-      enabled: authFlag || (!isLoopbackHost(host) && !insecureNoAuth),
+      enabled: authEnabled,
       insecure: insecureNoAuth,
       tokenKey,
       tokenKeyFile: resolve(home, 'token.key'),
       adminTokenFile: resolve(home, 'admin-token'),
     }),
+    console: consoleSettings,
   });
+}
+
+const HOST_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:\d{1,5})?$/;
+const CLAIM = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
+
+function compileConsoleSettings(
+  get: (name: SettingName) => string,
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+  authEnabled: boolean,
+): Readonly<ConsoleSettings> {
+  const allowedHosts = get('allowedHosts')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
+  for (const entry of allowedHosts) {
+    if (!HOST_NAME.test(entry)) {
+      fail('allowedHosts', `'${entry}' is not a host name; list names like modelport.example.com,ml.internal:8080`);
+    }
+  }
+  const sessionTtlMs = parseDuration(get('sessionTtl'));
+  if (sessionTtlMs === undefined || sessionTtlMs < 60_000 || sessionTtlMs > 30 * 24 * 3600_000) {
+    fail('sessionTtl', `'${get('sessionTtl')}' is not a duration from 1m to 720h; use e.g. 12h`);
+  }
+
+  const issuer = get('oidcIssuer');
+  const clientId = get('oidcClientId');
+  const redirectUrl = get('oidcRedirectUrl');
+  const clientSecret = env['MODELPORT_OIDC_CLIENT_SECRET']?.trim() || undefined;
+  const clientSecretFile = get('oidcClientSecretFile') ? resolve(cwd, get('oidcClientSecretFile')) : undefined;
+  const anyOidc = issuer || clientId || redirectUrl || clientSecret || clientSecretFile || get('oidcGroupMap');
+  let oidc: OidcSettings | undefined;
+  if (anyOidc) {
+    if (!issuer)
+      fail('oidcIssuer', "OIDC sign-in needs the provider's issuer URL, e.g. https://login.example.com/realms/ml");
+    const issuerUrl = parseUrl(issuer);
+    if (!issuerUrl || !['https:', 'http:'].includes(issuerUrl.protocol) || issuerUrl.username || issuerUrl.search) {
+      fail('oidcIssuer', `'${issuer}' is not an issuer URL; use https://host/path`);
+    }
+    if (issuerUrl.protocol === 'http:' && !isLoopbackHost(issuerUrl.hostname)) {
+      fail('oidcIssuer', 'the issuer must use https (http only on loopback, for tests)');
+    }
+    if (!clientId) fail('oidcClientId', 'OIDC sign-in needs the client id registered with the provider');
+    if (!/^[\x21-\x7e]{1,255}$/.test(clientId)) fail('oidcClientId', 'a client id is printable text without spaces');
+    if (!redirectUrl) {
+      fail(
+        'oidcRedirectUrl',
+        'OIDC sign-in needs the URL the provider sends browsers back to: <server URL>/auth/callback',
+      );
+    }
+    const redirect = parseUrl(redirectUrl);
+    if (!redirect || !['https:', 'http:'].includes(redirect.protocol) || redirect.pathname !== '/auth/callback') {
+      fail('oidcRedirectUrl', `'${redirectUrl}' must be an http(s) URL ending in /auth/callback`);
+    }
+    if (redirect.protocol === 'http:' && !isLoopbackHost(redirect.hostname)) {
+      fail(
+        'oidcRedirectUrl',
+        'use https (http only on loopback): the session cookie must not cross the network in clear',
+      );
+    }
+    if (!authEnabled) {
+      fail('oidcIssuer', 'OIDC sign-in needs auth on: add --auth (on loopback everyone is the local user already)');
+    }
+    const usernameClaim = get('oidcUsernameClaim');
+    if (!CLAIM.test(usernameClaim)) fail('oidcUsernameClaim', `'${usernameClaim}' is not a claim name`);
+    const groupsClaim = get('oidcGroupsClaim');
+    if (!CLAIM.test(groupsClaim)) fail('oidcGroupsClaim', `'${groupsClaim}' is not a claim name`);
+    const scopes = get('oidcScopes');
+    if (!/^[\x21-\x7e]+( [\x21-\x7e]+)*$/.test(scopes) || !scopes.split(' ').includes('openid')) {
+      fail('oidcScopes', `'${scopes}' must be space-separated scopes including openid`);
+    }
+    const groupMap = new Map<string, string[]>();
+    for (const pair of get('oidcGroupMap')
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '')) {
+      const eq = pair.lastIndexOf('=');
+      const from = pair.slice(0, eq).trim();
+      const to = pair.slice(eq + 1).trim();
+      if (eq <= 0 || !from || !/^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/.test(to)) {
+        fail(
+          'oidcGroupMap',
+          `'${pair}' is not provider-group=modelport-group (a Modelport group name: lowercase letters, digits, '.', '_', '-')`,
+        );
+      }
+      groupMap.set(from, [...(groupMap.get(from) ?? []), to]);
+    }
+    if (redirect.host && !allowedHosts.includes(redirect.host.toLowerCase()))
+      allowedHosts.push(redirect.host.toLowerCase());
+    oidc = Object.freeze({
+      issuer,
+      clientId,
+      clientSecret,
+      clientSecretFile,
+      redirectUrl: redirect.href,
+      scopes,
+      usernameClaim,
+      groupsClaim,
+      groupMap,
+    });
+  }
+  return Object.freeze({ allowedHosts: Object.freeze(allowedHosts), sessionTtlMs, oidc });
+}
+
+function parseUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** True for 32 bytes written as 64 hex digits or as base64. */

@@ -70,6 +70,18 @@ export const ERROR_CODES = {
     summary:
       'The token is valid but its user lacks the role this call needs; the message names the role and project. Ask a project admin for it (`modelport members add`).',
   },
+  csrf_failed: {
+    http: 403,
+    grpc: GrpcStatus.PERMISSION_DENIED,
+    summary:
+      "A request signed in by the console's session cookie changes something but lacks the session's `x-modelport-csrf` header, or comes from another site (its Origin). Reload the console; programs send a token instead of the cookie.",
+  },
+  host_not_allowed: {
+    http: 421,
+    grpc: GrpcStatus.PERMISSION_DENIED,
+    summary:
+      'The Host header names a host this server does not answer to (a guard against DNS rebinding). Loopback names and IP addresses are always allowed; add other names with --allowed-hosts / MODELPORT_ALLOWED_HOSTS.',
+  },
   not_found: {
     http: 404,
     grpc: GrpcStatus.NOT_FOUND,
@@ -160,6 +172,12 @@ export const ERROR_CODES = {
     grpc: GrpcStatus.PERMISSION_DENIED,
     summary:
       'An outbound URL is refused: not http(s), carries user:password, or reaches a loopback, private, link-local or metadata address (directly, via DNS or a redirect). An administrator can allow the host with MODELPORT_EGRESS_ALLOW_HOSTS.',
+  },
+  not_configured: {
+    http: 501,
+    grpc: GrpcStatus.FAILED_PRECONDITION,
+    summary:
+      'The request needs a server setting that is not there (S3 credentials or endpoint for an s3:// URL); the message names what to configure where the server runs.',
   },
   internal: {
     http: 500,

@@ -3,10 +3,12 @@ export { childEnv } from './child-env.ts';
 export {
   type AuthSettings,
   BOOLEAN_SETTINGS,
+  type ConsoleSettings,
   compileServerConfig,
   isLoopbackHost,
   LOG_LEVELS,
   type LogLevel,
+  type OidcSettings,
   type RawSettings,
   type S3Settings,
   SETTINGS,

@@ -38,6 +38,8 @@ export interface ModelRef {
   /** A version number, an alias, or undefined for "the latest version". */
   version?: number;
   alias?: string;
+  /** A prefix (7-64 hex digits) of the data commit the version was trained on: `fraud@commit:4f2a91c`. */
+  commit?: string;
 }
 
 export function parseModelRef(value: string, field = 'model'): ModelRef {
@@ -46,12 +48,24 @@ export function parseModelRef(value: string, field = 'model'): ModelRef {
   if (at < 0) return { name };
   const ref = value.slice(at + 1);
   if (/^[1-9]\d{0,8}$/.test(ref)) return { name, version: Number(ref) };
+  if (ref.startsWith('commit:')) {
+    const commit = ref.slice('commit:'.length).toLowerCase();
+    if (!/^[0-9a-f]{7,64}$/.test(commit)) {
+      throw new ModelportError(
+        'invalid_request',
+        `${field} '${truncate(value)}': name a data commit by 7 to 64 hex digits of its id, e.g. ${name}@commit:4f2a91c`,
+        { field },
+      );
+    }
+    return { name, commit };
+  }
   return { name, alias: checkAlias(ref, field) };
 }
 
 export function formatModelRef(ref: ModelRef): string {
   if (ref.version !== undefined) return `${ref.name}@${ref.version}`;
   if (ref.alias !== undefined) return `${ref.name}@${ref.alias}`;
+  if (ref.commit !== undefined) return `${ref.name}@commit:${ref.commit}`;
   return ref.name;
 }
 

@@ -108,6 +108,7 @@ export class DataService {
   readonly #trees = new Map<string, Tree>();
   readonly #treeCacheFiles: number;
   #cachedFiles = 0;
+  readonly #commitListeners: (() => void)[] = [];
 
   constructor(deps: DataServiceDeps) {
     this.#store = deps.store;
@@ -117,6 +118,11 @@ export class DataService {
     this.#profiles = deps.profiles;
     this.#now = deps.now ?? (() => new Date());
     this.#treeCacheFiles = deps.treeCacheFiles ?? 2_000_000;
+  }
+
+  /** Told after every commit lands (its event is stored): consumers of events look now rather than at their next poll. */
+  onCommit(listener: () => void): void {
+    this.#commitListeners.push(listener);
   }
 
   /** Late wiring: the profiler reads through this service. */
@@ -430,6 +436,7 @@ export class DataService {
       const landed = await this.#land(project, repo, row, base, profiled);
       if (landed === true) {
         if (profiled.length > 0) this.#profiles?.kick();
+        for (const listener of this.#commitListeners) listener();
         return { commit: toCommit(repo.name, row), created: true, rebased };
       }
       // The branch moved: rebase onto its new head when the changes touch different paths.

@@ -19,6 +19,7 @@ import { condition, initialStatus, reconciledStatus } from './conditions.ts';
 import { type DeploymentDatabase, type DeploymentRow, DeploymentStore } from './deployment-store.ts';
 import { ReconcileQueue } from './reconcile-queue.ts';
 import { pinTargets, routesTo } from './revisions.ts';
+import { signatureWarnings } from './signature-check.ts';
 import { checkSpec, parseSpec } from './spec.ts';
 import type { Deployment, DeploymentStatus, Revision } from './types.ts';
 
@@ -113,7 +114,16 @@ export class DeploymentService implements VersionUsage {
       backend.accepted?.(project, name);
       this.#reconcile(project, name);
     }
-    return this.get(project, name);
+    const warnings = signatureWarnings(
+      await Promise.all(
+        targets.traffic.map(async (t) => ({
+          name: `${t.model}@${t.version}${t.tag ? ` (${t.tag})` : ''}`,
+          signature: (await this.#o.registry.getVersion(project, { name: t.model, version: t.version })).signature,
+        })),
+      ),
+    );
+    const deployment = await this.get(project, name);
+    return warnings.length ? { ...deployment, warnings } : deployment;
   }
 
   /** Sends all traffic to the canary: the target tagged `canary`, else the last target with weight. */

@@ -83,4 +83,6 @@ export interface Deployment {
   status: DeploymentStatus;
   createdAt: string;
   updatedAt: string;
+  /** In the answer to a change only: what the change allows but may not mean (targets whose signatures differ). */
+  warnings?: string[];
 }

@@ -68,6 +68,16 @@ export async function collectGarbage(deps: GarbageCollectorDeps, options: GcOpti
     const artifact = (JSON.parse(job.spec) as { input?: { artifact?: unknown } }).input?.artifact;
     if (typeof artifact === 'string') keep.add(artifact);
   }
+  // Pipelines: each revision's packed code, each step's outputs and log.
+  for (const r of await db.selectFrom('pipeline_revisions').select('code_sha256').execute()) {
+    if (r.code_sha256) keep.add(r.code_sha256);
+  }
+  for (const s of await db.selectFrom('pipeline_steps').select(['outputs', 'log_sha256']).execute()) {
+    for (const file of JSON.parse(s.outputs) as { sha256?: unknown }[]) {
+      if (typeof file.sha256 === 'string') keep.add(file.sha256);
+    }
+    if (s.log_sha256) keep.add(s.log_sha256);
+  }
   const { live, dead } = await liveCommits(db, cutoffIso);
   const trees = new Set(live.map((c) => c.tree));
   for (const tree of trees) {

@@ -21,6 +21,26 @@ export interface HttpHandlers {
   console?: PathHandler;
   /** Checks the caller of /metrics and the OpenAPI document (auth on: a token); throws to refuse. */
   protect?: (req: IncomingMessage) => Promise<void>;
+  /** Runs before anything else on every request (the Host and Origin checks); throws to refuse. */
+  guard?: (req: IncomingMessage) => void;
+  /** The console's sign-in endpoints under /auth. */
+  session?: PathHandler;
+}
+
+/** Prefixes the console never answers, in any letter case: a mistyped API path gets a 404, never the console's page. */
+const RESERVED = /^\/(api|v1|v2|auth|metrics|predict)(\/|$)/i;
+
+/** `path` with repeated slashes, `/./` segments and encoded slashes undone, to test it against RESERVED. */
+function looksReserved(path: string): boolean {
+  let text = path;
+  try {
+    text = decodeURIComponent(path);
+  } catch {}
+  text = text
+    .replace(/\\/g, '/')
+    .replace(/\/{2,}/g, '/')
+    .replace(/\/\.\.?(?=\/|$)/g, '');
+  return RESERVED.test(text);
 }
 
 /** How long a client may take to send a request; a slower one gets 408 and its connection is closed. */
@@ -63,6 +83,7 @@ export function createHttpServer(
       const shape = isUnder(path, '/v2') ? 'v2' : 'api';
       Promise.resolve()
         .then(() => {
+          handlers.guard?.(req);
           if (path === '/api/v1/openapi.json') {
             return (handlers.protect?.(req) ?? Promise.resolve()).then(() => sendJson(res, 200, handlers.openapi()));
           }
@@ -77,7 +98,8 @@ export function createHttpServer(
             const metrics = handlers.metrics;
             return (handlers.protect?.(req) ?? Promise.resolve()).then(() => metrics(req, res, path));
           }
-          if (handlers.console && !isUnder(path, '/api')) return handlers.console(req, res, path);
+          if (handlers.session && isUnder(path, '/auth')) return handlers.session(req, res, path);
+          if (handlers.console && !looksReserved(path)) return handlers.console(req, res, path);
           throw new ModelportError('not_found', `nothing is served at ${path}`);
         })
         .catch((error: unknown) =>

@@ -39,7 +39,8 @@ export function inject(server: Server, path: string, init: InjectInit = {}): Pro
       {
         method: init.method ?? 'GET',
         path,
-        host: 'in-process',
+        // A loopback name: the server's Host check (DNS rebinding) answers loopback names and IP addresses.
+        host: 'localhost',
         headers: {
           ...(body ? { 'content-type': 'application/json', 'content-length': String(body.length) } : {}),
           ...init.headers,

@@ -49,11 +49,15 @@ export class S3InputSource implements JobInputSource {
           field: 'input.url',
         });
       }
-      // S3 unreachable, no credentials, access denied: the store's answer, not a bug here (503, the cause logged).
-      throw new ModelportError(
-        'not_ready',
-        `input.url: reading ${url} from S3 failed; check the server's S3 settings and the object's permissions`,
-        { field: 'input.url', cause: error },
+      // Missing credentials, region or endpoint: say what to configure. Otherwise (access denied, S3 down) the
+      // store's answer, not a bug here (503, the cause logged).
+      throw (
+        unconfigured(url, error, this.#options) ??
+        new ModelportError(
+          'not_ready',
+          `input.url: reading ${url} from S3 failed; check the server's S3 settings and the object's permissions`,
+          { field: 'input.url', cause: error },
+        )
       );
     }
     const body = object.Body;
@@ -79,6 +83,31 @@ export class S3InputSource implements JobInputSource {
       logger: { debug() {}, info() {}, warn() {}, error() {} },
     });
   }
+}
+
+/**
+ * A failure that says the server's S3 settings are missing or wrong (no credentials, no region, an endpoint that
+ * does not answer) as what to configure, instead of an internal error.
+ */
+function unconfigured(url: string, error: unknown, options: S3ConnectionOptions): ModelportError | undefined {
+  const e = error as { name?: unknown; code?: unknown; message?: unknown };
+  const message = String(e.message ?? '');
+  const fix = (what: string) =>
+    new ModelportError('not_configured', `reading ${url} needs the server's S3 settings: ${what}, then restart it`, {
+      cause: error,
+    });
+  if (e.name === 'CredentialsProviderError' || /credential/i.test(message)) {
+    return fix(
+      'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION; --s3-endpoint / MODELPORT_S3_ENDPOINT for an S3-compatible server) where the server runs',
+    );
+  }
+  if (/region is missing/i.test(message)) return fix('set AWS_REGION where the server runs');
+  if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET'].includes(String(e.code))) {
+    return fix(
+      `the S3 endpoint ${options.endpoint ?? '(AWS)'} cannot be reached (${String(e.code)}); check --s3-endpoint / MODELPORT_S3_ENDPOINT`,
+    );
+  }
+  return undefined;
 }
 
 /** The connection of the server's S3 settings (`ServerConfig.s3`), for `new S3InputSource(...)`. */

@@ -32,16 +32,21 @@ describe('bucketQuantile', () => {
 });
 
 describe('DeploymentMetricsSampler', () => {
-  const target = (model: string, version: number, ready: number) => ({
+  const target = (model: string, version: number, ready: number, tag?: string) => ({
     model,
     version,
+    tag,
     replicas: { desired: 1, ready },
   });
 
   function setup(windowMs = 60_000) {
     const metrics = createServingMetrics(new MetricsRegistry());
     let deployments: SampledDeployment[] = [
-      { project: 'default', name: 'fraud', status: { targets: [target('fraud', 1, 2), target('fraud', 2, 1)] } },
+      {
+        project: 'default',
+        name: 'fraud',
+        status: { targets: [target('fraud', 1, 2, 'stable'), target('fraud', 2, 1, 'canary')] },
+      },
     ];
     const sampler = new DeploymentMetricsSampler({
       metrics,
@@ -79,7 +84,35 @@ describe('DeploymentMetricsSampler', () => {
       p99Ms: 244,
       replicasReady: 3,
       replicasDesired: 2,
+      // Each arm on its own: the stable one fast and clean, the canary slow and failing.
+      arms: [
+        { target: 'fraud@1', tag: 'stable', requestsPerSecond: 1.5, errorRatio: 0, p50Ms: 3.75, p99Ms: 4.975 },
+        { target: 'fraud@2', tag: 'canary', requestsPerSecond: 0.5, errorRatio: 1, p50Ms: 175, p99Ms: 248.5 },
+      ],
     });
+  });
+
+  test('a range beyond the fine window answers one point a minute, its quantiles from the summed buckets', async () => {
+    const { sampler, serve } = setup(60_000);
+    await sampler.tick(0);
+    for (let t = 2000; t <= 180_000; t += 2000) {
+      serve('fraud', 1, t < 60_000 ? 0.003 : 0.2);
+      await sampler.tick(t);
+    }
+    const hour = sampler.series('default', 'fraud', 60 * 60_000);
+    assert.equal(hour.intervalSeconds, 60);
+    assert.equal(hour.windowSeconds, 3600);
+    // Minutes 0-1 and 1-2 are complete; 2-3 is still summing.
+    assert.deepEqual(
+      hour.points.map((p) => [p.time, p.requestsPerSecond, p.p50Ms]),
+      [
+        ['1970-01-01T00:01:00.000Z', 0.5, 3.793], // 29 fast requests and the slow one served at 60 s
+        ['1970-01-01T00:02:00.000Z', 0.5, 175],
+      ],
+    );
+    const fine = sampler.series('default', 'fraud', 5 * 60_000);
+    assert.equal(fine.intervalSeconds, 60, 'five minutes is beyond this one-minute fine window');
+    assert.equal(sampler.series('default', 'fraud', 30_000).points.length, 15);
   });
 
   test('an interval without traffic has zero rates and no latency', async () => {
@@ -97,7 +130,7 @@ describe('DeploymentMetricsSampler', () => {
   test('keeps only the window and forgets deleted deployments', async () => {
     const { sampler, drop } = setup(6000);
     for (let t = 0; t <= 10_000; t += 2000) await sampler.tick(t);
-    const { points, windowSeconds, intervalSeconds } = sampler.series('default', 'fraud');
+    const { points, windowSeconds, intervalSeconds } = sampler.series('default', 'fraud', 6000);
     assert.equal(windowSeconds, 6);
     assert.equal(intervalSeconds, 2);
     assert.deepEqual(

@@ -50,7 +50,19 @@ export interface ModelRegistryDeps {
   guard?: { protect(sha256s: readonly string[]): Promise<void> };
   /** The model-type catalogue; without it only the onnx, js and hosted types register. */
   modelTypes?: ModelTypeLookup;
+  /**
+   * Appends a domain event inside the registry's transaction (`model.version` when a version is registered,
+   * `model.alias` when an alias moves), so that pipelines triggered by models start exactly once.
+   */
+  events?: (trx: Transaction<Database>, event: RegistryEvent, now: Date) => Promise<void>;
   now?: () => Date;
+}
+
+/** What the registry reports to the events table. */
+export interface RegistryEvent {
+  type: 'model.version' | 'model.alias';
+  subject: string;
+  payload: { project: string; model: string; version: number; alias?: string };
 }
 
 type VersionRow = Selectable<ModelVersionsTable>;
@@ -66,7 +78,10 @@ export class ModelRegistry {
   readonly #modelTypes: ModelTypeLookup | undefined;
   readonly #now: () => Date;
 
+  readonly #events: ModelRegistryDeps['events'];
+
   constructor(deps: ModelRegistryDeps) {
+    this.#events = deps.events;
     this.#store = deps.store;
     this.#db = deps.store.db;
     this.#artifacts = deps.artifacts;
@@ -253,6 +268,21 @@ export class ModelRegistry {
         })
         .execute();
       for (const alias of aliases) await this.#upsertAlias(trx, model.id, alias, model.latest_version, now);
+      if (this.#events) {
+        const payload = { project, model: name, version: model.latest_version };
+        await this.#events(
+          trx,
+          { type: 'model.version', subject: `${project}/${name}@${model.latest_version}`, payload },
+          new Date(now),
+        );
+        for (const alias of aliases) {
+          await this.#events(
+            trx,
+            { type: 'model.alias', subject: `${project}/${name}@${alias}`, payload: { ...payload, alias } },
+            new Date(now),
+          );
+        }
+      }
       return model.latest_version;
     });
     return this.getVersion(project, { name, version });
@@ -275,6 +305,20 @@ export class ModelRegistry {
     if (ref.alias !== undefined) {
       version = aliases.get(ref.alias);
       if (version === undefined) throw notFound(`alias '${ref.alias}' of model '${ref.name}'`, 'alias');
+    }
+    if (ref.commit !== undefined) {
+      const matches = await this.#db
+        .selectFrom('model_versions')
+        .select('version')
+        .where('model_id', '=', model.id)
+        .where('data_commit', 'like', `%@${ref.commit}%`)
+        .orderBy('version', 'desc')
+        .execute();
+      if (matches.length === 0) {
+        throw notFound(`a version of model '${ref.name}' trained on data commit ${ref.commit}`, 'version');
+      }
+      // Several versions of one commit (a re-run): the newest.
+      version = matches[0]!.version;
     }
     let query = this.#db.selectFrom('model_versions').selectAll().where('model_id', '=', model.id);
     query = version === undefined ? query.orderBy('version', 'desc').limit(1) : query.where('version', '=', version);
@@ -373,7 +417,17 @@ export class ModelRegistry {
         .where('version', '=', version)
         .executeTakeFirst();
       if (!exists) throw notFound(`version ${version} of model '${name}'`, 'version');
-      await this.#upsertAlias(trx, model.id, alias, version, this.#stamp());
+      const now = this.#stamp();
+      await this.#upsertAlias(trx, model.id, alias, version, now);
+      await this.#events?.(
+        trx,
+        {
+          type: 'model.alias',
+          subject: `${project}/${name}@${alias}`,
+          payload: { project, model: name, version, alias },
+        },
+        new Date(now),
+      );
     });
     return this.getModel(project, name);
   }

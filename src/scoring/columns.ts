@@ -2,7 +2,8 @@
  * Which input column feeds which model feature, and which columns are kept in the output.
  *
  * Rules, in order: by the signature's feature names when the header has all of them (exact, then ignoring case);
- * else by position when the input has exactly as many columns as the model has features; else an
+ * else by position when the input has exactly as many columns as the model has features, or as many once the
+ * `keep` columns (an id, say) are set aside; else an
  * `invalid_input` error naming the missing columns (or the counts, when no names are known).
  */
 import { ModelportError } from '../core/index.ts';
@@ -42,6 +43,11 @@ function indexOfName(header: readonly string[], name: string): number {
   return matches.length === 1 ? (matches[0] as number) : -1;
 }
 
+/** How many distinct header columns the `keep` names find. */
+function keptColumns(header: readonly string[], keepNames: readonly string[]): number {
+  return new Set(keepNames.map((name) => indexOfName(header, name)).filter((i) => i >= 0)).size;
+}
+
 /** Example: `planColumns({ header: ['id', 'time', ...], columnCount: 32, width: 30, featureNames, keep: ['id'] })`. */
 export function planColumns(options: PlanOptions): ColumnPlan {
   const { header, columnCount, width, featureNames } = options;
@@ -60,6 +66,11 @@ export function planColumns(options: PlanOptions): ColumnPlan {
     byName = true;
   } else if (columnCount === width && found === 0) {
     for (let i = 0; i < width; i++) feature[i] = i;
+  } else if (found === 0 && header && keepNames.length > 0 && columnCount - keptColumns(header, keepNames) === width) {
+    // Columns named in --keep are carried through, not features: the rest feed the model in order.
+    const kept = new Set(keepNames.map((name) => indexOfName(header, name)));
+    let f = 0;
+    for (let i = 0; i < columnCount; i++) if (!kept.has(i)) feature[i] = f++;
   } else if (featureNames && header) {
     const missing = featureNames.filter((_, f) => (positions[f] as number) < 0);
     const shown =
@@ -69,7 +80,7 @@ export function planColumns(options: PlanOptions): ColumnPlan {
     );
   } else {
     throw invalidInput(
-      `the model takes ${width} features but the input has ${columnCount} columns and no feature names are known; pass --signature with featureNames, or give exactly ${width} columns`,
+      `the model takes ${width} features but the input has ${columnCount} columns${keepNames.length ? ` (${keepNames.length} of them kept with --keep)` : ''} and no feature names are known; pass --signature with featureNames, or give exactly ${width} columns besides the --keep ones`,
     );
   }
 

@@ -21,9 +21,9 @@ export class InProcessScorer implements BatchScorer {
     this.signature = runtime.signature();
   }
 
-  /** Loads the (verified) model file at `path` with one intra-op thread. */
-  static async open(path: string, signal?: AbortSignal): Promise<InProcessScorer> {
-    const runtime = await createRuntime('onnx');
+  /** Loads the (verified) model file at `path` with one intra-op thread (`js`: a model .tgz, see JsRuntime). */
+  static async open(path: string, signal?: AbortSignal, kind: 'onnx' | 'js' = 'onnx'): Promise<InProcessScorer> {
+    const runtime = await createRuntime(kind);
     await runtime.load({ path, settings: { warmup: false } }, signal);
     return new InProcessScorer(runtime);
   }

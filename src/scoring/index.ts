@@ -9,7 +9,7 @@ export { CsvBatchParser } from './csv-batch-parser.ts';
 export { InProcessScorer } from './in-process-scorer.ts';
 export { JsonlBatchParser } from './jsonl-batch-parser.ts';
 export { type PredictionLayout, predictionLayout } from './predictions.ts';
-export type { BadRowHandler, BatchParser, RowBatch } from './row-batch.ts';
+export { type BadRowHandler, type BatchParser, createRowBatch, type RowBatch } from './row-batch.ts';
 export { createRowFormatter, type RowFormat, type RowFormatter } from './row-formatter.ts';
 export { type ByteSink, type ScoreStreamOptions, type ScoreSummary, scoreStream } from './score-stream.ts';
 export type { BatchScorer } from './scorer.ts';

@@ -1,7 +1,8 @@
 /**
  * First-start seeding: on an empty registry, register the example fraud model (built by `npm run build` into
- * examples/fraud/model.onnx) as `fraud` with the alias `champion` and its friendly signature
- * (examples/fraud/signature.json: feature names and labels), and deploy it as the deployment `fraud`, so a
+ * examples/fraud/model.onnx) as `fraud` with the alias `champion`, its friendly signature
+ * (examples/fraud/signature.json: feature names and labels) and its held-out metrics (examples/fraud/metrics.json),
+ * and deploy it as the deployment `fraud`, so a
  * new user has an endpoint to call at once.
  */
 import { access, readFile } from 'node:fs/promises';
@@ -29,9 +30,15 @@ export async function seedExample(
   }
   // Feature names and class labels, so V1 takes {"instances": [{"amount": 12.5, ...}]} and answers with labels.
   const friendly = parseFriendlySignature(await readFile(join(examplesDir, 'fraud', 'signature.json'), 'utf8'));
+  // The held-out metrics build.ts computed (auc, accuracy, precision, recall), so the console and `models show` have them.
+  const metrics = JSON.parse(await readFile(join(examplesDir, 'fraud', 'metrics.json'), 'utf8')) as Record<
+    string,
+    number
+  >;
   const version = await registry.registerVersion('default', EXAMPLE_MODEL, {
     file,
     friendlySignature: friendly,
+    metrics,
     description: 'Example credit-card fraud classifier (logistic regression on 30 features)',
     aliases: ['champion'],
     tags: { example: 'true', task: 'binary-classification' },

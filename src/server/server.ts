@@ -7,10 +7,10 @@
  * stored deployments and jobs and seeds the example; `startServer` is both.
  */
 import { once } from 'node:events';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { apiRoutes, buildOpenApiDocument, createRouter } from '../api/index.ts';
 import { type AuditEvent, AuditLog } from '../audit/index.ts';
@@ -22,6 +22,7 @@ import {
   inferenceGuard,
   LocalAuthorizer,
   loadTokenKey,
+  SessionStore,
   TokenAuthorizer,
   TokenHasher,
 } from '../auth/index.ts';
@@ -34,8 +35,9 @@ import {
   ManifestValidator,
   openKubeApi,
 } from '../backends/index.ts';
-import type { ModelportError, ServerConfig } from '../core/index.ts';
-import { DataService, ProfileWorker } from '../data/index.ts';
+import { createBrowserGuard, createSessionHandler, OidcLogin } from '../console-auth/index.ts';
+import { ModelportError, parseModelRef, type ServerConfig } from '../core/index.ts';
+import { appendEvent, DataService, ProfileWorker } from '../data/index.ts';
 import { DeploymentService } from '../deployments/index.ts';
 import { EgressGuard } from '../egress/index.ts';
 import { BlobGuard, collectGarbage } from '../gc/index.ts';
@@ -45,7 +47,9 @@ import type { Logger } from '../logging/index.ts';
 import { MetricsRegistry } from '../metrics/index.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
 import { DeploymentMetricsSampler } from '../observability/index.ts';
+import { BuiltinSteps, KubernetesExecutor, LocalExecutor, PipelineService, RunEngine } from '../pipelines/index.ts';
 import { ModelRegistry, modelInspector } from '../registry/index.ts';
+import { InProcessScorer } from '../scoring/index.ts';
 import { keyRotator, loadSecretKey, SecretStore, secretKeyInUse } from '../secrets/index.ts';
 import {
   createGrpcServer,
@@ -71,6 +75,9 @@ export interface App {
   host: ModelHost;
   deployments: DeploymentService;
   jobs: JobService;
+  pipelines: PipelineService;
+  /** Runs pipelines: consumes trigger events, claims runs, executes steps (started by `restore`). */
+  engine: RunEngine;
   metrics: MetricsRegistry;
   data: DataService;
   /** The background profiler of tabular data files (`idle()` waits for pending profiles). */
@@ -105,6 +112,9 @@ export interface RunningServer {
   host: ModelHost;
   deployments: DeploymentService;
   jobs: JobService;
+  pipelines: PipelineService;
+  /** Runs pipelines: consumes trigger events, claims runs, executes steps (`idle()` waits for them). */
+  engine: RunEngine;
   metrics: MetricsRegistry;
   data: DataService;
   profiles: ProfileWorker;
@@ -126,6 +136,10 @@ export interface StartOptions {
   grpc?: boolean;
   /** Batch scoring jobs running at once (default 1). */
   jobConcurrency?: number;
+  /** Environment pipeline step commands start from (default: PATH with this Node's folder). */
+  stepEnv?: Record<string, string>;
+  /** How often the pipeline engine polls its queue (default 250 ms). */
+  pipelinePollMs?: number;
 }
 
 /** Builds and starts a server: `buildApp`, then `listen`. */
@@ -198,6 +212,10 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       lineage: { pin: (project, value, field) => data.pinLineage(project, value, field) },
       inspector: modelInspector({ workDir: uploadDir, timeoutMs: 60_000, egress }),
       modelTypes,
+      // model.version and model.alias events start pipelines triggered by models.
+      events: async (trx, event, now) => {
+        await appendEvent(trx, metadata.dialect, event, now);
+      },
     });
 
     const secretKey = await loadSecretKey({
@@ -210,9 +228,12 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
 
     // Identity: tokens are verified with the token key (HMAC); with auth off the embedded single-user mode stays.
     const tokenKey = await loadTokenKey({ key: config.auth.tokenKey, file: config.auth.tokenKeyFile });
-    const users = new AuthStore({ store: metadata, hasher: new TokenHasher(tokenKey.key) });
+    const hasher = new TokenHasher(tokenKey.key);
+    const users = new AuthStore({ store: metadata, hasher });
+    // Console sessions: a cookie for browsers, checked with a CSRF header on every state-changing request.
+    const sessions = new SessionStore({ store: metadata, hasher, users });
     const tokenAuthorizer = config.auth.enabled
-      ? new TokenAuthorizer({ store: users, onError: (message, err) => log.error(message, { err }) })
+      ? new TokenAuthorizer({ store: users, sessions, onError: (message, err) => log.error(message, { err }) })
       : undefined;
     const authorizer: Authorizer = tokenAuthorizer ?? new LocalAuthorizer();
     let adminToken: string | undefined;
@@ -308,6 +329,75 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       log: log.child({ component: 'jobs' }),
     });
     cleanups.push(() => jobs.close());
+
+    // Pipelines: steps' commands run as child processes here (the local executor).
+    const builtins = new BuiltinSteps({
+      registerVersion: (project, name, input) => registry.registerVersion(project, name, input),
+      getVersion: (project, ref) => registry.getVersion(project, parseModelRef(ref, 'model')),
+      deployments,
+      openScorer: (path) => InProcessScorer.open(path),
+      servedBy: (model, version) => {
+        let requests = 0;
+        let errors = 0;
+        for (const { labels, value } of servingMetrics.requests.entries()) {
+          if (labels['model'] !== model || labels['version'] !== String(version)) continue;
+          requests += value;
+          if (labels['outcome'] !== 'ok') errors += value;
+        }
+        return { requests, errors };
+      },
+      post: async (url, body, signal) => {
+        const response = await egress.fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          signal,
+        });
+        await response.arrayBuffer().catch(() => undefined);
+        return { status: response.status };
+      },
+    });
+    const engine = new RunEngine({
+      store: metadata,
+      artifacts,
+      data,
+      executors: {
+        local: new LocalExecutor(),
+        kubernetes: config.kubernetes.enabled
+          ? new KubernetesExecutor({
+              api: () => openKubeApi({ kubeconfig: config.kubernetes.kubeconfig, context: config.kubernetes.context }),
+              validate: (object) => validator.validateKubernetes(object),
+              namespace: config.kubernetes.namespace,
+              imagePullSecrets: config.kubernetes.imagePullSecrets,
+            })
+          : undefined,
+      },
+      builtins,
+      secrets: secretValues,
+      workDir: join(config.home, 'tmp', 'runs'),
+      baseEnv: options.stepEnv ?? { PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin` },
+      pollMs: options.pipelinePollMs,
+      library: fileURLToPath(new URL('../../', import.meta.url)),
+      log: (message, fields) => log.info(message, fields),
+    });
+    data.onCommit(() => engine.kick());
+    const pipelines = new PipelineService({
+      store: metadata,
+      artifacts,
+      engine,
+      repoExists: async (project, repo) => {
+        try {
+          await data.getRepo(project, repo);
+          return true;
+        } catch (error) {
+          if ((error as { code?: string }).code === 'not_found') return false;
+          throw error;
+        }
+      },
+      secretNames: async (project) => (await secrets.list(project)).map((s) => s.name),
+      executors: config.kubernetes.enabled ? ['local', 'kubernetes'] : ['local'],
+    });
+    cleanups.push(() => engine.close());
     // Samples the gateway's counters per deployment for the console's charts.
     const sampler = new DeploymentMetricsSampler({
       metrics: servingMetrics,
@@ -337,6 +427,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       deploymentMetrics: { deployments, sampler },
       auth: { users, registry, invalidate: (tokenId) => tokenAuthorizer?.invalidate(tokenId) },
       audit: { audit },
+      pipelines: { pipelines, artifacts, uploadDir },
       data: {
         data,
         maxUploadBytes: config.maxUploadBytes,
@@ -363,6 +454,26 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       log: log.child({ component: 'inference' }),
       onDenied: (req, error, path) => void audit.record(inferenceDenial(req.method ?? 'GET', path, error)),
     });
+    const oidcSettings = config.console.oidc;
+    const oidc =
+      oidcSettings === undefined
+        ? undefined
+        : new OidcLogin(
+            oidcSettings,
+            oidcSettings.clientSecret ??
+              (oidcSettings.clientSecretFile === undefined
+                ? undefined
+                : await readClientSecret(oidcSettings.clientSecretFile)),
+          );
+    const session = createSessionHandler({
+      authorizer,
+      users,
+      sessions,
+      oidc,
+      sessionTtlMs: config.console.sessionTtlMs,
+      secureCookies: oidcSettings?.redirectUrl.startsWith('https:') === true,
+      log: (message, fields) => log.info(message, fields),
+    });
     const metricsHandler: PathHandler = (_req, res) => {
       const text = metricsRegistry.render();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
@@ -376,6 +487,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         metrics: metricsHandler,
         console: createConsoleHandler({ root: fileURLToPath(new URL('../../ui/dist/', import.meta.url)) }),
         protect: async (req) => authorizer.authorize(await authorizer.authenticate(req), 'read'),
+        guard: createBrowserGuard({ allowedHosts: config.console.allowedHosts }),
+        session,
       },
       log.child({ component: 'http' }),
       config.httpTimeouts,
@@ -404,6 +517,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       host: modelHost,
       deployments,
       jobs,
+      pipelines,
+      engine,
       metrics: metricsRegistry,
       data,
       profiles,
@@ -423,6 +538,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         await deployments.restore();
         cleanups.push(() => deployments.settle());
         await jobs.restore();
+        // Pipeline runs a stopped server left; then the engine polls its queue and arms the schedules.
+        await engine.start();
         // Profiles a previous run did not finish.
         profiles.kick();
         return config.example ? await seedExample(registry, deployments, options.examplesDir, log) : undefined;
@@ -476,6 +593,8 @@ export async function listen(app: App, config: ServerConfig, options: StartOptio
     host: app.host,
     deployments: app.deployments,
     jobs: app.jobs,
+    pipelines: app.pipelines,
+    engine: app.engine,
     metrics: app.metrics,
     data: app.data,
     profiles: app.profiles,
@@ -512,4 +631,23 @@ function safeDecode(value: string): string {
   } catch {
     return value.slice(0, 256);
   }
+}
+
+/** The OIDC client secret from its file; a missing or empty file stops the start naming the setting. */
+async function readClientSecret(file: string): Promise<string> {
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new ModelportError(
+      'invalid_config',
+      `--oidc-client-secret-file / MODELPORT_OIDC_CLIENT_SECRET_FILE: cannot read ${file} (${error.code ?? error.message})`,
+      { field: 'oidcClientSecretFile' },
+    );
+  });
+  if (text.trim() === '') {
+    throw new ModelportError(
+      'invalid_config',
+      `--oidc-client-secret-file / MODELPORT_OIDC_CLIENT_SECRET_FILE: ${file} is empty; put the client secret in it`,
+      { field: 'oidcClientSecretFile' },
+    );
+  }
+  return text.trim();
 }

@@ -33,6 +33,16 @@ export interface InferenceTarget {
 /** Maps a requested name (and optional version) to a target; traffic splits decide per request from `headers`. */
 export interface TargetResolver {
   resolve(name: string, version: string | undefined, headers?: InferContext['headers']): Promise<InferenceTarget>;
+  /** The arms a name splits over (a deployment's traffic targets), for metadata; undefined for a single model. */
+  arms?(name: string): TrafficArm[] | undefined;
+}
+
+/** One target of a split as V2 metadata lists it (`parameters.targets`): which outputs a request may get back. */
+export interface TrafficArm {
+  target: string;
+  tag: string | null;
+  weight: number;
+  outputs: string[];
 }
 
 export interface GatewayServiceOptions {
@@ -100,6 +110,10 @@ export class GatewayService implements InferenceService {
 
   async modelMetadata(name: string, version?: string): Promise<ModelMetadata> {
     const { version: v } = await this.#options.resolver.resolve(name, version);
+    // A split's arms, when there are several: each may answer with other outputs than the version shown here.
+    const split = version === undefined ? this.#options.resolver.arms?.(name) : undefined;
+    const arms = split && split.length > 1 ? split : undefined;
+    const friendly = v.friendlySignature ? { friendly_signature: v.friendlySignature } : {};
     const spec = (t: { name: string; datatype: string; shape: number[] }) => ({
       name: t.name,
       datatype: t.datatype,
@@ -111,7 +125,7 @@ export class GatewayService implements InferenceService {
       platform: PLATFORMS[v.format] ?? v.format,
       inputs: v.signature.inputs.map(spec),
       outputs: v.signature.outputs.map(spec),
-      ...(v.friendlySignature ? { parameters: { friendly_signature: v.friendlySignature } } : {}),
+      ...(v.friendlySignature || arms ? { parameters: { ...friendly, ...(arms ? { targets: arms } : {}) } } : {}),
     };
   }
 

@@ -1,6 +1,6 @@
 /** The public surface of serving/: other folders import from here, never a file inside. */
 
-export { GatewayService, type InferenceTarget, type TargetResolver } from './gateway-service.ts';
+export { GatewayService, type InferenceTarget, type TargetResolver, type TrafficArm } from './gateway-service.ts';
 export { createGrpcServer, startGrpcServer, stopGrpcServer } from './grpc/index.ts';
 export type { InferContext } from './inference-service.ts';
 export { ModelHost, type ServeOptions } from './model-host.ts';

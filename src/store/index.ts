@@ -11,4 +11,13 @@ export {
   spoolToFile,
 } from './artifacts/index.ts';
 export { type MetadataDialect, type MetadataStore, openMetadataStore } from './metadata/index.ts';
-export type { Database, DataCommitsTable, JobsTable, ModelVersionsTable } from './metadata/schema.ts';
+export type {
+  Database,
+  DataCommitsTable,
+  JobsTable,
+  ModelVersionsTable,
+  PipelineRevisionsTable,
+  PipelineRunsTable,
+  PipelineStepsTable,
+  PipelinesTable,
+} from './metadata/schema.ts';

@@ -26,7 +26,7 @@ export interface SuiteReport {
   refused: number;
   /** Answered 2xx/3xx: accepted without leaving the home (a console path gets index.html, say). */
   accepted: number;
-  /** Answered 503 (an S3 location this server cannot reach): refused by the store, nothing read locally. */
+  /** Answered 503 (an S3 location this server cannot reach) or 501 (no S3 settings): nothing read locally. */
   unavailable: number;
   /** Answered another 5xx, or no answer: not an escape, but listed to be looked at. */
   serverErrors: string[];
@@ -347,7 +347,9 @@ export async function runPathTraversalSuite(): Promise<SuiteReport> {
           const answer = await send(base, method, path, body, type);
           report.cases++;
           const what = `${slot.name}: ${method} ${path.slice(0, 120)}`;
-          if (answer.status === 503) report.unavailable++;
+          // 503: a backing service is down; 501 not_configured: the server lacks the setting (S3 for s3:// URLs) and
+          // says which. Both are deliberate answers, not crashes.
+          if (answer.status === 503 || answer.status === 501) report.unavailable++;
           else if (answer.status >= 500 || answer.status === 0) report.serverErrors.push(`${what} -> ${answer.status}`);
           else if (answer.status >= 400) report.refused++;
           else report.accepted++;

@@ -6,7 +6,7 @@
 import { useEffect, useId, useState } from 'react';
 import type { TensorSpec } from '../../src/core/tensor.ts';
 import type { Deployment } from '../../src/deployments/types.ts';
-import { api } from './api.ts';
+import { api, consoleFetch } from './api.ts';
 import { ErrorMessage } from './components.tsx';
 import { useData } from './use-data.ts';
 
@@ -48,7 +48,7 @@ export function TryIt({ deployment: d }: { deployment: Deployment }) {
     setBusy(true);
     setError(undefined);
     try {
-      const res = await fetch(`/v2/models/${encodeURIComponent(d.name)}/infer`, {
+      const res = await consoleFetch(`/v2/models/${encodeURIComponent(d.name)}/infer`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body,

@@ -72,6 +72,10 @@ export const DeploymentSchema = z.object({
   }),
   createdAt: z.string(),
   updatedAt: z.string(),
+  warnings: z
+    .array(z.string())
+    .optional()
+    .describe('In the answer to a change only: what it allows but may not mean (targets whose signatures differ)'),
 });
 
 export interface DeploymentRoutesOptions {

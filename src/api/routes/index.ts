@@ -11,6 +11,7 @@ import { type DeploymentRoutesOptions, deploymentRoutes } from './deployments.ts
 import { type JobRoutesDeps, jobRoutes } from './jobs.ts';
 import { type ModelRoutesDeps, modelRoutes } from './models.ts';
 import { type ModelTypeRoutesDeps, modelTypeRoutes } from './modeltypes.ts';
+import { type PipelineRoutesDeps, pipelineRoutes } from './pipelines.ts';
 import { type SecretRoutesDeps, secretRoutes } from './secrets.ts';
 import { systemRoutes } from './system.ts';
 
@@ -25,6 +26,7 @@ export interface ApiRoutesDeps {
   auth: AuthRoutesDeps;
   audit: Parameters<typeof auditRoutes>[0];
   data: Parameters<typeof dataRoutes>[0];
+  pipelines: PipelineRoutesDeps;
 }
 
 export function apiRoutes(deps: ApiRoutesDeps): AnyRoute[] {
@@ -39,6 +41,7 @@ export function apiRoutes(deps: ApiRoutesDeps): AnyRoute[] {
     ...authRoutes(deps.auth),
     ...auditRoutes(deps.audit),
     ...dataRoutes(deps.data),
+    ...pipelineRoutes(deps.pipelines),
   ];
 }
 

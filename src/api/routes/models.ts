@@ -60,7 +60,11 @@ function parseJson(text: string, field: string): unknown {
 }
 
 const toRef = (model: string, version: string): ModelRef =>
-  /^\d+$/.test(version) ? { name: model, version: Number(version) } : { name: model, alias: version };
+  /^\d+$/.test(version)
+    ? { name: model, version: Number(version) }
+    : version.startsWith('commit:')
+      ? { name: model, commit: version.slice('commit:'.length) }
+      : { name: model, alias: version };
 
 export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: ModelRoutesDeps) {
   return [

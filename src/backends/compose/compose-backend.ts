@@ -74,7 +74,12 @@ export class ComposeBackend implements Backend {
  * Writes bundle files under `dir`: `base` files atomically replaced, `example` files only when absent. With
  * example files, adds `example/.env` with EXAMPLE_DIR (the example folder's absolute path) when it does not exist.
  */
-export async function writeBundle(dir: string, files: readonly BundleFile[]): Promise<void> {
+export async function writeBundle(
+  dir: string,
+  files: readonly BundleFile[],
+): Promise<{ written: string[]; kept: string[] }> {
+  const written: string[] = [];
+  const kept: string[] = [];
   const example = resolve(dir, 'example');
   // The renderer's own .env lines (MODELPORT_ARTIFACTS_DIR) follow EXAMPLE_DIR, known only here.
   const rendered = files.find((f) => f.path === 'example/.env');
@@ -106,12 +111,16 @@ export async function writeBundle(dir: string, files: readonly BundleFile[]): Pr
     throw error;
   }
   for (const { temp, target } of staged) await rename(temp, target);
+  for (const file of all) if (file.owner !== 'example') written.push(file.path);
   for (const file of all) {
     if (file.owner !== 'example') continue;
     try {
       await writeFile(resolve(dir, file.path), file.content, { flag: 'wx' });
+      written.push(file.path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      kept.push(file.path);
     }
   }
+  return { written, kept };
 }

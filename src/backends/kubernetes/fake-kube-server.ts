@@ -4,7 +4,14 @@
  * InferenceServices and Knative Services, with a status that moves like a controller's: Ready=Unknown after an
  * apply, then True with a URL once `readsUntilReady` reads have seen it (no timers), or False with
  * ImagePullBackOff when a container image contains `cannot-pull`. `kubeconfig()` points a client at it.
+ *
+ * batch/v1 Jobs run for real, without an image: the Job controller of this fake creates one Pod and runs its
+ * container's `command` as a local process group (with the container's env), so the pipeline executor's
+ * conformance cases (exit codes, logs, deadlines, delete-to-cancel) hold on it as on the local executor. Pod logs
+ * are served at `/api/v1/namespaces/<ns>/pods/<pod>/log`; `activeDeadlineSeconds` kills the process and fails the
+ * Job with reason DeadlineExceeded; deleting the Job kills its process group and deletes its Pod.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,7 +30,15 @@ const RESOURCES: Resource[] = [
   { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount' },
   { group: 'serving.kserve.io', version: 'v1beta1', plural: 'inferenceservices', kind: 'InferenceService' },
   { group: 'serving.knative.dev', version: 'v1', plural: 'services', kind: 'Service' },
+  { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job' },
+  { group: '', version: 'v1', plural: 'pods', kind: 'Pod' },
 ];
+
+interface RunningPod {
+  child: ChildProcess | undefined;
+  log: Buffer[];
+  deadline: NodeJS.Timeout | undefined;
+}
 
 const SERVING = new Set(['InferenceService', 'Service']);
 
@@ -44,6 +59,7 @@ export interface RecordedRequest {
 export class FakeKubeServer {
   readonly requests: RecordedRequest[] = [];
   readonly #objects = new Map<string, Stored>();
+  readonly #pods = new Map<string, RunningPod>();
   readonly #server: Server;
   /** Reads of a serving object after an apply before it turns Ready (default 1: one poll sees Unknown). */
   readsUntilReady = 1;
@@ -63,6 +79,7 @@ export class FakeKubeServer {
   }
 
   async close(): Promise<void> {
+    for (const pod of this.#pods.values()) this.#kill(pod);
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
@@ -121,6 +138,14 @@ export class FakeKubeServer {
     const resource = RESOURCES.find((r) => r.group === group && r.version === version && r.plural === parts[at + 2]);
     const name = parts[at + 3];
     if (at < 0 || !resource) return send(res, 404, status(404, 'the server could not find the requested resource'));
+    if (resource.kind === 'Pod' && name && parts[at + 4] === 'log' && req.method === 'GET') {
+      const pod = this.#pods.get(`${namespace}/${name}`);
+      if (!pod) return send(res, 404, status(404, `pods "${name}" not found`));
+      const body = Buffer.concat(pod.log);
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+      res.end(body);
+      return;
+    }
     const apiVersion = group ? `${group}/${version}` : `${version}`;
     const key = `${apiVersion} ${resource.kind} ${namespace}/${name ?? ''}`;
 
@@ -152,6 +177,7 @@ export class FakeKubeServer {
           : {}),
       } as Stored['object'];
       this.#objects.set(key, { object, reads: changed ? 0 : (existing?.reads ?? 0) });
+      if (resource.kind === 'Job' && !existing) this.#startJob(object);
       return send(res, existing ? 200 : 201, object);
     }
     if (req.method === 'GET' && name) {
@@ -174,10 +200,100 @@ export class FakeKubeServer {
       return send(res, 200, { apiVersion, kind: `${resource.kind}List`, metadata: {}, items });
     }
     if (req.method === 'DELETE' && name) {
+      const stored = this.#objects.get(key);
       if (!this.#objects.delete(key)) return send(res, 404, status(404, `${resource.plural} "${name}" not found`));
+      if (stored?.object.kind === 'Job') this.#deleteJobPods(namespace, name);
       return send(res, 200, { ...status(200, 'deleted'), status: 'Success' });
     }
     return send(res, 405, status(405, 'method not allowed'));
+  }
+
+  /** The Job controller: one Pod whose container command runs as a local process group. */
+  #startJob(job: Stored['object']): void {
+    const namespace = job.metadata.namespace ?? 'default';
+    const spec = job.spec as {
+      activeDeadlineSeconds?: number;
+      template: { spec: { containers: { command?: string[]; env?: { name: string; value?: string }[] }[] } };
+    };
+    const container = spec.template.spec.containers[0]!;
+    const podName = `${job.metadata.name}-${Math.random().toString(36).slice(2, 7)}`;
+    const pod: Stored['object'] = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: podName, namespace, generation: 1, labels: { 'job-name': job.metadata.name } },
+      status: { phase: 'Running' },
+    };
+    this.#objects.set(`v1 Pod ${namespace}/${podName}`, { object: pod, reads: 0 });
+    job.status = { active: 1, startTime: new Date().toISOString() };
+    const running: RunningPod = { child: undefined, log: [], deadline: undefined };
+    this.#pods.set(`${namespace}/${podName}`, running);
+    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? '']));
+    const [file, ...args] = container.command ?? ['/bin/true'];
+    const child = spawn(file!, args, {
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    running.child = child;
+    child.stdout!.on('data', (c: Buffer) => running.log.push(c));
+    child.stderr!.on('data', (c: Buffer) => running.log.push(c));
+    let deadlineExceeded = false;
+    if (spec.activeDeadlineSeconds !== undefined) {
+      running.deadline = setTimeout(() => {
+        deadlineExceeded = true;
+        this.#kill(running);
+      }, spec.activeDeadlineSeconds * 1000);
+    }
+    child.once('close', (code, signal) => {
+      if (running.deadline) clearTimeout(running.deadline);
+      running.child = undefined;
+      const exitCode = code ?? (signal ? 137 : 1);
+      pod.status = {
+        phase: exitCode === 0 ? 'Succeeded' : 'Failed',
+        containerStatuses: [
+          { name: 'step', state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error' } } },
+        ],
+      };
+      const now = new Date().toISOString();
+      job.status =
+        exitCode === 0
+          ? { succeeded: 1, completionTime: now, conditions: [{ type: 'Complete', status: 'True' }] }
+          : {
+              failed: 1,
+              conditions: [
+                deadlineExceeded
+                  ? {
+                      type: 'Failed',
+                      status: 'True',
+                      reason: 'DeadlineExceeded',
+                      message: 'Job was active longer than specified deadline',
+                    }
+                  : {
+                      type: 'Failed',
+                      status: 'True',
+                      reason: 'BackoffLimitExceeded',
+                      message: 'Job has reached the specified backoff limit',
+                    },
+              ],
+            };
+    });
+  }
+
+  #deleteJobPods(namespace: string, job: string): void {
+    for (const [key, stored] of this.#objects) {
+      if (stored.object.kind !== 'Pod' || stored.object.metadata.labels?.['job-name'] !== job) continue;
+      this.#objects.delete(key);
+      const running = this.#pods.get(`${namespace}/${stored.object.metadata.name}`);
+      if (running) this.#kill(running);
+    }
+  }
+
+  #kill(pod: RunningPod): void {
+    if (pod.deadline) clearTimeout(pod.deadline);
+    if (pod.child?.pid === undefined) return;
+    try {
+      process.kill(-pod.child.pid, 'SIGKILL');
+    } catch {}
   }
 
   /** The controller's work, advanced by reads instead of time. */

@@ -24,6 +24,8 @@ export interface KubeApi {
   list(apiVersion: string, kind: string, namespace: string, labelSelector: string): Promise<KubeObject[]>;
   /** Deletes; an object already gone is not an error. */
   delete(ref: KubeRef): Promise<void>;
+  /** The log of a pod's (first) container, as text (pipeline steps run as Jobs read their pods' logs). */
+  podLog?(namespace: string, pod: string): Promise<string>;
 }
 
 export interface KubeApiOptions {
@@ -42,6 +44,7 @@ export async function openKubeApi(options: KubeApiOptions = {}): Promise<KubeApi
   else config.loadFromDefault();
   if (options.context) config.setCurrentContext(options.context);
   const client = k8s.KubernetesObjectApi.makeApiClient(config);
+  const core = config.makeApiClient(k8s.CoreV1Api);
   const missing = (error: unknown) => (error as { code?: number }).code === 404;
   const header = (ref: KubeRef) => ({
     apiVersion: ref.apiVersion,
@@ -79,6 +82,7 @@ export async function openKubeApi(options: KubeApiOptions = {}): Promise<KubeApi
       );
       return list.items.map((item) => ({ apiVersion, kind, ...item }) as KubeObject);
     },
+    podLog: async (namespace, pod) => String(await core.readNamespacedPodLog({ name: pod, namespace })),
     delete: async (ref) => {
       try {
         await client.delete(header(ref), undefined, undefined, undefined, undefined, 'Foreground');

@@ -6,7 +6,7 @@
  * registered model can still be called by name.
  */
 import { selectTarget, splitTag, TAG_HEADER } from '../../deployments/index.ts';
-import type { InferContext, InferenceTarget, TargetResolver } from '../../serving/index.ts';
+import type { InferContext, InferenceTarget, TargetResolver, TrafficArm } from '../../serving/index.ts';
 import type { LocalBackend, RoutedTarget } from './local-backend.ts';
 
 /**
@@ -24,6 +24,17 @@ export class DeploymentResolver implements TargetResolver {
     this.#local = local;
     this.#fallback = fallback;
     this.#project = project;
+  }
+
+  arms(name: string): TrafficArm[] | undefined {
+    const { base, tag } = splitTag(name);
+    const table = tag === undefined ? this.#local.route(this.#project, base) : undefined;
+    return table?.targets.map((t) => ({
+      target: `${t.version.model}@${t.version.version}`,
+      tag: t.tag ?? null,
+      weight: t.weight,
+      outputs: t.version.signature.outputs.map((o) => o.name),
+    }));
   }
 
   resolve(name: string, version?: string, headers?: InferContext['headers']): Promise<InferenceTarget> {

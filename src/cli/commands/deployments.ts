@@ -18,6 +18,8 @@ function summary(d: Deployment): string {
       )
     : d.spec.traffic.map((t) => `${t.model} ${t.weight}%`);
   const failed = d.status.conditions.find((c) => c.type === 'Failed' && c.status === 'True');
+  // The status lags the spec until the reconciler has rolled the change out: say what is coming, not only what was.
+  const pending = d.status.observedGeneration < d.generation;
   const lines = details([
     ['name', d.name],
     ['ready', condition(d, 'Ready')],
@@ -25,6 +27,14 @@ function summary(d: Deployment): string {
     ['revision', `${d.currentRevision} of ${d.latestRevision} (serving ${d.status.servingRevision ?? '-'})`],
     ['generation', `${d.generation} (observed ${d.status.observedGeneration})`],
     ['traffic', traffic],
+    ...(pending
+      ? ([
+          [
+            'rolling out',
+            `${d.spec.traffic.map((t) => `${t.model}${t.tag ? ` (${t.tag})` : ''} ${t.weight}%`).join(', ')} (--wait blocks until it serves)`,
+          ],
+        ] as [string, unknown][])
+      : []),
     ['url', d.status.urls.rest],
     ...(d.status.shadow
       ? ([
@@ -37,6 +47,12 @@ function summary(d: Deployment): string {
     ...(failed ? ([['failed', `${failed.reason}: ${failed.message ?? ''}`]] as [string, unknown][]) : []),
   ]);
   return lines;
+}
+
+/** A change's warnings (targets whose signatures differ), on stderr so that `-o json` stays parseable. */
+function warn(ctx: CommandContext, d: Deployment): Deployment {
+  for (const warning of d.warnings ?? []) ctx.io.err(`warning: ${warning}\n`);
+  return d;
 }
 
 function show(ctx: CommandContext, d: Deployment): void {
@@ -85,10 +101,13 @@ export const deploymentCommands: Command[] = [
         ];
       }
       const name = args[0]!;
-      let d = await client().createDeployment(name, {
-        traffic,
-        scaling: { minReplicas: min, maxReplicas: max, ...(concurrency ? { targetConcurrency: concurrency } : {}) },
-      });
+      let d = warn(
+        ctx,
+        await client().createDeployment(name, {
+          traffic,
+          scaling: { minReplicas: min, maxReplicas: max, ...(concurrency ? { targetConcurrency: concurrency } : {}) },
+        }),
+      );
       if (options['wait']) d = await client().waitDeployment(name, 120);
       show(ctx, d);
       return 0;
@@ -125,7 +144,7 @@ export const deploymentCommands: Command[] = [
       const { name, spec } = (doc ?? {}) as { name?: unknown; spec?: unknown };
       if (typeof name !== 'string') throw new UsageError(`${file}: the document needs a 'name'`);
       if (typeof spec !== 'object' || spec === null) throw new UsageError(`${file}: the document needs a 'spec'`);
-      let d = await ctx.client().applyDeployment(name, spec as never);
+      let d = warn(ctx, await ctx.client().applyDeployment(name, spec as never));
       if (ctx.options['wait']) d = await ctx.client().waitDeployment(name, 120);
       show(ctx, d);
       return 0;
@@ -180,22 +199,31 @@ export const deploymentCommands: Command[] = [
   }),
   defineCommand({
     words: ['deployments', 'promote'],
-    usage: 'deployments promote <name>',
+    usage: 'deployments promote <name> [--wait]',
     summary: 'Send all traffic to the canary',
     args: [1, 1],
+    options: { wait: { type: 'boolean', description: 'Block until the promoted revision serves, then show it' } },
     async run(ctx) {
-      show(ctx, await ctx.client().promoteDeployment(ctx.args[0]!));
+      const d = warn(ctx, await ctx.client().promoteDeployment(ctx.args[0]!));
+      show(ctx, ctx.options['wait'] ? await ctx.client().waitDeployment(d.name, 120) : d);
       return 0;
     },
   }),
   defineCommand({
     words: ['deployments', 'rollback'],
-    usage: 'deployments rollback <name> [--to-revision N]',
+    usage: 'deployments rollback <name> [--to-revision N] [--wait]',
     summary: 'Serve an earlier revision (default: the previous one)',
     args: [1, 1],
-    options: { 'to-revision': { type: 'string', description: 'The revision to serve' } },
+    options: {
+      'to-revision': { type: 'string', description: 'The revision to serve' },
+      wait: { type: 'boolean', description: 'Block until that revision serves, then show it' },
+    },
     async run(ctx) {
-      show(ctx, await ctx.client().rollbackDeployment(ctx.args[0]!, int(ctx.options['to-revision'], '--to-revision')));
+      const d = warn(
+        ctx,
+        await ctx.client().rollbackDeployment(ctx.args[0]!, int(ctx.options['to-revision'], '--to-revision')),
+      );
+      show(ctx, ctx.options['wait'] ? await ctx.client().waitDeployment(d.name, 120) : d);
       return 0;
     },
   }),

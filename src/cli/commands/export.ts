@@ -26,8 +26,12 @@ export const exportCommand = defineCommand({
     for (const warning of warnings) io.err(`warning: ${warning}\n`);
     // Loaded here: the rest of the CLI never loads the renderers' dependencies.
     const { writeBundle } = await import('../../backends/compose/compose-backend.ts');
-    await writeBundle(dir, files);
-    io.out(`wrote ${files.length} file(s) to ${dir}:\n${files.map((f) => `  ${f.path}`).join('\n')}\n`);
+    const { written, kept } = await writeBundle(dir, files);
+    const list = (paths: string[]) => paths.map((p) => `  ${p}\n`).join('');
+    io.out(
+      `wrote ${written.length} file${written.length === 1 ? '' : 's'} to ${dir}:\n${list(written)}` +
+        (kept.length ? `kept ${kept.length} of yours (never overwritten):\n${list(kept)}` : ''),
+    );
     return 0;
   },
 });

@@ -34,6 +34,45 @@ function parseMetrics(values: unknown): Record<string, number> {
 const registered = (v: ModelVersion) =>
   `registered ${v.model}@${v.version} (${v.image ? `image ${v.image}` : v.modelType !== v.format ? `${v.modelType}, ${formatBytes(v.size)}` : `${v.format}, ${formatBytes(v.size)}`}, sha256 ${v.sha256.slice(0, 12)})${v.aliases.length ? ` aliases: ${v.aliases.join(', ')}` : ''}\n`;
 
+/**
+ * Registering the same bytes again is allowed (a new number, new tags or lineage) but rarely meant: say which
+ * earlier versions of the model hold exactly these bytes.
+ */
+async function noteDuplicates(io: Io, client: ModelportClient, v: ModelVersion): Promise<void> {
+  const same = (await client.listVersions(v.model)).filter((o) => o.sha256 === v.sha256 && o.version !== v.version);
+  if (same.length === 0) return;
+  io.err(
+    `note: ${v.model}@${v.version} duplicates ${same.map((o) => `${v.model}@${o.version}`).join(', ')} (the same bytes, sha256 ${v.sha256.slice(0, 12)}); it was registered as a new version anyway\n`,
+  );
+}
+
+function showVersion(io: Io, v: ModelVersion): void {
+  io.out(
+    details([
+      ['model', `${v.model}@${v.version}`],
+      ['aliases', v.aliases],
+      ['format', v.format],
+      ['size', formatBytes(v.size)],
+      ['sha256', v.sha256],
+      ['description', v.description || '-'],
+      ['tags', v.tags],
+      ['metrics', v.metrics],
+      ['source', v.lineage.source],
+      ['data commit', v.lineage.dataCommit],
+      ['pipeline run', v.lineage.pipelineRun],
+      ['created', v.createdAt],
+    ]),
+  );
+  const spec = (t: { name: string; datatype: string; shape: number[] }) => [
+    t.name,
+    t.datatype,
+    `[${t.shape.join(', ')}]`,
+  ];
+  io.out(`\n${table(['input', 'datatype', 'shape'], v.signature.inputs.map(spec))}`);
+  io.out(`\n${table(['output', 'datatype', 'shape'], v.signature.outputs.map(spec))}`);
+  io.out(describeFriendly(v));
+}
+
 /** Streams a prepared local model to the server with a progress bar. */
 async function upload(
   io: Io,
@@ -190,13 +229,14 @@ export const modelCommands: Command[] = [
       // An MLflow signature's columns become features when they fit the model; the import stands either way.
       version = await attachFriendly(client(), version, friendly, from, io);
       io.out(format === 'json' ? json(version) : registered(version));
+      await noteDuplicates(io, client(), version);
       return 0;
     },
   }),
   defineCommand({
     words: ['models', 'register'],
     usage:
-      'models register <name> [<file.onnx|model.tgz|file|folder>] [--type T] [--image REF] [--signature FILE] [--alias A]... [--description D] [--tag k=v]... [--metric k=v]...',
+      'models register <name> [<file.onnx|model.tgz|file|folder>] [--type T] [--image REF] [--signature FILE] [--alias A]... [--description D] [--tag k=v]... [--metric k=v]... [--source S] [--data-commit C] [--pipeline-run R]',
     summary:
       'Upload a model as the next version: ONNX, a js model (.tgz or folder, packed here), a file or folder of a container model type (--type sklearn-1.5, never opened), or a model image (--image)',
     args: [1, 2],
@@ -221,6 +261,7 @@ export const modelCommands: Command[] = [
         description:
           'Signature file (YAML/JSON): features and outputs; for a container type also inputs and outputs tensors (required)',
       },
+      'pipeline-run': { type: 'string', description: 'Lineage: the pipeline run that produced it' },
     },
     async run({ args, options, io, format, client }) {
       const [name, path] = args as [string, string | undefined];
@@ -236,6 +277,7 @@ export const modelCommands: Command[] = [
         metrics,
         source: options['source'],
         dataCommit: options['data-commit'],
+        pipelineRun: options['pipeline-run'],
         ...(signature.friendly ? { signature: signature.friendly } : {}),
         ...(signature.declared ? { declaredSignature: signature.declared } : {}),
         ...(type !== undefined ? { type } : {}),
@@ -266,6 +308,7 @@ export const modelCommands: Command[] = [
           tags: { ...source.tags, ...common.tags },
         });
         io.out(format === 'json' ? json(version) : registered(version));
+        await noteDuplicates(io, client(), version);
       } finally {
         await source.cleanup();
       }
@@ -296,54 +339,40 @@ export const modelCommands: Command[] = [
   defineCommand({
     words: ['models', 'show'],
     usage: 'models show <name>[@version|@alias]',
-    summary: 'Show a model, or one version with its signature',
+    summary: 'Show a model and its latest version (or the version named) with its signature',
     args: [1, 1],
     async run({ args, io, format, client }) {
       const ref = parseModelRef(args[0]!);
-      if (ref.version === undefined && ref.alias === undefined) {
+      if (ref.version === undefined && ref.alias === undefined && ref.commit === undefined) {
         const model = await client().getModel(ref.name);
-        io.out(
-          format === 'json'
-            ? json(model)
-            : details([
-                ['name', model.name],
-                ['project', model.project],
-                ['latest version', model.latestVersion],
-                ['versions', model.versionCount],
-                ['aliases', model.aliases],
-                ['created', model.createdAt],
-                ['updated', model.updatedAt],
-              ]),
-        );
-        return 0;
-      }
-      const v = await client().getVersion(ref.name, ref.version ?? ref.alias!);
-      if (format === 'json') io.out(json(v));
-      else {
+        const latest =
+          model.latestVersion === null ? undefined : await client().getVersion(ref.name, model.latestVersion);
+        if (format === 'json') {
+          io.out(json({ ...model, latest: latest ?? null }));
+          return 0;
+        }
         io.out(
           details([
-            ['model', `${v.model}@${v.version}`],
-            ['aliases', v.aliases],
-            ['format', v.format],
-            ['size', formatBytes(v.size)],
-            ['sha256', v.sha256],
-            ['description', v.description || '-'],
-            ['tags', v.tags],
-            ['metrics', v.metrics],
-            ['source', v.lineage.source],
-            ['data commit', v.lineage.dataCommit],
-            ['created', v.createdAt],
+            ['name', model.name],
+            ['project', model.project],
+            ['latest version', model.latestVersion],
+            ['versions', model.versionCount],
+            ['aliases', model.aliases],
+            ['created', model.createdAt],
+            ['updated', model.updatedAt],
           ]),
         );
-        const spec = (t: { name: string; datatype: string; shape: number[] }) => [
-          t.name,
-          t.datatype,
-          `[${t.shape.join(', ')}]`,
-        ];
-        io.out(`\n${table(['input', 'datatype', 'shape'], v.signature.inputs.map(spec))}`);
-        io.out(`\n${table(['output', 'datatype', 'shape'], v.signature.outputs.map(spec))}`);
-        io.out(describeFriendly(v));
+        if (latest) {
+          io.out(
+            `\nlatest version (${ref.name}@${latest.version}; another one: models show ${ref.name}@<version|alias>)\n`,
+          );
+          showVersion(io, latest);
+        }
+        return 0;
       }
+      const v = await client().getVersion(ref.name, ref.version ?? ref.alias ?? `commit:${ref.commit}`);
+      if (format === 'json') io.out(json(v));
+      else showVersion(io, v);
       return 0;
     },
   }),

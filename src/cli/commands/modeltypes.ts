@@ -4,8 +4,13 @@ import type { ModelType } from '../../modeltypes/index.ts';
 import { type Command, defineCommand, UsageError } from '../command.ts';
 import { details, json, table } from '../output.ts';
 
-const templateCell = (source: ModelType['templates'][keyof ModelType['templates']]) =>
-  source === undefined ? '-' : typeof source === 'string' ? `${source.split('\n').length} lines` : `ref ${source.ref}`;
+/** A template as the user wrote it: its YAML indented under a heading, or the type whose template it reuses. */
+function templateText(backend: string, source: ModelType['templates'][keyof ModelType['templates']]): string {
+  if (source === undefined) return `\n${backend} template: none\n`;
+  if (typeof source !== 'string') return `\n${backend} template: the one of ${source.ref} (ref)\n`;
+  const body = source.replace(/\n+$/, '').split('\n');
+  return `\n${backend} template:\n${body.map((line) => `  ${line}`).join('\n')}\n`;
+}
 
 export const modelTypeCommands: Command[] = [
   defineCommand({
@@ -43,8 +48,6 @@ export const modelTypeCommands: Command[] = [
           ['runtime', t.runtime],
           ['description', t.description ?? '-'],
           ['default image', `${t.default_base_image.name} (${t.default_base_image.value})`],
-          ['kubernetes', templateCell(t.templates.kubernetes)],
-          ['compose', templateCell(t.templates.compose)],
         ]),
       );
       io.out(
@@ -53,6 +56,8 @@ export const modelTypeCommands: Command[] = [
           t.available_base_images.map((i) => [i.name, i.value]),
         )}`,
       );
+      io.out(templateText('kubernetes', t.templates.kubernetes));
+      io.out(templateText('compose', t.templates.compose));
       return 0;
     },
   }),

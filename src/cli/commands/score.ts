@@ -5,16 +5,18 @@
  * By default the version's model file is downloaded through the API (cached by sha256) and run in this process
  * with ONNX Runtime; with `--url` the batches go to a served model's V2 endpoint instead. A name is a deployment
  * first, as the gateway reads it: in process, the deployment's highest-weight pinned version of the revision it
- * serves (or the target `@tag` names), see src/deployments/batch-target.ts. See README "Batch scoring".
+ * serves (or the target `@tag` names), see src/deployments/batch-target.ts. A path (`./model.onnx`, a js model
+ * folder or .tgz) is scored offline, with no server. See README "Batch scoring".
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { ModelportApiError, type ModelportClient } from '../../client/index.ts';
 import { ModelportError, parseModelRef } from '../../core/index.ts';
 import type { Deployment, ResolvedTarget } from '../../deployments/index.ts';
 import { batchRevision, batchTarget } from '../../deployments/index.ts';
+import { packFolder } from '../../runtimes/index.ts';
 import {
   type BatchScorer,
   type ByteSink,
@@ -54,7 +56,7 @@ function cacheDir(env: Readonly<Record<string, string | undefined>>): string {
 export const scoreCommand = defineCommand({
   words: ['score'],
   usage:
-    'score <model[@version|@alias] | deployment[@tag]> <input.csv | input.jsonl | -> [-o output.csv | output.jsonl | -] [--batch-size N] [--keep col1,col2] [--on-error fail|skip] [--rejects rejects.csv] [--signature file.json] [--url V2_BASE_URL]',
+    'score <model[@version|@alias] | deployment[@tag] | ./model.onnx | ./js-model-folder> <input.csv | input.jsonl | -> [-o output.csv | output.jsonl | -] [--batch-size N] [--keep col1,col2] [--on-error fail|skip] [--rejects rejects.csv] [--signature file.json] [--url V2_BASE_URL]',
   summary: 'Score a CSV or JSON-lines file with a model or a deployment, streaming',
   args: [2, 2],
   options: {
@@ -72,7 +74,10 @@ export const scoreCommand = defineCommand({
   },
   async run({ args, options, io, client, env }) {
     const [modelArg, inputPath] = args as [string, string];
-    const ref = parseModelRef(modelArg);
+    const v2Url = options['url'];
+    // A model file or js model folder on this machine is scored offline, with no server (as `mlflow models predict`).
+    const local = v2Url === undefined ? await localModel(modelArg) : undefined;
+    const ref = local ? undefined : parseModelRef(modelArg);
     const outputPath = options['output'] ?? '-';
     const batchText = options['batch-size'] ?? '1024';
     if (!/^[1-9]\d{0,6}$/.test(batchText) || Number(batchText) > 1_000_000) {
@@ -102,29 +107,51 @@ export const scoreCommand = defineCommand({
       inputSize = info.size;
     }
 
-    // The model: a served endpoint (--url), or the registry's file run here.
-    const v2Url = options['url'];
+    // The model: a local file, a served endpoint (--url), or the registry's file run here.
     let scorer: BatchScorer;
     let registered: ScoringSignature | undefined;
-    if (v2Url !== undefined) {
-      if (ref.alias !== undefined) throw new UsageError('with --url, address the served model by name or name@version');
-      scorer = await V2HttpScorer.open(v2Url, ref.name, {
-        ...(ref.version !== undefined ? { version: String(ref.version) } : {}),
+    /** What scored, named in the summary line: `fraud@3`, `deployment fraud-api: fraud@2 (90%)`, a file. */
+    let scoredWith: string;
+    let cleanup = async () => {};
+    if (local) {
+      const opened = await openLocalModel(local);
+      scorer = opened.scorer;
+      cleanup = opened.cleanup;
+      scoredWith = `${modelArg} (a local ${local.kind === 'js' ? 'js model' : 'ONNX file'})`;
+    } else if (v2Url !== undefined) {
+      if (ref!.alias !== undefined)
+        throw new UsageError('with --url, address the served model by name or name@version');
+      scorer = await V2HttpScorer.open(v2Url, ref!.name, {
+        ...(ref!.version !== undefined ? { version: String(ref!.version) } : {}),
         ...(env['MODELPORT_TOKEN'] ? { token: env['MODELPORT_TOKEN'] } : {}),
       });
+      scoredWith = `${modelArg} served at ${v2Url}`;
     } else {
       const api = client();
-      // A deployment of that name first, as the gateway resolves names; else the registry's model.
-      const deployed = ref.version === undefined ? await deploymentTarget(api, ref.name, ref.alias) : undefined;
-      const model = deployed?.model ?? ref.name;
-      const version =
-        deployed?.version ?? ref.version ?? ref.alias ?? (await api.getModel(ref.name)).latestVersion ?? undefined;
-      if (version === undefined)
-        throw new ModelportError('not_found', `model '${ref.name}' has no versions to score with`);
-      const info = await api.getVersion(model, version);
-      if (deployed && io.interactive) {
-        io.err(`deployment ${ref.name}: scoring with ${deployed.model}@${deployed.version} (${deployed.weight}%)\n`);
+      const { name, version: pinned, alias } = ref!;
+      // The gateway's rule (README "Names"): a deployment of that name first; else the registry's model, where a
+      // bare name is its latest version.
+      const deployed = pinned === undefined ? await deploymentTarget(api, name, alias) : undefined;
+      const model = deployed?.model ?? name;
+      let version: number | string | undefined = deployed?.version ?? pinned ?? alias;
+      if (version === undefined) {
+        const found = await api.getModel(name);
+        version = found.latestVersion ?? undefined;
+        if (version === undefined)
+          throw new ModelportError('not_found', `model '${name}' has no versions to score with`);
+        const champion = found.aliases['champion'];
+        if (champion !== undefined && champion !== version) {
+          io.err(
+            `${name}: scoring with ${name}@${version}, the latest version, as the gateway serves '${name}'; its alias champion is ${name}@${champion}: score ${name}@champion to use it\n`,
+          );
+        }
       }
+      const info = await api.getVersion(model, version);
+      if (deployed) {
+        scoredWith = `deployment ${name}${alias ? `@${alias}` : ''}: ${deployed.model}@${deployed.version}${deployed.tag ? ` (${deployed.tag}, ${deployed.weight}%)` : ` (${deployed.weight}%)`}`;
+      } else if (pinned !== undefined) scoredWith = `${model}@${info.version}`;
+      else if (alias !== undefined) scoredWith = `${model}@${info.version} (${alias})`;
+      else scoredWith = `${model}@${info.version} (latest)`;
       registered = { ...info.signature, ...scoringParts(info.friendlySignature) };
       scorer = await InProcessScorer.open(await cachedArtifact(api, info, cacheDir(env)));
     }
@@ -164,7 +191,7 @@ export const scoreCommand = defineCommand({
       const seconds = (performance.now() - started) / 1000;
       const destination = outputPath === '-' ? 'stdout' : outputPath;
       io.err(
-        `${scoreSummary(summary.rows, rejects.count, seconds, destination)}${rejects.count > 0 && rejectsPath ? ` (rejects in ${rejectsPath})` : ''}\n`,
+        `${scoreSummary(summary.rows, rejects.count, seconds, destination, scoredWith)}${rejects.count > 0 && rejectsPath ? ` (rejects in ${rejectsPath})` : ''}\n`,
       );
       if (rejects.count > 0 && !rejectsPath) io.err('bad rows were skipped; pass --rejects FILE to keep them\n');
       return 0;
@@ -175,9 +202,49 @@ export const scoreCommand = defineCommand({
       throw error;
     } finally {
       await scorer.close();
+      await cleanup();
     }
   },
 });
+
+interface LocalModel {
+  kind: 'onnx' | 'js';
+  path: string;
+  folder: boolean;
+}
+
+/**
+ * `./model.onnx`, `/models/sum` or `model.tgz`: a model on this machine, or undefined for a registry name. A name
+ * with a slash, or a model file's extension, is a path and must exist; a bare word is a path only when no valid
+ * model name could be meant and it exists.
+ */
+async function localModel(arg: string): Promise<LocalModel | undefined> {
+  const pathLike = /[\\/]/.test(arg) || /\.(onnx|ort|tgz|tar\.gz)$/i.test(arg);
+  if (!pathLike) return undefined;
+  const info = await stat(arg).catch(() => undefined);
+  if (!info)
+    throw new UsageError(
+      `no model file or folder at '${arg}' (a registered model is named fraud, fraud@2 or fraud@champion)`,
+    );
+  if (info.isDirectory()) return { kind: 'js', path: arg, folder: true };
+  return { kind: /\.(tgz|tar\.gz)$/i.test(arg) ? 'js' : 'onnx', path: arg, folder: false };
+}
+
+/** Loads a local model in this process; a js folder is packed first, as `models register` packs it. */
+async function openLocalModel(local: LocalModel): Promise<{ scorer: BatchScorer; cleanup: () => Promise<void> }> {
+  if (local.kind === 'onnx') return { scorer: await InProcessScorer.open(local.path), cleanup: async () => {} };
+  const temp = await mkdtemp(join(tmpdir(), 'modelport-score-'));
+  const cleanup = () => rm(temp, { recursive: true, force: true });
+  try {
+    const archive = join(temp, 'model.tgz');
+    if (local.folder) await packFolder(local.path, archive);
+    else await copyFile(local.path, archive);
+    return { scorer: await InProcessScorer.open(archive, undefined, 'js'), cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
 
 /**
  * The pinned target a deployment named `name` (or `name@tag`) scores with in process, or undefined when there is

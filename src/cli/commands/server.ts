@@ -58,7 +58,22 @@ export const serverCommand = defineCommand({
     const log = await commandLogger(io, env, config.logLevel);
     const server = await startServer(config, { log, version: pkg.version, examplesDir: `${REPO_ROOT}examples` });
 
-    io.out(banner(server.url, server.grpcPort, server.example !== undefined, await sampleRow(), server.auth));
+    // The example may have been deployed on an earlier start (or deleted since): ask, rather than trust this start.
+    const exampleDeployed = await server.deployments.get('default', 'fraud').then(
+      () => true,
+      () => false,
+    );
+    io.out(
+      banner({
+        url: server.url,
+        grpcPort: server.grpcPort,
+        seededNow: server.example !== undefined,
+        exampleDeployed,
+        row: await sampleRow(),
+        auth: server.auth,
+        web: { oidc: config.console.oidc !== undefined, allowedHosts: config.console.allowedHosts },
+      }),
+    );
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         log.info('shutting down', { signal });
@@ -91,16 +106,23 @@ interface BannerAuth {
   adminTokenFile: string;
 }
 
-function banner(
-  url: string,
-  grpcPort: number | undefined,
-  seeded: boolean,
-  row: number[] | undefined,
-  auth: BannerAuth,
-): string {
+interface BannerFacts {
+  url: string;
+  grpcPort: number | undefined;
+  /** The example was registered and deployed on this start. */
+  seededNow: boolean;
+  /** A deployment named `fraud` exists (from this start or an earlier one). */
+  exampleDeployed: boolean;
+  row: number[] | undefined;
+  auth: BannerAuth;
+  web: { oidc: boolean; allowedHosts: readonly string[] };
+}
+
+export function banner({ url, grpcPort, seededNow, exampleDeployed, row, auth, web }: BannerFacts): string {
   const body = row
     ? `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,30],"data":[${row.join(',')}]}]}`
     : '{"inputs":[...]}';
+  const grpc = grpcPort ? `   gRPC: ${url.replace(/^http:\/\//, '').replace(/:\d+$/, '')}:${grpcPort}` : '';
   const authHeader = auth.enabled ? ` -H "authorization: Bearer $(cat ${auth.adminTokenFile})"` : '';
   const security = auth.enabled
     ? [
@@ -120,15 +142,26 @@ function banner(
           '              can register code that runs on this machine. Drop the flag to require tokens.',
         ]
       : ['  Auth:       off (single-user mode on loopback; start with --auth to require tokens)'];
-  return [
+  const lines = [
     '',
-    `Modelport is running${seeded ? ' (the example model `fraud` was registered on this first start)' : ''}`,
+    'Modelport is running',
+    `  Console:    ${url}/${auth.enabled ? `   (sign in with a token${web.oidc ? ' or single sign-on' : ''})` : ''}`,
     `  API:        ${url}/api/v1   (OpenAPI: ${url}/api/v1/openapi.json)`,
-    `  Inference:  ${url}/v2/models/<name>/infer${grpcPort ? `   gRPC: ${url.replace(/^http:\/\//, '').replace(/:\d+$/, '')}:${grpcPort}` : ''}`,
+    `  Inference:  ${url}/v2/models/<name>/infer${grpc}`,
     ...security,
-    '  Try it:',
-    `  curl -s ${url}/v2/models/fraud/infer -H 'content-type: application/json'${authHeader} -d '${body}'`,
+    `  Hosts:      loopback names, IP addresses${web.allowedHosts.length ? `, ${web.allowedHosts.join(', ')}` : ''} (others: --allowed-hosts)`,
     '',
-    '',
-  ].join('\n');
+  ];
+  if (exampleDeployed) {
+    lines.push(
+      `  The example model \`fraud\` is deployed as the deployment \`fraud\`${seededNow ? ' (registered on this first start)' : ''}. Try it:`,
+      `  curl -s ${url}/v2/models/fraud/infer -H 'content-type: application/json'${authHeader} -d '${body}'`,
+    );
+  } else {
+    lines.push(
+      '  No example is deployed. Register a model and deploy it:',
+      '  npx modelport models register NAME model.onnx && npx modelport deployments create NAME --model NAME --wait',
+    );
+  }
+  return `${lines.join('\n')}\n\n`;
 }

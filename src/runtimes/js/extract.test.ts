@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +65,14 @@ const VECTORS: [string, Buffer][] = [
   ['ustar prefix with a parent segment', packTar([{ name: 'evil.txt', prefix: '..', data: 'x' }])],
   ['control character in a name', packTar([file('a\u0001b.txt')])],
   ['empty name', packTar([file('./')])],
+  ['./ then a parent segment', packTar([{ name: './', type: '5' }, file('./../dot-evil.txt')])],
+  [
+    'a folder ./ that escapes later',
+    packTar([
+      { name: './', type: '5' },
+      { name: './../up/', type: '5' },
+    ]),
+  ],
   ['huge declared size', packTar([{ name: 'big.bin', size: 0o77777777777 }])],
   ['pax size beyond the limit', packTar([pax({ size: String(2 ** 40) }), file('big.bin')])],
   ['duplicate entry', packTar([file('model.js', 'a'), file('model.js', 'b')])],
@@ -177,6 +186,20 @@ describe('js model archives', () => {
       'lib',
       'p'.repeat(120),
     ]);
+  });
+
+  test('an archive packed the usual way (tar czf m.tgz -C dir .) extracts: its ./ entries are the folder itself', async () => {
+    const src = join(temp, 'usual');
+    await mkdir(join(src, 'lib'), { recursive: true });
+    await writeFile(join(src, 'index.js'), 'export const predict = () => ({});\n');
+    await writeFile(join(src, 'lib', 'util.js'), 'export const one = 1;\n');
+    const tgz = join(temp, 'usual.tgz');
+    execFileSync('tar', ['czf', tgz, '-C', src, '.']);
+    assert.match(execFileSync('tar', ['tzf', tgz], { encoding: 'utf8' }), /^\.\/\n/, 'tar wrote a ./ entry first');
+    const out = join(temp, 'usual-out');
+    await extractArchive(tgz, out);
+    assert.deepEqual((await readdir(out)).sort(), ['index.js', 'lib']);
+    assert.equal(await readFile(join(out, 'lib', 'util.js'), 'utf8'), 'export const one = 1;\n');
   });
 
   test('packFolder round-trips through extractCached, once per content, under concurrency', async () => {

@@ -150,6 +150,12 @@ export function safeEntryPath(raw: Buffer | string): string {
   return parts.join('/');
 }
 
+/** `.`, `./`, `././`: the archive's own folder. */
+function isArchiveRoot(raw: Buffer | string): boolean {
+  const name = typeof raw === 'string' ? raw : raw.toString('latin1');
+  return /^\.(\/\.?)*\/?$/.test(name);
+}
+
 /** pax extended header records: `<len> <key>=<value>\n`. Only `path` and `size` matter here. */
 function parsePax(bytes: Buffer): Map<string, string> {
   const records = new Map<string, string>();
@@ -249,6 +255,12 @@ export async function* readTarGz(compressed: Readable, limits: TarLimits = {}): 
       longName = undefined;
       pax = undefined;
 
+      // `tar czf m.tgz -C dir .` starts with the folder itself, `./`: nothing to make, so it is skipped (a file
+      // of that name is still refused by safeEntryPath).
+      if (type === '5' && isArchiveRoot(rawName)) {
+        await source.skip(padded);
+        continue;
+      }
       const path = safeEntryPath(rawName);
       if (seen.has(path)) throw badArchive(`the entry ${JSON.stringify(path)} appears twice`);
       seen.add(path);

@@ -299,6 +299,99 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    id: '040_pipelines',
+    async up(db) {
+      // Pipelines (src/pipelines): a spec per immutable revision, with its packed code folder (a tar blob).
+      await db.schema
+        .createTable('pipelines')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('latest_revision', 'integer', (c) => c.notNull())
+        .addColumn('run_count', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('pipelines_project_name_key', ['project_id', 'name'])
+        .execute();
+      await db.schema
+        .createTable('pipeline_revisions')
+        .addColumn('pipeline_id', 'text', (c) => c.notNull().references('pipelines.id').onDelete('cascade'))
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('code_sha256', 'text')
+        .addColumn('code_size', 'bigint')
+        .addColumn('code_ref', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('pipeline_revisions_pkey', ['pipeline_id', 'revision'])
+        .execute();
+      // A run: `trigger_key` makes a trigger (an event id, a schedule tick) start at most one run per pipeline.
+      await db.schema
+        .createTable('pipeline_runs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('pipeline_id', 'text', (c) => c.notNull().references('pipelines.id').onDelete('cascade'))
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('trigger', 'text', (c) => c.notNull())
+        .addColumn('trigger_key', 'text', (c) => c.notNull())
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('cancel_requested', 'integer', (c) => c.notNull())
+        .addColumn('owner', 'text')
+        .addColumn('heartbeat_at', 'text')
+        .addColumn('summary', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('finished_at', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('pipeline_runs_trigger_key', ['pipeline_id', 'trigger_key'])
+        .addUniqueConstraint('pipeline_runs_number_key', ['pipeline_id', 'number'])
+        .execute();
+      await db.schema
+        .createIndex('pipeline_runs_state_idx')
+        .on('pipeline_runs')
+        .columns(['state', 'created_at'])
+        .execute();
+      await db.schema
+        .createIndex('pipeline_runs_project_idx')
+        .on('pipeline_runs')
+        .columns(['project_id', 'created_at'])
+        .execute();
+      await db.schema
+        .createTable('pipeline_steps')
+        .addColumn('run_id', 'text', (c) => c.notNull().references('pipeline_runs.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('position', 'integer', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('restarts', 'integer', (c) => c.notNull())
+        .addColumn('exit_code', 'integer')
+        .addColumn('outputs_sha256', 'text')
+        .addColumn('outputs_size', 'bigint')
+        .addColumn('outputs', 'text', (c) => c.notNull())
+        .addColumn('metrics', 'text', (c) => c.notNull())
+        .addColumn('result', 'text')
+        .addColumn('log_sha256', 'text')
+        .addColumn('log_size', 'bigint')
+        .addColumn('log_cut', 'integer', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('finished_at', 'text')
+        .addPrimaryKeyConstraint('pipeline_steps_pkey', ['run_id', 'name'])
+        .execute();
+      // Where each event consumer is in the events table (the last id it handled).
+      await db.schema
+        .createTable('event_cursors')
+        .addColumn('consumer', 'text', (c) => c.primaryKey())
+        .addColumn('last_id', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  {
     id: '006_auth',
     async up(db) {
       // Users, groups, API tokens and project memberships (src/auth). Tokens store only an HMAC of their secret.
@@ -354,6 +447,22 @@ export const MIGRATIONS: readonly Migration[] = [
         .addColumn('last_used_at', 'text')
         .addUniqueConstraint('api_tokens_user_id_name_key', ['user_id', 'name'])
         .execute();
+    },
+  },
+  {
+    id: '040_console_sessions',
+    async up(db) {
+      // Browser sessions of the web console (src/auth/session-store.ts): only an HMAC of the cookie's secret is kept.
+      await db.schema
+        .createTable('console_sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('via', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('console_sessions_user_id_idx').on('console_sessions').column('user_id').execute();
     },
   },
   {

@@ -220,6 +220,96 @@ export interface BlobTouchesTable {
   touched_at: string;
 }
 
+/** A pipeline (040_pipelines; src/pipelines): the spec lives in its revisions. */
+export interface PipelinesTable {
+  id: string;
+  project_id: string;
+  name: string;
+  latest_revision: number;
+  /** Highest run number given; runs are numbered from it. */
+  run_count: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PipelineRevisionsTable {
+  pipeline_id: string;
+  revision: number;
+  /** JSON of the PipelineSpec as applied. */
+  spec: string;
+  /** The packed code folder (tar) in the artifact store, or null when applied without one. */
+  code_sha256: string | null;
+  code_size: number | null;
+  /** The git commit of the folder when it was a repository (`git:<sha>`), else null. */
+  code_ref: string | null;
+  created_at: string;
+}
+
+export interface PipelineRunsTable {
+  id: string;
+  project_id: string;
+  pipeline_id: string;
+  number: number;
+  revision: number;
+  /** Pending | Running | Succeeded | Failed | Blocked | Cancelled | Skipped */
+  state: string;
+  reason: string | null;
+  /** JSON of RunTrigger. */
+  trigger: string;
+  /** `event:<id>`, `schedule:<tick>`, `manual:<uuid>`: unique per pipeline, so a trigger starts one run. */
+  trigger_key: string;
+  /** JSON object of string -> string. */
+  params: string;
+  attempt: number;
+  /** 1 once a cancel was asked; the server running it kills its steps. */
+  cancel_requested: number;
+  /** The server running it (its instance id), null when pending or done. */
+  owner: string | null;
+  heartbeat_at: string | null;
+  /** JSON of the run's summary once it ended (gate result, deployed URL...). */
+  summary: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+export interface PipelineStepsTable {
+  run_id: string;
+  name: string;
+  /** Index in the spec's step list. */
+  position: number;
+  kind: string;
+  state: string;
+  reason: string | null;
+  attempt: number;
+  /** Times a server restart re-ran it. */
+  restarts: number;
+  exit_code: number | null;
+  /** Unused (kept for a packed form of the outputs); each file is named in `outputs`. */
+  outputs_sha256: string | null;
+  outputs_size: number | null;
+  /** JSON array of the output files: { path, sha256, size }, each file a blob in the artifact store. */
+  outputs: string;
+  /** JSON object of string -> number. */
+  metrics: string;
+  /** JSON of the kind's result (gate explanation, registered version, deployment URL...). */
+  result: string | null;
+  log_sha256: string | null;
+  log_size: number | null;
+  /** 1 when the log was cut at the cap. */
+  log_cut: number;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+/** Where an event consumer is (040_pipelines): the last event id it handled. */
+export interface EventCursorsTable {
+  consumer: string;
+  last_id: number;
+  updated_at: string;
+}
+
 /** A person or program that signs in with tokens (src/auth). */
 export interface UsersTable {
   id: string;
@@ -270,6 +360,19 @@ export interface ApiTokensTable {
   last_used_at: string | null;
 }
 
+/** A web console session (src/auth/session-store.ts): the cookie holds `<id>_<secret>`; only the HMAC is stored. */
+export interface ConsoleSessionsTable {
+  /** Public id (16 hex digits). */
+  id: string;
+  user_id: string;
+  /** Hex HMAC-SHA256 of the cookie's secret under the token key. */
+  hash: string;
+  /** How the session began: `oidc` or `token`. */
+  via: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface SchemaMigrationsTable {
   id: string;
   applied_at: string;
@@ -292,11 +395,17 @@ export interface Database {
   data_profiles: DataProfilesTable;
   events: EventsTable;
   blob_touches: BlobTouchesTable;
+  pipelines: PipelinesTable;
+  pipeline_revisions: PipelineRevisionsTable;
+  pipeline_runs: PipelineRunsTable;
+  pipeline_steps: PipelineStepsTable;
+  event_cursors: EventCursorsTable;
   users: UsersTable;
   groups: GroupsTable;
   group_members: GroupMembersTable;
   project_members: ProjectMembersTable;
   api_tokens: ApiTokensTable;
+  console_sessions: ConsoleSessionsTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

@@ -52,8 +52,22 @@ function CreateDeployment() {
   const models = useData(() => api.listModels(), []);
   const [name, setName] = useState('');
   const [model, setModel] = useState('');
+  const [ref, setRef] = useState('');
   const action = useAction();
   const chosen = model || models.data?.[0]?.name || '';
+  const versions = useData(() => (chosen ? api.listVersions(chosen) : Promise.resolve([])), [chosen]);
+  const found = models.data?.find((m) => m.name === chosen);
+  // What to serve: an alias (it is pinned to its version when the deployment is made), a version, or the latest.
+  const choices = [
+    ...Object.entries(found?.aliases ?? {}).map(([alias, v]) => ({
+      value: `${chosen}@${alias}`,
+      label: `${alias} (v${v})`,
+    })),
+    ...[...(versions.data ?? [])]
+      .reverse()
+      .map((v) => ({ value: `${chosen}@${v.version}`, label: `version ${v.version}` })),
+  ];
+  const target = choices.some((c) => c.value === ref) ? ref : (choices[0]?.value ?? chosen);
 
   return (
     <form
@@ -62,7 +76,7 @@ function CreateDeployment() {
         event.preventDefault();
         const deployName = name || chosen;
         const ok = await action.run(() =>
-          api.createDeployment(deployName, { traffic: [{ model: chosen, weight: 100 }] }),
+          api.createDeployment(deployName, { traffic: [{ model: target, weight: 100 }] }),
         );
         if (ok) navigate(`/deployments/${encodeURIComponent(deployName)}`);
       }}
@@ -75,11 +89,27 @@ function CreateDeployment() {
       ) : (
         <div className="fields">
           <label>
-            Model (its latest version)
-            <select value={chosen} onChange={(e) => setModel(e.target.value)}>
+            Model
+            <select
+              value={chosen}
+              onChange={(e) => {
+                setModel(e.target.value);
+                setRef('');
+              }}
+            >
               {(models.data ?? []).map((m) => (
                 <option key={m.name} value={m.name}>
                   {m.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Version or alias
+            <select value={target} onChange={(e) => setRef(e.target.value)}>
+              {choices.map((c) => (
+                <option key={c.value} value={c.value}>
+                  {c.label}
                 </option>
               ))}
             </select>

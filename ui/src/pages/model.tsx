@@ -1,8 +1,11 @@
-/** A model: its versions, and for the chosen one the signature, metrics, tags, aliases and lineage. */
+/**
+ * A model: its versions, and for the chosen one the friendly signature (features and labels) beside the tensor one,
+ * metrics, tags, aliases and lineage, with controls to move aliases and edit tags and the description.
+ */
 import { useState } from 'react';
 import type { ModelVersion } from '../../../src/registry/types.ts';
 import { api } from '../api.ts';
-import { Empty, ErrorMessage, formatBytes, formatTime, Loading } from '../components.tsx';
+import { Empty, ErrorMessage, formatBytes, formatTime, Loading, useAction } from '../components.tsx';
 import { Link } from '../router.tsx';
 import { useData } from '../use-data.ts';
 import { commitHref } from './data.tsx';
@@ -52,32 +55,168 @@ export function ModelPage({ name }: { name: string }) {
               ))}
             </ul>
           </div>
-          {version && <VersionDetails version={version} />}
+          {version && (
+            <VersionDetails
+              version={version}
+              onChange={async () => {
+                await Promise.all([versions.reload(), model.reload()]);
+              }}
+            />
+          )}
         </div>
       )}
     </section>
   );
 }
 
-function VersionDetails({ version: v }: { version: ModelVersion }) {
+function VersionDetails({ version: v, onChange }: { version: ModelVersion; onChange: () => Promise<void> }) {
   const pairs = (record: Record<string, string | number>) => Object.entries(record);
+  const action = useAction();
+  const act = async (fn: () => Promise<unknown>) => {
+    if (await action.run(fn)) await onChange();
+  };
+  const [alias, setAlias] = useState('');
+  const [tag, setTag] = useState('');
+  const [description, setDescription] = useState<string>();
+  const friendly = v.friendlySignature;
   return (
     <div>
       <h2>Version {v.version}</h2>
-      {v.description && <p>{v.description}</p>}
+      <ErrorMessage error={action.error} />
+      {description === undefined ? (
+        <p>
+          {v.description || <span className="muted">No description.</span>}{' '}
+          <button type="button" className="link" onClick={() => setDescription(v.description)}>
+            Edit description
+          </button>
+        </p>
+      ) : (
+        <form
+          className="row"
+          onSubmit={(event) => {
+            event.preventDefault();
+            void act(() => api.updateVersion(v.model, v.version, { description })).then(() =>
+              setDescription(undefined),
+            );
+          }}
+        >
+          <label className="grow">
+            Description
+            <textarea value={description} rows={2} onChange={(e) => setDescription(e.target.value)} />
+          </label>
+          <button type="submit" className="primary" disabled={action.busy}>
+            Save description
+          </button>
+          <button type="button" onClick={() => setDescription(undefined)}>
+            Cancel
+          </button>
+        </form>
+      )}
       <dl className="facts">
         <dt>Format</dt>
         <dd>
-          {v.format} ({v.modelType})
+          {v.format}
+          {v.modelType !== v.format && ` (model type ${v.modelType})`}
         </dd>
         <dt>Size</dt>
         <dd>{formatBytes(v.size)}</dd>
         <dt>SHA-256</dt>
         <dd className="mono wrap">{v.sha256}</dd>
         <dt>Aliases</dt>
-        <dd>{v.aliases.length ? v.aliases.join(', ') : <span className="muted">none</span>}</dd>
+        <dd>
+          {v.aliases.length === 0 && <span className="muted">none</span>}
+          {v.aliases.map((a) => (
+            <span key={a} className="chip">
+              {a}
+              <button
+                type="button"
+                className="chip-remove"
+                aria-label={`Remove alias ${a}`}
+                disabled={action.busy}
+                onClick={() => void act(() => api.deleteAlias(v.model, a))}
+              >
+                ×
+              </button>
+            </span>
+          ))}
+        </dd>
       </dl>
-      <h3>Signature</h3>
+      <form
+        className="row"
+        onSubmit={(event) => {
+          event.preventDefault();
+          void act(() => api.setAlias(v.model, alias, v.version)).then(() => setAlias(''));
+        }}
+      >
+        <label>
+          Point an alias here
+          <input
+            value={alias}
+            onChange={(e) => setAlias(e.target.value)}
+            placeholder="champion"
+            required
+            autoComplete="off"
+          />
+        </label>
+        <button type="submit" disabled={action.busy}>
+          Move alias to v{v.version}
+        </button>
+      </form>
+      {friendly?.features && (
+        <>
+          <h3>Features</h3>
+          <p className="muted">
+            What a request by name sends (V1 <code>instances</code> as objects, <code>modelport score</code> columns),
+            in the order the model reads them.
+          </p>
+          <ol className="features">
+            {friendly.features.map((f) => (
+              <li key={f.name}>
+                <span className="mono">{f.name}</span> <span className="muted">{f.type}</span>
+                {f.values && <span className="muted"> ({f.values.join(', ')})</span>}
+                {(f.min !== undefined || f.max !== undefined) && (
+                  <span className="muted">
+                    {' '}
+                    {f.min ?? '−∞'}…{f.max ?? '∞'}
+                  </span>
+                )}
+              </li>
+            ))}
+          </ol>
+        </>
+      )}
+      {friendly?.outputs && (
+        <>
+          <h3>Prediction</h3>
+          <dl className="facts">
+            {friendly.outputs.labels && (
+              <>
+                <dt>Labels</dt>
+                <dd>
+                  {friendly.outputs.labels.map((l, i) => (
+                    <span key={l} className="chip">
+                      {i}: {l}
+                    </span>
+                  ))}
+                </dd>
+              </>
+            )}
+            {friendly.outputs.probabilities && (
+              <>
+                <dt>Probabilities</dt>
+                <dd className="mono">{friendly.outputs.probabilities}</dd>
+              </>
+            )}
+            {friendly.outputs.label && (
+              <>
+                <dt>Label output</dt>
+                <dd className="mono">{friendly.outputs.label}</dd>
+              </>
+            )}
+          </dl>
+        </>
+      )}
+      <h3>Tensors</h3>
       <div className="table-wrap">
         <table>
           <thead>
@@ -115,9 +254,7 @@ function VersionDetails({ version: v }: { version: ModelVersion }) {
       )}
       <h3>Tags</h3>
       {pairs(v.tags).length === 0 ? (
-        <p className="muted">
-          No tags. Add them at registration with <code>--tag team=risk</code>.
-        </p>
+        <p className="muted">No tags.</p>
       ) : (
         <p>
           {pairs(v.tags).map(([k, value]) => (
@@ -127,6 +264,32 @@ function VersionDetails({ version: v }: { version: ModelVersion }) {
           ))}
         </p>
       )}
+      <form
+        className="row"
+        onSubmit={(event) => {
+          event.preventDefault();
+          const eq = tag.indexOf('=');
+          void act(() =>
+            api.updateVersion(v.model, v.version, { tags: { [tag.slice(0, eq)]: tag.slice(eq + 1) } }),
+          ).then(() => setTag(''));
+        }}
+      >
+        <label>
+          Set a tag
+          <input
+            value={tag}
+            onChange={(e) => setTag(e.target.value)}
+            placeholder="team=risk"
+            pattern="[^=]+=.*"
+            title="key=value"
+            required
+            autoComplete="off"
+          />
+        </label>
+        <button type="submit" disabled={action.busy}>
+          Set tag
+        </button>
+      </form>
       <h3>Lineage</h3>
       <dl className="facts">
         <dt>Source</dt>

@@ -9,7 +9,7 @@ export function OverviewPage() {
     async () =>
       Promise.all(
         (await api.listDeployments()).map(async (d) => {
-          const points = (await api.deploymentMetrics(d.name)).points;
+          const points = (await api.deploymentMetrics(d.name, '5m')).points;
           return { deployment: d, rps: points.at(-1)?.requestsPerSecond };
         }),
       ),

@@ -1,0 +1,408 @@
+/**
+ * Pipelines end to end on a real server (SQLite + folder, and PostgreSQL + S3): a data commit starts exactly one
+ * run per matching pipeline, steps run as child processes with the commit's files read-only, logs are kept and
+ * followed live, bad specs are refused with the field named and nothing stored, cancel kills the process tree
+ * within 2 s, resume re-runs only the failed steps, and the concurrency policies queue, skip or cancel.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ModelportApiError, ModelportClient } from '../src/client/client.ts';
+import { compileServerConfig } from '../src/core/config.ts';
+import { memoryLogger } from '../src/logging/index.ts';
+import { buildLogisticRegressionModel } from '../src/onnx-builder/index.ts';
+import { type RunningServer, startServer } from '../src/server/server.ts';
+import { REPO_ROOT, STORE_KINDS, startTestServer, type TestServer } from './support/server.ts';
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const ENDED = new Set(['Succeeded', 'Failed', 'Blocked', 'Cancelled', 'Skipped']);
+const ended = (mp: ModelportClient, run: string) =>
+  until(`run ${run} to end`, async () => {
+    const r = await mp.getRun(run);
+    return ENDED.has(r.state) ? r : undefined;
+  });
+
+async function refused(promise: Promise<unknown>): Promise<ModelportApiError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof ModelportApiError, String(error));
+    return error;
+  }
+  assert.fail('the call was accepted');
+}
+
+for (const kind of STORE_KINDS) {
+  describe(`pipelines [${kind}]`, { timeout: 240_000 }, () => {
+    let t: TestServer;
+    let mp: ModelportClient;
+    const commit = (path: string, text: string, message = `put ${path}`) =>
+      mp.putFile('events', path, new TextEncoder().encode(text), { message });
+
+    before(async () => {
+      t = await startTestServer(kind);
+      mp = new ModelportClient({ url: t.url });
+      await mp.createRepo('events');
+    });
+    after(async () => {
+      await t?.close();
+    });
+
+    test('a commit starts exactly one run per matching pipeline; steps see the files read-only and pass outputs on', async () => {
+      const spec = (name: string, glob: string) => ({
+        name,
+        trigger: { data: { repo: 'events', branch: 'main', glob } },
+        steps: [
+          {
+            name: 'count',
+            run: 'wc -l < "$MODELPORT_INPUT/rows.csv" > "$MODELPORT_OUTPUT/count.txt"; echo "{\\"rows\\": $(cat "$MODELPORT_OUTPUT/count.txt")}" > "$MODELPORT_OUTPUT/metrics.json"',
+          },
+          { name: 'check', needs: ['count'], gate: 'metrics.rows >= 2.0' },
+          {
+            name: 'show',
+            needs: ['check'],
+            run: 'echo "count was $(cat "$MODELPORT_OUTPUT_COUNT/count.txt")"',
+          },
+        ],
+      });
+      await mp.applyPipeline({ spec: spec('csv-only', '*.csv') });
+      await mp.applyPipeline({ spec: spec('txt-only', '*.txt') });
+      const before = (await mp.listRuns()).length;
+      const put = await commit('rows.csv', 'a,b\n1,2\n3,4\n');
+      const runs = await until('one run', async () => {
+        const all = (await mp.listRuns()).filter((r) => r.trigger.kind === 'data');
+        return all.length > before ? all : undefined;
+      });
+      assert.equal(runs.length, 1, 'only the pipeline whose glob matches runs');
+      const run = await ended(mp, runs[0]!.id);
+      assert.equal(run.state, 'Succeeded', JSON.stringify(run.steps.map((s) => [s.name, s.state, s.reason])));
+      assert.equal(run.pipeline, 'csv-only');
+      assert.deepEqual(run.trigger, {
+        kind: 'data',
+        event: run.trigger.kind === 'data' ? run.trigger.event : 0,
+        repo: 'events',
+        branch: 'main',
+        commit: put.commit.id,
+      });
+      const [count, check, show] = run.steps;
+      assert.deepEqual(count!.metrics, { rows: 3 });
+      assert.deepEqual(count!.outputs, ['count.txt', 'metrics.json']);
+      assert.equal(count!.exitCode, 0);
+      assert.equal(check!.result?.policy?.passed, true);
+      assert.match(check!.result?.policy?.explanation ?? '', /metrics.rows = 3/);
+      const logs: string[] = [];
+      for await (const e of mp.runLogs(run.id)) logs.push(e.event === 'log' ? e.text : `[${e.event}]`);
+      const text = logs.join('');
+      assert.match(text, /count was 3/);
+      // The same events consumed again start nothing more.
+      await t.server.engine.consumeEvents();
+      assert.equal((await mp.listRuns({ pipeline: 'csv-only' })).length, 1);
+      assert.equal(show!.state, 'Succeeded');
+    });
+
+    test("a step cannot change the commit's files (read-only, and checked after the step)", async () => {
+      await mp.applyPipeline({
+        spec: {
+          name: 'tamper',
+          trigger: { data: { repo: 'events' } },
+          steps: [
+            { name: 'write', run: '(echo x >> "$MODELPORT_INPUT/rows.csv") 2>/dev/null && echo wrote || echo refused' },
+          ],
+        },
+      });
+      const run = await ended(mp, (await mp.triggerPipeline('tamper')).id);
+      assert.equal(
+        run.trigger.kind === 'manual' && run.trigger.commit !== undefined,
+        true,
+        'a manual run reads the branch head',
+      );
+      const step = run.steps[0]!;
+      let text = '';
+      for await (const e of mp.runLogs(run.id)) if (e.event === 'log') text += e.text;
+      if (/refused/.test(text)) assert.equal(step.state, 'Succeeded');
+      else {
+        // Running as root: the mode does not stop the write, the check after the step does.
+        assert.equal(step.state, 'Failed');
+        assert.match(step.reason ?? '', /changed its input 'rows.csv'/);
+      }
+      await mp.deletePipeline('tamper');
+    });
+
+    test('bad specs are refused with the field named, and nothing is stored', async () => {
+      const base = { name: 'bad', steps: [{ name: 'a', run: 'true' }] };
+      const cases: [unknown, string, RegExp][] = [
+        [
+          {
+            ...base,
+            steps: [
+              { name: 'a', run: 'true', needs: ['b'] },
+              { name: 'b', run: 'true', needs: ['a'] },
+            ],
+          },
+          'steps[0].needs',
+          /cycle: a -> b -> a/,
+        ],
+        [{ ...base, steps: [{ name: 'a', run: 'true', needs: ['zz'] }] }, 'steps[0].needs[0]', /no step is named 'zz'/],
+        [{ ...base, trigger: { schedule: { cron: '61 * * * *' } } }, 'trigger.schedule.cron', /not a cron expression/],
+        [
+          { ...base, steps: [{ name: 'a', gate: 'metrics.auc >= 0.9 && metricz.x > 1' }] },
+          'steps[0].gate',
+          /column 23.*metricz/,
+        ],
+        [{ ...base, steps: [{ name: 'a', gate: 'metrics.auc >=' }] }, 'steps[0].gate', /does not compile at column/],
+        [{ ...base, secrets: [{ env: 'TOKEN', secret: 'missing-secret' }] }, 'secrets[0].secret', /does not exist/],
+        [{ ...base, trigger: { data: { repo: 'nope' } } }, 'trigger.data.repo', /does not exist/],
+        [{ ...base, steps: [{ name: 'a', run: 'true', gate: 'true' }] }, 'steps[0]', /one kind/],
+        [{ ...base, stepz: [] }, 'stepz', /not a field/],
+      ];
+      for (const [spec, field, message] of cases) {
+        const error = await refused(mp.applyPipeline({ spec: spec as Record<string, unknown> }));
+        assert.equal(error.field, field, error.message);
+        assert.match(error.message, message);
+        assert.equal(error.status, 400);
+      }
+      const names = (await mp.listPipelines()).map((p) => p.name);
+      assert.ok(!names.includes('bad'));
+    });
+
+    test('cancel kills the process tree within 2 s; resume re-runs only what failed', async () => {
+      await mp.applyPipeline({
+        spec: {
+          name: 'slow',
+          steps: [
+            {
+              name: 'prepare',
+              run: 'echo prepared > "$MODELPORT_OUTPUT/p.txt"; echo \'{"n": 1}\' > "$MODELPORT_OUTPUT/metrics.json"',
+            },
+            { name: 'sleep', needs: ['prepare'], run: 'sh -c "sleep 300" & sleep 300; wait' },
+          ],
+        },
+      });
+      const started = await mp.triggerPipeline('slow');
+      await until('the sleep step to run', async () => {
+        const r = await mp.getRun(started.id);
+        return r.steps[1]!.state === 'Running' ? r : undefined;
+      });
+      const asked = Date.now();
+      await mp.cancelRun(started.id);
+      const cancelled = await ended(mp, started.id);
+      const tookMs = Date.now() - asked;
+      assert.equal(cancelled.state, 'Cancelled');
+      assert.ok(tookMs < 2000, `cancel took ${tookMs} ms`);
+      assert.equal(cancelled.steps[0]!.state, 'Succeeded');
+      assert.equal(cancelled.steps[1]!.state, 'Cancelled');
+
+      await mp.applyPipeline({
+        spec: {
+          name: 'slow',
+          steps: [
+            {
+              name: 'prepare',
+              run: 'echo prepared > "$MODELPORT_OUTPUT/p.txt"; echo \'{"n": 1}\' > "$MODELPORT_OUTPUT/metrics.json"',
+            },
+            { name: 'sleep', needs: ['prepare'], run: 'sh -c "sleep 300" & sleep 300; wait' },
+          ],
+        },
+      });
+      const resumed = await mp.resumeRun(started.id);
+      assert.equal(resumed.attempt, 2);
+      await until('the sleep step to run again', async () => {
+        const r = await mp.getRun(started.id);
+        return r.steps[1]!.state === 'Running' ? r : undefined;
+      });
+      const again = await mp.getRun(started.id);
+      assert.equal(again.steps[0]!.attempt, 1, 'the succeeded step was not run again');
+      await mp.cancelRun(started.id);
+      await ended(mp, started.id);
+    });
+
+    test('concurrency: queue runs them one by one, skip records the extra run as Skipped', async () => {
+      const spec = (policy: string) => ({
+        name: `one-${policy}`,
+        concurrency: { limit: 1, policy },
+        steps: [{ name: 'wait', run: 'sleep 0.3' }],
+      });
+      await mp.applyPipeline({ spec: spec('queue') });
+      const queued = [
+        await mp.triggerPipeline('one-queue'),
+        await mp.triggerPipeline('one-queue'),
+        await mp.triggerPipeline('one-queue'),
+      ];
+      const done = await Promise.all(queued.map((r) => ended(mp, r.id)));
+      assert.deepEqual(
+        done.map((r) => r.state),
+        ['Succeeded', 'Succeeded', 'Succeeded'],
+      );
+      const windows = done
+        .map((r) => [Date.parse(r.startedAt!), Date.parse(r.finishedAt!)] as const)
+        .sort((a, b) => a[0] - b[0]);
+      for (let i = 1; i < windows.length; i++)
+        assert.ok(windows[i]![0] >= windows[i - 1]![1], 'queued runs did not overlap');
+
+      await mp.applyPipeline({ spec: spec('skip') });
+      const first = await mp.triggerPipeline('one-skip');
+      const second = await mp.triggerPipeline('one-skip');
+      assert.equal(second.state, 'Skipped');
+      assert.match(second.reason ?? '', /concurrency limit 1/);
+      assert.equal((await ended(mp, first.id)).state, 'Succeeded');
+    });
+
+    test('a failing, a timed-out and a very chatty step never take the server down', async () => {
+      await mp.applyPipeline({
+        spec: {
+          name: 'rough',
+          steps: [
+            { name: 'fails', run: 'echo about to fail; exit 3' },
+            { name: 'hangs', timeout: '1s', run: 'sleep 30' },
+            { name: 'chatty', run: 'head -c 50000000 /dev/zero | tr "\\0" "x"' },
+            { name: 'after', needs: ['fails'], run: 'true' },
+            { name: 'always', needs: ['fails'], when: 'always', run: 'echo cleanup' },
+          ],
+        },
+      });
+      const run = await ended(mp, (await mp.triggerPipeline('rough')).id);
+      const step = (name: string) => run.steps.find((s) => s.name === name)!;
+      assert.equal(run.state, 'Failed');
+      assert.equal(
+        step('fails').exitCode,
+        3,
+        JSON.stringify(run.steps.map((s) => [s.name, s.state, s.reason, s.exitCode])),
+      );
+      assert.match(step('fails').reason ?? '', /exited with code 3/);
+      assert.match(step('hangs').reason ?? '', /timed out after 1 s/);
+      assert.equal(step('chatty').state, 'Succeeded');
+      assert.equal(step('chatty').log?.cut, true);
+      assert.ok((step('chatty').log?.size ?? 0) < 9 * 1024 * 1024);
+      assert.equal(step('after').state, 'Skipped');
+      assert.equal(step('always').state, 'Succeeded');
+      let tail = '';
+      for await (const e of mp.runLogs(run.id, { step: 'chatty' }))
+        if (e.event === 'log') tail = (tail + e.text).slice(-200);
+      assert.match(tail, /log cut at \d+ bytes; \d+ more bytes were dropped/);
+      assert.equal((await mp.getRun(run.id)).state, 'Failed');
+    });
+
+    test('a new model version and a moved alias start the pipelines that watch them', async () => {
+      await mp.applyPipeline({
+        spec: {
+          name: 'on-version',
+          trigger: { model: { name: 'watched' } },
+          steps: [{ name: 'a', run: 'echo "$MODELPORT_RUN_NUMBER"' }],
+        },
+      });
+      await mp.applyPipeline({
+        spec: {
+          name: 'on-alias',
+          trigger: { model: { name: 'watched', alias: 'champion' } },
+          steps: [{ name: 'a', run: 'true' }],
+        },
+      });
+      const onnx = buildLogisticRegressionModel({ weights: [1, 2], bias: 0, featureCount: 2 });
+      await mp.registerVersion('watched', onnx);
+      const byVersion = await until('a run for the new version', async () => {
+        const runs = await mp.listRuns({ pipeline: 'on-version' });
+        return runs.length > 0 ? runs : undefined;
+      });
+      assert.deepEqual(
+        { ...byVersion[0]!.trigger, event: 0 },
+        { kind: 'model', event: 0, model: 'watched', version: 1 },
+      );
+      assert.equal((await mp.listRuns({ pipeline: 'on-alias' })).length, 0, 'no alias moved yet');
+      await mp.setAlias('watched', 'champion', 1);
+      const byAlias = await until('a run for the alias', async () => {
+        const runs = await mp.listRuns({ pipeline: 'on-alias' });
+        return runs.length > 0 ? runs : undefined;
+      });
+      assert.equal(byAlias[0]!.trigger.kind === 'model' && byAlias[0]!.trigger.alias, 'champion');
+      assert.equal((await ended(mp, byAlias[0]!.id)).state, 'Succeeded');
+      assert.equal((await mp.listRuns({ pipeline: 'on-version' })).length, 1, 'the alias is not a new version');
+    });
+
+    test("a run's parameters reach its steps as MODELPORT_PARAM_*", async () => {
+      await mp.applyPipeline({
+        spec: { name: 'params', steps: [{ name: 'a', run: 'echo "rate=$MODELPORT_PARAM_LEARNING_RATE"' }] },
+      });
+      const run = await ended(mp, (await mp.triggerPipeline('params', { 'learning-rate': '0.05' })).id);
+      assert.deepEqual(run.params, { 'learning-rate': '0.05' });
+      let text = '';
+      for await (const e of mp.runLogs(run.id)) if (e.event === 'log') text += e.text;
+      assert.match(text, /rate=0\.05/);
+    });
+
+    test('a schedule starts runs on its cron ticks', async () => {
+      await mp.applyPipeline({
+        spec: { name: 'ticking', trigger: { schedule: { cron: '* * * * * *' } }, steps: [{ name: 'a', run: 'true' }] },
+      });
+      const runs = await until('a scheduled run', async () => {
+        const list = await mp.listRuns({ pipeline: 'ticking' });
+        return list.length > 0 ? list : undefined;
+      });
+      assert.equal(runs[0]!.trigger.kind, 'schedule');
+      await mp.deletePipeline('ticking');
+    });
+  });
+}
+
+describe('pipelines across a server restart', { timeout: 120_000 }, () => {
+  test('steps running when the server stopped are failed with the reason, or run again once when idempotent', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'modelport-restart-'));
+    const start = async (): Promise<RunningServer> =>
+      startServer(compileServerConfig({ home, port: '0', grpcPort: '0', example: 'false' }), {
+        log: memoryLogger(),
+        version: 'test',
+        examplesDir: join(REPO_ROOT, 'examples'),
+      });
+    let server = await start();
+    try {
+      let mp = new ModelportClient({ url: server.url });
+      await mp.applyPipeline({
+        spec: {
+          name: 'long',
+          steps: [
+            {
+              name: 'safe',
+              idempotent: true,
+              run: 'if [ -f "$HOME_MARK" ]; then echo second; else touch "$HOME_MARK"; sleep 300; fi',
+              env: { HOME_MARK: join(home, 'mark') },
+            },
+            { name: 'unsafe', run: 'sleep 300' },
+          ],
+        },
+      });
+      const run = await mp.triggerPipeline('long');
+      await until('both steps to run', async () => {
+        const r = await mp.getRun(run.id);
+        // The mark file says the idempotent step's command really started (its state turns Running just before).
+        return r.steps.every((s) => s.state === 'Running') && existsSync(join(home, 'mark')) ? r : undefined;
+      });
+      await server.close();
+      server = await start();
+      mp = new ModelportClient({ url: server.url });
+      const after = await ended(mp, run.id);
+      const [safe, unsafe] = after.steps;
+      assert.equal(safe!.state, 'Succeeded');
+      assert.equal(safe!.restarts, 1);
+      assert.equal(unsafe!.state, 'Failed');
+      assert.match(unsafe!.reason ?? '', /the server stopped while this step ran/);
+      assert.equal(after.state, 'Failed');
+      let log = '';
+      for await (const e of mp.runLogs(run.id, { step: 'safe' })) if (e.event === 'log') log += e.text;
+      assert.match(log, /second/);
+    } finally {
+      await server.close();
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+});

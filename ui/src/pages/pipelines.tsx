@@ -1,0 +1,156 @@
+/** Pipelines: each with its triggers, steps and last run; below, the runs (of one pipeline, when one is chosen). */
+import { api } from '../api.ts';
+import { Empty, ErrorMessage, formatTime, Loading } from '../components.tsx';
+import { Link } from '../router.tsx';
+import { useData } from '../use-data.ts';
+
+export type Run = Awaited<ReturnType<typeof api.getRun>>;
+
+const TONE: Record<string, string> = {
+  Succeeded: 'good',
+  Running: 'warn',
+  Pending: 'warn',
+  Failed: 'bad',
+  Blocked: 'bad',
+  Cancelled: 'bad',
+  Skipped: 'muted',
+};
+
+/** A run's or step's state as a coloured word. */
+export function StateBadge({ state }: { state: string }) {
+  return <span className={`badge ${TONE[state] ?? ''}`}>{state}</span>;
+}
+
+export function triggerText(run: Run): string {
+  const t = run.trigger;
+  switch (t.kind) {
+    case 'data':
+      return `commit ${t.commit.slice(0, 12)} on ${t.repo}/${t.branch}`;
+    case 'model':
+      return t.alias ? `${t.model}@${t.alias} moved to ${t.version}` : `new version ${t.model}@${t.version}`;
+    case 'schedule':
+      return `schedule ${t.tick}`;
+    case 'manual':
+      return `started by ${t.by}`;
+  }
+}
+
+export function duration(run: { startedAt: string | null; finishedAt: string | null }): string {
+  if (!run.startedAt) return '–';
+  const end = run.finishedAt ? Date.parse(run.finishedAt) : Date.now();
+  return `${((end - Date.parse(run.startedAt)) / 1000).toFixed(1)} s`;
+}
+
+export function PipelinesPage({ name }: { name?: string | undefined }) {
+  const pipelines = useData(() => api.listPipelines(), [], 5000);
+  const runs = useData(() => api.listRuns(name ? { pipeline: name, limit: 50 } : { limit: 50 }), [name], 2000);
+  return (
+    <section>
+      <h1>{name ? `Pipeline ${name}` : 'Pipelines'}</h1>
+      <ErrorMessage error={pipelines.error} />
+      {!pipelines.data ? (
+        !pipelines.error && <Loading />
+      ) : pipelines.data.length === 0 ? (
+        <Empty title="No pipelines yet.">
+          Apply one from a folder: <code>modelport pipelines apply -f examples/fraud/pipeline.yaml</code>.
+        </Empty>
+      ) : (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Triggers</th>
+                <th scope="col">Steps</th>
+                <th scope="col">Revision</th>
+                <th scope="col">Last run</th>
+              </tr>
+            </thead>
+            <tbody>
+              {pipelines.data
+                .filter((p) => !name || p.name === name)
+                .map((p) => {
+                  const t = p.spec.trigger;
+                  const triggers = [
+                    t.data && `data ${t.data.repo}/${t.data.branch} ${t.data.glob}`,
+                    t.model && `model ${t.model.name}${t.model.alias ? `@${t.model.alias}` : ''}`,
+                    t.schedule && `cron ${t.schedule.cron}`,
+                    t.manual && 'manual',
+                  ].filter(Boolean);
+                  return (
+                    <tr key={p.name}>
+                      <td>
+                        <Link href={`/pipelines/${encodeURIComponent(p.name)}`}>{p.name}</Link>
+                      </td>
+                      <td>
+                        {triggers.map((x) => (
+                          <span key={String(x)} className="chip">
+                            {x}
+                          </span>
+                        ))}
+                      </td>
+                      <td className="mono">{p.spec.steps.map((s) => s.name).join(' → ')}</td>
+                      <td>{p.revision}</td>
+                      <td>
+                        {p.lastRun ? (
+                          <Link href={`/runs/${p.lastRun.id}`}>
+                            #{p.lastRun.number} <StateBadge state={p.lastRun.state} />
+                          </Link>
+                        ) : (
+                          '–'
+                        )}
+                      </td>
+                    </tr>
+                  );
+                })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <h2>Runs</h2>
+      <ErrorMessage error={runs.error} />
+      {!runs.data ? (
+        !runs.error && <Loading />
+      ) : runs.data.length === 0 ? (
+        <Empty title="No runs yet.">
+          A commit to a watched repository starts one, or <code>modelport pipelines trigger &lt;name&gt;</code>.
+        </Empty>
+      ) : (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Run</th>
+                <th scope="col">State</th>
+                <th scope="col">Trigger</th>
+                <th scope="col">Steps</th>
+                <th scope="col">Started</th>
+                <th scope="col">Duration</th>
+              </tr>
+            </thead>
+            <tbody>
+              {runs.data.map((r) => (
+                <tr key={r.id}>
+                  <td>
+                    <Link href={`/runs/${r.id}`}>
+                      {r.pipeline} #{r.number}
+                    </Link>
+                  </td>
+                  <td>
+                    <StateBadge state={r.state} />
+                  </td>
+                  <td>{triggerText(r)}</td>
+                  <td>
+                    {r.steps.filter((s) => s.state === 'Succeeded').length}/{r.steps.length}
+                  </td>
+                  <td>{r.startedAt ? formatTime(r.startedAt) : '–'}</td>
+                  <td>{duration(r)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
