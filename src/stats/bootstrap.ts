@@ -5,8 +5,8 @@
  * statistic is undefined (NaN, e.g. an AUC of a resample with one class) are dropped and counted.
  */
 import { quantileSorted } from './performance.ts';
-import { normalQuantile } from './special.ts';
 import { createRng } from './random.ts';
+import { normalQuantile } from './special.ts';
 
 export interface BootstrapOptions {
   /** Default 1000. */
@@ -79,4 +79,3 @@ export function wilsonInterval(k: number, n: number, level = 0.95): { estimate: 
   const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
   return { estimate: p, lo: Math.max(0, centre - half), hi: Math.min(1, centre + half) };
 }
-

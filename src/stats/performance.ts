@@ -303,7 +303,8 @@ export function logLoss(probs: Numbers, truth: Numbers, eps = LOG_LOSS_EPS): num
  */
 export function multiclassLogLoss(probs: Numbers, truth: Numbers, k: number, eps = LOG_LOSS_EPS): number {
   const n = truth.length;
-  if (probs.length !== n * k) throw new RangeError(`multiclassLogLoss: probs has ${probs.length} values, not ${n}x${k}`);
+  if (probs.length !== n * k)
+    throw new RangeError(`multiclassLogLoss: probs has ${probs.length} values, not ${n}x${k}`);
   let sum = 0;
   for (let i = 0; i < n; i++) {
     let total = 0;
