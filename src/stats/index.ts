@@ -33,6 +33,15 @@ export {
   quantileEdges,
 } from './drift.ts';
 export {
+  type Attribution,
+  type FeatureImportance,
+  type ImportanceOptions,
+  type ImportanceResult,
+  kernelShap,
+  permutationImportance,
+  type ShapOptions,
+} from './explain.ts';
+export {
   bucketGroups,
   burdenByGroup,
   categoryGroups,
@@ -55,6 +64,7 @@ export {
   smirnovSf,
   sortedFinite,
 } from './ks.ts';
+export { type BatchModel, DEFAULT_BATCH_ROWS, type FeatureRange, scoreAll, type Table } from './model.ts';
 export {
   accuracy,
   averagePrecision,
@@ -88,4 +98,30 @@ export {
   upperBound,
 } from './performance.ts';
 export { createRng, type Rng } from './random.ts';
-export { chiSquareSf, erfc, gammaQ, logGamma, normalQuantile } from './special.ts';
+export {
+  type Counterfactual,
+  type CounterfactualOptions,
+  counterfactuals,
+  type FlipRate,
+  type FlipRateOptions,
+  flipRate,
+} from './robustness.ts';
+export {
+  betaIncomplete,
+  chiSquareSf,
+  erfc,
+  gammaQ,
+  logGamma,
+  normalQuantile,
+  studentTCdf,
+  studentTQuantile,
+} from './special.ts';
+export {
+  counterfactualSparsity,
+  TRUST_WEIGHTS,
+  type TrustComponent,
+  type TrustInputs,
+  type TrustScore,
+  trustComponents,
+  trustScore,
+} from './trust.ts';

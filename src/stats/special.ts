@@ -102,3 +102,62 @@ export function gammaQ(a: number, x: number): number {
 export function chiSquareSf(x: number, dof: number): number {
   return gammaQ(dof / 2, x / 2);
 }
+
+/** Regularised incomplete beta I_x(a, b) (Lentz's continued fraction, Numerical Recipes 6.4). */
+export function betaIncomplete(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const lead = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log1p(-x));
+  if (x < (a + 1) / (a + b + 2)) return (lead * betaFraction(x, a, b)) / a;
+  return 1 - (lead * betaFraction(1 - x, b, a)) / b;
+}
+
+function betaFraction(x: number, a: number, b: number): number {
+  const tiny = 1e-300;
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m < 10000; m++) {
+    const m2 = 2 * m;
+    let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
+    aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  return h;
+}
+
+/** CDF of Student's t with `dof` degrees of freedom. */
+export function studentTCdf(t: number, dof: number): number {
+  const x = dof / (dof + t * t);
+  const tail = 0.5 * betaIncomplete(x, dof / 2, 0.5);
+  return t >= 0 ? 1 - tail : tail;
+}
+
+/** Quantile of Student's t (bisection on the CDF to 1e-12). */
+export function studentTQuantile(p: number, dof: number): number {
+  if (p <= 0) return -Infinity;
+  if (p >= 1) return Infinity;
+  let lo = -1e3;
+  let hi = 1e3;
+  for (let i = 0; i < 200 && hi - lo > 1e-12; i++) {
+    const mid = (lo + hi) / 2;
+    if (studentTCdf(mid, dof) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
