@@ -46,11 +46,11 @@ describe('fairness by group (hand-computed)', () => {
   });
 
   test('bootstrap intervals of the summaries hold the estimate and repeat with the seed', () => {
-    const many = (v: number[]) => Array.from({ length: 25 }, () => v).flat();
+    const many = <T>(v: T[]) => Array.from({ length: 25 }, () => v).flat();
     const big = {
       predicted: many(predicted),
       truth: many(truth),
-      groups: categoryGroups(many(['A', 'A', 'A', 'A', 'B', 'B', 'B', 'B']) as string[]),
+      groups: categoryGroups(many(['A', 'A', 'A', 'A', 'B', 'B', 'B', 'B'])),
     };
     const r = fairness({ ...big, bootstrap: { replicates: 200, seed: 2 } });
     const di = r.intervals!.disparateImpact!;
