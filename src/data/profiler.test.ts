@@ -34,7 +34,10 @@ test('a profile stores the drift reference, and drift computed from it matches d
     n - 200,
     'exact counts cover every non-null value',
   );
-  assert.ok(a!.drift.counts.every((count) => Math.abs(count - (n - 200) / 10) < n / 50), `${a!.drift.counts}`);
+  assert.ok(
+    a!.drift.counts.every((count) => Math.abs(count - (n - 200) / 10) < n / 50),
+    `${a!.drift.counts}`,
+  );
 
   // An integer column with ties: edges are distinct, counts exact.
   assert.equal(k!.drift?.kind, 'numeric');
@@ -64,7 +67,7 @@ test('a profile stores the drift reference, and drift computed from it matches d
   const moved = numericDrift(a!.drift, shifted);
   assert.equal(moved.drifted, true);
   for (const current of [same, shifted]) {
-    const sketch = numericDrift(a!.drift, current).ks.statistic;
+    const sketch: number = numericDrift(a!.drift, current).ks.statistic;
     const exact = ks2Samp(reference, current).statistic;
     assert.ok(Math.abs(sketch - exact) < 0.02, `sketch ${sketch} vs exact ${exact}`);
   }

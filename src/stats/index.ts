@@ -19,6 +19,7 @@ export {
   type DriftBin,
   type DriftThresholds,
   datasetDrift,
+  isDrifted,
   type KsDrift,
   ksStatisticSketch,
   type NumericDrift,
@@ -54,6 +55,7 @@ export {
   type GroupRates,
   type Groups,
 } from './fairness.ts';
+export { type FileDrift, type FileDriftOptions, fileDrift } from './file-drift.ts';
 export {
   type KsResult,
   kolmogorovSf,

@@ -42,7 +42,7 @@ function findPython(): { python?: string; reason?: string } {
 
 const { python, reason } = findPython();
 
-const PY = String.raw`
+const PY = `
 import json, sys
 import numpy as np
 from scipy import stats
@@ -149,6 +149,7 @@ const psiRef = sample(5000, 0);
 const psiCur = sample(4000, 0.3);
 
 describe('agreement with scikit-learn and scipy', { skip: reason }, () => {
+  // biome-ignore lint/suspicious/noExplicitAny: the JSON Python wrote
   let py: Record<string, any>;
   test('python computes the reference values', () => {
     const input = join(dir, 'input.json');
@@ -191,8 +192,8 @@ describe('agreement with scikit-learn and scipy', { skip: reason }, () => {
     near('averagePrecision', averagePrecision(scores, truth), py['prAuc']);
     const roc = rocCurve(scores, truth);
     assert.equal(roc.fpr.length, py['roc'].fpr.length, 'the same points after drop_intermediate');
-    roc.fpr.forEach((v, i) => near(`fpr[${i}]`, v, py['roc'].fpr[i]));
-    roc.tpr.forEach((v, i) => near(`tpr[${i}]`, v, py['roc'].tpr[i]));
+    for (const [i, v] of roc.fpr.entries()) near(`fpr[${i}]`, v, py['roc'].fpr[i]);
+    for (const [i, v] of roc.tpr.entries()) near(`tpr[${i}]`, v, py['roc'].tpr[i]);
     assert.deepEqual(roc.thresholds.slice(1), py['roc'].thresholds);
     const cal = calibrationCurve(scores, truth, { bins: 10 });
     assert.equal(cal.length, py['calibration'].fractionPositive.length);
@@ -224,7 +225,7 @@ describe('agreement with scikit-learn and scipy', { skip: reason }, () => {
       near(`ks[${i}].statistic`, r.statistic, py['ks'][i][0], 1e-12);
       nearP(`ks[${i}].pValue (${r.method})`, r.pValue, py['ks'][i][1]);
     });
-    kstwo.forEach(([m, x], i) => nearP(`kstwo.sf(${x}, ${m})`, kolmogorovSf(m!, x!), py['kstwo'][i]));
+    for (const [i, [m, x]] of kstwo.entries()) nearP(`kstwo.sf(${x}, ${m})`, kolmogorovSf(m!, x!), py['kstwo'][i]);
   });
 
   test('chi-square of contingency tables, and PSI over numpy quantile bins', () => {
