@@ -16,6 +16,8 @@ export interface KsResult {
   n2: number;
 }
 
+import { sortFloat64 } from './sort.ts';
+
 const MAX_EXACT_N = 10_000;
 
 /** Two-sample KS test of two samples (copied and sorted; NaN values are dropped). */
@@ -30,7 +32,7 @@ export function sortedFinite(values: ArrayLike<number>): Float64Array {
     const v = values[i]!;
     if (!Number.isNaN(v)) out[n++] = v;
   }
-  return (n === out.length ? out : out.slice(0, n)).sort();
+  return sortFloat64(n === out.length ? out : out.slice(0, n));
 }
 
 /** The KS statistic of two ascending samples: one merge pass. */
