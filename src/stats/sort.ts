@@ -9,8 +9,8 @@ const RADIX_MIN = 2048;
 export function sortFloat64(values: Float64Array): Float64Array {
   const n = values.length;
   if (n < RADIX_MIN) return values.sort();
-  let src = values;
-  let dst = new Float64Array(n);
+  let src: Float64Array = values;
+  let dst: Float64Array = new Float64Array(n);
   const counts = new Uint32Array(4 * 65536);
   let bits = new Uint32Array(src.buffer, src.byteOffset, 2 * n);
   for (let i = 0; i < n; i++) {
