@@ -3,7 +3,14 @@
  * bootstrap intervals and the trust score. A leaf room (imports only core); DuckDB is loaded lazily by the file
  * path of drift only. docs/metrics.md documents every function here: formula, reference, edge cases.
  */
-export { BOOTSTRAP_DEFAULTS, type BootstrapOptions, bootstrapCi, type Interval, wilsonInterval } from './bootstrap.ts';
+export {
+  BOOTSTRAP_DEFAULTS,
+  type BootstrapOptions,
+  bootstrapCi,
+  bootstrapIntervals,
+  type Interval,
+  wilsonInterval,
+} from './bootstrap.ts';
 export {
   binCounts,
   binCountsSorted,
