@@ -62,6 +62,7 @@ export function ks2SampSorted(a: ArrayLike<number>, b: ArrayLike<number>): KsRes
 
 /** The p-value of statistic d for samples of sizes n1 and n2, scipy's 'auto' method. */
 export function ksPValue(d: number, n1: number, n2: number): KsResult {
+  if (Number.isNaN(d) || n1 === 0 || n2 === 0) return { statistic: d, pValue: Number.NaN, method: 'asymp', n1, n2 };
   if (Math.max(n1, n2) <= MAX_EXACT_N) {
     const g = gcd(n1, n2);
     const lcm = (n1 / g) * n2;
