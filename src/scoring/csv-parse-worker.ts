@@ -93,9 +93,20 @@ if (port) {
         rest: parser.pendingBytes,
         bytes: request.bytes,
       };
-      port.postMessage(reply, [request.bytes.buffer as ArrayBuffer, ...batches.map((b) => b.features.buffer as ArrayBuffer)]);
+      port.postMessage(reply, [
+        request.bytes.buffer as ArrayBuffer,
+        ...batches.map((b) => b.features.buffer as ArrayBuffer),
+      ]);
     } catch (error) {
-      const reply: ParseReply = { id: request.id, batches: [], bad, lines: 0, rest: 0, bytes: request.bytes, error: String(error) };
+      const reply: ParseReply = {
+        id: request.id,
+        batches: [],
+        bad,
+        lines: 0,
+        rest: 0,
+        bytes: request.bytes,
+        error: String(error),
+      };
       port.postMessage(reply);
     }
   });

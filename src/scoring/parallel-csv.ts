@@ -81,7 +81,8 @@ export class RecordCutter {
 
   /** The bytes held (a copy), and forgets them. */
   takeRest(): Uint8Array {
-    const rest = this.#tail.slice();
+    const rest = new Uint8Array(this.#tail.length); // a copy with its own buffer (Buffer#slice would share)
+    rest.set(this.#tail);
     this.#tail = EMPTY;
     this.#tailOdd = false;
     return rest;
@@ -100,6 +101,7 @@ export class CsvParsePool {
   readonly #outstanding: number[];
   readonly #waiting = new Map<number, Waiting>();
   #online = 0;
+  readonly #allOnline = Promise.withResolvers<void>();
   #nextId = 0;
   #failure: Error | undefined;
 
@@ -109,10 +111,11 @@ export class CsvParsePool {
       () => new Worker(new URL('./csv-parse-worker.ts', import.meta.url), { workerData: setup }),
     );
     this.#outstanding = this.#workers.map(() => 0);
+    this.#allOnline.promise.catch(() => {}); // a failure reaches the caller through parse()
     this.#workers.forEach((worker, index) => {
       worker.on('message', (message: ParseReply | { ready: true }) => {
         if ('ready' in message) {
-          this.#online++;
+          if (++this.#online === this.#workers.length) this.#allOnline.resolve();
           return;
         }
         const waiting = this.#waiting.get(message.id);
@@ -124,6 +127,7 @@ export class CsvParsePool {
       });
       const fail = (error: Error) => {
         this.#failure ??= error;
+        this.#allOnline.reject(error);
         for (const [id, waiting] of this.#waiting) {
           if (waiting.worker !== index) continue;
           this.#waiting.delete(id);
@@ -138,6 +142,11 @@ export class CsvParsePool {
   /** Every worker has started and can take slices. */
   get ready(): boolean {
     return this.#online === this.#workers.length;
+  }
+
+  /** Resolves once every worker has started (rejects if one fails first). */
+  started(): Promise<void> {
+    return this.#allOnline.promise;
   }
 
   get threads(): number {

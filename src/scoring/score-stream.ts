@@ -47,12 +47,15 @@ export interface ScoreStreamOptions {
   afterChunk?: () => Promise<void>;
   signal?: AbortSignal;
   /**
-   * CSV: worker threads that parse slices of the input while this thread scores and writes (default: the machine's
-   * cores, at most 4; 0 parses on this thread). Output, bad rows and line numbers are the same either way.
+   * CSV: worker threads that parse slices of the input while this thread scores and writes (default: one fewer
+   * than the machine's cores, at least 1 and at most 3, so the threads match the cores; 0 parses on this thread).
+   * Output, bad rows and line numbers are the same either way.
    */
   parseThreads?: number;
   /** CSV: bytes parsed on this thread before the workers start (default 4 MiB), so small inputs never start one. */
   parallelAfterBytes?: number;
+  /** CSV: wait for the workers once started instead of parsing on this thread while they start (for tests). */
+  waitForWorkers?: boolean;
 }
 
 /** Output bytes gathered before a write. */
@@ -151,7 +154,7 @@ export async function scoreStream(options: ScoreStreamOptions): Promise<ScoreSum
   // CSV on several cores: once the header is read and enough input seen, slices go to parse workers; their replies
   // are taken in input order, with line numbers counted on from where this thread stopped.
   const threads =
-    options.inputFormat === 'csv' ? (options.parseThreads ?? Math.min(4, availableParallelism())) : 0;
+    options.inputFormat === 'csv' ? (options.parseThreads ?? Math.max(1, Math.min(3, availableParallelism()))) : 0;
   const parallelAfter = options.parallelAfterBytes ?? 4 * 1024 * 1024;
   let pool: CsvParsePool | undefined;
   let cutter: RecordCutter | undefined;
@@ -172,6 +175,7 @@ export async function scoreStream(options: ScoreStreamOptions): Promise<ScoreSum
     });
   };
   const switchToWorkers = async () => {
+    if (pool && !cutter && options.waitForWorkers) await pool.started();
     if (!pool?.ready || cutter) return;
     if (batch.rows > 0) {
       await submit(batch);
