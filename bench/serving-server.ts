@@ -52,6 +52,8 @@ export const SERVE: Record<string, ServeOptions> = {
     settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
     batching: { maxBatchSize: 64, maxQueueSize: 4096 },
   },
+  // The overload probe (bench/overload.ts): one single-threaded worker, batching off, the default queue.
+  probe: { replicas: 1, settings: { intraOpNumThreads: 1, interOpNumThreads: 1 }, batching: { maxBatchSize: 1 } },
   'rf30-nobatch': {
     replicas: 1,
     settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
