@@ -109,6 +109,8 @@ export async function overloadProbe(options: {
   log: (line: string) => void;
   /** The gateway's and the probe model's worker pids, for their CPU seconds per row. */
   pids?: { gateway: number; workers: number[] };
+  /** Asks the gateway for its event loop's delay since the last ask (bench/serving-server.ts `loop`). */
+  loopDelay?: () => Promise<{ p99Ms: number; maxMs: number }>;
 }): Promise<OverloadProbe> {
   const { url, seconds, dir, log } = options;
   const body = probeBody('probe');
@@ -122,9 +124,14 @@ export async function overloadProbe(options: {
     const cpu = { generator: 0 };
     const gateway0 = options.pids ? cpuSeconds([options.pids.gateway]) : 0;
     const workers0 = options.pids ? cpuSeconds(options.pids.workers) : 0;
+    await options.loopDelay?.();
     const result = await openLoopChild(url, body, multiple * capacity, seconds, dir, cpu);
+    const loop = await options.loopDelay?.();
     const cpuNote = options.pids
       ? `; CPU s: gateway ${(cpuSeconds([options.pids.gateway]) - gateway0).toFixed(2)}, worker ${(cpuSeconds(options.pids.workers) - workers0).toFixed(2)}, generator ${cpu.generator.toFixed(2)}`
+      : '';
+    const loopNote = loop
+      ? `; gateway event loop delay p99/max ${loop.p99Ms.toFixed(1)}/${loop.maxMs.toFixed(1)} ms`
       : '';
     const ok = result.statuses['200'] ?? 0;
     const answers = Object.values(result.statuses).reduce((a, b) => a + b, 0);
@@ -137,7 +144,7 @@ export async function overloadProbe(options: {
     const goodputOverC = ok / seconds / capacity;
     rows.push({ multiple, result, goodputOverC, clean });
     log(
-      `  ${multiple}x C: offered ${Math.round(result.sent / seconds)} req/s (${result.notSent} not sent: generator limit), goodput ${goodputOverC.toFixed(2)} C, 200 p99 ${result.ok.p99.toFixed(1)} ms, refusal p50/p99 ${result.refused.p50.toFixed(1)}/${result.refused.p99.toFixed(1)} ms, answers ${JSON.stringify(result.statuses)}, ${result.socketsOpened} sockets${result.refusalsWithoutRetryAfter ? `, ${result.refusalsWithoutRetryAfter} refusals without Retry-After` : ''}${result.connectionErrors ? `, ${result.connectionErrors} connection errors` : ''}${result.unanswered ? `, ${result.unanswered} unanswered` : ''}; ${clean ? 'every answer 200 or 429/503 with Retry-After' : 'NOT every answer 200 or 429/503 with Retry-After'}${cpuNote}`,
+      `  ${multiple}x C: offered ${Math.round(result.sent / seconds)} req/s (${result.notSent} not sent: generator limit), goodput ${goodputOverC.toFixed(2)} C, 200 p99 ${result.ok.p99.toFixed(1)} ms, refusal p50/p99 ${result.refused.p50.toFixed(1)}/${result.refused.p99.toFixed(1)} ms, answers ${JSON.stringify(result.statuses)}, ${result.socketsOpened} sockets${result.refusalsWithoutRetryAfter ? `, ${result.refusalsWithoutRetryAfter} refusals without Retry-After` : ''}${result.connectionErrors ? `, ${result.connectionErrors} connection errors` : ''}${result.unanswered ? `, ${result.unanswered} unanswered` : ''}; ${clean ? 'every answer 200 or 429/503 with Retry-After' : 'NOT every answer 200 or 429/503 with Retry-After'}${cpuNote}${loopNote}`,
     );
   }
   return { model: options.model, capacity, rows };
@@ -166,8 +173,14 @@ if (import.meta.main) {
     const [ready] = (await once(child, 'message')) as [Extract<ServerMessage, { type: 'ready' }>];
     child.send({ type: 'workers' });
     const [workers] = (await once(child, 'message')) as [Extract<ServerMessage, { type: 'workers' }>];
+    const gateway = child;
     await overloadProbe({
       pids: { gateway: ready.pid, workers: workers.workers['probe'] ?? [] },
+      loopDelay: async () => {
+        gateway.send({ type: 'loop' });
+        const [loop] = (await once(gateway, 'message')) as [Extract<ServerMessage, { type: 'loop' }>];
+        return loop;
+      },
       url: ready.url,
       model: forest ? 'sk_rf30 forest, batching off' : 'fraud, batching off',
       seconds: Number(values.seconds),

@@ -497,6 +497,11 @@ try {
     dir,
     log,
     pids: { gateway: gatewayPid, workers: probeWorkers.workers['probe'] ?? [] },
+    loopDelay: async () => {
+      gateway.child.send({ type: 'loop' });
+      const [loop] = (await once(gateway.child, 'message')) as [Extract<ServerMessage, { type: 'loop' }>];
+      return loop;
+    },
   });
   const overload4x = overload.rows.find((r) => r.multiple === 4);
 

@@ -142,6 +142,32 @@ describe('parallel CSV parsing', () => {
   });
 });
 
+test('a bad row that stops the run (--on-error fail) stops it with the workers too, naming its line', async () => {
+  const text = `id,a,b\n${rows(300)}\n300,oops,1\n${rows(300, 301)}\n`;
+  const bytes = Buffer.from(text);
+  async function* input() {
+    for (let at = 0; at < bytes.length; at += 100) yield bytes.subarray(at, at + 100);
+  }
+  await assert.rejects(
+    scoreStream({
+      input: input(),
+      inputFormat: 'csv',
+      output: { write: async () => {} },
+      outputFormat: 'csv',
+      scorer,
+      signature: { ...scorer.signature, featureNames: ['a', 'b'] },
+      batchSize: 3,
+      onBadRow: (line, reason) => {
+        throw new Error(`line ${line}: ${reason}`);
+      },
+      parseThreads: 2,
+      parallelAfterBytes: 0,
+      waitForWorkers: true,
+    }),
+    /^Error: line 302: a: 'oops' is not a number$/,
+  );
+});
+
 describe('RecordCutter', () => {
   test('cuts after the last newline outside quotes, and keeps the rest for the next slice', () => {
     const cutter = new RecordCutter();

@@ -47,9 +47,8 @@ export interface ScoreStreamOptions {
   afterChunk?: () => Promise<void>;
   signal?: AbortSignal;
   /**
-   * CSV: worker threads that parse slices of the input while this thread scores and writes (default: one fewer
-   * than the machine's cores, at least 1 and at most 3, so the threads match the cores; 0 parses on this thread).
-   * Output, bad rows and line numbers are the same either way.
+   * CSV: worker threads that parse slices of the input while this thread scores and writes (default: one fewer than
+   * the cores, 1 to 3, so the threads match the cores; 0 parses on this thread). Output, bad rows and line numbers are the same either way.
    */
   parseThreads?: number;
   /** CSV: bytes parsed on this thread before the workers start (default 4 MiB), so small inputs never start one. */
@@ -154,7 +153,7 @@ export async function scoreStream(options: ScoreStreamOptions): Promise<ScoreSum
   // CSV on several cores: once the header is read and enough input seen, slices go to parse workers; their replies
   // are taken in input order, with line numbers counted on from where this thread stopped.
   const threads =
-    options.inputFormat === 'csv' ? (options.parseThreads ?? Math.max(1, Math.min(3, availableParallelism()))) : 0;
+    options.inputFormat === 'csv' ? (options.parseThreads ?? Math.max(1, Math.min(3, availableParallelism() - 1))) : 0;
   const parallelAfter = options.parallelAfterBytes ?? 4 * 1024 * 1024;
   let pool: CsvParsePool | undefined;
   let cutter: RecordCutter | undefined;
@@ -162,6 +161,11 @@ export async function scoreStream(options: ScoreStreamOptions): Promise<ScoreSum
   /** Line the next slice starts on. */
   let line = 1;
   const slices: Promise<ParseReply>[] = [];
+  const sendSlice = (slice: Uint8Array, last: boolean) => {
+    const reply = (pool as CsvParsePool).parse(slice, last, spareFeatures.splice(0));
+    reply.catch(() => {}); // observed in order by takeSlice; avoids an unhandled rejection if a worker dies
+    slices.push(reply);
+  };
 
   const startWorkers = () => {
     const plan = (parser as CsvBatchParser).plan;
@@ -222,7 +226,7 @@ export async function scoreStream(options: ScoreStreamOptions): Promise<ScoreSum
       bytes += buffer.length;
       if (cutter && pool) {
         const slice = cutter.push(buffer);
-        if (slice) slices.push(pool.parse(slice, false, spareFeatures.splice(0)));
+        if (slice) sendSlice(slice, false);
         while (cutter && slices.length >= 2 * pool.threads) await takeSlice();
         if (cutter && cutter.pending > MAX_UNCUT_BYTES) {
           while (cutter && slices.length > 0) await takeSlice();
@@ -238,7 +242,7 @@ export async function scoreStream(options: ScoreStreamOptions): Promise<ScoreSum
       options.onProgress?.(rows, bytes);
     }
     if (cutter && pool) {
-      slices.push(pool.parse(cutter.takeRest(), true));
+      sendSlice(cutter.takeRest(), true);
       while (cutter && slices.length > 0) await takeSlice();
     }
     if (!cutter) {
