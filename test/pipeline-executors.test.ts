@@ -6,11 +6,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { FakeKubeServer } from '../src/backends/kubernetes/fake-kube-server.ts';
 import { openKubeApi } from '../src/backends/kubernetes/kube-api.ts';
-import { ManifestValidator } from '../src/backends/schema-validation.ts';
+import { type KubeObject, ManifestValidator } from '../src/backends/schema-validation.ts';
 import { ModelportError } from '../src/core/errors.ts';
 import { executorConformance } from '../src/pipelines/executors/executor.conformance.ts';
 import { KubernetesExecutor, renderStepJob } from '../src/pipelines/executors/kubernetes-executor.ts';
 import { LocalExecutor } from '../src/pipelines/executors/local-executor.ts';
+import { S3StepStaging } from '../src/pipelines/executors/s3-staging.ts';
+import { startS3rver } from '../src/store/artifacts/s3rver.fixture.ts';
 
 executorConformance({
   name: 'local',
@@ -25,25 +27,40 @@ executorConformance({
     const kubeconfig = join(dir, 'kubeconfig');
     await writeFile(kubeconfig, cluster.kubeconfig('pipelines'));
     const validator = new ManifestValidator();
+    const s3 = await startS3rver();
+    const staging = new S3StepStaging({
+      endpoint: s3.endpoint,
+      credentials: s3.credentials,
+      bucket: s3.bucket,
+      prefix: 'pipeline-staging',
+    });
     const executor = new KubernetesExecutor({
       api: () => openKubeApi({ kubeconfig }),
-      validate: (object) => validator.validateKubernetes(object),
+      validate: (object) => {
+        validator.validateKubernetes(object);
+        jobs.push(object);
+      },
       namespace: 'pipelines',
       pollMs: 50,
+      staging,
     });
     return {
       executor,
       close: async () => {
+        await executor.close();
         await cluster.close();
+        // Every staged object was removed once its step ended.
+        const left = await s3.raw.listObjectsV2({ Bucket: s3.bucket, Prefix: 'pipeline-staging/' });
+        assert.deepEqual(left.Contents ?? [], []);
+        await s3.stop();
         await rm(dir, { recursive: true, force: true });
       },
     };
   },
-  skip: {
-    outputs:
-      "a Job's folders are paths in its container (/workspace/output); staging outputs back through S3 is not implemented yet",
-  },
 });
+
+/** Jobs the Kubernetes harness rendered (each validated against the official schema before it was sent). */
+const jobs: KubeObject[] = [];
 
 const LAUNCH = {
   id: 'abc12345-train-1',
@@ -86,4 +103,33 @@ test('a Job the schema refuses is never sent, and the error names the field', ()
     () => new ManifestValidator().validateKubernetes(job),
     (error: unknown) => error instanceof ModelportError && error.field === 'spec.backoffLimit',
   );
+});
+
+test('a staged Job fetches with an init container, runs the step, and uploads with a sidecar, all through presigned URLs', () => {
+  // Filled by the Kubernetes conformance run above: what was sent to the cluster, after schema validation.
+  assert.ok(jobs.length > 0);
+  const spec = jobs[0]!['spec'] as {
+    template: {
+      spec: {
+        initContainers: { name: string; env: { name: string; value: string }[] }[];
+        containers: { name: string; env: { name: string; value: string }[]; volumeMounts: unknown[] }[];
+        volumes: unknown[];
+      };
+    };
+  };
+  const pod = spec.template.spec;
+  assert.deepEqual(
+    pod.initContainers.map((c) => c.name),
+    ['fetch'],
+  );
+  assert.deepEqual(
+    pod.containers.map((c) => c.name),
+    ['step', 'upload'],
+  );
+  assert.deepEqual(pod.volumes, [{ name: 'workspace', emptyDir: {} }]);
+  const urls = [...pod.initContainers[0]!.env, ...pod.containers[1]!.env].map((e) => e.value);
+  assert.equal(urls.length, 3);
+  for (const url of urls) assert.match(url, /X-Amz-Signature=[0-9a-f]{64}/);
+  // The pod gets no secret key, only URLs signed for one object and one method each.
+  assert.ok(urls[0]!.includes('x-id=GetObject') && urls[2]!.includes('x-id=PutObject'));
 });

@@ -15,6 +15,7 @@ export {
   renderStepJob,
 } from './executors/kubernetes-executor.ts';
 export { LocalExecutor, type LocalExecutorOptions } from './executors/local-executor.ts';
+export { S3StepStaging, type S3StepStagingOptions, type StepStaging } from './executors/s3-staging.ts';
 export { type ApplyInput, PipelineService, type PipelineServiceDeps } from './pipeline-service.ts';
 export { CONSUMER, RunEngine, type RunEngineOptions } from './run-engine.ts';
 export {

@@ -47,7 +47,14 @@ import type { Logger } from '../logging/index.ts';
 import { MetricsRegistry } from '../metrics/index.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
 import { DeploymentMetricsSampler } from '../observability/index.ts';
-import { BuiltinSteps, KubernetesExecutor, LocalExecutor, PipelineService, RunEngine } from '../pipelines/index.ts';
+import {
+  BuiltinSteps,
+  KubernetesExecutor,
+  LocalExecutor,
+  PipelineService,
+  RunEngine,
+  S3StepStaging,
+} from '../pipelines/index.ts';
 import { ModelRegistry, modelInspector } from '../registry/index.ts';
 import { InProcessScorer } from '../scoring/index.ts';
 import { keyRotator, loadSecretKey, SecretStore, secretKeyInUse } from '../secrets/index.ts';
@@ -61,7 +68,7 @@ import {
   startGrpcServer,
   stopGrpcServer,
 } from '../serving/index.ts';
-import { openArtifactStore, openMetadataStore } from '../store/index.ts';
+import { openArtifactStore, openMetadataStore, parseS3Url } from '../store/index.ts';
 import { createConsoleHandler } from './console-handler.ts';
 import { seedExample } from './example.ts';
 
@@ -369,6 +376,14 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
               validate: (object) => validator.validateKubernetes(object),
               namespace: config.kubernetes.namespace,
               imagePullSecrets: config.kubernetes.imagePullSecrets,
+              // Steps' folders travel through the artifact bucket (presigned URLs) when it is S3.
+              staging: s3Artifacts
+                ? new S3StepStaging({
+                    ...s3Connection(config.s3),
+                    bucket: parseS3Url(s3Artifacts).bucket,
+                    prefix: `${parseS3Url(s3Artifacts).prefix}/pipeline-staging`,
+                  })
+                : undefined,
             })
           : undefined,
       },

@@ -6,6 +6,7 @@ export {
   FolderArtifactStore,
   hashFile,
   openArtifactStore,
+  parseS3Url,
   type S3ConnectionOptions,
   type SpooledFile,
   spoolToFile,

@@ -6,15 +6,20 @@
  * ImagePullBackOff when a container image contains `cannot-pull`. `kubeconfig()` points a client at it.
  *
  * batch/v1 Jobs run for real, without an image: the Job controller of this fake creates one Pod and runs its
- * container's `command` as a local process group (with the container's env), so the pipeline executor's
- * conformance cases (exit codes, logs, deadlines, delete-to-cancel) hold on it as on the local executor. Pod logs
- * are served at `/api/v1/namespaces/<ns>/pods/<pod>/log`; `activeDeadlineSeconds` kills the process and fails the
- * Job with reason DeadlineExceeded; deleting the Job kills its process group and deletes its Pod.
+ * init containers, then its containers, each `command` as a local process group (with the container's env; an
+ * emptyDir volume is a temp folder its mount path is rewritten to), so the pipeline executor's conformance cases
+ * (exit codes, logs, deadlines, delete-to-cancel, outputs through S3) hold on it as on the local executor. Pod logs
+ * are served per container at `/api/v1/namespaces/<ns>/pods/<pod>/log?container=`; `activeDeadlineSeconds` kills
+ * the processes and fails the Job with reason DeadlineExceeded; deleting the Job kills them and deletes its Pod.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { KubeObject } from '../schema-validation.ts';
 
@@ -35,9 +40,15 @@ const RESOURCES: Resource[] = [
 ];
 
 interface RunningPod {
-  child: ChildProcess | undefined;
-  log: Buffer[];
+  children: Set<ChildProcess>;
+  /** By container name (init containers included). */
+  logs: Map<string, Buffer[]>;
+  /** The names of the regular containers, for the log API's "a container name must be specified". */
+  containers: string[];
   deadline: NodeJS.Timeout | undefined;
+  /** emptyDir volumes: name -> temp folder. */
+  volumes: Map<string, string> | undefined;
+  stopped: boolean;
 }
 
 const SERVING = new Set(['InferenceService', 'Service']);
@@ -141,7 +152,18 @@ export class FakeKubeServer {
     if (resource.kind === 'Pod' && name && parts[at + 4] === 'log' && req.method === 'GET') {
       const pod = this.#pods.get(`${namespace}/${name}`);
       if (!pod) return send(res, 404, status(404, `pods "${name}" not found`));
-      const body = Buffer.concat(pod.log);
+      const container = url.searchParams.get('container') ?? (pod.containers.length === 1 ? pod.containers[0] : '');
+      if (!container) {
+        const choices = pod.containers.join(' ');
+        return send(
+          res,
+          400,
+          status(400, `a container name must be specified for pod ${name}, choose one of: [${choices}]`),
+        );
+      }
+      const log = pod.logs.get(container);
+      if (!log) return send(res, 400, status(400, `container ${container} is not valid for pod ${name}`));
+      const body = Buffer.concat(log);
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
       res.end(body);
       return;
@@ -208,14 +230,32 @@ export class FakeKubeServer {
     return send(res, 405, status(405, 'method not allowed'));
   }
 
-  /** The Job controller: one Pod whose container command runs as a local process group. */
+  /**
+   * The Job controller and the kubelet: one Pod; its init containers run one after another, then its containers
+   * together, each as a local process group. An emptyDir volume is a temp folder, and a container sees it by its
+   * mount path being rewritten to that folder in its command, environment and working directory (no image, no
+   * mount namespace: the commands run on this machine, with its sh, curl and tar).
+   */
   #startJob(job: Stored['object']): void {
     const namespace = job.metadata.namespace ?? 'default';
+    type Container = {
+      name: string;
+      command?: string[];
+      env?: { name: string; value?: string }[];
+      workingDir?: string;
+      volumeMounts?: { name: string; mountPath: string }[];
+    };
     const spec = job.spec as {
       activeDeadlineSeconds?: number;
-      template: { spec: { containers: { command?: string[]; env?: { name: string; value?: string }[] }[] } };
+      template: {
+        spec: {
+          initContainers?: Container[];
+          containers: Container[];
+          volumes?: { name: string; emptyDir?: object }[];
+        };
+      };
     };
-    const container = spec.template.spec.containers[0]!;
+    const podSpec = spec.template.spec;
     const podName = `${job.metadata.name}-${Math.random().toString(36).slice(2, 7)}`;
     const pod: Stored['object'] = {
       apiVersion: 'v1',
@@ -225,18 +265,15 @@ export class FakeKubeServer {
     };
     this.#objects.set(`v1 Pod ${namespace}/${podName}`, { object: pod, reads: 0 });
     job.status = { active: 1, startTime: new Date().toISOString() };
-    const running: RunningPod = { child: undefined, log: [], deadline: undefined };
+    const running: RunningPod = {
+      children: new Set(),
+      logs: new Map(),
+      containers: podSpec.containers.map((c) => c.name),
+      deadline: undefined,
+      volumes: undefined,
+      stopped: false,
+    };
     this.#pods.set(`${namespace}/${podName}`, running);
-    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? '']));
-    const [file, ...args] = container.command ?? ['/bin/true'];
-    const child = spawn(file!, args, {
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    running.child = child;
-    child.stdout!.on('data', (c: Buffer) => running.log.push(c));
-    child.stderr!.on('data', (c: Buffer) => running.log.push(c));
     let deadlineExceeded = false;
     if (spec.activeDeadlineSeconds !== undefined) {
       running.deadline = setTimeout(() => {
@@ -244,39 +281,79 @@ export class FakeKubeServer {
         this.#kill(running);
       }, spec.activeDeadlineSeconds * 1000);
     }
-    child.once('close', (code, signal) => {
+    const runContainer = async (container: Container): Promise<number> => {
+      const log: Buffer[] = [];
+      running.logs.set(container.name, log);
+      if (running.stopped) return 137;
+      const mounts = (container.volumeMounts ?? []).map((m) => [m.mountPath, running.volumes?.get(m.name)] as const);
+      const mapped = (value: string) =>
+        mounts.reduce((v, [path, host]) => (host === undefined ? v : v.split(path).join(host)), value);
+      const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, mapped(e.value ?? '')]));
+      const [file, ...args] = (container.command ?? ['/bin/true']).map(mapped);
+      const cwd = container.workingDir ? mapped(container.workingDir) : undefined;
+      const child = spawn(file!, args, {
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
+        ...(cwd !== undefined && existsSync(cwd) ? { cwd } : {}),
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      running.children.add(child);
+      child.stdout!.on('data', (c: Buffer) => log.push(c));
+      child.stderr!.on('data', (c: Buffer) => log.push(c));
+      const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+      running.children.delete(child);
+      return code ?? (signal ? 137 : 1);
+    };
+    const terminated = (name: string, exitCode: number) => ({
+      name,
+      state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error' } },
+    });
+    void (async () => {
+      const volumes = new Map<string, string>();
+      for (const v of podSpec.volumes ?? []) {
+        if (v.emptyDir) volumes.set(v.name, await mkdtemp(join(tmpdir(), `fake-kube-${v.name}-`)));
+      }
+      running.volumes = volumes;
+      const initStatuses = [];
+      let initFailed = false;
+      for (const c of podSpec.initContainers ?? []) {
+        const exitCode = await runContainer(c);
+        initStatuses.push(terminated(c.name, exitCode));
+        if (exitCode !== 0) {
+          initFailed = true;
+          break;
+        }
+      }
+      const exits = initFailed ? [] : await Promise.all(podSpec.containers.map(runContainer));
       if (running.deadline) clearTimeout(running.deadline);
-      running.child = undefined;
-      const exitCode = code ?? (signal ? 137 : 1);
+      const ok = !initFailed && exits.every((code) => code === 0);
       pod.status = {
-        phase: exitCode === 0 ? 'Succeeded' : 'Failed',
-        containerStatuses: [
-          { name: 'step', state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error' } } },
-        ],
+        phase: ok ? 'Succeeded' : 'Failed',
+        ...(initStatuses.length > 0 ? { initContainerStatuses: initStatuses } : {}),
+        containerStatuses: exits.map((code, i) => terminated(podSpec.containers[i]!.name, code)),
       };
       const now = new Date().toISOString();
-      job.status =
-        exitCode === 0
-          ? { succeeded: 1, completionTime: now, conditions: [{ type: 'Complete', status: 'True' }] }
-          : {
-              failed: 1,
-              conditions: [
-                deadlineExceeded
-                  ? {
-                      type: 'Failed',
-                      status: 'True',
-                      reason: 'DeadlineExceeded',
-                      message: 'Job was active longer than specified deadline',
-                    }
-                  : {
-                      type: 'Failed',
-                      status: 'True',
-                      reason: 'BackoffLimitExceeded',
-                      message: 'Job has reached the specified backoff limit',
-                    },
-              ],
-            };
-    });
+      job.status = ok
+        ? { succeeded: 1, completionTime: now, conditions: [{ type: 'Complete', status: 'True' }] }
+        : {
+            failed: 1,
+            conditions: [
+              deadlineExceeded
+                ? {
+                    type: 'Failed',
+                    status: 'True',
+                    reason: 'DeadlineExceeded',
+                    message: 'Job was active longer than specified deadline',
+                  }
+                : {
+                    type: 'Failed',
+                    status: 'True',
+                    reason: 'BackoffLimitExceeded',
+                    message: 'Job has reached the specified backoff limit',
+                  },
+            ],
+          };
+    })();
   }
 
   #deleteJobPods(namespace: string, job: string): void {
@@ -289,11 +366,15 @@ export class FakeKubeServer {
   }
 
   #kill(pod: RunningPod): void {
+    pod.stopped = true;
     if (pod.deadline) clearTimeout(pod.deadline);
-    if (pod.child?.pid === undefined) return;
-    try {
-      process.kill(-pod.child.pid, 'SIGKILL');
-    } catch {}
+    for (const child of pod.children) {
+      if (child.pid === undefined) continue;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {}
+    }
+    for (const folder of pod.volumes?.values() ?? []) void rm(folder, { recursive: true, force: true });
   }
 
   /** The controller's work, advanced by reads instead of time. */

@@ -24,8 +24,11 @@ export interface KubeApi {
   list(apiVersion: string, kind: string, namespace: string, labelSelector: string): Promise<KubeObject[]>;
   /** Deletes; an object already gone is not an error. */
   delete(ref: KubeRef): Promise<void>;
-  /** The log of a pod's (first) container, as text (pipeline steps run as Jobs read their pods' logs). */
-  podLog?(namespace: string, pod: string): Promise<string>;
+  /**
+   * A pod's log as text (pipeline steps run as Jobs read their pods' logs); `container` names one of several (the
+   * API server requires it when the pod has more than one).
+   */
+  podLog?(namespace: string, pod: string, container?: string): Promise<string>;
 }
 
 export interface KubeApiOptions {
@@ -82,7 +85,8 @@ export async function openKubeApi(options: KubeApiOptions = {}): Promise<KubeApi
       );
       return list.items.map((item) => ({ apiVersion, kind, ...item }) as KubeObject);
     },
-    podLog: async (namespace, pod) => String(await core.readNamespacedPodLog({ name: pod, namespace })),
+    podLog: async (namespace, pod, container) =>
+      String(await core.readNamespacedPodLog({ name: pod, namespace, ...(container ? { container } : {}) })),
     delete: async (ref) => {
       try {
         await client.delete(header(ref), undefined, undefined, undefined, undefined, 'Foreground');

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -44,10 +44,17 @@ export function executorConformance(harness: ExecutorHarness): void {
       await rm(dir, { recursive: true, force: true });
     });
 
-    const launch = async (command: string, overrides: Partial<StepLaunch> = {}) => {
+    const launch = async (
+      command: string,
+      {
+        prepare,
+        ...overrides
+      }: Partial<StepLaunch> & { prepare?: (folders: StepLaunch['folders']) => Promise<void> } = {},
+    ) => {
       const id = `conf${++n}`;
       const folders = { input: join(dir, id, 'in'), work: join(dir, id, 'work'), output: join(dir, id, 'out') };
       for (const f of Object.values(folders)) await mkdir(f, { recursive: true });
+      await prepare?.(folders);
       const log: Buffer[] = [];
       const execution = executor.start({
         id,
@@ -55,7 +62,11 @@ export function executorConformance(harness: ExecutorHarness): void {
         run: `run-${id}`,
         step: 'step',
         command,
-        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', MODELPORT_OUTPUT: folders.output },
+        env: {
+          PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+          MODELPORT_INPUT: folders.input,
+          MODELPORT_OUTPUT: folders.output,
+        },
         image: 'busybox:1.36',
         timeoutMs: 30_000,
         folders,
@@ -115,6 +126,24 @@ export function executorConformance(harness: ExecutorHarness): void {
       const { execution, folders } = await launch('echo 42 > "$MODELPORT_OUTPUT/answer.txt"');
       assert.equal((await execution.done).exitCode, 0);
       assert.equal(await readFile(join(folders.output, 'answer.txt'), 'utf8'), '42\n');
+    });
+
+    test('the command runs in the code folder and reads the commit files from $MODELPORT_INPUT', {
+      skip: harness.skip?.outputs,
+    }, async () => {
+      const { execution, folders, log } = await launch(
+        'mkdir -p "$MODELPORT_OUTPUT/nested" && cat "$MODELPORT_INPUT/data/rows.csv" code.txt > "$MODELPORT_OUTPUT/nested/both.txt"',
+        {
+          prepare: async (f) => {
+            await mkdir(join(f.input, 'data'), { recursive: true });
+            await writeFile(join(f.input, 'data', 'rows.csv'), 'a,b\n1,2\n');
+            await writeFile(join(f.work, 'code.txt'), 'from the code\n');
+          },
+        },
+      );
+      const exit = await execution.done;
+      assert.equal(exit.exitCode, 0, log());
+      assert.equal(await readFile(join(folders.output, 'nested', 'both.txt'), 'utf8'), 'a,b\n1,2\nfrom the code\n');
     });
   });
 }
