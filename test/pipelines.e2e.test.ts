@@ -341,6 +341,47 @@ for (const kind of STORE_KINDS) {
       assert.match(text, /rate=0\.05/);
     });
 
+    test("a step's secrets never reach its stored or streamed log, whole, split across writes, or base64", async () => {
+      const canary = `canary-${Math.random().toString(36).slice(2)}-value`;
+      await mp.setSecret('PIPELINE_CANARY', canary);
+      await mp.applyPipeline({
+        spec: {
+          name: 'leaky',
+          secrets: [{ env: 'TOKEN', secret: 'PIPELINE_CANARY' }],
+          steps: [
+            {
+              name: 'leak',
+              // Whole, in two writes with a pause between (two chunks), base64, and a failing last line.
+              run: [
+                'echo "plain: $TOKEN"',
+                'half=$(printf %s "$TOKEN" | cut -c1-10); rest=$(printf %s "$TOKEN" | cut -c11-)',
+                'printf "split: %s" "$half"; sleep 0.3; printf "%s\\n" "$rest"',
+                'echo "b64: $(printf %s "$TOKEN" | base64 -w0)"',
+                'echo "length ${#TOKEN}"',
+                'echo "last: $TOKEN" >&2; exit 4',
+              ].join('; '),
+            },
+          ],
+        },
+      });
+      const started = await mp.triggerPipeline('leaky');
+      let live = '';
+      for await (const e of mp.runLogs(started.id, { follow: true })) if (e.event === 'log') live += e.text;
+      const run = await ended(mp, started.id);
+      let stored = '';
+      for await (const e of mp.runLogs(run.id)) if (e.event === 'log') stored += e.text;
+      const forms = [canary, Buffer.from(canary).toString('base64'), canary.slice(0, 10), canary.slice(10)];
+      for (const text of [live, stored, run.steps[0]!.reason ?? '', run.reason ?? '']) {
+        for (const form of forms) assert.ok(!text.includes(form), `a form of the secret leaked: ${text}`);
+      }
+      assert.match(stored, /plain: \*\*\*\n/);
+      assert.match(stored, /split: \*\*\*\n/);
+      assert.match(stored, /b64: \*\*\*\n/);
+      assert.match(stored, new RegExp(`length ${canary.length}`), 'the rest of the log is untouched');
+      assert.match(run.steps[0]!.reason ?? '', /exited with code 4: last: \*\*\*/);
+      await mp.deletePipeline('leaky');
+    });
+
     test('a schedule starts runs on its cron ticks', async () => {
       await mp.applyPipeline({
         spec: { name: 'ticking', trigger: { schedule: { cron: '* * * * * *' } }, steps: [{ name: 'a', run: 'true' }] },

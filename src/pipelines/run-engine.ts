@@ -737,6 +737,8 @@ export class RunEngine {
       ...secretNames.map((s) => s.secret),
       ...(step.spec.notify?.webhook.urlSecret ? [step.spec.notify.webhook.urlSecret] : []),
     ]);
+    // Whatever the step prints, its secrets never reach the stored or streamed log.
+    log.redact(Object.values(secretValues));
     const input = join(run.dir, 'input');
     if (run.commit) await this.#checkout(run.project, run.commit, input);
     else await mkdir(input, { recursive: true });
@@ -800,6 +802,7 @@ export class RunEngine {
       active.executions.set(step.spec.name, execution);
       if (active.abort.signal.aborted) execution.cancel();
       const exit = await execution.done;
+      log.flush();
       active.executions.delete(step.spec.name);
       await rm(work, { recursive: true, force: true });
       // Read-only by mode; a process running as root ignores modes, so the files are also checked afterwards.
