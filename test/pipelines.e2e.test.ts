@@ -341,6 +341,36 @@ for (const kind of STORE_KINDS) {
       assert.match(text, /rate=0\.05/);
     });
 
+    test("a gate reads the commit's profile: rows and per-column nulls, waited for while pending", async () => {
+      await mp.applyPipeline({
+        spec: {
+          name: 'profiled',
+          trigger: { data: { repo: 'events', branch: 'main', glob: 'scores.csv' } },
+          steps: [
+            {
+              name: 'complete',
+              gate: 'data.profile["scores.csv"].rows >= 3 && data.profile["scores.csv"].columns.score.nulls == 0',
+            },
+          ],
+        },
+      });
+      const good = await commit('scores.csv', 'id,score\n1,0.5\n2,0.7\n3,0.9\n');
+      const bad = await commit('scores.csv', 'id,score\n1,0.5\n2,\n3,\n');
+      const runs = await until('two runs', async () => {
+        const list = await mp.listRuns({ pipeline: 'profiled' });
+        return list.length >= 2 ? list : undefined;
+      });
+      const byCommit = new Map<string, string>();
+      for (const r of runs) if (r.trigger.kind === 'data') byCommit.set(r.trigger.commit, r.id);
+      const passed = await ended(mp, byCommit.get(good.commit.id)!);
+      const blocked = await ended(mp, byCommit.get(bad.commit.id)!);
+      assert.equal(passed.state, 'Succeeded', JSON.stringify(passed.steps[0]));
+      assert.match(passed.steps[0]!.result?.policy?.explanation ?? '', /data\.profile\["scores\.csv"\]\.rows = 3/);
+      assert.equal(blocked.state, 'Blocked');
+      assert.match(blocked.reason ?? '', /data\.profile\["scores\.csv"\]\.columns\.score\.nulls = 2/);
+      await mp.deletePipeline('profiled');
+    });
+
     test("a step's secrets never reach its stored or streamed log, whole, split across writes, or base64", async () => {
       const canary = `canary-${Math.random().toString(36).slice(2)}-value`;
       await mp.setSecret('PIPELINE_CANARY', canary);

@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { ModelportError, parseDuration, parseModelRef } from '../core/index.ts';
-import type { DataCommit } from '../data/index.ts';
+import type { DataCommit, FileProfile } from '../data/index.ts';
 import type { Deployment } from '../deployments/index.ts';
 import { compilePolicy, type PolicyResult } from '../policy/index.ts';
 import type { ModelVersion, RegisterVersionInput } from '../registry/index.ts';
@@ -67,6 +67,10 @@ export interface BuiltinStepDeps {
   post(url: string, body: string, signal: AbortSignal): Promise<{ status: number }>;
   /** Waits `ms` unless `signal` aborts first (tests can shorten it). */
   sleep?(ms: number, signal: AbortSignal): Promise<void>;
+  /** The profiles of a commit's tabular files (`data.profile` in gates); pending ones are waited for. */
+  profiles?(project: string, repo: string, commit: string): Promise<FileProfile[]>;
+  /** How long a gate waits for pending profiles (default 60 s). */
+  profileWaitMs?: number;
 }
 
 const failed = (reason: string): StepOutcome => ({ state: 'Failed', reason });
@@ -178,6 +182,9 @@ export class BuiltinSteps {
           author: c.author,
           files: c.files,
           size: c.size,
+          ...(policy.reads.some((r) => r.path.startsWith('data.profile'))
+            ? { profile: await this.#profiles(ctx, c) }
+            : {}),
         }
       : {};
     const result = policy.evaluate({ metrics: ctx.metrics, baseline: await this.#baseline(ctx), data, model });
@@ -187,6 +194,46 @@ export class BuiltinSteps {
       reason: result.passed ? null : result.explanation,
       result: { policy: policyResult(result) },
     };
+  }
+
+  /**
+   * `data.profile`: per tabular file of the commit, its rows and per column type, nulls, distinct, min, max, mean
+   * and stddev. Profiles are computed in the background after a commit: pending ones are waited for (bounded).
+   */
+  async #profiles(ctx: StepContext, commit: DataCommit): Promise<Record<string, unknown>> {
+    const read = this.#deps.profiles;
+    if (!read) return {};
+    const deadline = Date.now() + (this.#deps.profileWaitMs ?? 60_000);
+    let profiles = await read(ctx.project, commit.repo, commit.id);
+    while (profiles.some((p) => p.state === 'pending') && Date.now() < deadline && !ctx.signal.aborted) {
+      await (this.#deps.sleep ?? abortableSleep)(250, ctx.signal).catch(() => {});
+      profiles = await read(ctx.project, commit.repo, commit.id);
+    }
+    const out: Record<string, unknown> = {};
+    for (const p of profiles) {
+      if (p.state !== 'ready' || !p.profile) {
+        ctx.log(`gate: no profile of ${p.path} (${p.state}${p.error ? `: ${p.error}` : ''})`);
+        continue;
+      }
+      out[p.path] = {
+        rows: p.profile.rows,
+        columns: Object.fromEntries(
+          p.profile.columns.map((col) => [
+            col.name,
+            {
+              type: col.type,
+              nulls: col.nulls,
+              distinct: col.distinct,
+              min: col.min,
+              max: col.max,
+              mean: col.mean,
+              stddev: col.stddev,
+            },
+          ]),
+        ),
+      };
+    }
+    return out;
   }
 
   async #register(ctx: StepContext, r: NonNullable<CompiledStep['spec']['register']>): Promise<StepOutcome> {

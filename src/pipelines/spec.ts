@@ -176,7 +176,12 @@ export interface CompiledPipeline {
 export const GATE_VARIABLES: readonly PolicyVariable[] = [
   { name: 'metrics', type: 'map<string, double>', description: "the candidate's metrics (the steps before, merged)" },
   { name: 'baseline', type: 'map<string, double>', description: 'the metrics of the version now serving' },
-  { name: 'data', type: 'map', description: 'the triggering commit: repo, branch, commit, message, files, size' },
+  {
+    name: 'data',
+    type: 'map',
+    description:
+      'the triggering commit: repo, branch, commit, message, author, files, size, and profile (per tabular file: rows, columns.<name>.{type, nulls, distinct, min, max, mean, stddev})',
+  },
   { name: 'model', type: 'map', description: 'the candidate model file: file, size, sha256, format' },
 ];
 

@@ -63,30 +63,44 @@ interface AstNode {
 const isNode = (value: unknown): value is AstNode =>
   typeof value === 'object' && value !== null && 'op' in value && 'pos' in value;
 
-/** `metrics.auc`, `metrics["auc"]`: the path of a select chain rooted at a variable, else undefined. */
-function selectPath(node: AstNode): string | undefined {
-  if (node.op === 'id' && typeof node.args === 'string') return node.args;
+/** `metrics.auc`, `metrics["auc"]`: the segments of a select chain rooted at a variable, else undefined. */
+function selectPath(node: AstNode): string[] | undefined {
+  if (node.op === 'id' && typeof node.args === 'string') return [node.args];
   if ((node.op === '.' || node.op === '.?') && Array.isArray(node.args) && isNode(node.args[0])) {
     const base = selectPath(node.args[0]);
-    return base === undefined || typeof node.args[1] !== 'string' ? undefined : `${base}.${node.args[1]}`;
+    return base === undefined || typeof node.args[1] !== 'string' ? undefined : [...base, node.args[1]];
   }
   if (node.op === '[]' && Array.isArray(node.args) && isNode(node.args[0]) && isNode(node.args[1])) {
     const key = node.args[1];
     const base = selectPath(node.args[0]);
-    if (base !== undefined && key.op === 'value' && typeof key.args === 'string') return `${base}.${key.args}`;
+    if (base !== undefined && key.op === 'value' && typeof key.args === 'string') return [...base, key.args];
   }
   return undefined;
 }
 
-function collectReads(node: unknown, out: PolicyRead[], names: ReadonlySet<string>): void {
+/** Segments as written in CEL: `data.profile["rows.csv"].rows`. */
+function showPath(segments: readonly string[]): string {
+  return segments
+    .map((part, i) =>
+      i === 0 ? part : /^[A-Za-z_][A-Za-z0-9_]*$/.test(part) ? `.${part}` : `[${JSON.stringify(part)}]`,
+    )
+    .join('');
+}
+
+interface Read extends PolicyRead {
+  segments: string[];
+}
+
+function collectReads(node: unknown, out: Read[], names: ReadonlySet<string>): void {
   if (Array.isArray(node)) {
     for (const child of node) collectReads(child, out, names);
     return;
   }
   if (!isNode(node)) return;
-  const path = selectPath(node);
-  if (path !== undefined && names.has(path.split('.')[0]!)) {
-    if (!out.some((r) => r.path === path)) out.push({ path, column: node.start + 1 });
+  const segments = selectPath(node);
+  if (segments !== undefined && names.has(segments[0]!)) {
+    const path = showPath(segments);
+    if (!out.some((r) => r.path === path)) out.push({ path, segments, column: node.start + 1 });
     return;
   }
   collectReads(node.args, out, names);
@@ -97,9 +111,9 @@ function conjuncts(node: AstNode): AstNode[] {
   return [node];
 }
 
-function lookup(context: Record<string, unknown>, path: string): unknown {
+function lookup(context: Record<string, unknown>, segments: readonly string[]): unknown {
   let value: unknown = context;
-  for (const part of path.split('.')) {
+  for (const part of segments) {
     if (value instanceof Map) value = value.get(part);
     else if (typeof value === 'object' && value !== null && Object.hasOwn(value, part))
       value = (value as Record<string, unknown>)[part];
@@ -163,7 +177,7 @@ export function compilePolicy(expression: string, variables: readonly PolicyVari
   }
   const ast = evaluate.ast as unknown as AstNode;
   const names = new Set(variables.map((v) => v.name));
-  const reads: PolicyRead[] = [];
+  const reads: Read[] = [];
   collectReads(ast, reads, names);
   const clauses = conjuncts(ast).map((node) => ({
     text: expression.slice(node.start, node.end).trim(),
@@ -172,9 +186,9 @@ export function compilePolicy(expression: string, variables: readonly PolicyVari
 
   return Object.freeze({
     expression,
-    reads,
+    reads: reads.map(({ path, column }) => ({ path, column })),
     evaluate(context: Record<string, unknown>): PolicyResult {
-      const values = reads.map((r) => ({ path: r.path, value: lookup(context, r.path) }));
+      const values = reads.map((r) => ({ path: r.path, segments: r.segments, value: lookup(context, r.segments) }));
       let passed = false;
       let error: string | null = null;
       try {
@@ -201,15 +215,20 @@ export function compilePolicy(expression: string, variables: readonly PolicyVari
         ? `passed: ${expression}${readText}`
         : `failed: ${(failed.length > 0 ? failed : [expression])
             .map((clause) => {
-              const used = values.filter(
-                (v) => clause.includes(v.path.split('.').at(-1)!) && clause.includes(v.path.split('.')[0]!),
-              );
+              const used = values.filter((v) => clause.includes(v.segments.at(-1)!) && clause.includes(v.segments[0]!));
               return used.length > 0
                 ? `${clause} (${used.map((v) => `${v.path} = ${describeValue(v.value)}`).join(', ')})`
                 : clause;
             })
             .join(' and ')}${error ? ` [${error}]` : ''}${readText}`;
-      return { passed, expression, values, failed, error, explanation };
+      return {
+        passed,
+        expression,
+        values: values.map(({ path, value }) => ({ path, value })),
+        failed,
+        error,
+        explanation,
+      };
     },
   });
 }

@@ -363,6 +363,17 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         await response.arrayBuffer().catch(() => undefined);
         return { status: response.status };
       },
+      profiles: async (project, repo, commit) => {
+        const { entries } = await data.tree(project, repo, commit, '', true);
+        const out = [];
+        for (const entry of entries) {
+          if (entry.type !== 'file') continue;
+          // Files that are not tabular have no profile (refused as invalid_request).
+          const profile = await data.profile(project, repo, commit, entry.path).catch(() => undefined);
+          if (profile) out.push(profile);
+        }
+        return out;
+      },
     });
     const engine = new RunEngine({
       store: metadata,
