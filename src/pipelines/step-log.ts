@@ -55,7 +55,10 @@ export class StepLog {
   append(chunk: Buffer | string): void {
     if (this.#ended) return;
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (this.#forms.length === 0) return this.#keep(buf);
+    if (this.#forms.length === 0) {
+      this.#keep(buf);
+      return;
+    }
     let text = this.#pending + buf.toString('latin1');
     for (const form of this.#forms) if (text.includes(form)) text = text.split(form).join(MASK);
     // The tail that could be the start of a value stays back until the next chunk.
