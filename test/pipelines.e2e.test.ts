@@ -14,6 +14,7 @@ import { ModelportApiError, ModelportClient } from '../src/client/client.ts';
 import { compileServerConfig } from '../src/core/config.ts';
 import { memoryLogger } from '../src/logging/index.ts';
 import { buildLogisticRegressionModel } from '../src/onnx-builder/index.ts';
+import { signGithubDelivery, signModelportDelivery, WEBHOOK_MAX_BYTES } from '../src/pipelines/index.ts';
 import { type RunningServer, startServer } from '../src/server/server.ts';
 import { REPO_ROOT, STORE_KINDS, startTestServer, type TestServer } from './support/server.ts';
 
@@ -339,6 +340,89 @@ for (const kind of STORE_KINDS) {
       let text = '';
       for await (const e of mp.runLogs(run.id)) if (e.event === 'log') text += e.text;
       assert.match(text, /rate=0\.05/);
+    });
+
+    test('a signed webhook delivery starts one run; a bad signature, a stale one and a replay start none', async () => {
+      await mp.setSecret('HOOK_SECRET', 'whsec-0123456789abcdef');
+      await mp.applyPipeline({
+        spec: {
+          name: 'hooked',
+          trigger: { webhook: { secret: 'HOOK_SECRET' }, manual: false },
+          steps: [{ name: 'a', run: 'true' }],
+        },
+      });
+      const url = `${t.url}/hooks/pipelines/default/hooked`;
+      const body = JSON.stringify({ ref: 'refs/heads/main', after: 'abc' });
+      const now = () => Math.floor(Date.now() / 1000);
+      const modelport = (delivery: string, at = now(), secret = 'whsec-0123456789abcdef', payload = body) =>
+        fetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-modelport-delivery': delivery,
+            'x-modelport-timestamp': String(at),
+            'x-modelport-signature': signModelportDelivery(secret, delivery, at, payload),
+          },
+          body: payload,
+        });
+      const runsBefore = (await mp.listRuns({ pipeline: 'hooked' })).length;
+
+      const good = await modelport('d-1');
+      assert.equal(good.status, 202, await good.clone().text());
+      const started = (await good.json()) as { id: string; number: number };
+      const run = await ended(mp, started.id);
+      assert.equal(run.state, 'Succeeded');
+      assert.deepEqual(run.trigger, { kind: 'webhook', delivery: 'd-1' });
+
+      const replay = await modelport('d-1');
+      assert.equal(replay.status, 409);
+      assert.match(
+        ((await replay.json()) as { error: { message: string } }).error.message,
+        /was received before \(run hooked#1\)/,
+      );
+
+      const wrongKey = await modelport('d-2', now(), 'not-the-secret');
+      assert.equal(wrongKey.status, 401);
+      const tampered = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'x-modelport-delivery': 'd-3',
+          'x-modelport-timestamp': String(now()),
+          'x-modelport-signature': signModelportDelivery('whsec-0123456789abcdef', 'd-3', now(), body),
+        },
+        body: body.replace('abc', 'abd'),
+      });
+      assert.equal(tampered.status, 401);
+      const stale = await modelport('d-4', now() - 600);
+      assert.equal(stale.status, 401);
+      assert.match(((await stale.json()) as { error: { message: string } }).error.message, /more than 5 minutes/);
+      const unsigned = await fetch(url, { method: 'POST', body });
+      assert.equal(unsigned.status, 401);
+      const big = 'x'.repeat(WEBHOOK_MAX_BYTES + 1);
+      const tooLarge = await modelport('d-5', now(), 'whsec-0123456789abcdef', big).catch(() => undefined);
+      // The server answers 413 (or closes the connection while the client still sends).
+      if (tooLarge) assert.equal(tooLarge.status, 413);
+
+      // GitHub's scheme: the body's HMAC with the delivery id de-duplicated.
+      const github = (delivery: string, signature = signGithubDelivery('whsec-0123456789abcdef', body)) =>
+        fetch(url, {
+          method: 'POST',
+          headers: { 'x-github-delivery': delivery, 'x-github-event': 'push', 'x-hub-signature-256': signature },
+          body,
+        });
+      const fromGithub = await github('gh-1');
+      assert.equal(fromGithub.status, 202);
+      assert.equal((await github('gh-1')).status, 409);
+      assert.equal((await github('gh-2', `sha256=${'0'.repeat(64)}`)).status, 401);
+
+      const runs = await mp.listRuns({ pipeline: 'hooked' });
+      assert.equal(runs.length - runsBefore, 2, 'one run per good delivery, none for the others');
+      // A pipeline without a webhook trigger takes no deliveries.
+      await mp.applyPipeline({ spec: { name: 'not-hooked', steps: [{ name: 'a', run: 'true' }] } });
+      const none = await fetch(`${t.url}/hooks/pipelines/default/not-hooked`, { method: 'POST', body });
+      assert.equal(none.status, 404);
+      await mp.deletePipeline('hooked');
+      await mp.deletePipeline('not-hooked');
     });
 
     test("a gate reads the commit's profile: rows and per-column nulls, waited for while pending", async () => {

@@ -25,10 +25,12 @@ export interface HttpHandlers {
   guard?: (req: IncomingMessage) => void;
   /** The console's sign-in endpoints under /auth. */
   session?: PathHandler;
+  /** Signed webhook deliveries under /hooks (pipeline triggers); they authenticate by signature, not token. */
+  hooks?: PathHandler;
 }
 
 /** Prefixes the console never answers, in any letter case: a mistyped API path gets a 404, never the console's page. */
-const RESERVED = /^\/(api|v1|v2|auth|metrics|predict)(\/|$)/i;
+const RESERVED = /^\/(api|v1|v2|auth|hooks|metrics|predict)(\/|$)/i;
 
 /** `path` with repeated slashes, `/./` segments and encoded slashes undone, to test it against RESERVED. */
 function looksReserved(path: string): boolean {
@@ -99,6 +101,7 @@ export function createHttpServer(
             return (handlers.protect?.(req) ?? Promise.resolve()).then(() => metrics(req, res, path));
           }
           if (handlers.session && isUnder(path, '/auth')) return handlers.session(req, res, path);
+          if (handlers.hooks && isUnder(path, '/hooks')) return handlers.hooks(req, res, path);
           if (handlers.console && !looksReserved(path)) return handlers.console(req, res, path);
           throw new ModelportError('not_found', `nothing is served at ${path}`);
         })

@@ -421,6 +421,8 @@ export function describeTrigger(trigger: RunTrigger): string {
       return `schedule tick ${trigger.tick}`;
     case 'manual':
       return `started by ${trigger.by}${trigger.commit ? ` on ${trigger.repo}@${trigger.commit.slice(0, 12)}` : ''}`;
+    case 'webhook':
+      return `webhook delivery ${trigger.delivery}${trigger.event ? ` (${trigger.event})` : ''}`;
   }
 }
 

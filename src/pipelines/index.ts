@@ -44,3 +44,10 @@ export {
   STEP_STATES,
   type StepResult,
 } from './types.ts';
+export {
+  signGithubDelivery,
+  signModelportDelivery,
+  verifyDelivery,
+  WEBHOOK_MAX_BYTES,
+  WEBHOOK_TOLERANCE_SECONDS,
+} from './webhook.ts';

@@ -3,6 +3,7 @@
  * list, show, delete; trigger, list and show runs, cancel, resume; and the logs of a run's steps, live or stored.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Selectable } from 'kysely';
 import { checkName, ModelportError, notFound } from '../core/index.ts';
@@ -20,6 +21,7 @@ import {
   type RunStep,
   type RunTrigger,
 } from './types.ts';
+import { verifyDelivery } from './webhook.ts';
 
 export interface PipelineServiceDeps {
   store: Pick<MetadataStore, 'db' | 'dialect' | 'transaction'>;
@@ -29,6 +31,8 @@ export interface PipelineServiceDeps {
   repoExists(project: string, repo: string): Promise<boolean>;
   /** The names of the project's secrets. */
   secretNames(project: string): Promise<string[]>;
+  /** A secret's value (the webhook trigger's signing secret), undefined when it is gone. */
+  secretValue?(project: string, name: string): Promise<string | undefined>;
   /** The executors this server has (`local`, and `kubernetes` when configured). */
   executors?: readonly string[];
   /** Largest packed code folder (default 64 MiB). */
@@ -275,6 +279,45 @@ export class PipelineService {
       params,
     );
     return this.getRun(project, created!.id);
+  }
+
+  /**
+   * A signed webhook delivery: verified against the secret the pipeline's `trigger.webhook` names, then one run per
+   * delivery id (a replay is refused as a conflict, naming the run it started).
+   */
+  async webhook(project: string, name: string, headers: IncomingHttpHeaders, body: Buffer): Promise<Run> {
+    const row = await this.#pipelineRow(project, name);
+    const pipeline = await this.get(project, name);
+    const hook = pipeline.spec.trigger.webhook;
+    // Pipelines without a webhook trigger answer as if they did not exist: nothing to probe.
+    if (!hook) throw notFound('pipeline', name);
+    const secret = await this.#d.secretValue?.(project, hook.secret);
+    if (secret === undefined) {
+      throw new ModelportError(
+        'not_configured',
+        `the webhook secret '${hook.secret}' of pipeline '${name}' is gone; set it with modelport secrets set ${hook.secret}`,
+      );
+    }
+    const { delivery, event } = verifyDelivery(headers, body, secret, Date.parse(this.#now()));
+    const key = `webhook:${delivery}`;
+    const created = await this.#d.engine.createRun(
+      { id: row.id, projectId: row.project_id, project, revision: row.latest_revision },
+      { kind: 'webhook', delivery, ...(event ? { event } : {}) },
+      key,
+    );
+    if (!created) {
+      const earlier = await this.#d.store.db
+        .selectFrom('pipeline_runs')
+        .select('number')
+        .where('pipeline_id', '=', row.id)
+        .where('trigger_key', '=', key)
+        .executeTakeFirst();
+      throw new ModelportError(
+        'conflict',
+        `delivery '${delivery}' was received before${earlier ? ` (run ${name}#${earlier.number})` : ''}; a delivery starts one run`,
+      );
+    }
+    return this.getRun(project, created.id);
   }
 
   async listRuns(

@@ -334,7 +334,11 @@ export class RunEngine {
     if (!compiled) throw new ModelportError('not_found', 'the pipeline revision is gone');
     const data = compiled.spec.trigger.data;
     let withCommit = trigger;
-    if (data && (trigger.kind === 'manual' || trigger.kind === 'schedule') && trigger.commit === undefined) {
+    if (
+      data &&
+      (trigger.kind === 'manual' || trigger.kind === 'schedule' || trigger.kind === 'webhook') &&
+      trigger.commit === undefined
+    ) {
       try {
         const head = await this.#o.data.resolveCommit(pipeline.project, data.repo, data.branch);
         withCommit = { ...trigger, repo: data.repo, commit: head.id };

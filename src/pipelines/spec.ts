@@ -124,6 +124,8 @@ export const PipelineSpecSchema = z.strictObject({
         .optional(),
       model: z.strictObject({ name: z.string(), alias: z.string().optional() }).optional(),
       schedule: z.strictObject({ cron: z.string().max(256), timezone: z.string().max(64).default('UTC') }).optional(),
+      /** Signed deliveries to /hooks/pipelines/<project>/<name>; `secret` names the project secret that signs them. */
+      webhook: z.strictObject({ secret: z.string() }).optional(),
       /** Runs may always be started by hand (`pipelines trigger`); `manual: false` refuses that. */
       manual: z.boolean().default(true),
     })
@@ -332,6 +334,7 @@ export function compilePipelineSpec(value: unknown): CompiledPipeline {
 /** Secret names the spec refers to (pipeline, steps, webhook URLs), with the field that names each. */
 export function secretReferences(spec: PipelineSpec): { secret: string; field: string }[] {
   const refs = spec.secrets.map((s, i) => ({ secret: s.secret, field: `secrets[${i}].secret` }));
+  if (spec.trigger.webhook) refs.push({ secret: spec.trigger.webhook.secret, field: 'trigger.webhook.secret' });
   spec.steps.forEach((step, i) => {
     step.secrets.forEach((s, j) => {
       refs.push({ secret: s.secret, field: `steps[${i}].secrets[${j}].secret` });

@@ -34,7 +34,8 @@ export type RunTrigger =
   | { kind: 'data'; event: number; repo: string; branch: string; commit: string }
   | { kind: 'model'; event: number; model: string; version: number; alias?: string | undefined }
   | { kind: 'schedule'; tick: string; repo?: string; commit?: string }
-  | { kind: 'manual'; by: string; repo?: string; commit?: string };
+  | { kind: 'manual'; by: string; repo?: string; commit?: string }
+  | { kind: 'webhook'; delivery: string; event?: string | undefined; repo?: string; commit?: string };
 
 export interface StepResult {
   /** gate and canary rules: the policy's verdict in words, with every value read. */

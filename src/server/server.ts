@@ -71,6 +71,7 @@ import {
 import { openArtifactStore, openMetadataStore, parseS3Url } from '../store/index.ts';
 import { createConsoleHandler } from './console-handler.ts';
 import { seedExample } from './example.ts';
+import { createPipelineHooksHandler } from './pipeline-hooks.ts';
 
 export interface App {
   /** The HTTP server with every route, not listening. */
@@ -421,6 +422,14 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         }
       },
       secretNames: async (project) => (await secrets.list(project)).map((s) => s.name),
+      secretValue: async (project, name) => {
+        try {
+          return (await secretValues.resolve(project, [name]))[name];
+        } catch (error) {
+          if ((error as { code?: string }).code === 'not_found') return undefined;
+          throw error;
+        }
+      },
       executors: config.kubernetes.enabled ? ['local', 'kubernetes'] : ['local'],
     });
     cleanups.push(() => engine.close());
@@ -515,6 +524,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         protect: async (req) => authorizer.authorize(await authorizer.authenticate(req), 'read'),
         guard: createBrowserGuard({ allowedHosts: config.console.allowedHosts }),
         session,
+        hooks: createPipelineHooksHandler(pipelines, log.child({ component: 'pipeline-hooks' })),
       },
       log.child({ component: 'http' }),
       config.httpTimeouts,

@@ -44,6 +44,13 @@ const TriggerSchema = z.union([
     commit: z.string().optional(),
   }),
   z.object({ kind: z.literal('manual'), by: z.string(), repo: z.string().optional(), commit: z.string().optional() }),
+  z.object({
+    kind: z.literal('webhook'),
+    delivery: z.string(),
+    event: z.string().optional(),
+    repo: z.string().optional(),
+    commit: z.string().optional(),
+  }),
 ]);
 
 const PolicySchema = z.object({

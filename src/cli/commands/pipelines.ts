@@ -87,6 +87,8 @@ function triggerText(run: Run): string {
       return `schedule ${t.tick}`;
     case 'manual':
       return `manual by ${t.by}${t.commit ? ` at ${t.commit.slice(0, 12)}` : ''}`;
+    case 'webhook':
+      return `webhook delivery ${t.delivery}${t.event ? ` (${t.event})` : ''}`;
   }
 }
 
@@ -121,18 +123,25 @@ function describeRun(run: Run): string {
   return `${head}\n${steps}${gates ? `\n${gates}\n` : ''}`;
 }
 
-function describePipeline(p: Pipeline): string {
+/** Where a pipeline with a webhook trigger takes signed deliveries. */
+export function webhookUrl(serverUrl: string, p: Pick<Pipeline, 'project' | 'name'>): string {
+  return `${serverUrl.replace(/\/+$/, '')}/hooks/pipelines/${encodeURIComponent(p.project)}/${encodeURIComponent(p.name)}`;
+}
+
+function describePipeline(p: Pipeline, serverUrl: string): string {
   const t = p.spec.trigger;
   const triggers = [
     t.data ? `data ${t.data.repo}/${t.data.branch} ${t.data.glob}` : undefined,
     t.model ? `model ${t.model.name}${t.model.alias ? `@${t.model.alias}` : ''}` : undefined,
     t.schedule ? `schedule "${t.schedule.cron}" ${t.schedule.timezone}` : undefined,
     t.manual ? 'manual' : undefined,
+    t.webhook ? `webhook (signed with the secret ${t.webhook.secret})` : undefined,
   ].filter(Boolean);
   return details([
     ['pipeline', p.name],
     ['revision', p.revision],
     ['triggers', triggers.join(', ')],
+    ...(t.webhook ? [['webhook', `POST ${webhookUrl(serverUrl, p)}`] as [string, string]] : []),
     ['concurrency', `${p.spec.concurrency.limit} (${p.spec.concurrency.policy})`],
     ['executor', p.spec.executor],
     ['steps', p.spec.steps.map((s) => `${s.name}${s.needs.length ? ` <- ${s.needs.join(',')}` : ''}`).join('  ')],
@@ -206,6 +215,11 @@ export const pipelineCommands: Command[] = [
         ctx.io.out(
           `${p.changed ? 'applied' : 'unchanged'}: pipeline ${p.name} revision ${p.revision} (${files} files of code, ${formatBytes(code.size)})\n`,
         );
+        if (p.spec.trigger.webhook) {
+          ctx.io.out(
+            `webhook: POST ${webhookUrl(client.url, p)} (signed with the secret ${p.spec.trigger.webhook.secret})\n`,
+          );
+        }
       }
       return 0;
     },
@@ -240,8 +254,10 @@ export const pipelineCommands: Command[] = [
     summary: 'Show a pipeline: triggers, steps, code and last run',
     args: [1, 1],
     async run(ctx) {
-      const p = await ctx.client().getPipeline(ctx.args[0]!);
-      ctx.io.out(ctx.format === 'json' ? json(p) : describePipeline(p));
+      const client = ctx.client();
+      const p = await client.getPipeline(ctx.args[0]!);
+      const hook = p.spec.trigger.webhook ? { webhookUrl: webhookUrl(client.url, p) } : {};
+      ctx.io.out(ctx.format === 'json' ? json({ ...p, ...hook }) : describePipeline(p, client.url));
       return 0;
     },
   },

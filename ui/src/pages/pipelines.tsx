@@ -32,6 +32,8 @@ export function triggerText(run: Run): string {
       return `schedule ${t.tick}`;
     case 'manual':
       return `started by ${t.by}`;
+    case 'webhook':
+      return `webhook delivery ${t.delivery}`;
   }
 }
 
