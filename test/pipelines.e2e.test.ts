@@ -16,6 +16,7 @@ import { memoryLogger } from '../src/logging/index.ts';
 import { buildLogisticRegressionModel } from '../src/onnx-builder/index.ts';
 import { signGithubDelivery, signModelportDelivery, WEBHOOK_MAX_BYTES } from '../src/pipelines/index.ts';
 import { type RunningServer, startServer } from '../src/server/server.ts';
+import { cli } from './support/cli.ts';
 import { REPO_ROOT, STORE_KINDS, startTestServer, type TestServer } from './support/server.ts';
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
@@ -352,6 +353,8 @@ for (const kind of STORE_KINDS) {
         },
       });
       const url = `${t.url}/hooks/pipelines/default/hooked`;
+      const shown = await cli(t.url, 'pipelines', 'show', 'hooked');
+      assert.ok(shown.stdout.includes(`webhook:     POST ${url}\n`), shown.stdout);
       const body = JSON.stringify({ ref: 'refs/heads/main', after: 'abc' });
       const now = () => Math.floor(Date.now() / 1000);
       const modelport = (delivery: string, at = now(), secret = 'whsec-0123456789abcdef', payload = body) =>
