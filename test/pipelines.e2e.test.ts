@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -259,6 +259,71 @@ for (const kind of STORE_KINDS) {
       assert.equal(second.state, 'Skipped');
       assert.match(second.reason ?? '', /concurrency limit 1/);
       assert.equal((await ended(mp, first.id)).state, 'Succeeded');
+    });
+
+    test('concurrency cancel-older: a new run cancels the running one (its process killed) and then runs', async () => {
+      await mp.applyPipeline({
+        spec: {
+          name: 'newest-wins',
+          concurrency: { limit: 1, policy: 'cancel-older' },
+          steps: [{ name: 'work', run: 'if [ "$MODELPORT_RUN_NUMBER" = 1 ]; then sleep 300; else echo second; fi' }],
+        },
+      });
+      const first = await mp.triggerPipeline('newest-wins');
+      await until('the first run to run', async () => {
+        const r = await mp.getRun(first.id);
+        return r.steps[0]!.state === 'Running' ? r : undefined;
+      });
+      const second = await mp.triggerPipeline('newest-wins');
+      const older = await ended(mp, first.id);
+      assert.equal(older.state, 'Cancelled');
+      assert.equal(older.steps[0]!.state, 'Cancelled');
+      const newer = await ended(mp, second.id);
+      assert.equal(newer.state, 'Succeeded');
+      assert.ok(Date.parse(newer.startedAt!) >= Date.parse(older.finishedAt!), 'the limit held: they never overlapped');
+      await mp.deletePipeline('newest-wins');
+    });
+
+    test('retries: a failing step runs again after a doubling backoff, then succeeds', async () => {
+      const marks = join(t.home, `attempts-${Date.now()}`);
+      await mp.applyPipeline({
+        spec: {
+          name: 'flaky',
+          steps: [
+            {
+              name: 'flaky',
+              retries: { count: 3, backoff: '300ms' },
+              env: { MARKS: marks },
+              // Fails twice, then succeeds; each attempt leaves its start time in ms.
+              run: 'echo $(($(date +%s%N) / 1000000)) >> "$MARKS"; [ "$(wc -l < "$MARKS")" -ge 3 ] || { echo "not yet"; exit 1; }',
+            },
+          ],
+        },
+      });
+      const run = await ended(mp, (await mp.triggerPipeline('flaky')).id);
+      assert.equal(run.state, 'Succeeded', JSON.stringify(run.steps[0]));
+      assert.equal(run.steps[0]!.attempt, 3);
+      const starts = (await readFile(marks, 'utf8')).trim().split('\n').map(Number);
+      assert.equal(starts.length, 3);
+      // The backoff is a lower bound: 300 ms after the first failure, 600 ms after the second.
+      assert.ok(starts[1]! - starts[0]! >= 300, `first wait ${starts[1]! - starts[0]!} ms`);
+      assert.ok(starts[2]! - starts[1]! >= 600, `second wait ${starts[2]! - starts[1]!} ms`);
+      let log = '';
+      for await (const e of mp.runLogs(run.id)) if (e.event === 'log') log += e.text;
+      assert.match(log, /attempt 1 failed \(exited with code 1: not yet\); retrying/);
+      assert.match(log, /attempt 2 failed/);
+      // Out of retries: the step fails with the last attempt's reason.
+      await mp.applyPipeline({
+        spec: {
+          name: 'flaky',
+          steps: [{ name: 'flaky', retries: { count: 1, backoff: '100ms' }, run: 'echo broken; exit 2' }],
+        },
+      });
+      const failed = await ended(mp, (await mp.triggerPipeline('flaky')).id);
+      assert.equal(failed.state, 'Failed');
+      assert.equal(failed.steps[0]!.attempt, 2);
+      assert.match(failed.steps[0]!.reason ?? '', /exited with code 2: broken/);
+      await mp.deletePipeline('flaky');
     });
 
     test('a failing, a timed-out and a very chatty step never take the server down', async () => {

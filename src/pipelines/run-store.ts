@@ -178,8 +178,8 @@ export async function claimRuns(
           .selectFrom('pipeline_runs')
           .select((eb) => eb.fn.countAll<number>().as('n'))
           .where('pipeline_id', '=', run.pipeline_id)
+          // A run being cancelled keeps its slot until its steps are dead: the limit guards what steps use.
           .where('state', '=', 'Running')
-          .where('cancel_requested', '=', 0)
           .executeTakeFirst();
         running.set(run.pipeline_id, Number(row?.n ?? 0));
       }
