@@ -19,7 +19,10 @@ import { POSTGRES_URL, REPO_ROOT } from './support/server.ts';
 
 const COMMITS = 12;
 
-describe('pipelines: two servers sharing one PostgreSQL', { skip: POSTGRES_URL === 'skip' && 'no PostgreSQL', timeout: 180_000 }, () => {
+describe('pipelines: two servers sharing one PostgreSQL', {
+  skip: POSTGRES_URL === 'skip' && 'no PostgreSQL',
+  timeout: 180_000,
+}, () => {
   const schema = `mp_shared_${randomBytes(6).toString('hex')}`;
   const servers: RunningServer[] = [];
   const homes: string[] = [];

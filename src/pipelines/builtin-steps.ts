@@ -10,7 +10,8 @@ import type { Deployment } from '../deployments/index.ts';
 import { compilePolicy, type PolicyResult } from '../policy/index.ts';
 import type { ModelVersion, RegisterVersionInput } from '../registry/index.ts';
 import type { BatchScorer, ScoringSignature } from '../scoring/index.ts';
-import { evaluateModel } from './evaluation.ts';
+import type { EvaluateJob } from './evaluate-process.ts';
+import { type Evaluation, evaluateModel } from './evaluation.ts';
 import { type CompiledStep, GATE_VARIABLES, type PipelineSpec, PROMOTE_VARIABLES } from './spec.ts';
 import type { RunState, RunSummary, RunTrigger, StepResult } from './types.ts';
 
@@ -59,8 +60,10 @@ export interface BuiltinStepDeps {
       name: string,
     ): Promise<{ revision: number; targets: { traffic: { model: string; version: number; weight: number }[] } }[]>;
   };
-  /** Opens the in-process scorer on a model file. */
+  /** Opens the in-process scorer on a model file (evaluate, when `evaluate` is not given). */
   openScorer(path: string): Promise<BatchScorer & { signature: ScoringSignature; close(): Promise<void> }>;
+  /** Runs an evaluation away from the event loop (the server: `evaluateInChild`), killed at the step's timeout. */
+  evaluate?(job: EvaluateJob, options: { timeoutMs: number; signal: AbortSignal }): Promise<Evaluation>;
   /** Requests and errors served so far by a model version (the gateway's counters). */
   servedBy(model: string, version: number): { requests: number; errors: number };
   /** POST through the egress guard. */
@@ -125,15 +128,19 @@ export class BuiltinSteps {
     const file = await ctx.findOutput(`input:${e.data}`);
     if (!file) return failed(`evaluate.data: '${e.data}' is not a file of commit ${ctx.commit.id.slice(0, 12)}`);
     ctx.log(`evaluate: scoring ${e.data} at ${ctx.commit.id.slice(0, 12)} with ${e.model} (${e.task})`);
-    const scorer = await this.#deps.openScorer(model);
+    const job = { model, file, label: e.label, task: e.task, threshold: e.threshold };
+    const evaluate = this.#deps.evaluate
+      ? () => this.#deps.evaluate!(job, { timeoutMs: ctx.step.timeoutMs, signal: ctx.signal })
+      : async () => {
+          const scorer = await this.#deps.openScorer(model);
+          try {
+            return await evaluateModel(scorer, scorer.signature, { ...job, signal: ctx.signal });
+          } finally {
+            await scorer.close();
+          }
+        };
     try {
-      const result = await evaluateModel(scorer, scorer.signature, {
-        file,
-        label: e.label,
-        task: e.task,
-        threshold: e.threshold,
-        signal: ctx.signal,
-      });
+      const result = await evaluate();
       ctx.log(
         `evaluate: ${result.rows} rows: ${Object.entries(result.metrics)
           .map(([k, v]) => `${k} ${Number(v.toPrecision(6))}`)
@@ -147,8 +154,6 @@ export class BuiltinSteps {
     } catch (error) {
       if (error instanceof ModelportError) return failed(error.message);
       throw error;
-    } finally {
-      await scorer.close();
     }
   }
 

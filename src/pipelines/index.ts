@@ -6,6 +6,7 @@ export {
   type StepContext,
   type StepOutcome,
 } from './builtin-steps.ts';
+export { type EvaluateJob, evaluateInChild } from './evaluate-process.ts';
 export { evaluateModel } from './evaluation.ts';
 export type { StepExecution, StepExecutor, StepExit, StepLaunch } from './executor.ts';
 export {

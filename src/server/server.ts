@@ -49,6 +49,7 @@ import { ModelTypeCatalogue } from '../modeltypes/index.ts';
 import { DeploymentMetricsSampler } from '../observability/index.ts';
 import {
   BuiltinSteps,
+  evaluateInChild,
   KubernetesExecutor,
   LocalExecutor,
   PipelineService,
@@ -344,6 +345,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       getVersion: (project, ref) => registry.getVersion(project, parseModelRef(ref, 'model')),
       deployments,
       openScorer: (path) => InProcessScorer.open(path),
+      // Scoring a held-out set is CPU work: in a child process, never on this event loop.
+      evaluate: (job, options) => evaluateInChild(job, options),
       servedBy: (model, version) => {
         let requests = 0;
         let errors = 0;
