@@ -1,8 +1,87 @@
-/** Pipelines: each with its triggers, steps and last run; below, the runs (of one pipeline, when one is chosen). */
+/**
+ * Pipelines: each with its triggers, steps and last run, a Run button (editors), and a form to apply a pasted spec
+ * (editors with the `code` permission: a pipeline's commands run on the server); below, the runs (of one pipeline,
+ * when one is chosen). The server checks every permission again; the console only hides what would be refused.
+ */
+import { useState } from 'react';
+import { parse } from 'yaml';
 import { api } from '../api.ts';
-import { Empty, ErrorMessage, formatTime, Loading } from '../components.tsx';
-import { Link } from '../router.tsx';
+import { Empty, ErrorMessage, formatTime, Loading, useAction } from '../components.tsx';
+import { Link, navigate } from '../router.tsx';
 import { useData } from '../use-data.ts';
+
+type Me = Awaited<ReturnType<typeof api.whoami>>;
+
+/** What the console offers this user on the current project. */
+function powers(me: Me | undefined): { trigger: boolean; apply: boolean } {
+  if (!me) return { trigger: false, apply: false };
+  if (me.serverAdmin) return { trigger: true, apply: true };
+  const role = me.roles.find((r) => r.project === api.project);
+  const editor = role?.role === 'editor' || role?.role === 'admin';
+  return { trigger: editor, apply: editor && role?.code === true };
+}
+
+const EXAMPLE = `name: hello
+steps:
+  - name: greet
+    run: echo "hello from $MODELPORT_PIPELINE"
+`;
+
+/** Paste a spec (YAML or JSON), apply it as a new revision. */
+function ApplyForm({ onApplied }: { onApplied: () => void }) {
+  const [text, setText] = useState(EXAMPLE);
+  const [done, setDone] = useState<string>();
+  const action = useAction();
+  const submit = async (event: { preventDefault(): void }) => {
+    event.preventDefault();
+    setDone(undefined);
+    await action.run(async () => {
+      let spec: unknown;
+      try {
+        spec = parse(text);
+      } catch (e) {
+        throw new Error(`The spec is not YAML: ${(e as Error).message}`);
+      }
+      if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+        throw new Error('The spec must be a mapping with name, trigger and steps.');
+      }
+      const applied = await api.applyPipeline({ spec: spec as Record<string, unknown> });
+      setDone(`${applied.changed ? 'Applied' : 'Unchanged'}: ${applied.name} revision ${applied.revision}.`);
+      onApplied();
+    });
+  };
+  return (
+    <details className="panel apply-pipeline">
+      <summary>Apply a pipeline</summary>
+      <form onSubmit={submit}>
+        <p className="muted">
+          The spec <code>modelport pipelines apply -f</code> takes, without the folder: its steps get no code files.
+        </p>
+        <label>
+          Spec (YAML)
+          <textarea
+            className="mono"
+            rows={10}
+            spellCheck={false}
+            value={text}
+            onChange={(e) => setText(e.target.value)}
+          />
+        </label>
+        <div className="row">
+          <button type="submit" className="primary" disabled={action.busy}>
+            Apply
+          </button>
+        </div>
+      </form>
+      <ErrorMessage error={action.error} />
+      {done && (
+        <p className="muted" role="status">
+          {done}
+        </p>
+      )}
+    </details>
+  );
+}
 
 export type Run = Awaited<ReturnType<typeof api.getRun>>;
 
@@ -46,10 +125,24 @@ export function duration(run: { startedAt: string | null; finishedAt: string | n
 export function PipelinesPage({ name }: { name?: string | undefined }) {
   const pipelines = useData(() => api.listPipelines(), [], 5000);
   const runs = useData(() => api.listRuns(name ? { pipeline: name, limit: 50 } : { limit: 50 }), [name], 2000);
+  const me = useData(() => api.whoami(), []);
+  const may = powers(me.data);
+  const trigger = useAction();
   return (
     <section>
       <h1>{name ? `Pipeline ${name}` : 'Pipelines'}</h1>
+      {may.apply ? (
+        <ApplyForm onApplied={() => void pipelines.reload()} />
+      ) : (
+        me.data && (
+          <p className="muted">
+            Applying a pipeline needs the editor role with the code permission on {api.project}
+            {may.trigger ? '' : '; running one needs the editor role'}.
+          </p>
+        )
+      )}
       <ErrorMessage error={pipelines.error} />
+      <ErrorMessage error={trigger.error} />
       {!pipelines.data ? (
         !pipelines.error && <Loading />
       ) : pipelines.data.length === 0 ? (
@@ -66,6 +159,7 @@ export function PipelinesPage({ name }: { name?: string | undefined }) {
                 <th scope="col">Steps</th>
                 <th scope="col">Revision</th>
                 <th scope="col">Last run</th>
+                {may.trigger && <th scope="col">Run</th>}
               </tr>
             </thead>
             <tbody>
@@ -78,6 +172,7 @@ export function PipelinesPage({ name }: { name?: string | undefined }) {
                     t.model && `model ${t.model.name}${t.model.alias ? `@${t.model.alias}` : ''}`,
                     t.schedule && `cron ${t.schedule.cron}`,
                     t.manual && 'manual',
+                    t.webhook && 'webhook',
                   ].filter(Boolean);
                   return (
                     <tr key={p.name}>
@@ -102,6 +197,25 @@ export function PipelinesPage({ name }: { name?: string | undefined }) {
                           '–'
                         )}
                       </td>
+                      {may.trigger && (
+                        <td>
+                          {t.manual && (
+                            <button
+                              type="button"
+                              disabled={trigger.busy}
+                              aria-label={`Run ${p.name} now`}
+                              onClick={() =>
+                                trigger.run(async () => {
+                                  const run = await api.triggerPipeline(p.name);
+                                  navigate(`/runs/${run.id}`);
+                                })
+                              }
+                            >
+                              Run now
+                            </button>
+                          )}
+                        </td>
+                      )}
                     </tr>
                   );
                 })}
