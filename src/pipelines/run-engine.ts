@@ -10,7 +10,7 @@
  * - At start, runs a stopped server left Running are recovered (see recoverRuns).
  */
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { constants, createWriteStream } from 'node:fs';
 import { chmod, cp, mkdir, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join, matchesGlob, relative, sep } from 'node:path';
 import { pipeline as pump } from 'node:stream/promises';
@@ -212,19 +212,21 @@ export class RunEngine {
    */
   async consumeEvents(batch = 200): Promise<number> {
     const { store } = this.#o;
-    await store.db
-      .insertInto('event_cursors')
-      .values({ consumer: CONSUMER, last_id: 0, updated_at: this.#now() })
-      .onConflict((oc) => oc.column('consumer').doNothing())
-      .execute();
+    const readCursor = () =>
+      store.db.selectFrom('event_cursors').select('last_id').where('consumer', '=', CONSUMER).executeTakeFirst();
+    // Read first: this runs on every tick, and a write (even one that does nothing) costs a commit.
+    let cursorNow = await readCursor();
+    if (!cursorNow) {
+      await store.db
+        .insertInto('event_cursors')
+        .values({ consumer: CONSUMER, last_id: 0, updated_at: this.#now() })
+        .onConflict((oc) => oc.column('consumer').doNothing())
+        .execute();
+      cursorNow = await readCursor();
+    }
     const head = await store.db
       .selectFrom('events')
       .select((eb) => eb.fn.max('id').as('last'))
-      .executeTakeFirst();
-    const cursorNow = await store.db
-      .selectFrom('event_cursors')
-      .select('last_id')
-      .where('consumer', '=', CONSUMER)
       .executeTakeFirst();
     if (Number(head?.last ?? 0) <= Number(cursorNow?.last_id ?? 0)) return 0;
     // Match outside the transaction (matching reads trees and diffs; SQLite has one connection), then start the
@@ -953,7 +955,9 @@ export class RunEngine {
       }
       await pump(async function* () {}, createWriteStream(`${code}.ready`));
     });
-    await cp(code, work, { recursive: true });
+    // A pipeline applied without code (the console, the API) has nothing to copy.
+    if ((await readdir(code)).length === 0) await mkdir(work, { recursive: true });
+    else await cp(code, work, { recursive: true, mode: constants.COPYFILE_FICLONE });
   }
 
   /** A finished step's output folder, written again from the artifact store if this server does not have it. */
