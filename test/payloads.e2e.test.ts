@@ -428,7 +428,8 @@ describe('payload logging', () => {
   test('deleting keeps the payloads unless asked; --purge-payloads deletes them', async () => {
     const kept = await cli(t.url, 'deployments', 'delete', 'fraud');
     assert.equal(kept.code, 0, kept.stderr);
-    assert.match(kept.stdout, /payload log is kept/);
+    assert.equal(kept.stdout, 'deleted deployment fraud\n');
+    assert.match(kept.stderr, /payload log, if it logged, is kept/);
     assert.ok((await client.listPayloads('fraud')).records.length > 0);
     assert.equal((await client.getPayload('req-v2-legit')).length, 2);
 

@@ -198,12 +198,10 @@ export const deploymentCommands: Command[] = [
       const purge = options['purge-payloads'] === true;
       await client().deleteDeployment(args[0]!, { purgePayloads: purge });
       if (format === 'json') io.out(json({ deleted: args[0], payloadsPurged: purge }));
-      else {
-        io.out(
-          purge
-            ? `deleted deployment ${args[0]} and its payload log\n`
-            : `deleted deployment ${args[0]}; its payload log is kept (payloads list ${args[0]}; delete it with --purge-payloads)\n`,
-        );
+      else io.out(`deleted deployment ${args[0]}${purge ? ' and its payload log' : ''}\n`);
+      // Said on stderr, so scripts reading the answer are unaffected.
+      if (!purge && format !== 'json') {
+        io.err(`its payload log, if it logged, is kept: payloads list ${args[0]}; delete it with --purge-payloads\n`);
       }
       return 0;
     },
