@@ -12,7 +12,6 @@ import { type ModelportClient, writeTar } from '../../client/index.ts';
 import { ModelportError, parseModelRef } from '../../core/index.ts';
 import type { ModelType } from '../../modeltypes/index.ts';
 import { defineCommand, UsageError } from '../command.ts';
-import { json } from '../output.ts';
 
 /** The type's compose template text, following `{ ref: <type> }` (at most 8 deep, as the catalogue allows). */
 async function composeTemplate(client: ModelportClient, type: ModelType): Promise<string | undefined> {
@@ -73,7 +72,7 @@ export const buildCommand = defineCommand({
     },
     tar: { type: 'string', description: 'Also write the context as a tar (fixed mtimes and owners) to this file' },
   },
-  async run({ args, options, io, format, client }) {
+  async run({ args, options, io, client }) {
     const dir = options['output'];
     if (!dir) throw new UsageError('-o <dir> is required: the folder to write the build context into');
     const ref = parseModelRef(args[0]!);
@@ -98,10 +97,6 @@ export const buildCommand = defineCommand({
     const tar = options['tar'];
     if (tar) await tarContext(dir, await listContext(dir), tar);
     const image = `${version.model}:${version.version}`;
-    if (format === 'json') {
-      io.out(json({ model: `${version.model}@${version.version}`, dir, files: written, ...(tar ? { tar } : {}) }));
-      return 0;
-    }
     io.out(
       `wrote the build context of ${version.model}@${version.version} (${type.name}) to ${dir}:\n${written.map((p) => `  ${p}\n`).join('')}` +
         (tar ? `and its tar to ${tar}\n` : '') +
