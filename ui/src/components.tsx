@@ -27,6 +27,20 @@ export function Loading() {
   return <p className="muted">Loading…</p>;
 }
 
+/** A compose deployment: a bundle on disk that someone else starts, so Modelport observes no replicas or traffic. */
+export const isBundle = (d: Deployment) => d.spec.backend === 'compose';
+
+/**
+ * A deployment's split in one line: the served targets with their weights; for a bundle, which Modelport never
+ * observes, the spec's targets.
+ */
+export function trafficSummary(d: Deployment): string {
+  const targets = isBundle(d)
+    ? d.spec.traffic.map((t) => ({ name: t.model, weight: t.weight }))
+    : d.status.targets.map((t) => ({ name: `${t.model}@${t.version}`, weight: t.weight }));
+  return targets.map((t) => `${t.name} ${t.weight}%`).join(' · ');
+}
+
 /** The Ready condition of a deployment as a coloured word. */
 export function StatusBadge({ deployment }: { deployment: Deployment }) {
   const failed = deployment.status.conditions.find((c) => c.type === 'Failed' && c.status === 'True');

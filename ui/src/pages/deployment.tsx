@@ -3,11 +3,12 @@
  * charts over the last 15 minutes, revisions, and a "try it" panel that calls the endpoint.
  */
 import { useEffect, useState } from 'react';
+import type { ApiResponse } from '../../../src/api/contract.ts';
 import type { Deployment } from '../../../src/deployments/types.ts';
 import type { ArmPoint, MetricsPoint } from '../../../src/observability/deployment-metrics-sampler.ts';
 import { api } from '../api.ts';
 import { Chart, type ChartSeries } from '../chart.tsx';
-import { ConfirmButton, ErrorMessage, formatTime, Loading, StatusBadge, useAction } from '../components.tsx';
+import { ConfirmButton, ErrorMessage, formatTime, isBundle, Loading, StatusBadge, useAction } from '../components.tsx';
 import { Link, navigate } from '../router.tsx';
 import { TryIt } from '../try-it.tsx';
 import { useData } from '../use-data.ts';
@@ -54,12 +55,18 @@ export function DeploymentPage({ name }: { name: string }) {
         !deployment.error && <Loading />
       ) : (
         <>
-          <p className="muted">
-            Serving revision {d.status.servingRevision ?? '–'} of {d.latestRevision} · endpoint{' '}
-            <code>{d.status.urls.rest}</code>
-          </p>
-          <Traffic deployment={d} warnings={warnings} busy={action.busy} act={act} />
-          <LiveCharts name={name} />
+          {isBundle(d) ? (
+            <Bundle deployment={d} revisions={revisions.data} />
+          ) : (
+            <>
+              <p className="muted">
+                Serving revision {d.status.servingRevision ?? '–'} of {d.latestRevision} · endpoint{' '}
+                <code>{d.status.urls.rest}</code>
+              </p>
+              <Traffic deployment={d} warnings={warnings} busy={action.busy} act={act} />
+              <LiveCharts name={name} />
+            </>
+          )}
           <h2>Conditions</h2>
           <div className="table-wrap">
             <table>
@@ -132,8 +139,73 @@ export function DeploymentPage({ name }: { name: string }) {
   );
 }
 
-/** A compose deployment: a bundle on disk that someone else starts. */
-const isBundle = (d: Deployment) => d.spec.backend === 'compose';
+type Revision = ApiResponse<'deploymentRevisions'>['revisions'][number];
+
+/**
+ * A compose deployment's bundle: where it is written and the routes it holds (the current revision's pinned
+ * targets). Modelport neither runs nor observes it, so there are no replicas, live metrics, canary form or Try it.
+ */
+function Bundle({ deployment: d, revisions }: { deployment: Deployment; revisions: Revision[] | undefined }) {
+  const current = revisions?.find((r) => r.revision === d.currentRevision);
+  const folder = d.status.urls.rest.replace(/^file:\/\//, '');
+  return (
+    <>
+      <p className="muted">
+        Revision {d.currentRevision ?? '–'} of {d.latestRevision} written to <code className="wrap">{folder}</code>
+      </p>
+      <p className="panel" data-testid="bundle-note">
+        A docker-compose bundle: Modelport writes it and does not run or observe it, so this page shows no replicas,
+        live metrics, canary form or Try it. Start it with <code>docker compose up -d</code> in that folder; to change
+        the traffic, apply a new spec and run it again.
+      </p>
+      <h2>Routes in the bundle</h2>
+      {!current ? (
+        <Loading />
+      ) : (
+        <div className="table-wrap">
+          <table data-testid="bundle-routes">
+            <thead>
+              <tr>
+                <th scope="col">Arm</th>
+                <th scope="col">Serves</th>
+                <th scope="col">Weight</th>
+              </tr>
+            </thead>
+            <tbody>
+              {current.targets.traffic.map((t) => (
+                <tr key={`${t.model}@${t.version}-${t.tag ?? ''}`}>
+                  <td>{t.tag ?? <span className="muted">untagged</span>}</td>
+                  <td>
+                    <Link href={`/models/${encodeURIComponent(t.model)}`}>
+                      {t.model}@{t.version}
+                    </Link>
+                  </td>
+                  <td>
+                    <div className="bar" aria-hidden="true">
+                      <span style={{ width: `${t.weight}%` }} />
+                    </div>
+                    <span>{t.weight}%</span>
+                  </td>
+                </tr>
+              ))}
+              {current.targets.shadow && (
+                <tr>
+                  <td>shadow</td>
+                  <td>
+                    <Link href={`/models/${encodeURIComponent(current.targets.shadow.model)}`}>
+                      {current.targets.shadow.model}@{current.targets.shadow.version}
+                    </Link>
+                  </td>
+                  <td>{current.targets.shadow.percent}% mirrored</td>
+                </tr>
+              )}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
 
 /** A target's name in the console: its tag (`canary`, `b`), else its model reference. */
 const targetName = (t: { model: string; tag?: string | undefined }) => t.tag ?? t.model;
@@ -255,13 +327,7 @@ function Traffic({
           ))}
         </div>
       )}
-      {isBundle(d) ? (
-        <p className="panel" data-testid="bundle-note">
-          A docker-compose bundle: Modelport writes it and does not run or observe it, so it offers no canary or Try it
-          here. Change the traffic in the spec and apply it, then restart the bundle with{' '}
-          <code>docker compose up -d</code> in its example folder.
-        </p>
-      ) : moving ? (
+      {moving ? (
         <form
           className="panel"
           onSubmit={(event) => {
