@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { Deployment } from '../../deployments/index.ts';
 import { type Command, type CommandContext, defineCommand, UsageError } from '../command.ts';
-import { details, json, table } from '../output.ts';
+import { answer, details, listing } from '../output.ts';
 
 function condition(d: Deployment, type: string): string {
   const c = d.status.conditions.find((x) => x.type === type);
@@ -56,7 +56,7 @@ function warn(ctx: CommandContext, d: Deployment): Deployment {
 }
 
 function show(ctx: CommandContext, d: Deployment): void {
-  ctx.io.out(ctx.format === 'json' ? json(d) : summary(d));
+  ctx.io.out(answer(ctx.format, d, summary(d)));
 }
 
 function int(value: unknown, flag: string): number | undefined {
@@ -157,22 +157,20 @@ export const deploymentCommands: Command[] = [
     args: [0, 0],
     async run({ io, format, client }) {
       const list = await client().listDeployments();
-      if (format === 'json') io.out(json(list));
-      else if (list.length === 0)
-        io.out('no deployments yet; create one with: modelport deployments create <name> --model <model>\n');
-      else
-        io.out(
-          table(
-            ['name', 'ready', 'revision', 'traffic', 'url'],
-            list.map((d) => [
-              d.name,
-              condition(d, 'Ready'),
-              d.currentRevision,
-              d.status.targets.map((t) => `${t.model}@${t.version}:${t.weight}%`).join(' '),
-              d.status.urls.rest,
-            ]),
-          ),
-        );
+      io.out(
+        listing(
+          format,
+          list,
+          [
+            ['name', (d) => d.name],
+            ['ready', (d) => condition(d, 'Ready')],
+            ['revision', (d) => d.currentRevision],
+            ['traffic', (d) => d.status.targets.map((t) => `${t.model}@${t.version}:${t.weight}%`).join(' ')],
+            ['url', (d) => d.status.urls.rest],
+          ],
+          { empty: 'no deployments yet; create one with: modelport deployments create <name> --model <model>\n' },
+        ),
+      );
       return 0;
     },
   }),
@@ -193,7 +191,7 @@ export const deploymentCommands: Command[] = [
     args: [1, 1],
     async run({ args, io, format, client }) {
       await client().deleteDeployment(args[0]!);
-      io.out(format === 'json' ? json({ deleted: args[0] }) : `deleted deployment ${args[0]}\n`);
+      io.out(answer(format, { deleted: args[0] }, `deleted deployment ${args[0]}\n`));
       return 0;
     },
   }),
@@ -235,7 +233,7 @@ export const deploymentCommands: Command[] = [
     options: { timeout: { type: 'string', description: 'Seconds to wait (default 120)' } },
     async run({ args, options, io, format, client }) {
       const d = await client().waitDeployment(args[0]!, int(options['timeout'], '--timeout') ?? 120);
-      io.out(format === 'json' ? json(d) : `${d.status.urls.rest}\n`);
+      io.out(answer(format, d, `${d.status.urls.rest}\n`));
       return 0;
     },
   }),

@@ -13,7 +13,7 @@ import { writeTar } from '../../client/index.ts';
 import { formatBytes } from '../../core/index.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError } from '../command.ts';
-import { details, json, table } from '../output.ts';
+import { answer, columns, details, json, listing } from '../output.ts';
 
 type Run = Awaited<ReturnType<ModelportClient['getRun']>>;
 type Pipeline = Awaited<ReturnType<ModelportClient['getPipeline']>>;
@@ -100,20 +100,21 @@ function describeRun(run: Run): string {
     ['attempt', run.attempt],
     ['duration', duration(run)],
   ]);
-  const steps = table(
-    ['STEP', 'KIND', 'STATE', 'EXIT', 'METRICS', 'REASON'],
-    run.steps.map((s) => [
-      s.name,
-      s.kind,
-      s.state,
-      s.exitCode ?? '-',
-      Object.entries(s.metrics)
-        .slice(0, 6)
-        .map(([k, v]) => `${k}=${Number(v.toPrecision(4))}`)
-        .join(' ') || '-',
-      s.reason ?? (s.result?.policy ? s.result.policy.explanation : '-'),
-    ]),
-  );
+  const steps = columns(run.steps, [
+    ['STEP', (s) => s.name],
+    ['KIND', (s) => s.kind],
+    ['STATE', (s) => s.state],
+    ['EXIT', (s) => s.exitCode ?? '-'],
+    [
+      'METRICS',
+      (s) =>
+        Object.entries(s.metrics)
+          .slice(0, 6)
+          .map(([k, v]) => `${k}=${Number(v.toPrecision(4))}`)
+          .join(' ') || '-',
+    ],
+    ['REASON', (s) => s.reason ?? (s.result?.policy ? s.result.policy.explanation : '-')],
+  ]);
   const gates = run.steps
     .filter((s) => s.result?.policy)
     .map((s) => `${s.name}: ${s.result!.policy!.explanation}`)
@@ -218,18 +219,13 @@ export const pipelineCommands: Command[] = [
     async run({ io, format, client }) {
       const list = await client().listPipelines();
       io.out(
-        format === 'json'
-          ? json(list)
-          : table(
-              ['NAME', 'REVISION', 'STEPS', 'RUNS', 'LAST RUN'],
-              list.map((p) => [
-                p.name,
-                p.revision,
-                p.spec.steps.length,
-                p.runs,
-                p.lastRun ? `#${p.lastRun.number} ${p.lastRun.state}` : '-',
-              ]),
-            ),
+        listing(format, list, [
+          ['NAME', (p) => p.name],
+          ['REVISION', (p) => p.revision],
+          ['STEPS', (p) => p.spec.steps.length],
+          ['RUNS', (p) => p.runs],
+          ['LAST RUN', (p) => (p.lastRun ? `#${p.lastRun.number} ${p.lastRun.state}` : '-')],
+        ]),
       );
       return 0;
     },
@@ -241,7 +237,7 @@ export const pipelineCommands: Command[] = [
     args: [1, 1],
     async run(ctx) {
       const p = await ctx.client().getPipeline(ctx.args[0]!);
-      ctx.io.out(ctx.format === 'json' ? json(p) : describePipeline(p));
+      ctx.io.out(answer(ctx.format, p, describePipeline(p)));
       return 0;
     },
   },
@@ -252,7 +248,7 @@ export const pipelineCommands: Command[] = [
     args: [1, 1],
     async run(ctx) {
       await ctx.client().deletePipeline(ctx.args[0]!);
-      ctx.io.out(ctx.format === 'json' ? json({ deleted: ctx.args[0] }) : `deleted pipeline ${ctx.args[0]}\n`);
+      ctx.io.out(answer(ctx.format, { deleted: ctx.args[0] }, `deleted pipeline ${ctx.args[0]}\n`));
       return 0;
     },
   },
@@ -277,9 +273,7 @@ export const pipelineCommands: Command[] = [
         ctx.io.err(`run ${run.pipeline}#${run.number} (${run.id})\n`);
         return followLogs(ctx, run.id, undefined, true);
       }
-      ctx.io.out(
-        ctx.format === 'json' ? json(run) : `started ${run.pipeline}#${run.number}: ${run.id} (${run.state})\n`,
-      );
+      ctx.io.out(answer(ctx.format, run, `started ${run.pipeline}#${run.number}: ${run.id} (${run.state})\n`));
       return 0;
     },
   },
@@ -302,19 +296,14 @@ export const pipelineCommands: Command[] = [
         ...(limit ? { limit } : {}),
       });
       ctx.io.out(
-        ctx.format === 'json'
-          ? json(runs)
-          : table(
-              ['RUN', 'ID', 'STATE', 'TRIGGER', 'STEPS', 'DURATION'],
-              runs.map((r) => [
-                `${r.pipeline}#${r.number}`,
-                r.id.slice(0, 8),
-                r.state,
-                triggerText(r),
-                `${r.steps.filter((s) => s.state === 'Succeeded').length}/${r.steps.length}`,
-                duration(r),
-              ]),
-            ),
+        listing(ctx.format, runs, [
+          ['RUN', (r) => `${r.pipeline}#${r.number}`],
+          ['ID', (r) => r.id.slice(0, 8)],
+          ['STATE', (r) => r.state],
+          ['TRIGGER', (r) => triggerText(r)],
+          ['STEPS', (r) => `${r.steps.filter((s) => s.state === 'Succeeded').length}/${r.steps.length}`],
+          ['DURATION', (r) => duration(r)],
+        ]),
       );
       return 0;
     },
@@ -326,7 +315,7 @@ export const pipelineCommands: Command[] = [
     args: [1, 1],
     async run(ctx) {
       const run = await ctx.client().getRun(ctx.args[0]!);
-      ctx.io.out(ctx.format === 'json' ? json(run) : describeRun(run));
+      ctx.io.out(answer(ctx.format, run, describeRun(run)));
       return 0;
     },
   },
@@ -359,7 +348,7 @@ export const pipelineCommands: Command[] = [
         await new Promise((r) => setTimeout(r, 100));
         run = await client.getRun(run.id);
       }
-      ctx.io.out(ctx.format === 'json' ? json(run) : `run ${run.pipeline}#${run.number} ${run.state}\n`);
+      ctx.io.out(answer(ctx.format, run, `run ${run.pipeline}#${run.number} ${run.state}\n`));
       return 0;
     },
   },
