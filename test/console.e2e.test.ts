@@ -426,7 +426,10 @@ describe('web console', { skip }, () => {
     await shot('deployment-bundle');
     // The list and the overview show the bundle's split from its spec, and no req/s that nothing measures.
     await go('/deployments');
-    await page.getByRole('row', { name: /fraud-bundle/ }).getByText('fraud@1 80% · fraud@2 20%').waitFor();
+    await page
+      .getByRole('row', { name: /fraud-bundle/ })
+      .getByText('fraud@1 80% · fraud@2 20%')
+      .waitFor();
     await go('/');
     await page.getByTestId('bundle-fraud-bundle').waitFor();
     assert.equal(await page.getByTestId('rps-fraud-bundle').count(), 0);

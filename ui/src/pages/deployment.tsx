@@ -4,11 +4,21 @@
  */
 import { useEffect, useState } from 'react';
 import type { ApiResponse } from '../../../src/api/contract.ts';
-import type { Deployment } from '../../../src/deployments/types.ts';
+import type { Deployment, TargetStatus } from '../../../src/deployments/types.ts';
 import type { ArmPoint, MetricsPoint } from '../../../src/observability/deployment-metrics-sampler.ts';
 import { api } from '../api.ts';
 import { Chart, type ChartSeries } from '../chart.tsx';
-import { ConfirmButton, ErrorMessage, formatTime, isBundle, Loading, StatusBadge, useAction } from '../components.tsx';
+import {
+  type Column,
+  ConfirmButton,
+  ErrorMessage,
+  formatTime,
+  isBundle,
+  ListTable,
+  Loading,
+  StatusBadge,
+  useAction,
+} from '../components.tsx';
 import { Link, navigate } from '../router.tsx';
 import { TryIt } from '../try-it.tsx';
 import { useData } from '../use-data.ts';
@@ -162,49 +172,53 @@ function Bundle({ deployment: d, revisions }: { deployment: Deployment; revision
       {!current ? (
         <Loading />
       ) : (
-        <div className="table-wrap">
-          <table data-testid="bundle-routes">
-            <thead>
-              <tr>
-                <th scope="col">Arm</th>
-                <th scope="col">Serves</th>
-                <th scope="col">Weight</th>
-              </tr>
-            </thead>
-            <tbody>
-              {current.targets.traffic.map((t) => (
-                <tr key={`${t.model}@${t.version}-${t.tag ?? ''}`}>
-                  <td>{t.tag ?? <span className="muted">untagged</span>}</td>
-                  <td>
-                    <Link href={`/models/${encodeURIComponent(t.model)}`}>
-                      {t.model}@{t.version}
-                    </Link>
-                  </td>
-                  <td>
-                    <div className="bar" aria-hidden="true">
-                      <span style={{ width: `${t.weight}%` }} />
-                    </div>
-                    <span>{t.weight}%</span>
-                  </td>
-                </tr>
-              ))}
-              {current.targets.shadow && (
-                <tr>
-                  <td>shadow</td>
-                  <td>
-                    <Link href={`/models/${encodeURIComponent(current.targets.shadow.model)}`}>
-                      {current.targets.shadow.model}@{current.targets.shadow.version}
-                    </Link>
-                  </td>
-                  <td>{current.targets.shadow.percent}% mirrored</td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
+        <>
+          <ListTable items={current.targets.traffic} columns={armColumns()} rowKey={armKey} testId="bundle-routes" />
+          {current.targets.shadow && (
+            <p className="muted">
+              Shadow: {current.targets.shadow.model}@{current.targets.shadow.version}, {current.targets.shadow.percent}%
+              of calls mirrored
+            </p>
+          )}
+        </>
       )}
     </>
   );
+}
+
+interface Arm {
+  model: string;
+  version: number;
+  weight: number;
+  tag?: string | undefined;
+}
+
+const armKey = (t: Arm) => `${t.model}@${t.version}-${t.tag ?? ''}`;
+
+/** A traffic arm's columns: its tag, the version it serves, its weight as a bar. */
+function armColumns<T extends Arm>(): Column<T>[] {
+  return [
+    { header: 'Arm', cell: (t) => t.tag ?? <span className="muted">untagged</span> },
+    {
+      header: 'Serves',
+      cell: (t) => (
+        <Link href={`/models/${encodeURIComponent(t.model)}`}>
+          {t.model}@{t.version}
+        </Link>
+      ),
+    },
+    {
+      header: 'Weight',
+      cell: (t) => (
+        <>
+          <div className="bar" aria-hidden="true">
+            <span style={{ width: `${t.weight}%` }} />
+          </div>
+          <span data-testid={`weight-${t.version}`}>{t.weight}%</span>
+        </>
+      ),
+    },
+  ];
 }
 
 /** A target's name in the console: its tag (`canary`, `b`), else its model reference. */
@@ -287,39 +301,14 @@ function Traffic({
         Traffic
         {traffic.length > 1 && <span className="chip">{isCanary ? 'canary' : 'A/B test'}</span>}
       </h2>
-      <div className="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Arm</th>
-              <th scope="col">Serves</th>
-              <th scope="col">Weight</th>
-              <th scope="col">Replicas ready</th>
-            </tr>
-          </thead>
-          <tbody>
-            {d.status.targets.map((t) => (
-              <tr key={`${t.model}@${t.version}-${t.tag ?? ''}`}>
-                <td>{t.tag ?? <span className="muted">untagged</span>}</td>
-                <td>
-                  <Link href={`/models/${encodeURIComponent(t.model)}`}>
-                    {t.model}@{t.version}
-                  </Link>
-                </td>
-                <td>
-                  <div className="bar" aria-hidden="true">
-                    <span style={{ width: `${t.weight}%` }} />
-                  </div>
-                  <span data-testid={`weight-${t.version}`}>{t.weight}%</span>
-                </td>
-                <td>
-                  {t.replicas.ready} / {t.replicas.desired}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ListTable
+        items={d.status.targets}
+        columns={[
+          ...armColumns<TargetStatus>(),
+          { header: 'Replicas ready', cell: (t) => `${t.replicas.ready} / ${t.replicas.desired}` },
+        ]}
+        rowKey={armKey}
+      />
       {warnings.length > 0 && (
         <div className="notice" role="status">
           {warnings.map((w) => (

@@ -1,6 +1,6 @@
 /** Pipelines: each with its triggers, steps and last run; below, the runs (of one pipeline, when one is chosen). */
 import { api } from '../api.ts';
-import { Empty, ErrorMessage, formatTime, Loading } from '../components.tsx';
+import { Empty, formatTime, List } from '../components.tsx';
 import { Link } from '../router.tsx';
 import { useData } from '../use-data.ts';
 
@@ -41,116 +41,92 @@ export function duration(run: { startedAt: string | null; finishedAt: string | n
   return `${((end - Date.parse(run.startedAt)) / 1000).toFixed(1)} s`;
 }
 
+type Pipeline = Awaited<ReturnType<typeof api.listPipelines>>[number];
+
+/** A pipeline's triggers in words: `data repo/branch glob`, `model name@alias`, `cron ...`, `manual`. */
+function triggers(p: Pipeline): string[] {
+  const t = p.spec.trigger;
+  return [
+    t.data && `data ${t.data.repo}/${t.data.branch} ${t.data.glob}`,
+    t.model && `model ${t.model.name}${t.model.alias ? `@${t.model.alias}` : ''}`,
+    t.schedule && `cron ${t.schedule.cron}`,
+    t.manual && 'manual',
+  ].filter((x): x is string => Boolean(x));
+}
+
 export function PipelinesPage({ name }: { name?: string | undefined }) {
   const pipelines = useData(() => api.listPipelines(), [], 5000);
   const runs = useData(() => api.listRuns(name ? { pipeline: name, limit: 50 } : { limit: 50 }), [name], 2000);
   return (
     <section>
       <h1>{name ? `Pipeline ${name}` : 'Pipelines'}</h1>
-      <ErrorMessage error={pipelines.error} />
-      {!pipelines.data ? (
-        !pipelines.error && <Loading />
-      ) : pipelines.data.length === 0 ? (
-        <Empty title="No pipelines yet.">
-          Apply one from a folder: <code>modelport pipelines apply -f examples/fraud/pipeline.yaml</code>.
-        </Empty>
-      ) : (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Triggers</th>
-                <th scope="col">Steps</th>
-                <th scope="col">Revision</th>
-                <th scope="col">Last run</th>
-              </tr>
-            </thead>
-            <tbody>
-              {pipelines.data
-                .filter((p) => !name || p.name === name)
-                .map((p) => {
-                  const t = p.spec.trigger;
-                  const triggers = [
-                    t.data && `data ${t.data.repo}/${t.data.branch} ${t.data.glob}`,
-                    t.model && `model ${t.model.name}${t.model.alias ? `@${t.model.alias}` : ''}`,
-                    t.schedule && `cron ${t.schedule.cron}`,
-                    t.manual && 'manual',
-                  ].filter(Boolean);
-                  return (
-                    <tr key={p.name}>
-                      <td>
-                        <Link href={`/pipelines/${encodeURIComponent(p.name)}`}>{p.name}</Link>
-                      </td>
-                      <td>
-                        {triggers.map((x) => (
-                          <span key={String(x)} className="chip">
-                            {x}
-                          </span>
-                        ))}
-                      </td>
-                      <td className="mono">{p.spec.steps.map((s) => s.name).join(' → ')}</td>
-                      <td>{p.revision}</td>
-                      <td>
-                        {p.lastRun ? (
-                          <Link href={`/runs/${p.lastRun.id}`}>
-                            #{p.lastRun.number} <StateBadge state={p.lastRun.state} />
-                          </Link>
-                        ) : (
-                          '–'
-                        )}
-                      </td>
-                    </tr>
-                  );
-                })}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <List
+        list={pipelines}
+        empty={
+          <Empty title="No pipelines yet.">
+            Apply one from a folder: <code>modelport pipelines apply -f examples/fraud/pipeline.yaml</code>.
+          </Empty>
+        }
+        show={(p) => !name || p.name === name}
+        rowKey={(p) => p.name}
+        columns={[
+          { header: 'Name', cell: (p) => <Link href={`/pipelines/${encodeURIComponent(p.name)}`}>{p.name}</Link> },
+          {
+            header: 'Triggers',
+            cell: (p) =>
+              triggers(p).map((x) => (
+                <span key={x} className="chip">
+                  {x}
+                </span>
+              )),
+          },
+          { header: 'Steps', className: 'mono', cell: (p) => p.spec.steps.map((s) => s.name).join(' → ') },
+          { header: 'Revision', cell: (p) => p.revision },
+          {
+            header: 'Last run',
+            cell: (p) =>
+              p.lastRun ? (
+                <Link href={`/runs/${p.lastRun.id}`}>
+                  #{p.lastRun.number} <StateBadge state={p.lastRun.state} />
+                </Link>
+              ) : (
+                '–'
+              ),
+          },
+        ]}
+      />
       <h2>Runs</h2>
-      <ErrorMessage error={runs.error} />
-      {!runs.data ? (
-        !runs.error && <Loading />
-      ) : runs.data.length === 0 ? (
-        <Empty title="No runs yet.">
-          A commit to a watched repository starts one, or <code>modelport pipelines trigger &lt;name&gt;</code>.
-        </Empty>
-      ) : (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Run</th>
-                <th scope="col">State</th>
-                <th scope="col">Trigger</th>
-                <th scope="col">Steps</th>
-                <th scope="col">Started</th>
-                <th scope="col">Duration</th>
-              </tr>
-            </thead>
-            <tbody>
-              {runs.data.map((r) => (
-                <tr key={r.id}>
-                  <td>
-                    <Link href={`/runs/${r.id}`}>
-                      {r.pipeline} #{r.number}
-                    </Link>
-                  </td>
-                  <td>
-                    <StateBadge state={r.state} />
-                  </td>
-                  <td>{triggerText(r)}</td>
-                  <td>
-                    {r.steps.filter((s) => s.state === 'Succeeded').length}/{r.steps.length}
-                  </td>
-                  <td>{r.startedAt ? formatTime(r.startedAt) : '–'}</td>
-                  <td>{duration(r)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <List
+        list={runs}
+        empty={
+          <Empty title="No runs yet.">
+            A commit to a watched repository starts one, or <code>modelport pipelines trigger &lt;name&gt;</code>.
+          </Empty>
+        }
+        rowKey={(r) => r.id}
+        columns={[
+          {
+            header: 'Run',
+            cell: (r) => (
+              <Link href={`/runs/${r.id}`}>
+                {r.pipeline} #{r.number}
+              </Link>
+            ),
+          },
+          { header: 'State', cell: (r) => <StateBadge state={r.state} /> },
+          { header: 'Trigger', cell: (r) => triggerText(r) },
+          {
+            header: 'Steps',
+            cell: (r) => (
+              <>
+                {r.steps.filter((s) => s.state === 'Succeeded').length}/{r.steps.length}
+              </>
+            ),
+          },
+          { header: 'Started', cell: (r) => (r.startedAt ? formatTime(r.startedAt) : '–') },
+          { header: 'Duration', cell: (r) => duration(r) },
+        ]}
+      />
     </section>
   );
 }
