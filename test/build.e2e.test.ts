@@ -68,7 +68,10 @@ describe('modelport build', () => {
     const b = join(files, 'ctx-b');
     const first = await cli(t.url, 'build', 'fraud@1', '-o', a, '--tar', join(files, 'a.tar'));
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /wrote the build context of fraud@1 \(onnx\)/);
+    assert.match(
+      first.stdout,
+      /wrote the build context of fraud@1 \(onnx, on ghcr\.io\/modelport\/modelport:0\.1\.0\)/,
+    );
     assert.match(first.stdout, /docker build -t <registry>\/fraud:1 /);
     const second = await cli(t.url, 'build', 'fraud', '--output', b, '--tar', join(files, 'b.tar'));
     assert.equal(second.code, 0, second.stderr);

@@ -61,6 +61,11 @@ async function* bytes(data: Buffer) {
   yield data;
 }
 
+/** Renders the version's context and writes it with `artifact` as the model's bytes. */
+async function write(dir: string, v: ModelVersion, artifact: Buffer) {
+  return writeBuildContext(dir, { files: await contextFiles(await input(v)), version: v, artifact: bytes(artifact) });
+}
+
 const parse = (text: string) => DockerfileParser.parse(text);
 const keywords = (text: string) =>
   parse(text)
@@ -194,8 +199,8 @@ describe('the context folder', () => {
   test('is the same bytes twice, with fixed mtimes', async () => {
     const a = join(dir, 'ctx-a');
     const b = join(dir, 'ctx-b');
-    await writeBuildContext(a, { ...(await input(version())), artifact: bytes(ARTIFACT) });
-    await writeBuildContext(b, { ...(await input(version())), artifact: bytes(ARTIFACT) });
+    await write(a, version(), ARTIFACT);
+    await write(b, version(), ARTIFACT);
     const paths = await listContext(a);
     assert.deepEqual(paths, await listContext(b));
     assert.deepEqual(paths, [
@@ -212,14 +217,14 @@ describe('the context folder', () => {
       assert.equal((await stat(join(a, p))).mtime.toISOString(), version().createdAt, p);
     }
     // Written again over itself: an earlier context is replaced, the same bytes again.
-    await writeBuildContext(a, { ...(await input(version())), artifact: bytes(ARTIFACT) });
+    await write(a, version(), ARTIFACT);
     assert.deepEqual(await listContext(a), paths);
   });
 
   test('a download that is not the registered artifact is refused and not kept', async () => {
     const c = join(dir, 'ctx-bad');
     await assert.rejects(
-      writeBuildContext(c, { ...(await input(version())), artifact: bytes(Buffer.from('other bytes')) }),
+      write(c, version(), Buffer.from('other bytes')),
       (e: ModelportError) => e.code === 'artifact_corrupt' && /not the registered/.test(e.message),
     );
     assert.equal(
@@ -228,12 +233,25 @@ describe('the context folder', () => {
     );
   });
 
+  test('a file that would leave the folder is refused (the files may come from a server)', async () => {
+    const c = join(dir, 'ctx-escape');
+    await assert.rejects(
+      writeBuildContext(c, {
+        files: [{ path: '../outside', content: 'x', mode: 0o644 }],
+        version: version(),
+        artifact: bytes(ARTIFACT),
+      }),
+      /may not leave the folder: \.\.\/outside/,
+    );
+    await assert.rejects(stat(join(dir, 'outside')));
+  });
+
   test('a folder holding other files is refused (they would go into the image)', async () => {
     const c = join(dir, 'ctx-other');
     await mkdir(c);
     await writeFile(join(c, 'notes.txt'), 'mine');
     await assert.rejects(
-      writeBuildContext(c, { ...(await input(version())), artifact: bytes(ARTIFACT) }),
+      write(c, version(), ARTIFACT),
       (e: ModelportError) => e.field === 'output' && /not empty/.test(e.message),
     );
     assert.equal(await readFile(join(c, 'notes.txt'), 'utf8'), 'mine');
@@ -244,7 +262,7 @@ describe('the scripts the image build runs', () => {
   let ctx: string;
   before(async () => {
     ctx = join(dir, 'ctx-scripts');
-    await writeBuildContext(ctx, { ...(await input(version())), artifact: bytes(ARTIFACT) });
+    await write(ctx, version(), ARTIFACT);
   });
 
   const verify = (file: string, env?: NodeJS.ProcessEnv) =>

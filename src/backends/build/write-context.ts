@@ -14,6 +14,8 @@ import { dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ModelportError } from '../../core/index.ts';
+import type { ModelType } from '../../modeltypes/index.ts';
+import type { ModelVersion } from '../../registry/index.ts';
 import { chooseImage } from '../render-input.ts';
 import { artifactPath, type BuildContextInput, buildContextFiles, type ContextFile } from './build-context.ts';
 import { createSbom, type Lockfile } from './sbom.ts';
@@ -41,17 +43,26 @@ export async function spdxIds(): Promise<Set<string>> {
   return new Set(schema.enum);
 }
 
-export interface WriteContextInput extends Omit<BuildContextInput, 'sbom'> {
-  /** The artifact's bytes (a download); checked against `version.sha256`. */
-  artifact: AsyncIterable<Uint8Array>;
+export interface ContextInput extends Omit<BuildContextInput, 'sbom'> {
   /** Default: Modelport's own lockfile for its own runtimes (read from this install). */
   lockfile?: Lockfile | undefined;
 }
 
-/** The context's files and the SBOM (also used by tests without an artifact). */
-export async function contextFiles(input: Omit<WriteContextInput, 'artifact'>): Promise<ContextFile[]> {
+/** The context's files, the SBOM included, and the image it builds on. */
+export async function contextFiles(input: ContextInput): Promise<ContextFile[]> {
+  return (await renderContext(input)).files;
+}
+
+/** A rendered context: its files (all but the artifact), its base image, and where the artifact goes. */
+export interface RenderedContext {
+  image: string;
+  files: ContextFile[];
+  artifact: { path: string; sha256: string; size: number };
+}
+
+export async function renderContext(input: ContextInput): Promise<RenderedContext> {
   const own = input.type.runtime !== 'container';
-  const baseImage = input.version.image
+  const image = input.version.image
     ? input.version.image
     : chooseImage(input.version, input.type, {
         baseImage: input.baseImage,
@@ -60,11 +71,40 @@ export async function contextFiles(input: Omit<WriteContextInput, 'artifact'>): 
       });
   const sbom = createSbom({
     version: input.version,
-    baseImage,
+    baseImage: image,
     lockfile: own ? (input.lockfile ?? (await readServingLockfile())) : undefined,
     spdxIds: await spdxIds(),
   });
-  return buildContextFiles({ ...input, sbom });
+  const { version } = input;
+  return {
+    image,
+    files: buildContextFiles({ ...input, sbom }),
+    artifact: { path: artifactPath(version), sha256: version.sha256, size: version.size },
+  };
+}
+
+/** The model-type catalogue as renderContextOf reads it (the server's ModelTypeCatalogue). */
+export interface TypeSource {
+  get(name: string): Promise<ModelType>;
+  template(name: string, backend: 'compose'): Promise<string | undefined>;
+}
+
+/** Renders the context of a version with its type from the catalogue (the build-context route). */
+export async function renderContextOf(
+  version: ModelVersion,
+  catalogue: TypeSource,
+  options: { baseImage?: string | undefined; modelportImage?: string | undefined } = {},
+): Promise<RenderedContext> {
+  const type = await catalogue.get(version.modelType);
+  return renderContext({ version, type, template: await catalogue.template(type.name, 'compose'), ...options });
+}
+
+export interface WriteContextInput {
+  /** The context's files (renderContext, or the build-context route's answer). */
+  files: readonly ContextFile[];
+  version: Pick<ModelVersion, 'model' | 'version' | 'sha256' | 'createdAt'>;
+  /** The artifact's bytes (a download); checked against `version.sha256`. */
+  artifact: AsyncIterable<Uint8Array>;
 }
 
 /**
@@ -72,7 +112,12 @@ export async function contextFiles(input: Omit<WriteContextInput, 'artifact'>): 
  * replaced). Returns the relative paths written, sorted.
  */
 export async function writeBuildContext(dir: string, input: WriteContextInput): Promise<string[]> {
-  const files = await contextFiles(input);
+  const { files } = input;
+  for (const file of files) {
+    if (file.path.startsWith('/') || file.path.split('/').includes('..')) {
+      throw new ModelportError('invalid_request', `a build context file may not leave the folder: ${file.path}`);
+    }
+  }
   await prepareFolder(dir);
   const mtime = new Date(input.version.createdAt);
   const written: string[] = [];
@@ -80,7 +125,7 @@ export async function writeBuildContext(dir: string, input: WriteContextInput): 
     const target = join(dir, file.path);
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, file.content);
-    await chmod(target, file.mode);
+    await chmod(target, file.mode & 0o777);
     await utimes(target, mtime, mtime);
     written.push(file.path);
   }
