@@ -201,6 +201,45 @@ describe('container model types through the CLI', () => {
     assert.match(ready?.message ?? '', /docker compose up -d/);
   });
 
+  test('spec.baseImage picks one of the type images for compose and kubernetes; another name is refused at apply', async () => {
+    const c = new ModelportClient({ url: t.url });
+    const d = await c.applyDeployment('churn-mls15', {
+      backend: 'compose',
+      baseImage: 'mlserver-1.5-sklearn',
+      traffic: [{ model: 'churn@1', weight: 100 }],
+    });
+    await c.waitDeployment(d.name, 60);
+    const image = 'docker.io/seldonio/mlserver:1.5.0-sklearn';
+    for (const format of ['compose', 'kserve', 'knative'] as const) {
+      const { files: exported } = await c.exportDeployment('churn-mls15', format);
+      const text = exported.map((f) => f.content).join('\n');
+      assert.ok(text.includes(image), `${format} renders on ${image}`);
+      assert.ok(!text.includes('mlserver:1.6.1-sklearn'), `${format} leaves the default image`);
+    }
+    const before = (await c.listDeployments()).map((x) => x.name);
+    for (const [backend, pattern] of [
+      [
+        'compose',
+        /spec\.baseImage: 'triton' is not one of the images of the model type 'sklearn-1\.5' \(mlserver-1\.6-sklearn, mlserver-1\.5-sklearn\)/,
+      ],
+      ['local', /spec\.baseImage: the local backend runs models in this server's own workers/],
+    ] as const) {
+      await assert.rejects(
+        c.applyDeployment('churn-triton', {
+          backend,
+          baseImage: 'triton',
+          traffic: [{ model: 'churn@1', weight: 100 }],
+        }),
+        (e: Error & { status?: number; field?: string }) => e.status === 400 && pattern.test(e.message),
+      );
+    }
+    assert.deepEqual(
+      (await c.listDeployments()).map((x) => x.name),
+      before,
+      'nothing stored',
+    );
+  });
+
   test('bad input names the field and the fix, and stores nothing', async () => {
     const listing = async () => {
       const c = new ModelportClient({ url: t.url });

@@ -32,7 +32,7 @@ import { startTestServer, type TestServer } from './support/server.ts';
 const unused = {} as never;
 const ROUTES: AnyRoute[] = [
   ...systemRoutes({ version: 'test', database: 'sqlite', artifacts: 'folder' }),
-  ...modelRoutes(unused),
+  ...modelRoutes({ buildContext: unused } as never),
   ...deploymentRoutes({ deployments: unused, export: unused }),
   ...deploymentMetricsRoutes(unused),
   ...secretRoutes(unused),
@@ -152,6 +152,7 @@ describe('API contract', () => {
     await mp.deleteAlias('fraud', 'challenger');
     const artifact = await mp.downloadArtifact('fraud', 1);
     for await (const _ of artifact.body);
+    await mp.getBuildContext('fraud', 1);
     await mp.deleteVersion('fraud', 2);
     await mp.registerVersion('scratch', model.onnx);
     await mp.deleteModel('scratch');

@@ -147,6 +147,27 @@ describe('auth on loopback with --auth', () => {
     assert.equal(js.status, 403);
     assert.match(((await js.json()) as { error: { message: string } }).error.message, /code permission/);
     assert.equal(await status(cody!, 'POST', `${upload}?format=js`, onnx, 'application/octet-stream'), 400);
+    // The same through a model type whose runtime is js: ?type=js, or a type an administrator added with runtime js.
+    const teamJs = {
+      name: 'team-js',
+      runtime: 'js',
+      default_base_image: { name: 'modelport', value: 'ghcr.io/modelport/modelport:0.1.0' },
+      available_base_images: [{ name: 'modelport', value: 'ghcr.io/modelport/modelport:0.1.0' }],
+    };
+    assert.equal(await status(admin, 'POST', '/api/v1/modeltypes', teamJs), 201);
+    const versionsBefore = await (await api(eddie, 'GET', `${models}/uploaded/versions`)).text();
+    for (const type of ['js', 'team-js']) {
+      const typed = await api(eddie, 'POST', `${upload}?type=${type}`, onnx, 'application/octet-stream');
+      assert.equal(typed.status, 403, `?type=${type} without the code permission`);
+      assert.match(((await typed.json()) as { error: { message: string } }).error.message, /code permission/);
+      // With it, the check goes on to the model itself (an ONNX file is no js package: 400, not 403).
+      assert.equal(await status(cody!, 'POST', `${upload}?type=${type}`, onnx, 'application/octet-stream'), 400);
+    }
+    assert.equal(
+      await (await api(eddie, 'GET', `${models}/uploaded/versions`)).text(),
+      versionsBefore,
+      'nothing stored',
+    );
     // Secrets, deletes and members: the project admin.
     const secret = '/api/v1/projects/default/secrets/API_KEY';
     assert.equal(await status(eddie!, 'PUT', secret, { value: 'x' }), 403);

@@ -403,6 +403,39 @@ describe('web console', { skip }, () => {
     await shot('deployment-ab');
   });
 
+  test('a compose deployment shows its bundle and routes: no replicas, live metrics, canary form or Try it', async () => {
+    await mp.applyDeployment('fraud-bundle', {
+      backend: 'compose',
+      traffic: [
+        { model: 'fraud@1', weight: 80, tag: 'stable' },
+        { model: 'fraud@2', weight: 20, tag: 'canary' },
+      ],
+    });
+    await go('/deployments/fraud-bundle');
+    await page.getByTestId('bundle-note').waitFor();
+    const routes = page.getByTestId('bundle-routes');
+    await routes.getByRole('link', { name: 'fraud@2' }).waitFor();
+    assert.match((await routes.innerText()).replace(/\s+/g, ' '), /stable fraud@1 80% canary fraud@2 20%/);
+    await page.getByText(/Revision 1 of 1 written to .*fraud-bundle\/example/).waitFor();
+    await page.getByRole('heading', { name: 'Conditions' }).waitFor();
+    for (const absent of ['Live metrics', 'Traffic', 'Try it']) {
+      assert.equal(await page.getByRole('heading', { name: absent, exact: true }).count(), 0, absent);
+    }
+    assert.equal(await page.getByText('Replicas ready').count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Promote canary' }).count(), 0);
+    await shot('deployment-bundle');
+    // The list and the overview show the bundle's split from its spec, and no req/s that nothing measures.
+    await go('/deployments');
+    await page
+      .getByRole('row', { name: /fraud-bundle/ })
+      .getByText('fraud@1 80% · fraud@2 20%')
+      .waitFor();
+    await go('/');
+    await page.getByTestId('bundle-fraud-bundle').waitFor();
+    assert.equal(await page.getByTestId('rps-fraud-bundle').count(), 0);
+    await mp.deleteDeployment('fraud-bundle');
+  });
+
   test('every page renders at 1280 and 390 px', async () => {
     await go('/');
     await page.getByTestId('rps-fraud').waitFor();

@@ -72,6 +72,60 @@ export interface BindingOptions {
   modelportImage?: string | undefined;
 }
 
+export interface BindVersionOptions extends BindingOptions {
+  /** The name of one of the type's `available_base_images` to serve on instead of its default (spec.baseImage). */
+  baseImage?: string | undefined;
+  /** The field that named `baseImage`, for the error when the type has no such image. */
+  baseImageField?: string;
+}
+
+/**
+ * The image a version runs on: the version itself when it IS an image; the type's image named `baseImage` when
+ * given (refused, naming the field, when the type has none of that name); else Modelport's image for its own
+ * runtimes and the type's default base image for a container type.
+ */
+export function chooseImage(version: ModelVersion, type: ModelType, options: BindVersionOptions = {}): string {
+  if (version.image) return version.image;
+  const field = options.baseImageField ?? 'baseImage';
+  if (options.baseImage !== undefined) {
+    const chosen = type.available_base_images.find((i) => i.name === options.baseImage);
+    if (!chosen) {
+      throw new ModelportError(
+        'invalid_request',
+        `${field}: '${options.baseImage}' is not one of the images of the model type '${type.name}' (${type.available_base_images.map((i) => i.name).join(', ')}); name one of them, or add it with 'modelport modeltypes add-image ${type.name} ${options.baseImage} <image>'`,
+        { field },
+      );
+    }
+    return chosen.value;
+  }
+  return type.runtime === 'container'
+    ? type.default_base_image.value
+    : (options.modelportImage ?? DEFAULT_MODELPORT_IMAGE);
+}
+
+/** One version bound to its type, image and template text for a backend. */
+export function bindVersion(
+  version: ModelVersion,
+  type: ModelType,
+  template: string,
+  options: BindVersionOptions = {},
+): ModelBinding {
+  return {
+    model: version.model,
+    version: version.version,
+    format: version.format,
+    sha256: version.sha256,
+    runtime: type.runtime,
+    // A model image is the version itself; a container type's file runs on the type's (chosen) base image.
+    image: chooseImage(version, type, options),
+    hasArtifact: !version.image,
+    signature: version.signature,
+    friendlySignature: version.friendlySignature ?? null,
+    ...(type.kserve_format !== undefined ? { kserveFormat: type.kserve_format } : {}),
+    template,
+  };
+}
+
 /** Used when a type of Modelport's own runtimes has no template for the backend. */
 export const BUILT_IN_TEMPLATES: Record<TemplateBackend, string> = {
   kubernetes: [
@@ -125,22 +179,14 @@ export async function bindModels(
         { field: target.field },
       );
     }
-    bindings.set(key, {
-      model: version.model,
-      version: version.version,
-      format: version.format,
-      sha256: version.sha256,
-      runtime: type.runtime,
-      // A model image is the version itself; a container type's file runs on the type's (default) base image.
-      image: own
-        ? (options.modelportImage ?? DEFAULT_MODELPORT_IMAGE)
-        : (version.image ?? type.default_base_image.value),
-      hasArtifact: !version.image,
-      signature: version.signature,
-      friendlySignature: version.friendlySignature ?? null,
-      ...(type.kserve_format !== undefined ? { kserveFormat: type.kserve_format } : {}),
-      template,
-    });
+    bindings.set(
+      key,
+      bindVersion(version, type, template, {
+        ...options,
+        baseImage: revision.spec.baseImage,
+        baseImageField: 'spec.baseImage',
+      }),
+    );
   }
   return { ...revision, bindings };
 }

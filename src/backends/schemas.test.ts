@@ -8,7 +8,11 @@ const SHARED = new URL('../../../shared/schemas/', import.meta.url);
 test('shipped schemas are byte-identical to ../shared/schemas', {
   skip: !existsSync(SHARED) && 'no ../shared/schemas in this checkout',
 }, () => {
-  const files = readdirSync(SCHEMA_DIR).filter((f) => f !== 'README.md');
+  const files = readdirSync(SCHEMA_DIR, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name !== 'README.md')
+    .map((e) =>
+      `${e.parentPath.slice(new URL(SCHEMA_DIR).pathname.replace(/\/$/, '').length + 1)}/${e.name}`.replace(/^\//, ''),
+    );
   assert.ok(files.length >= 3);
   // Schemas not in ../shared/schemas (the Job schema) say where they come from in the folder's README.
   const readme = readFileSync(new URL('README.md', SCHEMA_DIR), 'utf8');

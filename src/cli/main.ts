@@ -8,6 +8,7 @@ import { ModelportError } from '../core/index.ts';
 import { type Command, UsageError } from './command.ts';
 import { auditCommands } from './commands/audit.ts';
 import { authCommands } from './commands/auth.ts';
+import { buildCommand } from './commands/build.ts';
 import { dataCommands } from './commands/data.ts';
 import { deploymentCommands } from './commands/deployments.ts';
 import { exportCommand } from './commands/export.ts';
@@ -40,6 +41,7 @@ const COMMANDS: Command[] = [
   ...modelTypeCommands,
   ...authCommands,
   exportCommand,
+  buildCommand,
   uninstallCommand,
   serveModelCommand,
   fetchModelsCommand,

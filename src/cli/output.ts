@@ -50,3 +50,34 @@ function cell(value: unknown): string {
 export function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
+
+/** One column of a listing: its header and how an item gives its cell. */
+export type Column<T> = readonly [header: string, cell: (item: T) => unknown];
+
+/** Items as a table, a column per `[header, cell]` pair. */
+export function columns<T>(items: readonly T[], cols: readonly Column<T>[]): string {
+  return table(
+    cols.map(([header]) => header),
+    items.map((item) => cols.map(([, cell]) => cell(item))),
+  );
+}
+
+/**
+ * A listing as the user asked for it: with `-o json` the items (or `options.json`, when the API's answer holds more
+ * than the rows); otherwise a table, or `options.empty` (what to do next) when there is nothing to list.
+ */
+export function listing<T>(
+  format: OutputFormat,
+  items: readonly T[],
+  cols: readonly Column<T>[],
+  options: { empty?: string; json?: unknown } = {},
+): string {
+  if (format === 'json') return json(options.json ?? items);
+  if (items.length === 0 && options.empty !== undefined) return options.empty;
+  return columns(items, cols);
+}
+
+/** A command's answer: `value` as JSON with `-o json`, else the sentence for a person. */
+export function answer(format: OutputFormat, value: unknown, text: string): string {
+  return format === 'json' ? json(value) : text;
+}

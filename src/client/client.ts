@@ -234,6 +234,15 @@ export class ModelportClient {
     return (await this.call('listVersions', { params: { model: name } })).versions;
   }
 
+  /** The Docker build context of a version, all but its artifact (`modelport build`); `ref` a number or an alias. */
+  async getBuildContext(
+    name: string,
+    ref: number | string,
+    query: ApiQuery<'getBuildContext'> = {},
+  ): Promise<ApiResponse<'getBuildContext'>> {
+    return this.call('getBuildContext', { params: { model: name, version: String(ref) }, query });
+  }
+
   /** `ref` is a version number or an alias. */
   async getVersion(name: string, ref: number | string): Promise<ApiResponse<'getVersion'>> {
     return this.call('getVersion', { params: { model: name, version: String(ref) } });

@@ -25,6 +25,7 @@ export const OPERATIONS = {
   deleteSignature: 'DELETE /projects/:project/models/:model/versions/:version/signature',
   deleteVersion: 'DELETE /projects/:project/models/:model/versions/:version',
   downloadArtifact: 'GET /projects/:project/models/:model/versions/:version/artifact',
+  getBuildContext: 'GET /projects/:project/models/:model/versions/:version/build-context',
   setAlias: 'PUT /projects/:project/models/:model/aliases/:alias',
   deleteAlias: 'DELETE /projects/:project/models/:model/aliases/:alias',
   listDeployments: 'GET /projects/:project/deployments',

@@ -10,6 +10,8 @@ export interface TarFile {
   /** Path inside the archive. */
   path: string;
   size: number;
+  /** Permission bits (default 0o644); owners and mtimes are always 0, so the same files give the same bytes. */
+  mode?: number;
   open(): AsyncIterable<Uint8Array>;
 }
 
@@ -17,10 +19,10 @@ function octal(value: number, length: number): string {
   return `${value.toString(8).padStart(length - 1, '0')}\0`;
 }
 
-function header(name: string, size: number, type: string): Buffer {
+function header(name: string, size: number, type: string, mode = 0o644): Buffer {
   const h = Buffer.alloc(BLOCK);
   h.write(name, 0, 100, 'utf8');
-  h.write(octal(0o644, 8), 100, 'ascii');
+  h.write(octal(mode, 8), 100, 'ascii');
   h.write(octal(0, 8), 108, 'ascii');
   h.write(octal(0, 8), 116, 'ascii');
   h.write(octal(size, 12), 124, 'ascii');
@@ -81,6 +83,7 @@ export async function* writeTar(files: Iterable<TarFile>): AsyncGenerator<Uint8A
         Buffer.byteLength(file.path) > 100 ? file.path.slice(0, 90) : file.path,
         Math.min(file.size, 0o77777777777),
         '0',
+        file.mode,
       ),
     );
     let written = 0;

@@ -58,7 +58,7 @@ export interface Backend {
    * Refuses, once references are pinned and before a revision is made, versions this backend cannot run (the local
    * backend and a container model type); throws `invalid_request` naming the target's field. Optional.
    */
-  checkTargets?(project: string, targets: RevisionTargets): Promise<void>;
+  checkTargets?(project: string, targets: RevisionTargets, spec: DeploymentSpec): Promise<void>;
   apply(plan: RevisionPlan): Promise<BackendResult>;
   /** Removes everything the backend made for the deployment; nothing there is not an error. */
   remove(project: string, name: string): Promise<void>;

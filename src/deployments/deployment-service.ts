@@ -101,7 +101,7 @@ export class DeploymentService implements VersionUsage {
     backend.check?.(spec);
     await this.#o.validate?.(project, spec);
     const targets = await pinTargets(this.#o.registry, project, spec);
-    await backend.checkTargets?.(project, targets);
+    await backend.checkTargets?.(project, targets, spec);
     const projectId = await this.#store.projectId(project);
     const now = this.#stamp();
     const changed = await this.#store.addRevision({

@@ -121,6 +121,13 @@ export const DeploymentSpecSchema = z.strictObject({
     .array(z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), secret: z.string() }))
     .default([]),
   backend: z.enum(['local', 'kubernetes', 'compose']).default('local'),
+  baseImage: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/)
+    .optional()
+    .describe(
+      "The name of one of the model type's images (modelport modeltypes show <type>) to serve on instead of the type's default; kubernetes and compose only",
+    ),
   auth: z
     .enum(['token', 'open'])
     .optional()

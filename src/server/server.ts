@@ -35,6 +35,7 @@ import {
   LocalBackend,
   ManifestValidator,
   openKubeApi,
+  renderContextOf,
 } from '../backends/index.ts';
 import { createBrowserGuard, createSessionHandler, OidcLogin } from '../console-auth/index.ts';
 import { ModelportError, parseModelRef, type ServerConfig } from '../core/index.ts';
@@ -493,6 +494,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         uploadDir,
         maxUploadBytes: config.maxUploadBytes,
         imports: { guard: importGuard, s3: new S3InputSource(s3Connection(config.s3)) },
+        buildContext: (version, options) =>
+          renderContextOf(version, modelTypes, { ...options, modelportImage: config.modelportImage }),
       },
       deployments: {
         deployments,

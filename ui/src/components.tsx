@@ -27,6 +27,101 @@ export function Loading() {
   return <p className="muted">Loading…</p>;
 }
 
+/** One column of a list table: its header and the cell an item gives. */
+export interface Column<T> {
+  /** Unique within the table (it keys the cells). */
+  header: string;
+  cell: (item: T) => ReactNode;
+  /** A header that only screen readers read (an actions column). */
+  hiddenHeader?: boolean;
+  className?: string;
+}
+
+/** Items as a table in its scrolling wrapper: a header row, then a row per item. */
+export function ListTable<T>({
+  items,
+  columns,
+  rowKey,
+  testId,
+}: {
+  items: readonly T[];
+  columns: readonly Column<T>[];
+  rowKey: (item: T) => string | number;
+  testId?: string;
+}) {
+  return (
+    <div className="table-wrap">
+      <table data-testid={testId}>
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th key={c.header} scope="col">
+                {c.hiddenHeader ? <span className="sr-only">{c.header}</span> : c.header}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((item) => (
+            <tr key={rowKey(item)}>
+              {columns.map((c) => (
+                <td key={c.header} className={c.className}>
+                  {c.cell(item)}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/**
+ * A loaded list as the list pages show it: the load's error, "Loading…" until it first arrives, `empty` when it
+ * holds nothing, else the table (of the items `show` keeps, when given).
+ */
+export function List<T>({
+  list,
+  empty,
+  show,
+  ...table
+}: {
+  list: { data: readonly T[] | undefined; error: string | undefined };
+  empty: ReactNode;
+  show?: (item: T) => boolean;
+  columns: readonly Column<T>[];
+  rowKey: (item: T) => string | number;
+  testId?: string;
+}) {
+  return (
+    <>
+      <ErrorMessage error={list.error} />
+      {!list.data ? (
+        !list.error && <Loading />
+      ) : list.data.length === 0 ? (
+        empty
+      ) : (
+        <ListTable items={show ? list.data.filter(show) : list.data} {...table} />
+      )}
+    </>
+  );
+}
+
+/** A compose deployment: a bundle on disk that someone else starts, so Modelport observes no replicas or traffic. */
+export const isBundle = (d: Deployment) => d.spec.backend === 'compose';
+
+/**
+ * A deployment's split in one line: the served targets with their weights; for a bundle, which Modelport never
+ * observes, the spec's targets.
+ */
+export function trafficSummary(d: Deployment): string {
+  const targets = isBundle(d)
+    ? d.spec.traffic.map((t) => ({ name: t.model, weight: t.weight }))
+    : d.status.targets.map((t) => ({ name: `${t.model}@${t.version}`, weight: t.weight }));
+  return targets.map((t) => `${t.name} ${t.weight}%`).join(' · ');
+}
+
 /** The Ready condition of a deployment as a coloured word. */
 export function StatusBadge({ deployment }: { deployment: Deployment }) {
   const failed = deployment.status.conditions.find((c) => c.type === 'Failed' && c.status === 'True');

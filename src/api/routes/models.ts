@@ -6,7 +6,7 @@ import type { ModelRef, ModelSignature } from '../../core/index.ts';
 import { checkName, ModelportError } from '../../core/index.ts';
 import { tooLarge } from '../../http/index.ts';
 import { type DownloadDeps, downloadModel, sniffFormat, sourceLabel } from '../../imports/index.ts';
-import type { ModelRegistry } from '../../registry/index.ts';
+import type { ModelRegistry, ModelVersion } from '../../registry/index.ts';
 import { compileFriendlySignature, parseFriendlySignature } from '../../signatures/index.ts';
 import { spoolToFile } from '../../store/index.ts';
 import { repeated, route } from '../route.ts';
@@ -31,7 +31,31 @@ export interface ModelRoutesDeps {
   maxUploadBytes: number;
   /** How `POST .../import` fetches a URL: an egress guard built for imports, and the server's S3 connection. */
   imports: Pick<DownloadDeps, 'guard' | 's3'>;
+  /**
+   * Renders a version's Docker build context but its artifact (src/backends/build/); the build-context route exists
+   * with it.
+   */
+  buildContext?: (version: ModelVersion, options: { baseImage?: string | undefined }) => Promise<BuildContextAnswer>;
 }
+
+/** What `GET .../build-context` answers: every file of the context, and where the artifact goes in it. */
+export interface BuildContextAnswer {
+  image: string;
+  files: { path: string; content: string; mode: number }[];
+  artifact: { path: string; sha256: string; size: number };
+}
+
+const BuildContextSchema = z.object({
+  model: z.string(),
+  version: z.number(),
+  modelType: z.string(),
+  image: z.string().describe('the base image the Dockerfile builds on'),
+  createdAt: z.string().describe("the version's creation time: every file's mtime, for a reproducible context"),
+  files: z.array(z.object({ path: z.string(), content: z.string(), mode: z.number().int() })),
+  artifact: z
+    .object({ path: z.string(), sha256: z.string(), size: z.number() })
+    .describe('where the model file goes in the context; download it from the artifact route'),
+});
 
 const Format = z
   .enum(['onnx', 'js', 'hosted'])
@@ -66,7 +90,7 @@ const toRef = (model: string, version: string): ModelRef =>
       ? { name: model, commit: version.slice('commit:'.length) }
       : { name: model, alias: version };
 
-export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: ModelRoutesDeps) {
+export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports, buildContext }: ModelRoutesDeps) {
   return [
     route({
       id: 'listProjects',
@@ -346,6 +370,38 @@ export function modelRoutes({ registry, uploadDir, maxUploadBytes, imports }: Mo
       handler: async ({ params }) =>
         registry.setFriendlySignature(params.project, toRef(params.model, params.version), null),
     }),
+    ...(buildContext
+      ? [
+          route({
+            id: 'getBuildContext',
+            method: 'GET',
+            path: '/projects/:project/models/:model/versions/:version/build-context',
+            permission: 'read',
+            tag: 'models',
+            summary:
+              'A Docker build context for a serving image of the version (Dockerfile, scripts, SBOM), without the artifact; refused for a model that is an image',
+            params: VersionParams,
+            query: z.strictObject({
+              baseImage: z
+                .string()
+                .optional()
+                .describe("one of the model type's images by name (default: the type's default)"),
+            }),
+            response: BuildContextSchema,
+            handler: async ({ params, query }) => {
+              const version = await registry.getVersion(params.project, toRef(params.model, params.version));
+              const built = await buildContext(version, { baseImage: query.baseImage });
+              return {
+                model: version.model,
+                version: version.version,
+                modelType: version.modelType,
+                createdAt: version.createdAt,
+                ...built,
+              };
+            },
+          }),
+        ]
+      : []),
     route({
       id: 'deleteVersion',
       method: 'DELETE',

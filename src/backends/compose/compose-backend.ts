@@ -14,7 +14,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { toModelportError } from '../../core/index.ts';
-import type { Backend, BackendResult, RevisionPlan } from '../../deployments/index.ts';
+import type { Backend, BackendResult, DeploymentSpec, RevisionPlan, RevisionTargets } from '../../deployments/index.ts';
 import { type BindingSources, bindModels, type RevisionInput } from '../render-input.ts';
 import type { ManifestValidator } from '../schema-validation.ts';
 import { type BundleFile, type ComposeRenderOptions, renderCompose } from './compose-renderer.ts';
@@ -39,6 +39,11 @@ export class ComposeBackend implements Backend {
     const { files, documents } = renderCompose(input, this.#o);
     for (const [path, document] of Object.entries(documents)) this.#o.validator.validateCompose(document, path);
     return files;
+  }
+
+  /** Refuses, before a revision is stored, what cannot render: a `spec.baseImage` that a target's type lacks. */
+  async checkTargets(project: string, targets: RevisionTargets, spec: DeploymentSpec): Promise<void> {
+    await bindModels({ project, name: '', revision: 0, spec, targets }, this.#o.sources, 'compose');
   }
 
   async apply(plan: RevisionPlan): Promise<BackendResult> {

@@ -12,7 +12,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ModelportError, toModelportError } from '../../core/index.ts';
-import type { Backend, BackendResult, RevisionPlan, SecretResolver } from '../../deployments/index.ts';
+import type {
+  Backend,
+  BackendResult,
+  DeploymentSpec,
+  RevisionPlan,
+  RevisionTargets,
+  SecretResolver,
+} from '../../deployments/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import { type BindingSources, bindModels } from '../render-input.ts';
 import type { KubeObject, ManifestValidator } from '../schema-validation.ts';
@@ -72,6 +79,11 @@ export class KubernetesBackend implements Backend {
   /** Refuses `backend: kubernetes` when models cannot reach a pod (a folder artifact store). */
   check(): void {
     this.#storageUri();
+  }
+
+  /** Refuses, before a revision is stored, what cannot render: a `spec.baseImage` that a target's type lacks. */
+  async checkTargets(project: string, targets: RevisionTargets, spec: DeploymentSpec): Promise<void> {
+    await bindModels({ project, name: '', revision: 0, spec, targets }, this.#o.sources, 'kubernetes');
   }
 
   /** Renders and validates the revision's objects; secret values only when `withSecrets` (apply, never export). */

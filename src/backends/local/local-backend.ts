@@ -132,7 +132,16 @@ export class LocalBackend implements Backend, RouteReader {
     return { revision: table.revision, targets: this.targetStatus(table), ...(shadow ? { shadow } : {}) };
   }
 
-  /** Starts the revision's units, then routes to them; on failure the previous routes stay. */
+  /** The local backend runs models in this server's workers, never on an image. */
+  check(spec: DeploymentSpec): void {
+    if (spec.baseImage === undefined) return;
+    throw new ModelportError(
+      'invalid_request',
+      `spec.baseImage: the local backend runs models in this server's own workers, not on an image; remove baseImage, or set backend: kubernetes or backend: compose`,
+      { field: 'spec.baseImage' },
+    );
+  }
+
   /** A container model type's version is refused before a revision is stored (see refuseContainerType). */
   async checkTargets(project: string, targets: RevisionTargets): Promise<void> {
     const all = [

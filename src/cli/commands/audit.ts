@@ -1,7 +1,7 @@
 /** `modelport audit ...`: the server's audit log (server admins): list rows, verify the hash chain. */
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
-import { json, table } from '../output.ts';
+import { json, listing } from '../output.ts';
 
 export const auditCommands: Command[] = [
   {
@@ -24,25 +24,24 @@ export const auditCommands: Command[] = [
         since: options['since'] as string | undefined,
         ...(limit ? { limit } : {}),
       });
-      if (format === 'json') io.out(json(records));
-      else if (records.length === 0) io.out('no audit rows match\n');
-      else
-        io.out(
-          table(
-            ['seq', 'at', 'who', 'token', 'method', 'route', 'project', 'object', 'outcome'],
-            records.map((r) => [
-              r.seq,
-              r.at,
-              r.subject,
-              r.token,
-              r.method,
-              r.route,
-              r.project,
-              r.object,
-              r.errorCode ? `${r.status} ${r.errorCode}` : r.status,
-            ]),
-          ),
-        );
+      io.out(
+        listing(
+          format,
+          records,
+          [
+            ['seq', (r) => r.seq],
+            ['at', (r) => r.at],
+            ['who', (r) => r.subject],
+            ['token', (r) => r.token],
+            ['method', (r) => r.method],
+            ['route', (r) => r.route],
+            ['project', (r) => r.project],
+            ['object', (r) => r.object],
+            ['outcome', (r) => (r.errorCode ? `${r.status} ${r.errorCode}` : r.status)],
+          ],
+          { empty: 'no audit rows match\n' },
+        ),
+      );
       return 0;
     },
   },

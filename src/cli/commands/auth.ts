@@ -5,7 +5,7 @@
 import { ModelportClient } from '../../client/index.ts';
 import { type Command, UsageError } from '../command.ts';
 import { credentialsFile, storeToken } from '../credentials.ts';
-import { details, json, table } from '../output.ts';
+import { answer, details, json, listing } from '../output.ts';
 
 const ROLES = ['viewer', 'editor', 'admin'] as const;
 type Role = (typeof ROLES)[number];
@@ -110,9 +110,7 @@ export const authCommands: Command[] = [
     options: { 'server-admin': { type: 'boolean', description: 'Make the user a server admin' } },
     async run({ args, options, io, format, client }) {
       const user = await client().createUser(args[0]!, { serverAdmin: options['server-admin'] === true });
-      io.out(
-        format === 'json' ? json(user) : `created user ${user.name}${user.serverAdmin ? ' (server admin)' : ''}\n`,
-      );
+      io.out(answer(format, user, `created user ${user.name}${user.serverAdmin ? ' (server admin)' : ''}\n`));
       return 0;
     },
   },
@@ -124,12 +122,12 @@ export const authCommands: Command[] = [
     async run({ io, format, client }) {
       const users = await client().listUsers();
       io.out(
-        format === 'json'
-          ? json(users)
-          : table(
-              ['name', 'server admin', 'groups', 'created'],
-              users.map((u) => [u.name, u.serverAdmin ? 'yes' : 'no', u.groups, u.createdAt]),
-            ),
+        listing(format, users, [
+          ['name', (u) => u.name],
+          ['server admin', (u) => (u.serverAdmin ? 'yes' : 'no')],
+          ['groups', (u) => u.groups],
+          ['created', (u) => u.createdAt],
+        ]),
       );
       return 0;
     },
@@ -156,12 +154,11 @@ export const authCommands: Command[] = [
     async run({ io, format, client }) {
       const groups = await client().listGroups();
       io.out(
-        format === 'json'
-          ? json(groups)
-          : table(
-              ['name', 'members', 'created'],
-              groups.map((g) => [g.name, g.members, g.createdAt]),
-            ),
+        listing(format, groups, [
+          ['name', (g) => g.name],
+          ['members', (g) => g.members],
+          ['created', (g) => g.createdAt],
+        ]),
       );
       return 0;
     },
@@ -233,20 +230,15 @@ export const authCommands: Command[] = [
         all: options['all'] === true,
       });
       io.out(
-        format === 'json'
-          ? json(tokens)
-          : table(
-              ['id', 'name', 'user', 'scope', 'created', 'last used', 'expires'],
-              tokens.map((t) => [
-                t.id,
-                t.name,
-                t.user,
-                t.deployment ? `infer ${t.deployment.project}/${t.deployment.name}` : 'all',
-                t.createdAt,
-                t.lastUsedAt,
-                t.expiresAt ?? 'never',
-              ]),
-            ),
+        listing(format, tokens, [
+          ['id', (t) => t.id],
+          ['name', (t) => t.name],
+          ['user', (t) => t.user],
+          ['scope', (t) => (t.deployment ? `infer ${t.deployment.project}/${t.deployment.name}` : 'all')],
+          ['created', (t) => t.createdAt],
+          ['last used', (t) => t.lastUsedAt],
+          ['expires', (t) => t.expiresAt ?? 'never'],
+        ]),
       );
       return 0;
     },
@@ -281,12 +273,10 @@ export const authCommands: Command[] = [
     async run({ io, format, client }) {
       const projects = await client().listProjects();
       io.out(
-        format === 'json'
-          ? json(projects)
-          : table(
-              ['name', 'created'],
-              projects.map((p) => [p.name, p.createdAt]),
-            ),
+        listing(format, projects, [
+          ['name', (p) => p.name],
+          ['created', (p) => p.createdAt],
+        ]),
       );
       return 0;
     },
@@ -329,12 +319,12 @@ export const authCommands: Command[] = [
     async run({ args, io, format, client }) {
       const members = await client().listMembers(args[0]!);
       io.out(
-        format === 'json'
-          ? json(members)
-          : table(
-              ['member', 'role', 'code', 'since'],
-              members.map((m) => [`${m.kind}:${m.name}`, m.role, m.code ? 'yes' : 'no', m.createdAt]),
-            ),
+        listing(format, members, [
+          ['member', (m) => `${m.kind}:${m.name}`],
+          ['role', (m) => m.role],
+          ['code', (m) => (m.code ? 'yes' : 'no')],
+          ['since', (m) => m.createdAt],
+        ]),
       );
       return 0;
     },

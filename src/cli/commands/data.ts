@@ -8,7 +8,7 @@ import { type ApiResponse, type ModelportClient, type TarFile, tarSize, writeTar
 import { formatBytes, ModelportError, parseCommitPath, parseDuration, parseRepoRef } from '../../core/index.ts';
 import { type ByteSink, type CommittableSink, fileSink, streamSink } from '../../scoring/index.ts';
 import { type Command, type CommandContext, defineCommand, UsageError } from '../command.ts';
-import { details, type Io, json, table } from '../output.ts';
+import { answer, type Column, columns, details, type Io, json, listing, table } from '../output.ts';
 import { progressBar } from '../progress.ts';
 
 type CommitResult = ApiResponse<'createCommit'>;
@@ -168,18 +168,16 @@ async function download(
   return size;
 }
 
-function commitRows(commits: DataCommit[]): unknown[][] {
-  return commits.map((c) => [
-    short(c.id),
-    c.branch,
-    c.createdAt.replace('T', ' ').slice(0, 19),
-    c.author,
-    `+${c.changes.added} ~${c.changes.changed} -${c.changes.removed}`,
-    c.files,
-    formatBytes(c.size),
-    c.message.split('\n')[0],
-  ]);
-}
+const COMMIT_COLUMNS: Column<DataCommit>[] = [
+  ['commit', (c) => short(c.id)],
+  ['branch', (c) => c.branch],
+  ['created', (c) => c.createdAt.replace('T', ' ').slice(0, 19)],
+  ['author', (c) => c.author],
+  ['changes', (c) => `+${c.changes.added} ~${c.changes.changed} -${c.changes.removed}`],
+  ['files', (c) => c.files],
+  ['size', (c) => formatBytes(c.size)],
+  ['message', (c) => c.message.split('\n')[0]],
+];
 
 const num = (v: unknown) =>
   typeof v === 'number'
@@ -203,20 +201,17 @@ function showProfile(ctx: CommandContext, p: FileProfile): number {
     `${p.path} at ${short(p.commit)}: ${p.profile.rows} rows, ${p.profile.columns.length} columns (${p.format})\n`,
   );
   ctx.io.out(
-    table(
-      ['column', 'type', 'nulls', 'distinct', 'min', 'max', 'mean', 'stddev', 'p50'],
-      p.profile.columns.map((c) => [
-        c.name,
-        c.type,
-        c.nulls,
-        c.distinct,
-        num(c.min),
-        num(c.max),
-        num(c.mean),
-        num(c.stddev),
-        num(c.quantiles?.['p50']),
-      ]),
-    ),
+    columns(p.profile.columns, [
+      ['column', (c) => c.name],
+      ['type', (c) => c.type],
+      ['nulls', (c) => c.nulls],
+      ['distinct', (c) => c.distinct],
+      ['min', (c) => num(c.min)],
+      ['max', (c) => num(c.max)],
+      ['mean', (c) => num(c.mean)],
+      ['stddev', (c) => num(c.stddev)],
+      ['p50', (c) => num(c.quantiles?.['p50'])],
+    ]),
   );
   return 0;
 }
@@ -251,9 +246,7 @@ export const dataCommands: Command[] = [
         ...(ctx.options['description'] ? { description: ctx.options['description'] as string } : {}),
         ...(ctx.options['default-branch'] ? { defaultBranch: ctx.options['default-branch'] as string } : {}),
       });
-      ctx.io.out(
-        ctx.format === 'json' ? json(repo) : `created data repository ${repo.name} (branch ${repo.defaultBranch})\n`,
-      );
+      ctx.io.out(answer(ctx.format, repo, `created data repository ${repo.name} (branch ${repo.defaultBranch})\n`));
       return 0;
     },
   }),
@@ -265,12 +258,14 @@ export const dataCommands: Command[] = [
     async run(ctx) {
       const repos = await ctx.client().listRepos();
       ctx.io.out(
-        ctx.format === 'json'
-          ? json(repos)
-          : table(
-              ['name', 'default branch', 'branches', 'tags', 'created', 'description'],
-              repos.map((r) => [r.name, r.defaultBranch, r.branches, r.tags, r.createdAt.slice(0, 19), r.description]),
-            ),
+        listing(ctx.format, repos, [
+          ['name', (r) => r.name],
+          ['default branch', (r) => r.defaultBranch],
+          ['branches', (r) => r.branches],
+          ['tags', (r) => r.tags],
+          ['created', (r) => r.createdAt.slice(0, 19)],
+          ['description', (r) => r.description],
+        ]),
       );
       return 0;
     },
@@ -282,7 +277,7 @@ export const dataCommands: Command[] = [
     args: [1, 1],
     async run(ctx) {
       await ctx.client().deleteRepo(ctx.args[0] as string);
-      ctx.io.out(ctx.format === 'json' ? json({ deleted: ctx.args[0] }) : `deleted data repository ${ctx.args[0]}\n`);
+      ctx.io.out(answer(ctx.format, { deleted: ctx.args[0] }, `deleted data repository ${ctx.args[0]}\n`));
       return 0;
     },
   }),
@@ -339,17 +334,17 @@ export const dataCommands: Command[] = [
       const { repo, ref, path } = parseCommitPath(ctx.args[0] as string);
       const listed = await ctx.client().listTree(repo, ref, ctx.args[1] ?? path, Boolean(ctx.options['recursive']));
       ctx.io.out(
-        ctx.format === 'json'
-          ? json(listed)
-          : table(
-              ['path', 'type', 'size', 'sha256'],
-              listed.entries.map((e) => [
-                e.type === 'folder' ? `${e.path}/` : e.path,
-                e.type === 'folder' ? `folder (${e.files} files)` : 'file',
-                formatBytes(e.size),
-                e.sha256 ? e.sha256.slice(0, 12) : '-',
-              ]),
-            ),
+        listing(
+          ctx.format,
+          listed.entries,
+          [
+            ['path', (e) => (e.type === 'folder' ? `${e.path}/` : e.path)],
+            ['type', (e) => (e.type === 'folder' ? `folder (${e.files} files)` : 'file')],
+            ['size', (e) => formatBytes(e.size)],
+            ['sha256', (e) => (e.sha256 ? e.sha256.slice(0, 12) : '-')],
+          ],
+          { json: listed },
+        ),
       );
       return 0;
     },
@@ -395,14 +390,7 @@ export const dataCommands: Command[] = [
       const { repo, ref } = parseRepoRef(ctx.args[0] as string);
       const limit = ctx.options['limit'] === undefined ? undefined : Number(ctx.options['limit']);
       const commits = await ctx.client().listCommits(repo, ref, limit);
-      ctx.io.out(
-        ctx.format === 'json'
-          ? json(commits)
-          : table(
-              ['commit', 'branch', 'created', 'author', 'changes', 'files', 'size', 'message'],
-              commitRows(commits),
-            ),
-      );
+      ctx.io.out(listing(ctx.format, commits, COMMIT_COLUMNS));
       return 0;
     },
   }),
@@ -439,12 +427,11 @@ export const dataCommands: Command[] = [
     async run(ctx) {
       const branches = await ctx.client().listBranches(ctx.args[0] as string);
       ctx.io.out(
-        ctx.format === 'json'
-          ? json(branches)
-          : table(
-              ['branch', 'head', 'updated'],
-              branches.map((b) => [b.name, short(b.head), b.updatedAt.slice(0, 19)]),
-            ),
+        listing(ctx.format, branches, [
+          ['branch', (b) => b.name],
+          ['head', (b) => short(b.head)],
+          ['updated', (b) => b.updatedAt.slice(0, 19)],
+        ]),
       );
       return 0;
     },
@@ -458,7 +445,7 @@ export const dataCommands: Command[] = [
     async run(ctx) {
       const [repo, name] = ctx.args as [string, string];
       const branch = await ctx.client().createBranch(repo, name, ctx.options['from'] as string | undefined);
-      ctx.io.out(ctx.format === 'json' ? json(branch) : `created branch ${name} at ${short(branch.head)}\n`);
+      ctx.io.out(answer(ctx.format, branch, `created branch ${name} at ${short(branch.head)}\n`));
       return 0;
     },
   }),
@@ -471,7 +458,7 @@ export const dataCommands: Command[] = [
     async run(ctx) {
       const [repo, name, to] = ctx.args as [string, string, string];
       const branch = await ctx.client().resetBranch(repo, name, to, ctx.options['expect'] as string | undefined);
-      ctx.io.out(ctx.format === 'json' ? json(branch) : `branch ${name} is now at ${short(branch.head)}\n`);
+      ctx.io.out(answer(ctx.format, branch, `branch ${name} is now at ${short(branch.head)}\n`));
       return 0;
     },
   }),
@@ -483,7 +470,7 @@ export const dataCommands: Command[] = [
     async run(ctx) {
       const [repo, name] = ctx.args as [string, string];
       await ctx.client().deleteBranch(repo, name);
-      ctx.io.out(ctx.format === 'json' ? json({ deleted: name }) : `deleted branch ${name}\n`);
+      ctx.io.out(answer(ctx.format, { deleted: name }, `deleted branch ${name}\n`));
       return 0;
     },
   }),
@@ -495,12 +482,12 @@ export const dataCommands: Command[] = [
     async run(ctx) {
       const tags = await ctx.client().listTags(ctx.args[0] as string);
       ctx.io.out(
-        ctx.format === 'json'
-          ? json(tags)
-          : table(
-              ['tag', 'commit', 'by', 'created'],
-              tags.map((t) => [t.name, short(t.commit), t.createdBy, t.createdAt.slice(0, 19)]),
-            ),
+        listing(ctx.format, tags, [
+          ['tag', (t) => t.name],
+          ['commit', (t) => short(t.commit)],
+          ['by', (t) => t.createdBy],
+          ['created', (t) => t.createdAt.slice(0, 19)],
+        ]),
       );
       return 0;
     },
@@ -513,7 +500,7 @@ export const dataCommands: Command[] = [
     async run(ctx) {
       const [repo, name, commit] = ctx.args as [string, string, string];
       const tag = await ctx.client().createTag(repo, name, commit);
-      ctx.io.out(ctx.format === 'json' ? json(tag) : `tagged ${short(tag.commit)} as ${name}\n`);
+      ctx.io.out(answer(ctx.format, tag, `tagged ${short(tag.commit)} as ${name}\n`));
       return 0;
     },
   }),
@@ -525,7 +512,7 @@ export const dataCommands: Command[] = [
     async run(ctx) {
       const [repo, name] = ctx.args as [string, string];
       await ctx.client().deleteTag(repo, name);
-      ctx.io.out(ctx.format === 'json' ? json({ deleted: name }) : `deleted tag ${name}\n`);
+      ctx.io.out(answer(ctx.format, { deleted: name }, `deleted tag ${name}\n`));
       return 0;
     },
   }),

@@ -9,7 +9,7 @@ import { formatBytes, ModelportError } from '../../core/index.ts';
 import type { Job, JobCreateRequest } from '../../jobs/index.ts';
 import { type ByteSink, type CommittableSink, fileSink, readSignatureFile, streamSink } from '../../scoring/index.ts';
 import { type Command, type CommandContext, defineCommand, UsageError } from '../command.ts';
-import { details, json, table } from '../output.ts';
+import { answer, details, listing } from '../output.ts';
 import { progressBar } from '../progress.ts';
 
 const POLL_MS = 500;
@@ -47,7 +47,7 @@ function describe(job: Job): string {
 }
 
 function show(ctx: CommandContext, job: Job): void {
-  ctx.io.out(ctx.format === 'json' ? json(job) : describe(job));
+  ctx.io.out(answer(ctx.format, job, describe(job)));
 }
 
 /** Polls until the job ends, drawing one progress line on a terminal; exit code 0 only when it succeeded. */
@@ -162,24 +162,17 @@ export const jobCommands: Command[] = [
     args: [0, 0],
     async run(ctx) {
       const jobs = await ctx.client().listJobs();
-      if (ctx.format === 'json') {
-        ctx.io.out(json(jobs));
-        return 0;
-      }
       ctx.io.out(
-        table(
-          ['id', 'model', 'state', 'progress', 'rows', 'rejects', 'created', 'reason'],
-          jobs.map((j) => [
-            j.id,
-            `${j.model}@${j.version}`,
-            j.state,
-            percent(j),
-            count(j.progress.rows),
-            count(j.progress.rejects),
-            j.createdAt,
-            j.reason,
-          ]),
-        ),
+        listing(ctx.format, jobs, [
+          ['id', (j) => j.id],
+          ['model', (j) => `${j.model}@${j.version}`],
+          ['state', (j) => j.state],
+          ['progress', (j) => percent(j)],
+          ['rows', (j) => count(j.progress.rows)],
+          ['rejects', (j) => count(j.progress.rejects)],
+          ['created', (j) => j.createdAt],
+          ['reason', (j) => j.reason],
+        ]),
       );
       return 0;
     },

@@ -7,7 +7,7 @@ import { formatBytes, ModelportError, parseModelRef } from '../../core/index.ts'
 import { declaredFromMlflow, localContainerImport, localImport, readMlflowFlavors } from '../../imports/index.ts';
 import type { ModelVersion } from '../../registry/index.ts';
 import { type Command, defineCommand, UsageError } from '../command.ts';
-import { details, type Io, json, table } from '../output.ts';
+import { answer, details, type Io, json, listing, table } from '../output.ts';
 import { progressBar } from '../progress.ts';
 import { attachFriendly, describeFriendly, isHostedDescriptor, readSignatureFile } from './signatures.ts';
 
@@ -228,7 +228,7 @@ export const modelCommands: Command[] = [
       }
       // An MLflow signature's columns become features when they fit the model; the import stands either way.
       version = await attachFriendly(client(), version, friendly, from, io);
-      io.out(format === 'json' ? json(version) : registered(version));
+      io.out(answer(format, version, registered(version)));
       await noteDuplicates(io, client(), version);
       return 0;
     },
@@ -288,7 +288,7 @@ export const modelCommands: Command[] = [
         const digest = options['digest'];
         const reference = digest === undefined ? image : `${image.replace(/@.*$/, '')}@${digest}`;
         const version = await client().registerVersion(name, new Uint8Array(0), { ...common, image: reference });
-        io.out(format === 'json' ? json(version) : registered(version));
+        io.out(answer(format, version, registered(version)));
         return 0;
       }
       if (path === undefined) throw new UsageError('give the model file or folder, or --image for a model image');
@@ -307,7 +307,7 @@ export const modelCommands: Command[] = [
           description: common.description ?? source.description,
           tags: { ...source.tags, ...common.tags },
         });
-        io.out(format === 'json' ? json(version) : registered(version));
+        io.out(answer(format, version, registered(version)));
         await noteDuplicates(io, client(), version);
       } finally {
         await source.cleanup();
@@ -323,16 +323,20 @@ export const modelCommands: Command[] = [
     options: { search: { type: 'string', description: 'Only models whose name contains TEXT' } },
     async run({ options, io, format, client }) {
       const models = await client().listModels(options['search']);
-      if (format === 'json') io.out(json(models));
-      else if (models.length === 0)
-        io.out('no models yet; register one with: modelport models register <name> <file.onnx>\n');
-      else
-        io.out(
-          table(
-            ['name', 'latest', 'versions', 'aliases', 'updated'],
-            models.map((m) => [m.name, m.latestVersion, m.versionCount, m.aliases, m.updatedAt]),
-          ),
-        );
+      io.out(
+        listing(
+          format,
+          models,
+          [
+            ['name', (m) => m.name],
+            ['latest', (m) => m.latestVersion],
+            ['versions', (m) => m.versionCount],
+            ['aliases', (m) => m.aliases],
+            ['updated', (m) => m.updatedAt],
+          ],
+          { empty: 'no models yet; register one with: modelport models register <name> <file.onnx>\n' },
+        ),
+      );
       return 0;
     },
   }),
@@ -383,21 +387,16 @@ export const modelCommands: Command[] = [
     args: [1, 1],
     async run({ args, io, format, client }) {
       const versions = await client().listVersions(args[0]!);
-      if (format === 'json') io.out(json(versions));
-      else
-        io.out(
-          table(
-            ['version', 'aliases', 'size', 'sha256', 'metrics', 'created'],
-            versions.map((v) => [
-              v.version,
-              v.aliases,
-              formatBytes(v.size),
-              v.sha256.slice(0, 12),
-              v.metrics,
-              v.createdAt,
-            ]),
-          ),
-        );
+      io.out(
+        listing(format, versions, [
+          ['version', (v) => v.version],
+          ['aliases', (v) => v.aliases],
+          ['size', (v) => formatBytes(v.size)],
+          ['sha256', (v) => v.sha256.slice(0, 12)],
+          ['metrics', (v) => v.metrics],
+          ['created', (v) => v.createdAt],
+        ]),
+      );
       return 0;
     },
   }),
@@ -410,7 +409,7 @@ export const modelCommands: Command[] = [
       const [name, alias, version] = args as [string, string, string];
       if (!/^[1-9]\d*$/.test(version)) throw new UsageError(`<version> must be a version number, got '${version}'`);
       const model = await client().setAlias(name, alias, Number(version));
-      io.out(format === 'json' ? json(model) : `${name}@${alias} -> version ${version}\n`);
+      io.out(answer(format, model, `${name}@${alias} -> version ${version}\n`));
       return 0;
     },
   }),
@@ -425,7 +424,7 @@ export const modelCommands: Command[] = [
       if (ref.version === undefined) await client().deleteModel(ref.name);
       else await client().deleteVersion(ref.name, ref.version);
       const what = ref.version === undefined ? `model ${ref.name}` : `${ref.name}@${ref.version}`;
-      io.out(format === 'json' ? json({ deleted: what }) : `deleted ${what}\n`);
+      io.out(answer(format, { deleted: what }, `deleted ${what}\n`));
       return 0;
     },
   }),

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ModelType } from '../../modeltypes/index.ts';
 import { type Command, defineCommand, UsageError } from '../command.ts';
-import { details, json, table } from '../output.ts';
+import { answer, columns, details, json, listing } from '../output.ts';
 
 /** A template as the user wrote it: its YAML indented under a heading, or the type whose template it reuses. */
 function templateText(backend: string, source: ModelType['templates'][keyof ModelType['templates']]): string {
@@ -20,14 +20,14 @@ export const modelTypeCommands: Command[] = [
     args: [0, 0],
     async run({ io, format, client }) {
       const types = await client().listModelTypes();
-      if (format === 'json') io.out(json(types));
-      else
-        io.out(
-          table(
-            ['name', 'runtime', 'default image', 'images'],
-            types.map((t) => [t.name, t.runtime, t.default_base_image.value, t.available_base_images.length]),
-          ),
-        );
+      io.out(
+        listing(format, types, [
+          ['name', (t) => t.name],
+          ['runtime', (t) => t.runtime],
+          ['default image', (t) => t.default_base_image.value],
+          ['images', (t) => t.available_base_images.length],
+        ]),
+      );
       return 0;
     },
   }),
@@ -51,10 +51,10 @@ export const modelTypeCommands: Command[] = [
         ]),
       );
       io.out(
-        `\n${table(
-          ['image', 'value'],
-          t.available_base_images.map((i) => [i.name, i.value]),
-        )}`,
+        `\n${columns(t.available_base_images, [
+          ['image', (i) => i.name],
+          ['value', (i) => i.value],
+        ])}`,
       );
       io.out(templateText('kubernetes', t.templates.kubernetes));
       io.out(templateText('compose', t.templates.compose));
@@ -79,7 +79,7 @@ export const modelTypeCommands: Command[] = [
         throw new UsageError(`cannot read '${file}' as YAML: ${String((error as Error).message).split('\n')[0]}`);
       }
       const added = await client().addModelType(type);
-      io.out(format === 'json' ? json(added) : `added model type ${added.name} (${added.runtime})\n`);
+      io.out(answer(format, added, `added model type ${added.name} (${added.runtime})\n`));
       return 0;
     },
   }),
@@ -107,7 +107,7 @@ export const modelTypeCommands: Command[] = [
     async run({ args, io, format, client }) {
       const [name, imageName, value] = args as [string, string, string];
       const t = await client().addModelTypeImage(name, { name: imageName, value });
-      io.out(format === 'json' ? json(t) : `${t.name}: added image ${imageName} (${value})\n`);
+      io.out(answer(format, t, `${t.name}: added image ${imageName} (${value})\n`));
       return 0;
     },
   }),

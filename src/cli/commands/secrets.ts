@@ -1,7 +1,7 @@
 /** `modelport secrets ...`: write-only secrets of a project. A value is never taken from the command line. */
 import { readFile } from 'node:fs/promises';
 import { type Command, defineCommand, UsageError } from '../command.ts';
-import { json, table } from '../output.ts';
+import { answer, json, listing } from '../output.ts';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -39,7 +39,7 @@ export const secretCommands: Command[] = [
         }
       } else value = await readStdin();
       const info = await client().setSecret(name, chomp(value));
-      io.out(format === 'json' ? json(info) : `${info.created ? 'created' : 'updated'} secret ${info.name}\n`);
+      io.out(answer(format, info, `${info.created ? 'created' : 'updated'} secret ${info.name}\n`));
       return 0;
     },
   }),
@@ -50,16 +50,18 @@ export const secretCommands: Command[] = [
     args: [0, 0],
     async run({ io, format, client }) {
       const secrets = await client().listSecrets();
-      if (format === 'json') io.out(json(secrets));
-      else if (secrets.length === 0)
-        io.out('no secrets yet; add one with: modelport secrets set <NAME> --from-file F\n');
-      else
-        io.out(
-          table(
-            ['name', 'created', 'updated'],
-            secrets.map((s) => [s.name, s.createdAt, s.updatedAt]),
-          ),
-        );
+      io.out(
+        listing(
+          format,
+          secrets,
+          [
+            ['name', (s) => s.name],
+            ['created', (s) => s.createdAt],
+            ['updated', (s) => s.updatedAt],
+          ],
+          { empty: 'no secrets yet; add one with: modelport secrets set <NAME> --from-file F\n' },
+        ),
+      );
       return 0;
     },
   }),
@@ -70,7 +72,7 @@ export const secretCommands: Command[] = [
     args: [1, 1],
     async run({ args, io, format, client }) {
       await client().deleteSecret(args[0]!);
-      io.out(format === 'json' ? json({ deleted: args[0] }) : `deleted secret ${args[0]}\n`);
+      io.out(answer(format, { deleted: args[0] }, `deleted secret ${args[0]}\n`));
       return 0;
     },
   }),

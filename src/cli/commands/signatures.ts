@@ -13,7 +13,7 @@ import {
   parseFriendlySignature,
 } from '../../signatures/index.ts';
 import { type Command, defineCommand, UsageError } from '../command.ts';
-import { type Io, json, table } from '../output.ts';
+import { columns, type Io, json } from '../output.ts';
 
 /** Reads a friendly signature from a YAML or JSON file (or a scoring signature file with featureNames/labels). */
 export async function readFriendlySignatureFile(path: string, flag = '--signature'): Promise<FriendlySignature> {
@@ -108,10 +108,11 @@ export function describeFriendly(v: ModelVersion): string {
         : f.min !== undefined || f.max !== undefined
           ? `${f.min ?? ''}..${f.max ?? ''}`
           : '';
-    out += `\n${table(
-      ['feature', 'type', 'range'],
-      friendly.features.map((f) => [f.name, f.type, range(f)]),
-    )}`;
+    out += `\n${columns(friendly.features, [
+      ['feature', (f) => f.name],
+      ['type', (f) => f.type],
+      ['range', (f) => range(f)],
+    ])}`;
   }
   const o = friendly.outputs;
   if (o) {

@@ -5,7 +5,7 @@
 import { useState } from 'react';
 import type { ApiResponse } from '../../../src/client/client.ts';
 import { api } from '../api.ts';
-import { Empty, ErrorMessage, formatBytes, formatTime, Loading, useAction } from '../components.tsx';
+import { Empty, ErrorMessage, formatBytes, formatTime, List, Loading, useAction } from '../components.tsx';
 import { Histogram, short, TopValues } from '../histogram.tsx';
 import { Link, navigate, useLocation } from '../router.tsx';
 import { useData } from '../use-data.ts';
@@ -40,45 +40,38 @@ export function ReposPage() {
     <section>
       <h1>Data</h1>
       <p className="muted">Versioned datasets: every put is a commit; branches and tags name commits.</p>
-      <ErrorMessage error={repos.error} />
-      {!repos.data ? (
-        !repos.error && <Loading />
-      ) : repos.data.length === 0 ? (
-        <Empty title="No data repositories yet.">
-          Create one below, then put a folder from the command line:{' '}
-          <code>modelport data put images ./images -m "first import"</code>.
-        </Empty>
-      ) : (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Repository</th>
-                <th scope="col">Default branch</th>
-                <th scope="col">Branches</th>
-                <th scope="col">Tags</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {repos.data.map((r) => (
-                <tr key={r.name}>
-                  <td>
-                    <Link href={repoHref(r.name)}>{r.name}</Link>
-                    {r.description && <div className="muted">{r.description}</div>}
-                  </td>
-                  <td>{r.defaultBranch}</td>
-                  <td>{r.branches}</td>
-                  <td>{r.tags}</td>
-                  <td>
-                    {formatTime(r.createdAt)} <span className="muted">by {r.createdBy}</span>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <List
+        list={repos}
+        empty={
+          <Empty title="No data repositories yet.">
+            Create one below, then put a folder from the command line:{' '}
+            <code>modelport data put images ./images -m "first import"</code>.
+          </Empty>
+        }
+        rowKey={(r) => r.name}
+        columns={[
+          {
+            header: 'Repository',
+            cell: (r) => (
+              <>
+                <Link href={repoHref(r.name)}>{r.name}</Link>
+                {r.description && <div className="muted">{r.description}</div>}
+              </>
+            ),
+          },
+          { header: 'Default branch', cell: (r) => r.defaultBranch },
+          { header: 'Branches', cell: (r) => r.branches },
+          { header: 'Tags', cell: (r) => r.tags },
+          {
+            header: 'Created',
+            cell: (r) => (
+              <>
+                {formatTime(r.createdAt)} <span className="muted">by {r.createdBy}</span>
+              </>
+            ),
+          },
+        ]}
+      />
       <CreateRepoForm />
     </section>
   );

@@ -3,11 +3,22 @@
  * charts over the last 15 minutes, revisions, and a "try it" panel that calls the endpoint.
  */
 import { useEffect, useState } from 'react';
-import type { Deployment } from '../../../src/deployments/types.ts';
+import type { ApiResponse } from '../../../src/api/contract.ts';
+import type { Deployment, TargetStatus } from '../../../src/deployments/types.ts';
 import type { ArmPoint, MetricsPoint } from '../../../src/observability/deployment-metrics-sampler.ts';
 import { api } from '../api.ts';
 import { Chart, type ChartSeries } from '../chart.tsx';
-import { ConfirmButton, ErrorMessage, formatTime, Loading, StatusBadge, useAction } from '../components.tsx';
+import {
+  type Column,
+  ConfirmButton,
+  ErrorMessage,
+  formatTime,
+  isBundle,
+  ListTable,
+  Loading,
+  StatusBadge,
+  useAction,
+} from '../components.tsx';
 import { Link, navigate } from '../router.tsx';
 import { TryIt } from '../try-it.tsx';
 import { useData } from '../use-data.ts';
@@ -55,13 +66,19 @@ export function DeploymentPage({ name }: { name: string }) {
         !deployment.error && <Loading />
       ) : (
         <>
-          <p className="muted">
-            Serving revision {d.status.servingRevision ?? '–'} of {d.latestRevision} · endpoint{' '}
-            <code>{d.status.urls.rest}</code>
-          </p>
-          <Traffic deployment={d} warnings={warnings} busy={action.busy} act={act} />
-          <LiveCharts name={name} />
-          <LiveAccuracy name={name} />
+          {isBundle(d) ? (
+            <Bundle deployment={d} revisions={revisions.data} />
+          ) : (
+            <>
+              <p className="muted">
+                Serving revision {d.status.servingRevision ?? '–'} of {d.latestRevision} · endpoint{' '}
+                <code>{d.status.urls.rest}</code>
+              </p>
+              <Traffic deployment={d} warnings={warnings} busy={action.busy} act={act} />
+              <LiveCharts name={name} />
+              <LiveAccuracy name={name} />
+            </>
+          )}
           <h2>Conditions</h2>
           <div className="table-wrap">
             <table>
@@ -134,8 +151,77 @@ export function DeploymentPage({ name }: { name: string }) {
   );
 }
 
-/** A compose deployment: a bundle on disk that someone else starts. */
-const isBundle = (d: Deployment) => d.spec.backend === 'compose';
+type Revision = ApiResponse<'deploymentRevisions'>['revisions'][number];
+
+/**
+ * A compose deployment's bundle: where it is written and the routes it holds (the current revision's pinned
+ * targets). Modelport neither runs nor observes it, so there are no replicas, live metrics, canary form or Try it.
+ */
+function Bundle({ deployment: d, revisions }: { deployment: Deployment; revisions: Revision[] | undefined }) {
+  const current = revisions?.find((r) => r.revision === d.currentRevision);
+  const folder = d.status.urls.rest.replace(/^file:\/\//, '');
+  return (
+    <>
+      <p className="muted">
+        Revision {d.currentRevision ?? '–'} of {d.latestRevision} written to <code className="wrap">{folder}</code>
+      </p>
+      <p className="panel" data-testid="bundle-note">
+        A docker-compose bundle: Modelport writes it and does not run or observe it, so this page shows no replicas,
+        live metrics, canary form or Try it. Start it with <code>docker compose up -d</code> in that folder; to change
+        the traffic, apply a new spec and run it again.
+      </p>
+      <h2>Routes in the bundle</h2>
+      {!current ? (
+        <Loading />
+      ) : (
+        <>
+          <ListTable items={current.targets.traffic} columns={armColumns()} rowKey={armKey} testId="bundle-routes" />
+          {current.targets.shadow && (
+            <p className="muted">
+              Shadow: {current.targets.shadow.model}@{current.targets.shadow.version}, {current.targets.shadow.percent}%
+              of calls mirrored
+            </p>
+          )}
+        </>
+      )}
+    </>
+  );
+}
+
+interface Arm {
+  model: string;
+  version: number;
+  weight: number;
+  tag?: string | undefined;
+}
+
+const armKey = (t: Arm) => `${t.model}@${t.version}-${t.tag ?? ''}`;
+
+/** A traffic arm's columns: its tag, the version it serves, its weight as a bar. */
+function armColumns<T extends Arm>(): Column<T>[] {
+  return [
+    { header: 'Arm', cell: (t) => t.tag ?? <span className="muted">untagged</span> },
+    {
+      header: 'Serves',
+      cell: (t) => (
+        <Link href={`/models/${encodeURIComponent(t.model)}`}>
+          {t.model}@{t.version}
+        </Link>
+      ),
+    },
+    {
+      header: 'Weight',
+      cell: (t) => (
+        <>
+          <div className="bar" aria-hidden="true">
+            <span style={{ width: `${t.weight}%` }} />
+          </div>
+          <span data-testid={`weight-${t.version}`}>{t.weight}%</span>
+        </>
+      ),
+    },
+  ];
+}
 
 /** A target's name in the console: its tag (`canary`, `b`), else its model reference. */
 const targetName = (t: { model: string; tag?: string | undefined }) => t.tag ?? t.model;
@@ -217,39 +303,14 @@ function Traffic({
         Traffic
         {traffic.length > 1 && <span className="chip">{isCanary ? 'canary' : 'A/B test'}</span>}
       </h2>
-      <div className="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Arm</th>
-              <th scope="col">Serves</th>
-              <th scope="col">Weight</th>
-              <th scope="col">Replicas ready</th>
-            </tr>
-          </thead>
-          <tbody>
-            {d.status.targets.map((t) => (
-              <tr key={`${t.model}@${t.version}-${t.tag ?? ''}`}>
-                <td>{t.tag ?? <span className="muted">untagged</span>}</td>
-                <td>
-                  <Link href={`/models/${encodeURIComponent(t.model)}`}>
-                    {t.model}@{t.version}
-                  </Link>
-                </td>
-                <td>
-                  <div className="bar" aria-hidden="true">
-                    <span style={{ width: `${t.weight}%` }} />
-                  </div>
-                  <span data-testid={`weight-${t.version}`}>{t.weight}%</span>
-                </td>
-                <td>
-                  {t.replicas.ready} / {t.replicas.desired}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ListTable
+        items={d.status.targets}
+        columns={[
+          ...armColumns<TargetStatus>(),
+          { header: 'Replicas ready', cell: (t) => `${t.replicas.ready} / ${t.replicas.desired}` },
+        ]}
+        rowKey={armKey}
+      />
       {warnings.length > 0 && (
         <div className="notice" role="status">
           {warnings.map((w) => (
@@ -257,13 +318,7 @@ function Traffic({
           ))}
         </div>
       )}
-      {isBundle(d) ? (
-        <p className="panel" data-testid="bundle-note">
-          A docker-compose bundle: Modelport writes it and does not run or observe it, so it offers no canary or Try it
-          here. Change the traffic in the spec and apply it, then restart the bundle with{' '}
-          <code>docker compose up -d</code> in its example folder.
-        </p>
-      ) : moving ? (
+      {moving ? (
         <form
           className="panel"
           onSubmit={(event) => {

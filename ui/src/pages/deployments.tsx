@@ -1,7 +1,7 @@
 /** Deployments: the list with status and traffic, and a form that deploys a model version. */
 import { useState } from 'react';
 import { api } from '../api.ts';
-import { Empty, ErrorMessage, Loading, StatusBadge, useAction } from '../components.tsx';
+import { Empty, ErrorMessage, Loading, StatusBadge, trafficSummary, useAction } from '../components.tsx';
 import { Link, navigate } from '../router.tsx';
 import { useData } from '../use-data.ts';
 
@@ -36,7 +36,7 @@ export function DeploymentsPage() {
                     <StatusBadge deployment={d} />
                   </td>
                   <td>{d.status.servingRevision ?? '–'}</td>
-                  <td>{d.status.targets.map((t) => `${t.model}@${t.version} ${t.weight}%`).join(' · ')}</td>
+                  <td>{trafficSummary(d)}</td>
                 </tr>
               ))}
             </tbody>

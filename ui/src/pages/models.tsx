@@ -1,7 +1,7 @@
 /** Models: the registry's models, searchable by name. */
 import { useState } from 'react';
 import { api } from '../api.ts';
-import { Empty, ErrorMessage, formatTime, Loading, useAction } from '../components.tsx';
+import { Empty, ErrorMessage, formatTime, List, useAction } from '../components.tsx';
 import { Link, navigate, useLocation } from '../router.tsx';
 import { useData } from '../use-data.ts';
 
@@ -27,55 +27,45 @@ export function ModelsPage() {
           <button type="submit">Search</button>
         </form>
       </search>
-      <ErrorMessage error={models.error} />
-      {!models.data ? (
-        !models.error && <Loading />
-      ) : models.data.length === 0 ? (
-        q ? (
-          <Empty title={`No model name contains “${q}”.`}>
-            Try a shorter fragment, or <Link href="/models">show every model</Link>.
-          </Empty>
-        ) : (
-          <Empty title="No models are registered yet.">
-            Upload an ONNX file with the form below, or from the command line:{' '}
-            <code>modelport models register fraud model.onnx</code>.
-          </Empty>
-        )
-      ) : (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Latest</th>
-                <th scope="col">Versions</th>
-                <th scope="col">Aliases</th>
-                <th scope="col">Updated</th>
-              </tr>
-            </thead>
-            <tbody>
-              {models.data.map((m) => (
-                <tr key={m.name}>
-                  <td>
-                    <Link href={`/models/${encodeURIComponent(m.name)}`}>{m.name}</Link>
-                    {m.description && <div className="muted">{m.description}</div>}
-                  </td>
-                  <td>{m.latestVersion ?? '–'}</td>
-                  <td>{m.versionCount}</td>
-                  <td>
-                    {Object.entries(m.aliases).map(([alias, v]) => (
-                      <span key={alias} className="chip">
-                        {alias} → {v}
-                      </span>
-                    ))}
-                  </td>
-                  <td>{formatTime(m.updatedAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <List
+        list={models}
+        empty={
+          q ? (
+            <Empty title={`No model name contains “${q}”.`}>
+              Try a shorter fragment, or <Link href="/models">show every model</Link>.
+            </Empty>
+          ) : (
+            <Empty title="No models are registered yet.">
+              Upload an ONNX file with the form below, or from the command line:{' '}
+              <code>modelport models register fraud model.onnx</code>.
+            </Empty>
+          )
+        }
+        rowKey={(m) => m.name}
+        columns={[
+          {
+            header: 'Name',
+            cell: (m) => (
+              <>
+                <Link href={`/models/${encodeURIComponent(m.name)}`}>{m.name}</Link>
+                {m.description && <div className="muted">{m.description}</div>}
+              </>
+            ),
+          },
+          { header: 'Latest', cell: (m) => m.latestVersion ?? '–' },
+          { header: 'Versions', cell: (m) => m.versionCount },
+          {
+            header: 'Aliases',
+            cell: (m) =>
+              Object.entries(m.aliases).map(([alias, v]) => (
+                <span key={alias} className="chip">
+                  {alias} → {v}
+                </span>
+              )),
+          },
+          { header: 'Updated', cell: (m) => formatTime(m.updatedAt) },
+        ]}
+      />
       <RegisterForm />
     </section>
   );

@@ -1,6 +1,6 @@
 /** Overview: every deployment with its status and live requests/s, and what changed lately. */
 import { api } from '../api.ts';
-import { Empty, ErrorMessage, formatTime, Loading, StatusBadge } from '../components.tsx';
+import { Empty, ErrorMessage, formatTime, isBundle, Loading, StatusBadge, trafficSummary } from '../components.tsx';
 import { Link } from '../router.tsx';
 import { useData } from '../use-data.ts';
 
@@ -9,6 +9,8 @@ export function OverviewPage() {
     async () =>
       Promise.all(
         (await api.listDeployments()).map(async (d) => {
+          // A compose bundle runs elsewhere: there is nothing here to sample.
+          if (isBundle(d)) return { deployment: d, rps: undefined };
           const points = (await api.deploymentMetrics(d.name, '5m')).points;
           return { deployment: d, rps: points.at(-1)?.requestsPerSecond };
         }),
@@ -53,10 +55,16 @@ export function OverviewPage() {
                 {d.name}
               </Link>
               <StatusBadge deployment={d} />
-              <p className="big" data-testid={`rps-${d.name}`}>
-                {rps === undefined ? '–' : rps.toFixed(1)} <span className="muted">req/s</span>
-              </p>
-              <p className="muted">{d.status.targets.map((t) => `${t.model}@${t.version} ${t.weight}%`).join(' · ')}</p>
+              {isBundle(d) ? (
+                <p className="muted" data-testid={`bundle-${d.name}`}>
+                  compose bundle, not observed
+                </p>
+              ) : (
+                <p className="big" data-testid={`rps-${d.name}`}>
+                  {rps === undefined ? '–' : rps.toFixed(1)} <span className="muted">req/s</span>
+                </p>
+              )}
+              <p className="muted">{trafficSummary(d)}</p>
             </li>
           ))}
         </ul>
