@@ -20,4 +20,8 @@ export type {
   PipelineRunsTable,
   PipelineStepsTable,
   PipelinesTable,
+  ScanResultsTable,
+  ScansTable,
+  ScanUseCaseRevisionsTable,
+  ScanUseCasesTable,
 } from './metadata/schema.ts';
