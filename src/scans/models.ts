@@ -135,15 +135,26 @@ export interface OpenOptions {
   field: string;
 }
 
-/** Resolves a model target and opens it for scoring. */
-export async function openModel(sources: ModelSources, target: ModelTarget, o: OpenOptions): Promise<ScanModelHandle> {
+/** Resolves a model target and checks it against the dataset's header and the task, without loading it. */
+export async function describeModel(sources: ModelSources, target: ModelTarget, o: OpenOptions) {
   const info =
     target.kind === 'version'
       ? await sources.version(o.project, target.ref, o.field)
       : await sources.gateway.deployment(o.project, target.deployment);
-  const input = scoringInput(info.signature);
+  let input: ReturnType<typeof scoringInput>;
+  try {
+    input = scoringInput(info.signature);
+  } catch (error) {
+    throw new ModelportError('invalid_request', `${o.field}: ${(error as Error).message}`, { field: o.field });
+  }
   const features = checkFeatures(info.signature, input.width, o.header, o.label, o.field);
   const plan = outputPlan(info.signature, o.task, o.field);
+  return { info, input, features, plan };
+}
+
+/** Resolves a model target and opens it for scoring. */
+export async function openModel(sources: ModelSources, target: ModelTarget, o: OpenOptions): Promise<ScanModelHandle> {
+  const { info, input, features, plan } = await describeModel(sources, target, o);
   const labels = info.signature.labels ?? null;
   const favorableIndex = favorableClass(labels, plan.width, o.favorable);
   const outputs = plan.label ? [plan.score, plan.label] : [plan.score];
