@@ -35,6 +35,8 @@ export interface Gathered {
   classes: string[] | null;
   attributes: Attribute[];
   scores: Map<string, ModelScores>;
+  /** Every row's value of each feature (only when asked: drift compares whole columns). */
+  columns: Float32Array[] | null;
   sample: {
     rows: number;
     /** Row-major [rows, features.length]. */
@@ -51,6 +53,8 @@ export interface GatherOptions {
   spec: UseCaseSpec;
   models: readonly ScanModelHandle[];
   sampleRows: number;
+  /** Keep every feature column (drift). */
+  keepColumns?: boolean;
   signal: AbortSignal;
   /** Called after each chunk with the rows read so far. */
   onRows(rows: number): void;
@@ -112,6 +116,7 @@ export async function gather(duck: Duck, totalRows: number, o: GatherOptions): P
     groups: attributes.map(() => new Int32Array(sampleCap)),
   };
   const rng = createRng(o.seed ?? 1);
+  const kept = o.keepColumns ? features.map(() => new Float32Array(rows)) : null;
   const matrices = new Map<ScanModelHandle, Float32Array>();
   const featureIndex = new Map(features.map((f, i) => [f, i]));
   let offset = 0;
@@ -121,6 +126,7 @@ export async function gather(duck: Duck, totalRows: number, o: GatherOptions): P
     async (n, values) => {
       const featureColumns = values.slice(0, width) as Float32Array[];
       const labels = values[width] as (string | null)[];
+      if (kept) kept.forEach((column, j) => column.set(featureColumns[j]!, offset));
       for (let i = 0; i < n; i++) {
         const row = offset + i;
         for (let j = 0; j < width; j++) {
@@ -207,6 +213,7 @@ export async function gather(duck: Duck, totalRows: number, o: GatherOptions): P
     features,
     truth: cut ? truth.slice(0, offset) : truth,
     classes: multiclass ? (modelClasses ? [...modelClasses] : classNames) : null,
+    columns: kept ? (cut ? kept.map((c) => c.slice(0, offset)) : kept) : null,
     attributes: cut ? attributes.map((a) => ({ ...a, index: a.index.slice(0, offset) })) : attributes,
     scores: cut
       ? new Map(

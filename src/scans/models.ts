@@ -23,7 +23,7 @@ export interface VersionInfo {
 /** The gateway, as scans call it (the composition root passes the real one). */
 export interface GatewayCaller {
   /** The version a deployment serves now (its heaviest traffic target), with its signature. */
-  deployment(project: string, name: string): Promise<VersionInfo>;
+  deployment(project: string, name: string, field: string): Promise<VersionInfo>;
   /** One inference call through the gateway: `name` is a deployment or `model@version`. */
   infer(
     project: string,
@@ -140,7 +140,7 @@ export async function describeModel(sources: ModelSources, target: ModelTarget, 
   const info =
     target.kind === 'version'
       ? await sources.version(o.project, target.ref, o.field)
-      : await sources.gateway.deployment(o.project, target.deployment);
+      : await sources.gateway.deployment(o.project, target.deployment, o.field);
   let input: ReturnType<typeof scoringInput>;
   try {
     input = scoringInput(info.signature);

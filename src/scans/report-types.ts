@@ -31,6 +31,8 @@ export interface GroupReport {
   /** Too few rows (or no positive / negative rows) to judge: shown, flagged, left out of min and max. */
   small: boolean;
   selectionRate: Estimate;
+  /** The group's selection rate over the highest judged group's (the four-fifths rule's ratio). */
+  disparateImpact: number | null;
   truePositiveRate: number | null;
   falsePositiveRate: number | null;
   accuracy: number | null;
