@@ -16,6 +16,7 @@ import { jobCommands } from './commands/jobs.ts';
 import { modelCommands } from './commands/models.ts';
 import { modelTypeCommands } from './commands/modeltypes.ts';
 import { pipelineCommands } from './commands/pipelines.ts';
+import { scanCommands } from './commands/scans.ts';
 import { scoreCommand } from './commands/score.ts';
 import { secretCommands } from './commands/secrets.ts';
 import { serverCommand } from './commands/server.ts';
@@ -32,6 +33,7 @@ const COMMANDS: Command[] = [
   scoreCommand,
   ...jobCommands,
   ...pipelineCommands,
+  ...scanCommands,
   ...dataCommands,
   ...secretCommands,
   ...auditCommands,

@@ -26,7 +26,7 @@ type PlotOptions = Parameters<typeof Plot.plot>[0];
 function chart(options: PlotOptions): string {
   const { document } = parseHTML('<!doctype html><html><body></body></html>');
   const node = Plot.plot({
-    document: document as unknown as Document,
+    document: document as never,
     style: { fontFamily: 'system-ui, sans-serif', fontSize: '11px', background: 'transparent' },
     marginLeft: 60,
     ...options,

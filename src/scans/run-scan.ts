@@ -27,6 +27,8 @@ export interface RunScanInput {
   signal: AbortSignal;
   progress(p: ScanProgress): Promise<void>;
   now(): string;
+  /** The use case's previous succeeded scan, for prediction drift. */
+  previous?: ScanReport | undefined;
 }
 
 export interface ScanOutcome {
@@ -118,10 +120,11 @@ export async function runScan(input: RunScanInput): Promise<ScanOutcome> {
           model.fairness = measureFairness(scores, gathered.truth, gathered.attributes, spec.threshold, spec.fairnessThreshold);
         });
         await step('robustness', async () => {
-          model.robustness = await measureRobustness(handle, gathered, spec, signal);
-          if (model.fairness && model.robustness.burden) {
+          const robustness = await measureRobustness(handle, gathered, spec, signal);
+          model.robustness = robustness;
+          if (model.fairness) {
             for (const a of model.fairness.attributes) {
-              const burden = model.robustness.burden[a.column] ?? {};
+              const burden = robustness.burden[a.column] ?? {};
               for (const g of a.groups) g.burden = burden[g.name] ?? null;
             }
           }
@@ -136,6 +139,7 @@ export async function runScan(input: RunScanInput): Promise<ScanOutcome> {
             datasets: input.datasets,
             dir: `${input.dir}/reference`,
             duck: duckOptions,
+            previousPredictions: input.previous?.models.find((m) => m.target === handle.target)?.drift?.predictionReference,
           });
         });
         model.trust = trustScore(model, spec);

@@ -546,7 +546,17 @@ export class ScanService {
       await mkdir(dir, { recursive: true });
       const scan = await this.#toScan(row);
       log.info('scan started', { usecase: scan.usecase, number: scan.number, kinds: scan.kinds });
+      const previous = await this.#d.store.db
+        .selectFrom('scans')
+        .select('report')
+        .where('usecase_id', '=', row.usecase_id)
+        .where('state', '=', 'Succeeded')
+        .where('number', '<', row.number)
+        .orderBy('number', 'desc')
+        .limit(1)
+        .executeTakeFirst();
       const outcome = await runScan({
+        previous: previous?.report ? (JSON.parse(previous.report) as ScanReport) : undefined,
         scan: { ...scan, kinds: JSON.parse(row.kinds) },
         spec,
         config: this.scanConfig(spec),

@@ -470,9 +470,12 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
               throw error;
             }
             const primary = [...d.status.targets].sort((a, b) => b.weight - a.weight)[0];
-            const pinned = primary ?? d.spec.traffic[0];
-            if (!pinned) throw unknownModel(field, `deployment '${name}' has no model to call`);
-            const ref = 'version' in pinned ? { name: pinned.model, version: pinned.version } : parseModelRef(pinned.model, field);
+            const ref = primary
+              ? { name: primary.model, version: primary.version }
+              : d.spec.traffic[0]
+                ? parseModelRef(d.spec.traffic[0].model, field)
+                : undefined;
+            if (!ref) throw unknownModel(field, `deployment '${name}' has no model to call`);
             return versionInfo(await registry.getVersion(project, ref));
           },
           infer: async (_project, name, input, outputs, options) =>
