@@ -229,6 +229,52 @@ for (const kind of STORE_KINDS) {
       assert.match(table.stdout, /roc_auc/);
     });
 
+    test("promote refuses a canary whose latest scan fails the deployment's promotionPolicy, with the rule and values", async () => {
+      const policy = 'scans.fairness.disparate_impact.min >= 0.8 && scans.performance.roc_auc >= 0.9';
+      await assert.rejects(
+        mp.createDeployment('bad-policy', {
+          traffic: [{ model: 'credit@1', weight: 100 }],
+          promotionPolicy: 'scans.fairness.disparate_impact.min >=',
+        }),
+        (e: ModelportApiError) => e.field === 'spec.promotionPolicy' && /does not compile/.test(e.message),
+      );
+      await mp.createDeployment('credit-live', {
+        traffic: [
+          { model: 'credit@1', weight: 90, tag: 'stable' },
+          { model: 'credit@2', weight: 10, tag: 'canary' },
+        ],
+        promotionPolicy: policy,
+      });
+      await mp.waitDeployment('credit-live', 120);
+      const refused = await mp.promoteDeployment('credit-live').then(
+        () => assert.fail('promoted a canary that fails the policy'),
+        (e: unknown) => e as ModelportApiError,
+      );
+      assert.equal(refused.status, 409);
+      assert.equal(refused.code, 'policy_refused');
+      assert.equal(refused.field, 'spec.promotionPolicy');
+      assert.match(refused.message, /scans\.fairness\.disparate_impact\.min >= 0\.8 \(scans\.fairness\.disparate_impact\.min = 0\.5/);
+      const details = refused.details as { expression: string; failed: string[]; values: { path: string; value: unknown }[] };
+      assert.equal(details.expression, policy);
+      assert.deepEqual(details.failed, ['scans.fairness.disparate_impact.min >= 0.8']);
+      assert.ok((details.values.find((v) => v.path === 'scans.fairness.disparate_impact.min')!.value as number) < 0.8);
+      const viaCli = await cli(t.url, 'deployments', 'promote', 'credit-live');
+      assert.equal(viaCli.code, 1);
+      assert.match(viaCli.stderr, /promotionPolicy refuses promoting credit@2: failed: scans\.fairness\.disparate_impact\.min >= 0\.8/);
+      const still = await mp.getDeployment('credit-live');
+      assert.equal(still.spec.traffic.length, 2, 'nothing changed');
+      // The same policy lets a candidate whose scan passes through.
+      await mp.applyDeployment('credit-live', {
+        traffic: [
+          { model: 'credit@2', weight: 90, tag: 'stable' },
+          { model: 'credit@1', weight: 10, tag: 'canary' },
+        ],
+        promotionPolicy: policy,
+      });
+      const promoted = await mp.promoteDeployment('credit-live');
+      assert.deepEqual(promoted.spec.traffic.map((x) => [x.model, x.weight]), [['credit@1', 100]]);
+    });
+
     test('a deployment that is down fails the scan with that reason, within its budget', async () => {
       await mp.createDeployment('down-api', { traffic: [{ model: 'credit@1', weight: 100 }] });
       await mp.waitDeployment('down-api', 120);

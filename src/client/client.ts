@@ -37,13 +37,16 @@ export class ModelportApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly field: string | undefined;
+  /** Facts the server sent with the error (a refused policy's rule, failed clauses and values). */
+  readonly details: Record<string, unknown> | undefined;
 
-  constructor(status: number, code: string, message: string, field?: string) {
+  constructor(status: number, code: string, message: string, field?: string, details?: Record<string, unknown>) {
     super(message);
     this.name = 'ModelportApiError';
     this.status = status;
     this.code = code;
     this.field = field;
+    this.details = details;
   }
 }
 
@@ -868,7 +871,9 @@ export class ModelportClient {
     }
     if (!response.ok) {
       const text = await response.text();
-      let parsed: { error?: { code?: string; message?: string; field?: string } } = {};
+      let parsed: {
+        error?: { code?: string; message?: string; field?: string; details?: Record<string, unknown> };
+      } = {};
       try {
         parsed = JSON.parse(text);
       } catch {}
@@ -878,6 +883,7 @@ export class ModelportClient {
         error?.code ?? `http_${response.status}`,
         error?.message ?? `HTTP ${response.status} ${response.statusText}`,
         error?.field,
+        error?.details,
       );
     }
     return response;

@@ -198,7 +198,7 @@ function comparisonSection(rows: ComparisonRow[], labels: string[]): string {
         : `<li><b>${esc(label)}</b> wins on ${metrics.length} of ${rows.length}: ${esc(metrics.join(', '))}.</li>`,
     )
     .join('');
-  return `<section><h2>Comparison</h2><ul class="verdict">${verdict}</ul><table><thead><tr><th>Scan</th><th>Metric</th><th>Better</th>${labels
+  return `<section><h2>Comparison</h2><ul class="verdict">${verdict}</ul><table><thead><tr><th>Kind</th><th>Metric</th><th>Better</th>${labels
     .map((l) => `<th>${esc(l)}</th>`)
     .join('')}<th>Winner</th></tr></thead><tbody>${rows
     .map(

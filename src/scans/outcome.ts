@@ -77,7 +77,7 @@ export function compare(reports: readonly ModelReport[]): ComparisonRow[] {
   const add = (kind: ComparisonRow['kind'], metric: string, pick: (r: ModelReport) => number | null) => {
     const values = Object.fromEntries(reports.map((r) => [r.target, pick(r)]));
     if (Object.values(values).every((v) => v === null)) return;
-    const better = betterOf(metric.split('.').at(-1)!.replace(/_(min|max)$/, ''));
+    const better = betterOf(metric.replace(/\.(min|max)$/, '').split('.').at(-1)!);
     const known = Object.entries(values).filter((e): e is [string, number] => e[1] !== null);
     let winner: string | null = null;
     if (known.length >= 2) {

@@ -251,7 +251,7 @@ export class ScanService {
   async run(
     project: string,
     name: string,
-    options: { kinds?: readonly string[] | undefined; by: string; canRead: CanRead },
+    options: { kinds?: readonly string[] | undefined; by: string; canRead: CanRead; models?: readonly string[] },
   ): Promise<Scan> {
     const row = await this.#usecaseRow(project, name);
     const spec = await this.#spec(row.id, row.latest_revision);
@@ -293,6 +293,7 @@ export class ScanService {
           number,
           revision: row.latest_revision,
           kinds: JSON.stringify(kinds),
+          targets: options.models ? JSON.stringify(options.models) : null,
           state: 'Queued',
           reason: null,
           progress: JSON.stringify({ phase: 'queued', done: 0, total: 0 } satisfies ScanProgress),
@@ -436,29 +437,43 @@ export class ScanService {
   }
 
   /**
-   * The latest succeeded scan's summary of a model version (every use case that measured it), newest first per
-   * target; what policies read as `scans`. Undefined when no scan measured it.
+   * What policies read as `scans` for a model version: per kind, the newest succeeded scan that measured it (a
+   * performance-only scan does not hide the fairness of the scan before it), across the project's use cases.
+   * Undefined when no scan measured the version.
    */
   async latestSummary(
     project: string,
     model: string,
     version: number,
-    options: { since?: string } = {},
   ): Promise<(ScanSummary[string] & { scan: string; at: string }) | undefined> {
     const projectId = await this.#projectId(project);
-    let query = this.#d.store.db
+    const rows = await this.#d.store.db
       .selectFrom('scan_results as r')
       .innerJoin('scans as s', 's.id', 'r.scan_id')
       .select(['s.id', 's.summary', 's.finished_at', 'r.target'])
+      .distinct()
       .where('s.project_id', '=', projectId)
       .where('s.state', '=', 'Succeeded')
       .where('r.model', '=', model)
-      .where('r.version', '=', version);
-    if (options.since) query = query.where('s.finished_at', '>=', options.since);
-    const row = await query.orderBy('s.finished_at', 'desc').limit(1).executeTakeFirst();
-    if (!row?.summary) return undefined;
-    const summary = (JSON.parse(row.summary) as ScanSummary)[row.target];
-    return summary ? { ...summary, scan: row.id, at: row.finished_at ?? '' } : undefined;
+      .where('r.version', '=', version)
+      .orderBy('s.finished_at', 'desc')
+      .limit(50)
+      .execute();
+    let merged: (ScanSummary[string] & { scan: string; at: string }) | undefined;
+    for (const row of rows) {
+      const summary = row.summary ? (JSON.parse(row.summary) as ScanSummary)[row.target] : undefined;
+      if (!summary) continue;
+      if (!merged) {
+        merged = { ...summary, scan: row.id, at: row.finished_at ?? '' };
+        continue;
+      }
+      for (const kind of ['performance', 'fairness', 'robustness', 'explainability', 'drift'] as const) {
+        if (Object.keys(merged[kind]).length === 0 && Object.keys(summary[kind]).length > 0) {
+          (merged as unknown as Record<string, unknown>)[kind] = summary[kind];
+        }
+      }
+    }
+    return merged;
   }
 
   /** Starts queued scans (puts scans a stopped server left Running back in the queue first). */
@@ -525,7 +540,8 @@ export class ScanService {
     }
   }
 
-  async #execute(row: ScanRow, spec: UseCaseSpec, signal: AbortSignal): Promise<void> {
+  async #execute(row: ScanRow, original: UseCaseSpec, signal: AbortSignal): Promise<void> {
+    let spec = original;
     const log = this.#d.log.child({ scan: row.id });
     const dir = join(this.#d.workDir, row.id);
     let lastSave = 0;
@@ -545,6 +561,7 @@ export class ScanService {
     try {
       await mkdir(dir, { recursive: true });
       const scan = await this.#toScan(row);
+      if (row.targets) spec = { ...spec, models: JSON.parse(row.targets) as string[] };
       log.info('scan started', { usecase: scan.usecase, number: scan.number, kinds: scan.kinds });
       const previous = await this.#d.store.db
         .selectFrom('scans')
@@ -641,6 +658,35 @@ export class ScanService {
       .where('id', '=', id)
       .where('state', 'in', from)
       .execute();
+  }
+
+  /**
+   * A fresh scan of a candidate version with a use case's dataset and checks (its models replaced by the candidate),
+   * waited for: what a pipeline gate with `scan:` reads as `scans`. Throws when the scan does not succeed.
+   */
+  async scanCandidate(
+    project: string,
+    usecase: string,
+    candidate: { model: string; version: number },
+    options: { kinds?: readonly string[] | undefined; by: string; timeoutMs: number; signal?: AbortSignal },
+  ): Promise<ScanSummary[string] & { scan: string }> {
+    const ref = `${candidate.model}@${candidate.version}`;
+    const scan = await this.run(project, usecase, {
+      kinds: options.kinds,
+      by: options.by,
+      canRead: () => true,
+      models: [ref],
+    });
+    const done = await this.wait(project, scan.id, options.timeoutMs, options.signal);
+    if (done.state !== 'Succeeded' || !done.summary?.[ref]) {
+      if (!FINISHED_SCAN.includes(done.state)) await this.cancel(project, scan.id);
+      throw new ModelportError(
+        'conflict',
+        `scan ${usecase}#${done.number} of ${ref} ${done.state === 'Succeeded' ? 'has no summary' : `is ${done.state}`}${done.reason ? `: ${done.reason}` : ''}`,
+        { field: 'scan' },
+      );
+    }
+    return { ...done.summary[ref]!, scan: done.id };
   }
 
   /** Waits until the scan finished (or the timeout passed), polling the store. */

@@ -315,6 +315,17 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
     });
 
     let publicUrls: { rest: string; grpc?: string } = { rest: '' };
+    /** Requests and errors the gateway served for a model version so far. */
+    const servedBy = (model: string, version: number) => {
+      let requests = 0;
+      let errors = 0;
+      for (const { labels, value } of servingMetrics.requests.entries()) {
+        if (labels['model'] !== model || labels['version'] !== String(version)) continue;
+        requests += value;
+        if (labels['outcome'] !== 'ok') errors += value;
+      }
+      return { requests, errors };
+    };
     const deployments = new DeploymentService({
       store: metadata,
       registry,
@@ -322,6 +333,14 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       routes: local,
       urls: () => publicUrls,
       log: log.child({ component: 'deployments' }),
+      // A promotionPolicy reads the candidate's latest scan and what it served (scans is built below).
+      promotionContext: async (project, candidate) => {
+        const served = servedBy(candidate.model, candidate.version);
+        return {
+          scans: (await scans.latestSummary(project, candidate.model, candidate.version)) ?? {},
+          canary: { ...served, error_rate: served.requests === 0 ? 0 : served.errors / served.requests },
+        };
+      },
     });
     registry.setUsage(deployments);
     // Batch scoring jobs run in child processes: ONNX Runtime never runs on this event loop.
@@ -342,15 +361,17 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       getVersion: (project, ref) => registry.getVersion(project, parseModelRef(ref, 'model')),
       deployments,
       openScorer: (path) => InProcessScorer.open(path),
-      servedBy: (model, version) => {
-        let requests = 0;
-        let errors = 0;
-        for (const { labels, value } of servingMetrics.requests.entries()) {
-          if (labels['model'] !== model || labels['version'] !== String(version)) continue;
-          requests += value;
-          if (labels['outcome'] !== 'ok') errors += value;
-        }
-        return { requests, errors };
+      servedBy,
+      scans: {
+        latest: async (project, model, version) => ({ ...(await scans.latestSummary(project, model, version)) }),
+        fresh: async (project, usecase, candidate, o) => ({
+          ...(await scans.scanCandidate(project, usecase, candidate, {
+            kinds: o.kinds,
+            by: 'pipeline',
+            timeoutMs: 60 * 60_000,
+            signal: o.signal,
+          })),
+        }),
       },
       post: async (url, body, signal) => {
         const response = await egress.fetch(url, {

@@ -506,6 +506,8 @@ export const MIGRATIONS: readonly Migration[] = [
         .addColumn('number', 'integer', (c) => c.notNull())
         .addColumn('revision', 'integer', (c) => c.notNull())
         .addColumn('kinds', 'text', (c) => c.notNull())
+        // JSON list of model references replacing the use case's models (a pipeline gate's fresh scan of a candidate).
+        .addColumn('targets', 'text')
         .addColumn('state', 'text', (c) => c.notNull())
         .addColumn('reason', 'text')
         .addColumn('progress', 'text', (c) => c.notNull())

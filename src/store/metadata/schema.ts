@@ -404,6 +404,8 @@ export interface ScansTable {
   revision: number;
   /** JSON array of scan kinds. */
   kinds: string;
+  /** JSON array of model references replacing the use case's models, or null. */
+  targets: string | null;
   /** Queued | Running | Succeeded | Failed | Canceled */
   state: string;
   reason: string | null;
