@@ -144,7 +144,11 @@ for (const kind of STORE_KINDS) {
       await mp.registerVersion('wide', Buffer.from(model([1, 1, 1, 1, 1], 0)), {
         signature: { features: [...FEATURES, 'savings'].map((name) => ({ name, type: 'number' as const })) },
       });
-      await refused({ ...base, models: ['wide@1'] }, 'models[0]', /columns do not match the model's signature.*'savings'/);
+      await refused(
+        { ...base, models: ['wide@1'] },
+        'models[0]',
+        /columns do not match the model's signature.*'savings'/,
+      );
       await refused({ ...base, favorable: 'yes' }, 'favorable', /'yes' is not a value of the label/);
       const names = (await mp.listUseCases()).map((u) => u.name);
       assert.ok(!names.includes('bad'), 'nothing stored');
@@ -194,9 +198,10 @@ for (const kind of STORE_KINDS) {
       assert.match(m2.drift?.skipped ?? '', /no training-data lineage/);
       const gender = m2.fairness!.attributes.find((a) => a.column === 'gender')!;
       assert.ok(gender.metrics['disparate_impact']!.value! < 0.8, 'credit@2 favours one gender');
-      assert.equal(report.summary['credit@2']!.fairness['disparate_impact']!.min, Math.min(
-        ...m2.fairness!.attributes.map((a) => a.metrics['disparate_impact']!.value!),
-      ));
+      assert.equal(
+        report.summary['credit@2']!.fairness['disparate_impact']!.min,
+        Math.min(...m2.fairness!.attributes.map((a) => a.metrics['disparate_impact']!.value!)),
+      );
       assert.ok(report.comparison.some((r) => r.metric === 'disparate_impact.min' && r.winner !== 'credit@2'));
       const text = JSON.stringify(report);
       assert.ok(!text.includes('income,debt'), 'no raw rows in the report');
@@ -214,18 +219,28 @@ for (const kind of STORE_KINDS) {
       assert.equal(JSON.parse(await readFile(asJson, 'utf8')).schema, 'modelport.scan-report/v1');
 
       // A second scan (performance only) and a comparison of the two.
-      const second = await cliJson<{ number: number; state: string }>(t.url, 'scans', 'run', 'credit-approval', '--kinds', 'performance');
+      const second = await cliJson<{ number: number; state: string }>(
+        t.url,
+        'scans',
+        'run',
+        'credit-approval',
+        '--kinds',
+        'performance',
+      );
       assert.equal(second.state, 'Succeeded');
-      const compared = await cliJson<{ models: { label: string }[]; comparison: { metric: string; winner: string | null }[] }>(
+      const compared = await cliJson<{
+        models: { label: string }[];
+        comparison: { metric: string; winner: string | null }[];
+      }>(t.url, 'scans', 'compare', `credit-approval#${scan.number}`, `credit-approval#${second.number}`);
+      assert.equal(compared.models.length, 6);
+      assert.ok(compared.models.some((m) => m.label === `credit@1 (credit-approval#${second.number})`));
+      const table = await cli(
         t.url,
         'scans',
         'compare',
         `credit-approval#${scan.number}`,
         `credit-approval#${second.number}`,
       );
-      assert.equal(compared.models.length, 6);
-      assert.ok(compared.models.some((m) => m.label === `credit@1 (credit-approval#${second.number})`));
-      const table = await cli(t.url, 'scans', 'compare', `credit-approval#${scan.number}`, `credit-approval#${second.number}`);
       assert.match(table.stdout, /roc_auc/);
     });
 
@@ -253,14 +268,24 @@ for (const kind of STORE_KINDS) {
       assert.equal(refused.status, 409);
       assert.equal(refused.code, 'policy_refused');
       assert.equal(refused.field, 'spec.promotionPolicy');
-      assert.match(refused.message, /scans\.fairness\.disparate_impact\.min >= 0\.8 \(scans\.fairness\.disparate_impact\.min = 0\.5/);
-      const details = refused.details as { expression: string; failed: string[]; values: { path: string; value: unknown }[] };
+      assert.match(
+        refused.message,
+        /scans\.fairness\.disparate_impact\.min >= 0\.8 \(scans\.fairness\.disparate_impact\.min = 0\.5/,
+      );
+      const details = refused.details as {
+        expression: string;
+        failed: string[];
+        values: { path: string; value: unknown }[];
+      };
       assert.equal(details.expression, policy);
       assert.deepEqual(details.failed, ['scans.fairness.disparate_impact.min >= 0.8']);
       assert.ok((details.values.find((v) => v.path === 'scans.fairness.disparate_impact.min')!.value as number) < 0.8);
       const viaCli = await cli(t.url, 'deployments', 'promote', 'credit-live');
       assert.equal(viaCli.code, 1);
-      assert.match(viaCli.stderr, /promotionPolicy refuses promoting credit@2: failed: scans\.fairness\.disparate_impact\.min >= 0\.8/);
+      assert.match(
+        viaCli.stderr,
+        /promotionPolicy refuses promoting credit@2: failed: scans\.fairness\.disparate_impact\.min >= 0\.8/,
+      );
       const still = await mp.getDeployment('credit-live');
       assert.equal(still.spec.traffic.length, 2, 'nothing changed');
       // The same policy lets a candidate whose scan passes through.
@@ -272,7 +297,10 @@ for (const kind of STORE_KINDS) {
         promotionPolicy: policy,
       });
       const promoted = await mp.promoteDeployment('credit-live');
-      assert.deepEqual(promoted.spec.traffic.map((x) => [x.model, x.weight]), [['credit@1', 100]]);
+      assert.deepEqual(
+        promoted.spec.traffic.map((x) => [x.model, x.weight]),
+        [['credit@1', 100]],
+      );
     });
 
     test('a deployment that is down fails the scan with that reason, within its budget', async () => {

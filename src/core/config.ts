@@ -276,7 +276,8 @@ export function compileServerConfig(
   if (!/^\d+$/.test(get('scanParallel')) || scanParallel < 1 || scanParallel > 16) {
     fail('scanParallel', `'${get('scanParallel')}' is not a scan count; use an integer from 1 to 16`);
   }
-  if (!/^\d+(\.\d+)?m?$/.test(get('scanCpu'))) fail('scanCpu', `'${get('scanCpu')}' is not a CPU quantity; write 1, 2 or 500m`);
+  if (!/^\d+(\.\d+)?m?$/.test(get('scanCpu')))
+    fail('scanCpu', `'${get('scanCpu')}' is not a CPU quantity; write 1, 2 or 500m`);
   const scanMemory = parseSize(get('scanMemory'));
   if (scanMemory === undefined || scanMemory < 64 * 1024 * 1024) {
     fail('scanMemory', `'${get('scanMemory')}' is not a memory size of at least 64Mi; write 1Gi or 512Mi`);

@@ -13,6 +13,7 @@
  */
 import { checkName, ModelportError, parseModelRef } from '../core/index.ts';
 import type { Logger } from '../logging/index.ts';
+import { compilePolicy } from '../policy/index.ts';
 import type { ModelRegistry, VersionUsage } from '../registry/index.ts';
 import type { Backends, RouteReader } from './backend.ts';
 import { condition, initialStatus, reconciledStatus } from './conditions.ts';
@@ -20,7 +21,6 @@ import { type DeploymentDatabase, type DeploymentRow, DeploymentStore } from './
 import { ReconcileQueue } from './reconcile-queue.ts';
 import { pinTargets, routesTo } from './revisions.ts';
 import { signatureWarnings } from './signature-check.ts';
-import { compilePolicy } from '../policy/index.ts';
 import { checkSpec, PROMOTION_VARIABLES, parseSpec } from './spec.ts';
 import type { Deployment, DeploymentStatus, Revision } from './types.ts';
 
@@ -39,7 +39,10 @@ export interface DeploymentServiceOptions {
    * What a `promotionPolicy` reads of the candidate (its latest scan summary as `scans`, `model`, `canary`); the
    * composition root passes it (the scans live in a room above this one).
    */
-  promotionContext?: (project: string, candidate: { model: string; version: number }) => Promise<Record<string, unknown>>;
+  promotionContext?: (
+    project: string,
+    candidate: { model: string; version: number },
+  ) => Promise<Record<string, unknown>>;
   now?: () => Date;
 }
 

@@ -150,7 +150,8 @@ export function checkSpec(spec: DeploymentSpec): CompiledScaling {
     return ms;
   };
   checkEnvNames(spec);
-  if (spec.promotionPolicy !== undefined) compilePolicy(spec.promotionPolicy, PROMOTION_VARIABLES, 'spec.promotionPolicy');
+  if (spec.promotionPolicy !== undefined)
+    compilePolicy(spec.promotionPolicy, PROMOTION_VARIABLES, 'spec.promotionPolicy');
   const { scaling, runtime, resources } = spec;
   if (scaling.maxReplicas < scaling.minReplicas) {
     throw new ModelportError(

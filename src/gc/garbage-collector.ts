@@ -68,6 +68,10 @@ export async function collectGarbage(deps: GarbageCollectorDeps, options: GcOpti
     const artifact = (JSON.parse(job.spec) as { input?: { artifact?: unknown } }).input?.artifact;
     if (typeof artifact === 'string') keep.add(artifact);
   }
+  // Scans: the uploaded datasets use case revisions name.
+  for (const r of await db.selectFrom('scan_usecase_revisions').select('dataset_sha256').execute()) {
+    if (r.dataset_sha256) keep.add(r.dataset_sha256);
+  }
   // Pipelines: each revision's packed code, each step's outputs and log.
   for (const r of await db.selectFrom('pipeline_revisions').select('code_sha256').execute()) {
     if (r.code_sha256) keep.add(r.code_sha256);

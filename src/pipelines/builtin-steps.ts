@@ -193,12 +193,16 @@ export class BuiltinSteps {
     let scans: Record<string, unknown> = {};
     const scan = ctx.step.spec.scan;
     if (scan || policy.reads.some((r) => r.path.split('.')[0] === 'scans')) {
-      if (!ctx.registered) return failed('gate.scan: scans measure a registered version; put a register step before this gate');
+      if (!ctx.registered)
+        return failed('gate.scan: scans measure a registered version; put a register step before this gate');
       if (!this.#deps.scans) return failed('gate.scan: this server has no scans');
       if (scan) {
         ctx.log(`gate: scanning ${ctx.registered.model}@${ctx.registered.version} with use case ${scan.usecase}`);
         try {
-          scans = await this.#deps.scans.fresh(ctx.project, scan.usecase, ctx.registered, { kinds: scan.kinds, signal: ctx.signal });
+          scans = await this.#deps.scans.fresh(ctx.project, scan.usecase, ctx.registered, {
+            kinds: scan.kinds,
+            signal: ctx.signal,
+          });
         } catch (error) {
           if (error instanceof ModelportError) return failed(`gate.scan: ${error.message}`);
           throw error;

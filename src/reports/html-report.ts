@@ -13,7 +13,10 @@ import type { ComparisonRow, ModelReport, ScanReport } from '../scans/index.ts';
 import { compareReports } from '../scans/index.ts';
 
 const esc = (value: unknown) =>
-  String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  String(value).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 
 const num = (v: number | null | undefined, digits = 3) =>
   v === null || v === undefined || !Number.isFinite(v) ? '–' : Number(v.toPrecision(digits)).toString();
@@ -34,11 +37,17 @@ function chart(options: PlotOptions): string {
   return (node as unknown as { outerHTML: string }).outerHTML;
 }
 
-const colorScale = (targets: string[]) => ({ domain: targets, range: PALETTE.slice(0, Math.max(1, targets.length)), legend: true });
+const colorScale = (targets: string[]) => ({
+  domain: targets,
+  range: PALETTE.slice(0, Math.max(1, targets.length)),
+  legend: true,
+});
 
 function rocChart(models: ModelReport[], targets: string[]): string {
   const points = models.flatMap((m) =>
-    m.performance?.roc ? m.performance.roc.fpr.map((x, i) => ({ model: m.target, fpr: x, tpr: m.performance!.roc!.tpr[i]! })) : [],
+    m.performance?.roc
+      ? m.performance.roc.fpr.map((x, i) => ({ model: m.target, fpr: x, tpr: m.performance!.roc!.tpr[i]! }))
+      : [],
   );
   if (points.length === 0) return '';
   return chart({
@@ -48,7 +57,13 @@ function rocChart(models: ModelReport[], targets: string[]): string {
     y: { domain: [0, 1], label: '↑ True positive rate (share of positives)', grid: true },
     color: colorScale(targets),
     marks: [
-      Plot.line([{ x: 0, y: 0 }, { x: 1, y: 1 }], { x: 'x', y: 'y', stroke: '#999', strokeDasharray: '4 3' }),
+      Plot.line(
+        [
+          { x: 0, y: 0 },
+          { x: 1, y: 1 },
+        ],
+        { x: 'x', y: 'y', stroke: '#999', strokeDasharray: '4 3' },
+      ),
       Plot.line(points, { x: 'fpr', y: 'tpr', stroke: 'model', strokeWidth: 2 }),
     ],
   });
@@ -56,7 +71,11 @@ function rocChart(models: ModelReport[], targets: string[]): string {
 
 function calibrationChart(models: ModelReport[], targets: string[]): string {
   const points = models.flatMap((m) =>
-    (m.performance?.calibration ?? []).map((b) => ({ model: m.target, predicted: b.meanPredicted, observed: b.fractionPositive })),
+    (m.performance?.calibration ?? []).map((b) => ({
+      model: m.target,
+      predicted: b.meanPredicted,
+      observed: b.fractionPositive,
+    })),
   );
   if (points.length === 0) return '';
   return chart({
@@ -66,7 +85,13 @@ function calibrationChart(models: ModelReport[], targets: string[]): string {
     y: { domain: [0, 1], label: '↑ Observed share of positives', grid: true },
     color: colorScale(targets),
     marks: [
-      Plot.line([{ x: 0, y: 0 }, { x: 1, y: 1 }], { x: 'x', y: 'y', stroke: '#999', strokeDasharray: '4 3' }),
+      Plot.line(
+        [
+          { x: 0, y: 0 },
+          { x: 1, y: 1 },
+        ],
+        { x: 'x', y: 'y', stroke: '#999', strokeDasharray: '4 3' },
+      ),
       Plot.line(points, { x: 'predicted', y: 'observed', stroke: 'model', marker: 'circle' }),
     ],
   });
@@ -88,23 +113,32 @@ function fairnessCharts(models: ModelReport[], targets: string[]): string {
       const threshold = models.find((m) => m.fairness)?.fairness?.threshold ?? 0.8;
       const groups = [...new Set(rows.map((r) => r.group))];
       const many = models.length > 1;
-      return `<div class="chart"><h4>${esc(column)}: disparate impact by group (threshold ${num(threshold)})</h4>${chart({
-        width: 520,
-        height: Math.max(120, (many ? 22 * models.length + 8 : 26) * groups.length + 50),
-        marginLeft: many ? 140 : 120,
-        x: {
-          domain: [0, Math.max(1, ...rows.map((r) => r.impact))],
-          label: 'Disparate impact (group selection rate / highest group’s) →',
-          grid: true,
+      return `<div class="chart"><h4>${esc(column)}: disparate impact by group (threshold ${num(threshold)})</h4>${chart(
+        {
+          width: 520,
+          height: Math.max(120, (many ? 22 * models.length + 8 : 26) * groups.length + 50),
+          marginLeft: many ? 140 : 120,
+          x: {
+            domain: [0, Math.max(1, ...rows.map((r) => r.impact))],
+            label: 'Disparate impact (group selection rate / highest group’s) →',
+            grid: true,
+          },
+          ...(many
+            ? { fy: { domain: groups, label: null }, y: { domain: targets, label: null, axis: null } }
+            : { y: { domain: groups, label: null } }),
+          color: colorScale(targets),
+          marks: [
+            Plot.barX(rows, {
+              x: 'impact',
+              y: many ? 'model' : 'group',
+              ...(many ? { fy: 'group' } : {}),
+              fill: 'model',
+            }),
+            Plot.ruleX([threshold], { stroke: '#d03030', strokeWidth: 2, strokeDasharray: '5 3' }),
+            Plot.ruleX([0]),
+          ],
         },
-        ...(many ? { fy: { domain: groups, label: null }, y: { domain: targets, label: null, axis: null } } : { y: { domain: groups, label: null } }),
-        color: colorScale(targets),
-        marks: [
-          Plot.barX(rows, { x: 'impact', y: many ? 'model' : 'group', ...(many ? { fy: 'group' } : {}), fill: 'model' }),
-          Plot.ruleX([threshold], { stroke: '#d03030', strokeWidth: 2, strokeDasharray: '5 3' }),
-          Plot.ruleX([0]),
-        ],
-      })}<p class="note">Dashed red line: the four-fifths threshold ${num(threshold)}; a judged group left of it fails.</p></div>`;
+      )}<p class="note">Dashed red line: the four-fifths threshold ${num(threshold)}; a judged group left of it fails.</p></div>`;
     })
     .join('');
 }
@@ -130,7 +164,11 @@ function importanceChart(m: ModelReport): string {
 function driftChart(m: ModelReport): string {
   const d = m.drift;
   if (!d || d.skipped !== null || d.features.length === 0) return '';
-  const rows = d.features.map((f) => ({ feature: f.feature, psi: f.psi ?? 0, drifted: f.drifted ? 'drifted' : 'stable' }));
+  const rows = d.features.map((f) => ({
+    feature: f.feature,
+    psi: f.psi ?? 0,
+    drifted: f.drifted ? 'drifted' : 'stable',
+  }));
   return chart({
     width: 520,
     height: 22 * rows.length + 60,
@@ -172,16 +210,22 @@ function fairnessTable(m: ModelReport): string {
   if (!m.fairness) return '';
   return m.fairness.attributes
     .map(
-      (a) => `<table><caption>${esc(a.column)}${a.buckets ? ` (buckets ${esc(a.buckets.join(', '))})` : ''}: ${Object.entries(
-        a.metrics,
-      )
-        .map(([k, e]) => `${esc(k.replaceAll('_', ' '))} ${num(e.value)}${e.lo === null ? '' : ` [${num(e.lo)}, ${num(e.hi)}]`}`)
-        .join('; ')}</caption><thead><tr><th>Group</th><th>Rows</th><th>Selection rate</th><th>Disparate impact</th><th>TPR</th><th>FPR</th><th>Accuracy</th><th>Burden</th></tr></thead><tbody>${a.groups
-        .map(
-          (g) =>
-            `<tr${g.small ? ' class="small"' : ''}><td>${esc(g.name)}${g.small ? ' <span class="flag">too small to judge</span>' : ''}</td><td class="n">${g.rows}</td><td class="n">${num(g.selectionRate.value)} [${num(g.selectionRate.lo)}, ${num(g.selectionRate.hi)}]</td><td class="n${(g.disparateImpact ?? 1) < m.fairness!.threshold && !g.small ? ' bad' : ''}">${num(g.disparateImpact)}</td><td class="n">${num(g.truePositiveRate)}</td><td class="n">${num(g.falsePositiveRate)}</td><td class="n">${num(g.accuracy)}</td><td class="n">${num(g.burden)}</td></tr>`,
+      (a) =>
+        `<table><caption>${esc(a.column)}${a.buckets ? ` (buckets ${esc(a.buckets.join(', '))})` : ''}: ${Object.entries(
+          a.metrics,
         )
-        .join('')}</tbody></table>`,
+          .map(
+            ([k, e]) =>
+              `${esc(k.replaceAll('_', ' '))} ${num(e.value)}${e.lo === null ? '' : ` [${num(e.lo)}, ${num(e.hi)}]`}`,
+          )
+          .join(
+            '; ',
+          )}</caption><thead><tr><th>Group</th><th>Rows</th><th>Selection rate</th><th>Disparate impact</th><th>TPR</th><th>FPR</th><th>Accuracy</th><th>Burden</th></tr></thead><tbody>${a.groups
+          .map(
+            (g) =>
+              `<tr${g.small ? ' class="small"' : ''}><td>${esc(g.name)}${g.small ? ' <span class="flag">too small to judge</span>' : ''}</td><td class="n">${g.rows}</td><td class="n">${num(g.selectionRate.value)} [${num(g.selectionRate.lo)}, ${num(g.selectionRate.hi)}]</td><td class="n${(g.disparateImpact ?? 1) < m.fairness!.threshold && !g.small ? ' bad' : ''}">${num(g.disparateImpact)}</td><td class="n">${num(g.truePositiveRate)}</td><td class="n">${num(g.falsePositiveRate)}</td><td class="n">${num(g.accuracy)}</td><td class="n">${num(g.burden)}</td></tr>`,
+          )
+          .join('')}</tbody></table>`,
     )
     .join('');
 }

@@ -104,7 +104,10 @@ export async function gather(duck: Duck, totalRows: number, o: GatherOptions): P
     index: new Int32Array(rows),
   }));
   const scores = new Map<string, ModelScores>(
-    models.map((m) => [m.target, { scores: new Float64Array(rows), classes: multiclass ? new Int32Array(rows) : null }]),
+    models.map((m) => [
+      m.target,
+      { scores: new Float64Array(rows), classes: multiclass ? new Int32Array(rows) : null },
+    ]),
   );
   const sampleCap = Math.min(o.sampleRows, rows);
   const width = features.length;
@@ -126,7 +129,7 @@ export async function gather(duck: Duck, totalRows: number, o: GatherOptions): P
     async (n, values) => {
       const featureColumns = values.slice(0, width) as Float32Array[];
       const labels = values[width] as (string | null)[];
-      if (kept) kept.forEach((column, j) => column.set(featureColumns[j]!, offset));
+      if (kept) for (const [j, column] of kept.entries()) column.set(featureColumns[j]!, offset);
       for (let i = 0; i < n; i++) {
         const row = offset + i;
         for (let j = 0; j < width; j++) {

@@ -14,7 +14,10 @@
 import { ModelportError } from '../core/index.ts';
 import type { ColumnProfile } from '../data/index.ts';
 import {
+  accuracy,
   type BatchModel,
+  binCounts,
+  burdenByGroup,
   counterfactualSparsity,
   counterfactuals,
   DRIFT_DEFAULTS,
@@ -26,19 +29,16 @@ import {
   numericDrift,
   numericReference,
   permutationImportance,
+  predictLabels,
   psi,
   regressionMetrics,
   rocAuc,
-  binCounts,
   trustComponents,
   trustScore as weightedTrust,
   wilsonInterval,
-  burdenByGroup,
-  accuracy,
-  predictLabels,
 } from '../stats/index.ts';
 import type { Gathered } from './gather.ts';
-import { fetchDataFile, type DatasetSource } from './materialize.ts';
+import { type DatasetSource, fetchDataFile } from './materialize.ts';
 import type { ScanModelHandle } from './models.ts';
 import type { DriftReport, ExplainabilityReport, ModelReport, RobustnessReport } from './report-types.ts';
 import type { DataFileRef, UseCaseSpec } from './spec.ts';
@@ -59,11 +59,16 @@ function batchModel(handle: ScanModelHandle, features: readonly string[], signal
   const width = features.length;
   return async (rows, n) => {
     const matrix = new Float32Array(n * handle.width);
-    for (let i = 0; i < n; i++) for (let j = 0; j < handle.width; j++) matrix[i * handle.width + j] = rows[i * width + picks[j]!]!;
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < handle.width; j++) matrix[i * handle.width + j] = rows[i * width + picks[j]!]!;
     const out = new Float32Array(n);
     for (let start = 0; start < n; start += handle.batchRows) {
       const count = Math.min(handle.batchRows, n - start);
-      const p = await handle.predict(count, matrix.subarray(start * handle.width, (start + count) * handle.width), signal);
+      const p = await handle.predict(
+        count,
+        matrix.subarray(start * handle.width, (start + count) * handle.width),
+        signal,
+      );
       for (let i = 0; i < count; i++) out[start + i] = p.classes ? p.classes[i]! : p.scores[i]!;
     }
     return out;
@@ -124,16 +129,19 @@ export async function measureRobustness(
   });
   const ci = wilsonInterval(Math.round(flips.flipRate * flips.copies), flips.copies);
   const cfData = table(g, COUNTERFACTUAL_ROWS);
-  const found = spec.task === 'regression' ? [] : await counterfactuals({
-    model,
-    data: cfData,
-    ranges: featureRanges,
-    mutable,
-    threshold,
-    seed: 5,
-    batchRows: handle.batchRows,
-    signal,
-  });
+  const found =
+    spec.task === 'regression'
+      ? []
+      : await counterfactuals({
+          model,
+          data: cfData,
+          ranges: featureRanges,
+          mutable,
+          threshold,
+          seed: 5,
+          batchRows: handle.batchRows,
+          signal,
+        });
   const distances = Float64Array.from(found, (c) => c.distance);
   const resolved = found.filter((c) => Number.isFinite(c.distance));
   const burden: Record<string, Record<string, number>> = {};
@@ -147,7 +155,9 @@ export async function measureRobustness(
         groups: { labels: a.groups, index: g.sample.groups[k]!.subarray(0, found.length) },
         minGroupSize: 1,
       });
-      burden[a.column] = Object.fromEntries(b.groups.filter((x) => Number.isFinite(x.burden)).map((x) => [x.group, x.burden]));
+      burden[a.column] = Object.fromEntries(
+        b.groups.filter((x) => Number.isFinite(x.burden)).map((x) => [x.group, x.burden]),
+      );
     });
   }
   return {
@@ -199,18 +209,34 @@ export async function measureExplainability(
     signal,
   });
   const importance = result.importances
-    .map((i) => ({ feature: g.features[i.feature]!, mean: i.mean, lo: Number.isFinite(i.lo) ? i.lo : i.mean, hi: Number.isFinite(i.hi) ? i.hi : i.mean }))
+    .map((i) => ({
+      feature: g.features[i.feature]!,
+      mean: i.mean,
+      lo: Number.isFinite(i.lo) ? i.lo : i.mean,
+      hi: Number.isFinite(i.hi) ? i.hi : i.mean,
+    }))
     .sort((a, b) => b.mean - a.mean);
   const background = table(g, BACKGROUND_ROWS);
   const explained = {
-    rows: g.sample.values.subarray(background.n * g.features.length, (background.n + ATTRIBUTION_ROWS) * g.features.length),
+    rows: g.sample.values.subarray(
+      background.n * g.features.length,
+      (background.n + ATTRIBUTION_ROWS) * g.features.length,
+    ),
     n: Math.max(0, Math.min(ATTRIBUTION_ROWS, g.sample.rows - background.n)),
     width: g.features.length,
   };
   explained.rows = explained.rows.subarray(0, explained.n * explained.width);
   const attributions =
     explained.n > 0 && g.features.length <= 64
-      ? await kernelShap({ model, data: explained, background, samples: 2 * g.features.length + 512, seed: 21, batchRows: handle.batchRows, signal })
+      ? await kernelShap({
+          model,
+          data: explained,
+          background,
+          samples: 2 * g.features.length + 512,
+          seed: 21,
+          batchRows: handle.batchRows,
+          signal,
+        })
       : [];
   return {
     rows: data.n,
@@ -238,7 +264,13 @@ export interface DriftDeps {
   previousPredictions?: NumericReference | undefined;
 }
 
-type Reference = { columns: Map<string, NumericReference>; source: string; repo: string | null; commit: string | null; path: string | null };
+type Reference = {
+  columns: Map<string, NumericReference>;
+  source: string;
+  repo: string | null;
+  commit: string | null;
+  path: string | null;
+};
 
 /** The reference columns of a stored profile that carry drift summaries. */
 function fromProfile(columns: readonly ColumnProfile[]): Map<string, NumericReference> {
@@ -254,7 +286,8 @@ async function resolveReference(handle: ScanModelHandle, deps: DriftDeps): Promi
   const wanted = handle.features;
   const tryFile = async (project: string, repo: string, commit: string, path: string, source: string) => {
     const profile = await deps.datasets.profile(project, repo, commit, path);
-    if (!profile) return `the profile of ${repo}@${commit.slice(0, 12)}:${path} is not ready (data profile shows its state)`;
+    if (!profile)
+      return `the profile of ${repo}@${commit.slice(0, 12)}:${path} is not ready (data profile shows its state)`;
     const columns = fromProfile(profile.columns);
     const missing = wanted.filter((f) => !columns.has(f));
     if (missing.length === wanted.length) {
@@ -266,15 +299,25 @@ async function resolveReference(handle: ScanModelHandle, deps: DriftDeps): Promi
     const at = handle.dataCommit.indexOf('@');
     const repo = handle.dataCommit.slice(0, at);
     const commit = handle.dataCommit.slice(at + 1);
-    const files = (await deps.datasets.files(deps.project, repo, commit)).filter((f) => /\.(csv|tsv|jsonl|ndjson|parquet)$/i.test(f));
-    const same = 'repo' in deps.spec.dataset ? files.find((f) => f === (deps.spec.dataset as DataFileRef).path) : undefined;
+    const files = (await deps.datasets.files(deps.project, repo, commit)).filter((f) =>
+      /\.(csv|tsv|jsonl|ndjson|parquet)$/i.test(f),
+    );
+    const same =
+      'repo' in deps.spec.dataset ? files.find((f) => f === (deps.spec.dataset as DataFileRef).path) : undefined;
     const reasons: string[] = [];
     for (const path of same ? [same, ...files.filter((f) => f !== same)] : files) {
-      const r = await tryFile(deps.project, repo, commit, path, `the training data of ${handle.model}@${handle.version} (${repo}@${commit.slice(0, 12)}:${path}), from its stored profile`);
+      const r = await tryFile(
+        deps.project,
+        repo,
+        commit,
+        path,
+        `the training data of ${handle.model}@${handle.version} (${repo}@${commit.slice(0, 12)}:${path}), from its stored profile`,
+      );
       if (typeof r !== 'string') return r;
       reasons.push(r);
     }
-    if (!deps.spec.dataset.reference) return reasons[0] ?? `the training commit ${repo}@${commit.slice(0, 12)} has no tabular file`;
+    if (!deps.spec.dataset.reference)
+      return reasons[0] ?? `the training commit ${repo}@${commit.slice(0, 12)} has no tabular file`;
   }
   const ref = deps.spec.dataset.reference;
   if (!ref) {
@@ -282,7 +325,13 @@ async function resolveReference(handle: ScanModelHandle, deps: DriftDeps): Promi
   }
   const where = splitRepo(ref.repo, deps.project, 'dataset.reference.repo');
   const local = await fetchDataFile(deps.datasets, deps.project, ref, deps.dir, 'dataset.reference');
-  const r = await tryFile(where.project, where.repo, local.commit!, ref.path, `dataset.reference ${ref.repo}@${local.commit!.slice(0, 12)}:${ref.path}, from its stored profile`);
+  const r = await tryFile(
+    where.project,
+    where.repo,
+    local.commit!,
+    ref.path,
+    `dataset.reference ${ref.repo}@${local.commit!.slice(0, 12)}:${ref.path}, from its stored profile`,
+  );
   return r;
 }
 
@@ -321,7 +370,10 @@ export async function measureDrift(
         drifted: d.drifted,
       };
     });
-  const verdict = datasetDrift(features.map((f) => ({ name: f.feature, drifted: f.drifted })), { share: DRIFT_DEFAULTS.share });
+  const verdict = datasetDrift(
+    features.map((f) => ({ name: f.feature, drifted: f.drifted })),
+    { share: DRIFT_DEFAULTS.share },
+  );
   return {
     reference: { repo: reference.repo, commit: reference.commit, path: reference.path, source: reference.source },
     features,
@@ -335,15 +387,21 @@ export async function measureDrift(
 
 /** The trust score of a model's measures, with the use case's weights (Certifai's ATX idea). */
 export function trustScore(model: ModelReport, spec: UseCaseSpec): ModelReport['trust'] {
-  const fairness = model.fairness?.attributes.flatMap((a) => [a.metrics['disparate_impact']?.value]).filter((v): v is number => v !== null && v !== undefined);
+  const fairness = model.fairness?.attributes
+    .flatMap((a) => [a.metrics['disparate_impact']?.value])
+    .filter((v): v is number => v !== null && v !== undefined);
   const robustness = model.robustness as RobustnessOutcome | undefined;
   const burdenRatios = Object.values(robustness?.burden ?? {})
     .map((groups) => Object.values(groups))
     .filter((v) => v.length >= 2 && Math.max(...v) > 0)
     .map((v) => Math.min(...v) / Math.max(...v));
   const components = trustComponents({
-    ...(model.performance?.metrics['roc_auc']?.value != null ? { rocAuc: model.performance.metrics['roc_auc'].value } : {}),
-    ...(model.performance?.metrics['accuracy']?.value != null ? { accuracy: model.performance.metrics['accuracy'].value } : {}),
+    ...(model.performance?.metrics['roc_auc']?.value != null
+      ? { rocAuc: model.performance.metrics['roc_auc'].value }
+      : {}),
+    ...(model.performance?.metrics['accuracy']?.value != null
+      ? { accuracy: model.performance.metrics['accuracy'].value }
+      : {}),
     ...(model.performance?.metrics['r2']?.value != null ? { r2: model.performance.metrics['r2'].value } : {}),
     ...(fairness && fairness.length ? { disparateImpact: Math.min(...fairness) } : {}),
     ...(burdenRatios.length ? { burdenRatio: Math.min(...burdenRatios) } : {}),

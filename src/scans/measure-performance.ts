@@ -88,7 +88,11 @@ export function measurePerformance(
       rows,
       metrics: {
         accuracy: withInterval(m.accuracy, [t, p], (a, b) => multiclassMetrics(a!, b!, classesCount).accuracy),
-        precision: withInterval(m.macroPrecision, [t, p], (a, b) => multiclassMetrics(a!, b!, classesCount).macroPrecision),
+        precision: withInterval(
+          m.macroPrecision,
+          [t, p],
+          (a, b) => multiclassMetrics(a!, b!, classesCount).macroPrecision,
+        ),
         recall: withInterval(m.macroRecall, [t, p], (a, b) => multiclassMetrics(a!, b!, classesCount).macroRecall),
         f1: withInterval(m.macroF1, [t, p], (a, b) => multiclassMetrics(a!, b!, classesCount).macroF1),
       },

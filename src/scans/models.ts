@@ -89,9 +89,13 @@ export function outputPlan(
   if (task === 'regression') {
     const single = floats.find((o) => o.shape.length === 1 || (o.shape.length === 2 && o.shape[1] === 1));
     if (!single) {
-      throw new ModelportError('invalid_request', `${field}: a regression model needs a float output of shape [N] or [N, 1]`, {
-        field,
-      });
+      throw new ModelportError(
+        'invalid_request',
+        `${field}: a regression model needs a float output of shape [N] or [N, 1]`,
+        {
+          field,
+        },
+      );
     }
     return { score: single.name, width: 1, label: null };
   }
@@ -121,7 +125,14 @@ const sleep = (ms: number, signal: AbortSignal) =>
   });
 
 /** Errors a down or busy deployment gives, worth retrying within the budget. */
-const RETRYABLE = new Set(['not_ready', 'overloaded', 'timeout', 'upstream_unreachable', 'upstream_timeout', 'worker_failed']);
+const RETRYABLE = new Set([
+  'not_ready',
+  'overloaded',
+  'timeout',
+  'upstream_unreachable',
+  'upstream_timeout',
+  'worker_failed',
+]);
 
 export interface OpenOptions {
   project: string;
@@ -174,7 +185,10 @@ export async function openModel(sources: ModelSources, target: ModelTarget, o: O
     batchRows = o.pace.rows;
   }
   const predict = async (rows: number, matrix: Float32Array, signal: AbortSignal): Promise<Predictions> => {
-    const data = input.datatype === 'FP64' ? Float64Array.from(matrix.subarray(0, rows * input.width)) : matrix.subarray(0, rows * input.width);
+    const data =
+      input.datatype === 'FP64'
+        ? Float64Array.from(matrix.subarray(0, rows * input.width))
+        : matrix.subarray(0, rows * input.width);
     const tensor: Tensor = { name: input.name, datatype: input.datatype, shape: [rows, input.width], data };
     const result = await call(tensor, signal);
     const values = result[0]!.data as ArrayLike<number>;
@@ -198,7 +212,8 @@ export async function openModel(sources: ModelSources, target: ModelTarget, o: O
       let best = 0;
       for (let j = 1; j < k; j++) if (Number(values[i * k + j]) > Number(values[i * k + best])) best = j;
       if (classes) classes[i] = best;
-      scores[i] = o.task === 'binary-classification' ? Number(values[i * k + favorableIndex]) : Number(values[i * k + best]);
+      scores[i] =
+        o.task === 'binary-classification' ? Number(values[i * k + favorableIndex]) : Number(values[i * k + best]);
       if (probabilities) for (let j = 0; j < k; j++) probabilities[i * k + j] = Number(values[i * k + j]);
     }
     return { scores, classes, probabilities };
@@ -235,7 +250,9 @@ function checkFeatures(
         `${field}: the dataset's columns do not match the model's signature: it has no column ${missing
           .slice(0, 5)
           .map((m) => `'${m}'`)
-          .join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''} of the ${signature.featureNames.length} features the model reads`,
+          .join(
+            ', ',
+          )}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''} of the ${signature.featureNames.length} features the model reads`,
         { field },
       );
     }
@@ -253,7 +270,11 @@ function checkFeatures(
 }
 
 /** The index of the favourable class among the model's outputs: by label name, else the value as an index. */
-function favorableClass(labels: readonly string[] | null, width: number, favorable: string | number | undefined): number {
+function favorableClass(
+  labels: readonly string[] | null,
+  width: number,
+  favorable: string | number | undefined,
+): number {
   if (favorable === undefined) return 1;
   const text = String(favorable);
   const named = labels?.indexOf(text) ?? -1;
@@ -282,7 +303,10 @@ function paced(
       next = performance.now() + interval;
       const left = pace.budgetMs - (Date.now() - started);
       try {
-        return await gateway.infer(project, name, tensor, outputs, { signal, deadline: Date.now() + Math.max(1, left) });
+        return await gateway.infer(project, name, tensor, outputs, {
+          signal,
+          deadline: Date.now() + Math.max(1, left),
+        });
       } catch (error) {
         signal.throwIfAborted();
         const code = error instanceof ModelportError ? error.code : 'internal';

@@ -42,7 +42,8 @@ export function summarize(reports: readonly ModelReport[]): Record<string, Model
   const out: Record<string, ModelSummary> = {};
   for (const r of reports) {
     const performance: Record<string, number> = {};
-    for (const [name, e] of Object.entries(r.performance?.metrics ?? {})) if (e.value !== null) performance[name] = e.value;
+    for (const [name, e] of Object.entries(r.performance?.metrics ?? {}))
+      if (e.value !== null) performance[name] = e.value;
     const robustness: Record<string, number> = {};
     if (r.robustness) {
       if (r.robustness.flipRate.value !== null) robustness['flip_rate'] = r.robustness.flipRate.value;
@@ -77,7 +78,12 @@ export function compare(reports: readonly ModelReport[]): ComparisonRow[] {
   const add = (kind: ComparisonRow['kind'], metric: string, pick: (r: ModelReport) => number | null) => {
     const values = Object.fromEntries(reports.map((r) => [r.target, pick(r)]));
     if (Object.values(values).every((v) => v === null)) return;
-    const better = betterOf(metric.replace(/\.(min|max)$/, '').split('.').at(-1)!);
+    const better = betterOf(
+      metric
+        .replace(/\.(min|max)$/, '')
+        .split('.')
+        .at(-1)!,
+    );
     const known = Object.entries(values).filter((e): e is [string, number] => e[1] !== null);
     let winner: string | null = null;
     if (known.length >= 2) {
@@ -159,7 +165,9 @@ export function compareReports(reports: readonly ScanReport[]): {
   for (const { model } of all) seen.set(model.target, (seen.get(model.target) ?? 0) + 1);
   const labelled = all.map(({ report, model }) => {
     const label =
-      (seen.get(model.target) ?? 0) > 1 ? `${model.target} (${report.scan.usecase}#${report.scan.number})` : model.target;
+      (seen.get(model.target) ?? 0) > 1
+        ? `${model.target} (${report.scan.usecase}#${report.scan.number})`
+        : model.target;
     return { label, scan: report.scan.id, model: { ...model, target: label } };
   });
   return {

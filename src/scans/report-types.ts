@@ -87,7 +87,14 @@ export interface DriftReport {
   /** Why feature drift was not measured for this model (no reference), else null. */
   skipped: string | null;
   /** The sketch of this scan's predictions (deciles and 101 quantiles): the next scan's prediction-drift reference. */
-  predictionReference?: { kind: 'numeric'; n: number; nulls: number; edges: number[]; counts: number[]; quantiles: number[] };
+  predictionReference?: {
+    kind: 'numeric';
+    n: number;
+    nulls: number;
+    edges: number[];
+    counts: number[];
+    quantiles: number[];
+  };
 }
 
 export interface ModelReport extends ScanModel {

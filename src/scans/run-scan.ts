@@ -8,8 +8,8 @@ import { type Duck, readHeader, withDuck } from './dataset.ts';
 import { type Gathered, gather } from './gather.ts';
 import { type DatasetSource, fetchDataset } from './materialize.ts';
 import { measureFairness } from './measure-fairness.ts';
-import { measurePerformance } from './measure-performance.ts';
 import { measureDrift, measureExplainability, measureRobustness, SAMPLE_ROWS, trustScore } from './measure-model.ts';
+import { measurePerformance } from './measure-performance.ts';
 import { DEFAULT_PACE, type GatewayPace, type ModelSources, openModel, type ScanModelHandle } from './models.ts';
 import { compare, flattenResults, summarize } from './outcome.ts';
 import { type ModelReport, REPORT_SCHEMA, type ScanReport } from './report-types.ts';
@@ -68,7 +68,11 @@ export async function runScan(input: RunScanInput): Promise<ScanOutcome> {
       const measures = handles.length * kinds.length;
       const units = rows + measures;
       let measured = 0;
-      await input.progress({ phase: `scoring ${handles.length} model${handles.length === 1 ? '' : 's'}`, done: 0, total: units });
+      await input.progress({
+        phase: `scoring ${handles.length} model${handles.length === 1 ? '' : 's'}`,
+        done: 0,
+        total: units,
+      });
       const gathered: Gathered = await gather(duck, total, {
         spec,
         models: handles,
@@ -111,13 +115,29 @@ export async function runScan(input: RunScanInput): Promise<ScanOutcome> {
           measured++;
         };
         await step('performance', () => {
-          model.performance = measurePerformance(spec.task, scores, classes, gathered.truth, spec.threshold, gathered.classes);
+          model.performance = measurePerformance(
+            spec.task,
+            scores,
+            classes,
+            gathered.truth,
+            spec.threshold,
+            gathered.classes,
+          );
         });
         await step('fairness', () => {
           if (spec.task !== 'binary-classification') {
-            throw new ModelportError('invalid_request', `fairness: measured for binary classification; the task is ${spec.task}`);
+            throw new ModelportError(
+              'invalid_request',
+              `fairness: measured for binary classification; the task is ${spec.task}`,
+            );
           }
-          model.fairness = measureFairness(scores, gathered.truth, gathered.attributes, spec.threshold, spec.fairnessThreshold);
+          model.fairness = measureFairness(
+            scores,
+            gathered.truth,
+            gathered.attributes,
+            spec.threshold,
+            spec.fairnessThreshold,
+          );
         });
         await step('robustness', async () => {
           const robustness = await measureRobustness(handle, gathered, spec, signal);
@@ -139,7 +159,8 @@ export async function runScan(input: RunScanInput): Promise<ScanOutcome> {
             datasets: input.datasets,
             dir: `${input.dir}/reference`,
             duck: duckOptions,
-            previousPredictions: input.previous?.models.find((m) => m.target === handle.target)?.drift?.predictionReference,
+            previousPredictions: input.previous?.models.find((m) => m.target === handle.target)?.drift
+              ?.predictionReference,
           });
         });
         model.trust = trustScore(model, spec);

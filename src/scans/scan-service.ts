@@ -73,7 +73,11 @@ export class ScanService {
   }
 
   async #projectId(project: string): Promise<string> {
-    const row = await this.#d.store.db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirst();
+    const row = await this.#d.store.db
+      .selectFrom('projects')
+      .select('id')
+      .where('name', '=', project)
+      .executeTakeFirst();
     if (!row) throw notFound(`project '${project}'`, 'project');
     return row.id;
   }
@@ -260,9 +264,13 @@ export class ScanService {
     if (options.kinds && options.kinds.length > 0) {
       const unknown = options.kinds.find((k) => !(SCAN_KINDS as readonly string[]).includes(k));
       if (unknown) {
-        throw new ModelportError('invalid_request', `kinds: '${unknown.slice(0, 40)}' is not a scan kind; use ${SCAN_KINDS.join(', ')}`, {
-          field: 'kinds',
-        });
+        throw new ModelportError(
+          'invalid_request',
+          `kinds: '${unknown.slice(0, 40)}' is not a scan kind; use ${SCAN_KINDS.join(', ')}`,
+          {
+            field: 'kinds',
+          },
+        );
       }
       const absent = options.kinds.find((k) => !spec.scans.includes(k as ScanKind));
       if (absent) {
@@ -702,7 +710,8 @@ export class ScanService {
   /** Stops starting scans and cancels the running ones. */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const { abort } of this.#running.values()) abort.abort(new ModelportError('not_ready', 'the server is stopping'));
+    for (const { abort } of this.#running.values())
+      abort.abort(new ModelportError('not_ready', 'the server is stopping'));
     await this.#pumping;
     const end = Date.now() + 10_000;
     while (this.#running.size > 0 && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 20));

@@ -97,7 +97,10 @@ export const UseCaseSpecSchema = z.strictObject({
   /** Features counterfactuals may not change. */
   restricted: z.array(z.string().min(1).max(256)).max(256).default([]),
   models: z.array(ModelEntry).min(1).max(16),
-  scans: z.array(z.enum(SCAN_KINDS)).min(1).default([...SCAN_KINDS]),
+  scans: z
+    .array(z.enum(SCAN_KINDS))
+    .min(1)
+    .default([...SCAN_KINDS]),
   /** The headline metrics (scorecards and comparisons); default the task's usual ones. */
   metrics: z.array(z.string().min(1).max(64)).max(32).optional(),
   /** The disparate impact below which a group is judged unfair (the four-fifths rule). */
@@ -157,7 +160,10 @@ export function resolveScanConfig(server: ScanConfigInput, usecase: ScanConfigIn
   const field = (name: string) => (usecase && name in usecase ? `scanConfig.${name}` : `server.scanConfig.${name}`);
   const memoryBytes = parseSize(merged.memory);
   if (memoryBytes === undefined || memoryBytes < 64 * 1024 * 1024) {
-    refuse(field('memory'), `'${String(merged.memory).slice(0, 40)}' is not a memory size of at least 64Mi (1Gi, 512Mi)`);
+    refuse(
+      field('memory'),
+      `'${String(merged.memory).slice(0, 40)}' is not a memory size of at least 64Mi (1Gi, 512Mi)`,
+    );
   }
   return {
     parallel: merged.parallel,
@@ -203,7 +209,8 @@ export function compileUseCase(input: unknown): UseCaseSpec {
     splitRepo(file.repo, 'default', `${at}.repo`);
     parseRevision(file.commit, `${at}.commit`);
     checkDataPath(file.path, `${at}.path`);
-    if (!/\.csv$/i.test(file.path)) refuse(`${at}.path`, `'${file.path}' is not a .csv file; scans read CSV with a header`);
+    if (!/\.csv$/i.test(file.path))
+      refuse(`${at}.path`, `'${file.path}' is not a .csv file; scans read CSV with a header`);
   };
   if ('repo' in spec.dataset) checkFile(spec.dataset, 'dataset');
   if (spec.dataset.reference) checkFile(spec.dataset.reference, 'dataset.reference');

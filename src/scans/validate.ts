@@ -40,30 +40,35 @@ export async function checkUseCase(spec: UseCaseSpec, deps: CheckDeps): Promise<
       }
     });
     spec.restricted.forEach((r, i) => {
-      if (!header.includes(r)) refuse(`restricted[${i}]`, `the dataset has no column '${r}' (its columns: ${list(header)})`);
+      if (!header.includes(r))
+        refuse(`restricted[${i}]`, `the dataset has no column '${r}' (its columns: ${list(header)})`);
     });
-    await withDuck(local.file, { tempDir: deps.workDir, threads: deps.config.threads, memoryBytes: deps.config.memoryBytes }, async (duck) => {
-      for (const [i, p] of spec.protected.entries()) {
-        const expression = p.buckets ? bucketExpression(p.column, p.buckets) : quoteIdent(p.column);
-        const groups = (await duck.counts(expression, 2000)).filter((g) => g.value !== null);
-        if (groups.length < 2) {
-          const only = groups[0] ? `only the group '${groups[0].value}'` : 'no value';
-          refuse(
-            `protected[${i}]`,
-            `'${p.column}' has ${only} in the dataset${p.buckets ? ` with the buckets [${p.buckets.join(', ')}]` : ''}; fairness compares two groups or more${p.buckets ? ' (choose cut points inside its range)' : ''}`,
-          );
+    await withDuck(
+      local.file,
+      { tempDir: deps.workDir, threads: deps.config.threads, memoryBytes: deps.config.memoryBytes },
+      async (duck) => {
+        for (const [i, p] of spec.protected.entries()) {
+          const expression = p.buckets ? bucketExpression(p.column, p.buckets) : quoteIdent(p.column);
+          const groups = (await duck.counts(expression, 2000)).filter((g) => g.value !== null);
+          if (groups.length < 2) {
+            const only = groups[0] ? `only the group '${groups[0].value}'` : 'no value';
+            refuse(
+              `protected[${i}]`,
+              `'${p.column}' has ${only} in the dataset${p.buckets ? ` with the buckets [${p.buckets.join(', ')}]` : ''}; fairness compares two groups or more${p.buckets ? ' (choose cut points inside its range)' : ''}`,
+            );
+          }
         }
-      }
-      if (spec.task !== 'regression' && spec.favorable !== undefined) {
-        const values = await duck.counts(quoteIdent(spec.label), 1000);
-        if (!values.some((v) => v.value !== null && isFavorable(v.value, spec.favorable))) {
-          refuse(
-            'favorable',
-            `'${spec.favorable}' is not a value of the label '${spec.label}' (its values: ${list(values.map((v) => String(v.value)))})`,
-          );
+        if (spec.task !== 'regression' && spec.favorable !== undefined) {
+          const values = await duck.counts(quoteIdent(spec.label), 1000);
+          if (!values.some((v) => v.value !== null && isFavorable(v.value, spec.favorable))) {
+            refuse(
+              'favorable',
+              `'${spec.favorable}' is not a value of the label '${spec.label}' (its values: ${list(values.map((v) => String(v.value)))})`,
+            );
+          }
         }
-      }
-    });
+      },
+    );
     for (const [i, target] of modelTargets(spec).entries()) {
       const field = target.kind === 'version' ? `models[${i}]` : `models[${i}].deployment`;
       await describeModel(deps.models, target, {
@@ -77,7 +82,13 @@ export async function checkUseCase(spec: UseCaseSpec, deps: CheckDeps): Promise<
       });
     }
     if (spec.dataset.reference) {
-      await fetchDataFile(deps.datasets, deps.project, spec.dataset.reference, `${deps.workDir}/reference`, 'dataset.reference');
+      await fetchDataFile(
+        deps.datasets,
+        deps.project,
+        spec.dataset.reference,
+        `${deps.workDir}/reference`,
+        'dataset.reference',
+      );
     }
   } finally {
     await rm(deps.workDir, { recursive: true, force: true });

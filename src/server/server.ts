@@ -50,7 +50,7 @@ import { DeploymentMetricsSampler } from '../observability/index.ts';
 import { BuiltinSteps, KubernetesExecutor, LocalExecutor, PipelineService, RunEngine } from '../pipelines/index.ts';
 import { ModelRegistry, modelInspector } from '../registry/index.ts';
 import { renderReportHtml } from '../reports/index.ts';
-import { type ScanService as ScanServiceType, ScanService, type VersionInfo } from '../scans/index.ts';
+import { ScanService, type ScanService as ScanServiceType, type VersionInfo } from '../scans/index.ts';
 import { InProcessScorer } from '../scoring/index.ts';
 import { keyRotator, loadSecretKey, SecretStore, secretKeyInUse } from '../secrets/index.ts';
 import {
@@ -444,7 +444,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         dataCommit: v.lineage.dataCommit,
       };
     };
-    const unknownModel = (field: string, message: string) => new ModelportError('invalid_request', `${field}: ${message}`, { field });
+    const unknownModel = (field: string, message: string) =>
+      new ModelportError('invalid_request', `${field}: ${message}`, { field });
     const scans = new ScanService({
       store: metadata,
       datasets: {
@@ -461,7 +462,9 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
           return p.state === 'ready' ? p.profile : null;
         },
         files: async (project, repo, commit) =>
-          (await data.tree(project, repo, commit, '', true)).entries.filter((e) => e.type === 'file').map((e) => e.path),
+          (await data.tree(project, repo, commit, '', true)).entries
+            .filter((e) => e.type === 'file')
+            .map((e) => e.path),
       },
       models: {
         version: async (project, ref, field) => {
@@ -479,14 +482,20 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         gateway: {
           deployment: async (project, name, field) => {
             if (project !== 'default') {
-              throw unknownModel(field, `deployments are scanned through this server's gateway, which serves project 'default'; '${project}' has no gateway here`);
+              throw unknownModel(
+                field,
+                `deployments are scanned through this server's gateway, which serves project 'default'; '${project}' has no gateway here`,
+              );
             }
             let d: Awaited<ReturnType<DeploymentService['get']>>;
             try {
               d = await deployments.get(project, name);
             } catch (error) {
               if (error instanceof ModelportError && error.code === 'not_found') {
-                throw unknownModel(field, `unknown deployment '${name}' in project '${project}' (list them with deployments list)`);
+                throw unknownModel(
+                  field,
+                  `unknown deployment '${name}' in project '${project}' (list them with deployments list)`,
+                );
               }
               throw error;
             }

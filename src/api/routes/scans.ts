@@ -180,7 +180,8 @@ export function scanRoutes({ scans, artifacts, uploadDir, maxUploadBytes, render
       path: '/projects/:project/usecases/datasets',
       permission: 'write',
       tag: 'scans',
-      summary: 'Upload an evaluation dataset (a CSV with a header); returns its sha256 for dataset: { upload: <sha256> }',
+      summary:
+        'Upload an evaluation dataset (a CSV with a header); returns its sha256 for dataset: { upload: <sha256> }',
       params: ProjectParams,
       body: { stream: 'application/octet-stream' },
       status: 201,
@@ -190,9 +191,13 @@ export function scanRoutes({ scans, artifacts, uploadDir, maxUploadBytes, render
         const spooled = await spoolToFile(req, { dir: uploadDir, maxBytes: maxUploadBytes, signal });
         try {
           if (spooled.size === 0) {
-            throw new ModelportError('invalid_request', 'body: the dataset is empty; send the CSV as the request body', {
-              field: 'body',
-            });
+            throw new ModelportError(
+              'invalid_request',
+              'body: the dataset is empty; send the CSV as the request body',
+              {
+                field: 'body',
+              },
+            );
           }
           return await artifacts.putFile(spooled.path, { signal });
         } finally {
@@ -207,7 +212,7 @@ export function scanRoutes({ scans, artifacts, uploadDir, maxUploadBytes, render
       permission: 'write',
       tag: 'scans',
       summary:
-        "Create or update a use case; checked against its dataset and models first (a new revision only when it changed)",
+        'Create or update a use case; checked against its dataset and models first (a new revision only when it changed)',
       params: ProjectParams,
       body: UseCaseSpecSchema,
       response: UseCaseSchema.extend({ changed: z.boolean() }),
@@ -349,11 +354,19 @@ export function scanRoutes({ scans, artifacts, uploadDir, maxUploadBytes, render
       }),
       response: 'stream',
       handler: async ({ params, query, principal, res }) => {
-        const ids = [params.scan, ...(query.compare ?? '').split(',').map((s) => s.trim()).filter(Boolean)];
+        const ids = [
+          params.scan,
+          ...(query.compare ?? '')
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ];
         if (ids.length > 8) {
           throw new ModelportError('invalid_request', 'compare: name at most 7 more scans', { field: 'compare' });
         }
-        const reports = await Promise.all(ids.map((id) => readableReport(params.project, id, (p) => can(principal, 'read', p))));
+        const reports = await Promise.all(
+          ids.map((id) => readableReport(params.project, id, (p) => can(principal, 'read', p))),
+        );
         const name = `scan-${reports.map((r) => `${r.scan.usecase}-${r.scan.number}`).join('-vs-')}`;
         sendHtml(res, await renderHtml(reports), name);
       },
@@ -375,7 +388,10 @@ export function scanRoutes({ scans, artifacts, uploadDir, maxUploadBytes, render
         comparison: ComparisonSchema,
       }),
       handler: async ({ params, query, principal }) => {
-        const ids = query.scans.split(',').map((s) => s.trim()).filter(Boolean);
+        const ids = query.scans
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
         if (ids.length < 2 || ids.length > 8) {
           throw new ModelportError('invalid_request', 'scans: name 2 to 8 scans, comma-separated', { field: 'scans' });
         }

@@ -106,7 +106,10 @@ async function follow(ctx: CommandContext, client: ModelportClient, id: string):
 function reportText(r: Report): string {
   const lines = [`${r.scan.usecase}#${r.scan.number}: ${r.dataset.rows} rows, ${r.task}, label ${r.label}`];
   for (const m of r.models) {
-    lines.push('', `${m.target} (${m.model}@${m.version}, ${m.via}): trust ${num(m.trust.score === null ? null : m.trust.score * 100)}`);
+    lines.push(
+      '',
+      `${m.target} (${m.model}@${m.version}, ${m.via}): trust ${num(m.trust.score === null ? null : m.trust.score * 100)}`,
+    );
     const model = m as unknown as {
       performance?: { metrics: Record<string, { value: number | null; lo: number | null; hi: number | null }> };
       fairness?: { attributes: { column: string; metrics: Record<string, { value: number | null }> }[] };
@@ -115,7 +118,9 @@ function reportText(r: Report): string {
       lines.push(`  ${k.padEnd(32)} ${num(e.value)}${e.lo === null ? '' : `  [${num(e.lo)}, ${num(e.hi)}]`}`);
     }
     for (const a of model.fairness?.attributes ?? []) {
-      lines.push(`  fairness of ${a.column}: disparate impact ${num(a.metrics['disparate_impact']?.value)}, equalized odds difference ${num(a.metrics['equalized_odds_difference']?.value)}`);
+      lines.push(
+        `  fairness of ${a.column}: disparate impact ${num(a.metrics['disparate_impact']?.value)}, equalized odds difference ${num(a.metrics['equalized_odds_difference']?.value)}`,
+      );
     }
     for (const [k, v] of Object.entries(m.errors)) lines.push(`  ${k}: ${v}`);
   }
@@ -147,7 +152,9 @@ export const scanCommands: Command[] = [
         if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a mapping');
         spec = parsed as Record<string, unknown>;
       } catch (error) {
-        throw new UsageError(`${file} is not a use case spec in YAML or JSON: ${(error as Error).message.split('\n')[0]}`);
+        throw new UsageError(
+          `${file} is not a use case spec in YAML or JSON: ${(error as Error).message.split('\n')[0]}`,
+        );
       }
       const client = ctx.client();
       const dataset = spec['dataset'] as { upload?: unknown } | undefined;
@@ -170,7 +177,9 @@ export const scanCommands: Command[] = [
       }
       const u = await client.applyUseCase(spec as Parameters<ModelportClient['applyUseCase']>[0]);
       ctx.io.out(
-        ctx.format === 'json' ? json(u) : `${u.changed ? 'applied' : 'unchanged'}: use case ${u.name} revision ${u.revision}\n`,
+        ctx.format === 'json'
+          ? json(u)
+          : `${u.changed ? 'applied' : 'unchanged'}: use case ${u.name} revision ${u.revision}\n`,
       );
       return 0;
     },
@@ -232,7 +241,10 @@ export const scanCommands: Command[] = [
       detach: { type: 'boolean', description: 'Queue the scan and return at once' },
     },
     async run(ctx) {
-      const kinds = ctx.options.kinds?.split(',').map((k) => k.trim()).filter(Boolean);
+      const kinds = ctx.options.kinds
+        ?.split(',')
+        .map((k) => k.trim())
+        .filter(Boolean);
       const client = ctx.client();
       const scan = await client.runScan(ctx.args[0]!, kinds);
       if (ctx.options.detach) {
@@ -307,14 +319,22 @@ export const scanCommands: Command[] = [
       if (out && /\.html?$/i.test(out)) {
         const html = await client.getScanReportHtml(ctx.args[0]!);
         await writeFile(out, html);
-        ctx.io.out(ctx.format === 'json' ? json({ written: out, bytes: Buffer.byteLength(html) }) : `wrote ${out} (${formatBytes(Buffer.byteLength(html))})\n`);
+        ctx.io.out(
+          ctx.format === 'json'
+            ? json({ written: out, bytes: Buffer.byteLength(html) })
+            : `wrote ${out} (${formatBytes(Buffer.byteLength(html))})\n`,
+        );
         return 0;
       }
       const report = await client.getScanReport(ctx.args[0]!);
       if (out) {
         const text = JSON.stringify(report, null, 2);
         await writeFile(out, `${text}\n`);
-        ctx.io.out(ctx.format === 'json' ? json({ written: out, bytes: Buffer.byteLength(text) }) : `wrote ${out} (${formatBytes(Buffer.byteLength(text))})\n`);
+        ctx.io.out(
+          ctx.format === 'json'
+            ? json({ written: out, bytes: Buffer.byteLength(text) })
+            : `wrote ${out} (${formatBytes(Buffer.byteLength(text))})\n`,
+        );
         return 0;
       }
       ctx.io.out(asJson ? json(report) : reportText(report));
