@@ -248,6 +248,12 @@ function Traffic({
           </tbody>
         </table>
       </div>
+      {d.spec.promotionPolicy && (
+        <p data-testid="promotion-policy">
+          Promotion policy: <code>{d.spec.promotionPolicy}</code>{' '}
+          <span className="muted">(promote checks it against the candidate's latest scan)</span>
+        </p>
+      )}
       {warnings.length > 0 && (
         <div className="notice" role="status">
           {warnings.map((w) => (
