@@ -17,6 +17,9 @@ export interface DuckOptions {
 
 interface Vector {
   getItem(i: number): unknown;
+  /** A FLOAT vector's values and validity (DuckDBFloatVector keeps them; read directly, one copy per chunk). */
+  items?: unknown;
+  validity?: { itemValid(i: number): boolean };
 }
 interface Chunk {
   rowCount: number;
@@ -127,7 +130,25 @@ export class Duck {
 
   constructor(connection: Connection, file: string) {
     this.#c = connection;
-    this.#from = `read_csv(${quoteString(file)}, header=true, delim=',', quote='"', escape='"', strict_mode=true, sample_size=-1)`;
+    this.#from = `read_csv(${quoteString(file)}, header=true, delim=',', quote='"', escape='"', strict_mode=true)`;
+  }
+
+  /** Rows of the file, estimated from its size and the first 1,000 lines (for progress; no full pass). */
+  async estimateRows(file: string): Promise<number> {
+    const { open, stat } = await import('node:fs/promises');
+    const size = (await stat(file)).size;
+    const handle = await open(file);
+    try {
+      const buffer = Buffer.alloc(Math.min(size, 256 * 1024));
+      await handle.read(buffer, 0, buffer.length, 0);
+      const lines = buffer.toString('utf8').split('\n');
+      const sample = lines.slice(1, Math.min(lines.length - 1, 1001));
+      if (sample.length === 0) return 0;
+      const bytes = sample.reduce((total, l) => total + Buffer.byteLength(l) + 1, 0) / sample.length;
+      return Math.max(1, Math.round((size - Buffer.byteLength(lines[0]!) - 1) / bytes));
+    } finally {
+      await handle.close();
+    }
   }
 
   async rows(): Promise<number> {
@@ -188,6 +209,12 @@ export class Duck {
         const vector = chunk!.getColumnVector(j);
         if (c.as === 'number') {
           const out = new Float32Array(n);
+          if (vector.items instanceof Float32Array && vector.validity) {
+            out.set(vector.items.subarray(0, n));
+            const validity = vector.validity;
+            for (let i = 0; i < n; i++) if (!validity.itemValid(i)) out[i] = Number.NaN;
+            return out;
+          }
           for (let i = 0; i < n; i++) {
             const v = vector.getItem(i);
             out[i] = v === null ? Number.NaN : (v as number);

@@ -79,7 +79,17 @@ export function isFavorable(raw: string, favorable: string | number | undefined)
   return text.toLowerCase() === want.toLowerCase() && /^(true|false|yes|no)$/i.test(text);
 }
 
-export async function gather(duck: Duck, totalRows: number, o: GatherOptions): Promise<Gathered> {
+/** A typed array of at least `n` elements holding `a`'s first `used`. */
+function grown<T extends Float64Array | Float32Array | Int32Array>(a: T, n: number, used: number): T {
+  const next = new (a.constructor as new (n: number) => T)(n);
+  next.set(a.subarray(0, used));
+  return next;
+}
+
+/**
+ * `estimatedRows` sizes the arrays (they grow when the file has more rows): the pass reads the file once.
+ */
+export async function gather(duck: Duck, estimatedRows: number, o: GatherOptions): Promise<Gathered> {
   const { spec, models } = o;
   const features: string[] = [];
   for (const m of models) for (const f of m.features) if (!features.includes(f)) features.push(f);
@@ -92,8 +102,8 @@ export async function gather(duck: Duck, totalRows: number, o: GatherOptions): P
       ...(p.buckets ? { expression: bucketExpression(p.column, p.buckets) } : {}),
     })),
   ];
-  const rows = spec.maxRows === undefined ? totalRows : Math.min(totalRows, spec.maxRows);
-  const truth = new Float64Array(rows);
+  let rows = Math.max(1024, Math.ceil((spec.maxRows === undefined ? estimatedRows : Math.min(estimatedRows, spec.maxRows)) * 1.05));
+  let truth = new Float64Array(rows);
   const classNames: string[] = [];
   const multiclass = spec.task === 'multiclass-classification';
   const modelClasses = models.find((m) => m.labels)?.labels ?? null;
@@ -109,7 +119,7 @@ export async function gather(duck: Duck, totalRows: number, o: GatherOptions): P
       { scores: new Float64Array(rows), classes: multiclass ? new Int32Array(rows) : null },
     ]),
   );
-  const sampleCap = Math.min(o.sampleRows, rows);
+  const sampleCap = o.sampleRows;
   const width = features.length;
   const sample = {
     rows: 0,
@@ -119,7 +129,19 @@ export async function gather(duck: Duck, totalRows: number, o: GatherOptions): P
     groups: attributes.map(() => new Int32Array(sampleCap)),
   };
   const rng = createRng(o.seed ?? 1);
-  const kept = o.keepColumns ? features.map(() => new Float32Array(rows)) : null;
+  let kept = o.keepColumns ? features.map(() => new Float32Array(rows)) : null;
+  /** Room for `needed` rows in every per-row array. */
+  const ensure = (needed: number, used: number) => {
+    if (needed <= rows) return;
+    rows = Math.max(needed, Math.ceil(rows * 1.5));
+    truth = grown(truth, rows, used);
+    for (const a of attributes) a.index = grown(a.index, rows, used);
+    for (const v of scores.values()) {
+      v.scores = grown(v.scores, rows, used);
+      if (v.classes) v.classes = grown(v.classes, rows, used);
+    }
+    if (kept) kept = kept.map((c) => grown(c, rows, used));
+  };
   const matrices = new Map<ScanModelHandle, Float32Array>();
   const featureIndex = new Map(features.map((f, i) => [f, i]));
   let offset = 0;
@@ -127,6 +149,7 @@ export async function gather(duck: Duck, totalRows: number, o: GatherOptions): P
   await duck.stream(
     columns,
     async (n, values) => {
+      ensure(offset + n, offset);
       const featureColumns = values.slice(0, width) as Float32Array[];
       const labels = values[width] as (string | null)[];
       if (kept) for (const [j, column] of kept.entries()) column.set(featureColumns[j]!, offset);
@@ -210,22 +233,19 @@ export async function gather(duck: Duck, totalRows: number, o: GatherOptions): P
     { ...(spec.maxRows === undefined ? {} : { limit: spec.maxRows }), signal: o.signal },
   );
   if (offset === 0) throw new ModelportError('invalid_request', 'dataset: the file has no rows', { field: 'dataset' });
-  const cut = offset < rows;
   return {
     rows: offset,
     features,
-    truth: cut ? truth.slice(0, offset) : truth,
+    truth: truth.slice(0, offset),
     classes: multiclass ? (modelClasses ? [...modelClasses] : classNames) : null,
-    columns: kept ? (cut ? kept.map((c) => c.slice(0, offset)) : kept) : null,
-    attributes: cut ? attributes.map((a) => ({ ...a, index: a.index.slice(0, offset) })) : attributes,
-    scores: cut
-      ? new Map(
-          [...scores].map(([k, v]) => [
-            k,
-            { scores: v.scores.slice(0, offset), classes: v.classes ? v.classes.slice(0, offset) : null },
-          ]),
-        )
-      : scores,
+    columns: kept ? kept.map((c) => c.slice(0, offset)) : null,
+    attributes: attributes.map((a) => ({ ...a, index: a.index.slice(0, offset) })),
+    scores: new Map(
+      [...scores].map(([k, v]) => [
+        k,
+        { scores: v.scores.slice(0, offset), classes: v.classes ? v.classes.slice(0, offset) : null },
+      ]),
+    ),
     sample,
   };
 }

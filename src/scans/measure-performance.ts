@@ -6,7 +6,7 @@
  */
 import {
   binaryMetrics,
-  bootstrapCi,
+  bootstrapIntervals,
   calibrationCurve,
   createRng,
   multiclassMetrics,
@@ -16,7 +16,7 @@ import {
 import type { Estimate, PerformanceReport } from './report-types.ts';
 import type { Task } from './spec.ts';
 
-export const BOOTSTRAP_ROWS = 20_000;
+export const BOOTSTRAP_ROWS = 10_000;
 export const BOOTSTRAP_REPLICATES = 200;
 
 const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
@@ -33,14 +33,31 @@ export function subsample(rows: number, max: number, seed = 7): Uint32Array {
 
 const pick = (values: ArrayLike<number>, index: Uint32Array) => Float64Array.from(index, (i) => values[i]!);
 
-function withInterval(
-  value: number,
+/**
+ * Every metric with its interval, all from one set of resamples: `metrics` computes them together (one sort per
+ * replicate for the binary ones), on the subsample's columns.
+ */
+function withIntervals(
+  names: readonly string[],
+  whole: Record<string, number>,
   columns: readonly Float64Array[],
-  statistic: (...c: Float64Array[]) => number,
-): Estimate {
-  if (!Number.isFinite(value)) return point(value);
-  const ci = bootstrapCi(columns, statistic, { replicates: BOOTSTRAP_REPLICATES, seed: 11 });
-  return { value, lo: finite(ci.lo), hi: finite(ci.hi) };
+  metrics: (...c: Float64Array[]) => Record<string, number>,
+): Record<string, Estimate> {
+  const intervals = bootstrapIntervals(
+    columns,
+    (...c) => {
+      const m = metrics(...c);
+      return names.map((n) => m[n] ?? Number.NaN);
+    },
+    { replicates: BOOTSTRAP_REPLICATES, seed: 11 },
+  );
+  return Object.fromEntries(
+    names.map((name, k) => {
+      const value = whole[name]!;
+      if (!Number.isFinite(value)) return [name, point(value)];
+      return [name, { value, lo: finite(intervals[k]!.lo), hi: finite(intervals[k]!.hi) }];
+    }),
+  );
 }
 
 /** Evenly spaced points of a curve, at most `max` (the first and last kept). */
@@ -67,11 +84,7 @@ export function measurePerformance(
     const m = regressionMetrics(scores, truth);
     return {
       rows,
-      metrics: {
-        mae: withInterval(m.mae, [s, t], (a, b) => regressionMetrics(a!, b!).mae),
-        rmse: withInterval(m.rmse, [s, t], (a, b) => regressionMetrics(a!, b!).rmse),
-        r2: withInterval(m.r2, [s, t], (a, b) => regressionMetrics(a!, b!).r2),
-      },
+      metrics: withIntervals(['mae', 'rmse', 'r2'], { ...m }, [s, t], (a, b) => ({ ...regressionMetrics(a!, b!) })),
       confusion: null,
       classes: null,
       roc: null,
@@ -84,18 +97,17 @@ export function measurePerformance(
     for (let i = 0; i < rows; i++) classesCount = Math.max(classesCount, truth[i]! + 1, predicted[i]! + 1);
     const m = multiclassMetrics(truth, predicted, classesCount);
     const p = pick(predicted, index);
+    const named = (x: ReturnType<typeof multiclassMetrics>) => ({
+      accuracy: x.accuracy,
+      precision: x.macroPrecision,
+      recall: x.macroRecall,
+      f1: x.macroF1,
+    });
     return {
       rows,
-      metrics: {
-        accuracy: withInterval(m.accuracy, [t, p], (a, b) => multiclassMetrics(a!, b!, classesCount).accuracy),
-        precision: withInterval(
-          m.macroPrecision,
-          [t, p],
-          (a, b) => multiclassMetrics(a!, b!, classesCount).macroPrecision,
-        ),
-        recall: withInterval(m.macroRecall, [t, p], (a, b) => multiclassMetrics(a!, b!, classesCount).macroRecall),
-        f1: withInterval(m.macroF1, [t, p], (a, b) => multiclassMetrics(a!, b!, classesCount).macroF1),
-      },
+      metrics: withIntervals(['accuracy', 'precision', 'recall', 'f1'], named(m), [t, p], (a, b) =>
+        named(multiclassMetrics(a!, b!, classesCount)),
+      ),
       confusion: m.confusion,
       classes: classNames ?? m.confusion.map((_, i) => String(i)),
       roc: null,
@@ -106,24 +118,20 @@ export function measurePerformance(
   const roc = rocCurve(scores, truth);
   const thinRoc = thin(roc.fpr, roc.tpr);
   const inRange = scores.every((p) => p >= 0 && p <= 1);
-  const at = (name: keyof Omit<typeof m, 'confusion'>) => (a: Float64Array, b: Float64Array) =>
-    binaryMetrics(a, b, threshold)[name];
+  const named = (x: typeof m) => ({
+    accuracy: x.accuracy,
+    precision: x.precision,
+    recall: x.recall,
+    f1: x.f1,
+    roc_auc: x.rocAuc,
+    pr_auc: x.prAuc,
+    log_loss: x.logLoss,
+    brier: x.brier,
+  });
+  const names = ['accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'pr_auc', ...(inRange ? ['log_loss', 'brier'] : [])];
   return {
     rows,
-    metrics: {
-      accuracy: withInterval(m.accuracy, [s, t], (a, b) => at('accuracy')(a!, b!)),
-      precision: withInterval(m.precision, [s, t], (a, b) => at('precision')(a!, b!)),
-      recall: withInterval(m.recall, [s, t], (a, b) => at('recall')(a!, b!)),
-      f1: withInterval(m.f1, [s, t], (a, b) => at('f1')(a!, b!)),
-      roc_auc: withInterval(m.rocAuc, [s, t], (a, b) => at('rocAuc')(a!, b!)),
-      pr_auc: withInterval(m.prAuc, [s, t], (a, b) => at('prAuc')(a!, b!)),
-      ...(inRange
-        ? {
-            log_loss: withInterval(m.logLoss, [s, t], (a, b) => at('logLoss')(a!, b!)),
-            brier: withInterval(m.brier, [s, t], (a, b) => at('brier')(a!, b!)),
-          }
-        : {}),
-    },
+    metrics: withIntervals(names, named(m), [s, t], (a, b) => named(binaryMetrics(a!, b!, threshold))),
     confusion: [
       [m.confusion.tn, m.confusion.fp],
       [m.confusion.fn, m.confusion.tp],

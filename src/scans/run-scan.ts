@@ -63,7 +63,7 @@ export async function runScan(input: RunScanInput): Promise<ScanOutcome> {
     }
     const duckOptions = { tempDir: input.dir, threads: input.config.threads, memoryBytes: input.config.memoryBytes };
     return await withDuck(local.file, duckOptions, async (duck: Duck) => {
-      const total = await duck.rows();
+      const total = await duck.estimateRows(local.file);
       const rows = spec.maxRows === undefined ? total : Math.min(total, spec.maxRows);
       const measures = handles.length * kinds.length;
       const units = rows + measures;
@@ -79,7 +79,7 @@ export async function runScan(input: RunScanInput): Promise<ScanOutcome> {
         sampleRows: SAMPLE_ROWS,
         keepColumns: kinds.includes('drift'),
         signal,
-        onRows: (n) => void input.progress({ phase: 'scoring', done: n, total: units }),
+        onRows: (n) => void input.progress({ phase: 'scoring', done: Math.min(n, rows), total: units }),
       });
       const dataset = {
         repo: local.repo,
