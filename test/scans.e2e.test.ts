@@ -7,7 +7,10 @@
  * that reason within its budget.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -59,9 +62,28 @@ for (const kind of STORE_KINDS) {
     let mp: ModelportClient;
     let work: string;
     let trainCommit: string;
+    let upstream: Server;
 
     before(async () => {
-      t = await startTestServer(kind);
+      // A hosted model's service: credit@1's logistic regression behind the Open Inference Protocol.
+      upstream = createServer(async (req, res) => {
+        let text = '';
+        for await (const chunk of req) text += chunk;
+        const input = (JSON.parse(text) as { inputs: { data: number[]; shape: number[] }[] }).inputs[0]!;
+        const n = input.shape[0]!;
+        const data: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const z = 0.05 * input.data[i * 4]! - 0.09 * input.data[i * 4 + 1]! - 2;
+          const p = 1 / (1 + Math.exp(-z));
+          data.push(1 - p, p);
+        }
+        const out = { name: 'probabilities', datatype: 'FP32', shape: [n, 2], data };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ outputs: [out] }));
+      });
+      upstream.listen(0, '127.0.0.1');
+      await once(upstream, 'listening');
+      const port = (upstream.address() as AddressInfo).port;
+      t = await startTestServer(kind, { egressAllowHosts: `127.0.0.1:${port}` });
       mp = new ModelportClient({ url: t.url });
       work = await mkdtemp(join(tmpdir(), 'modelport-scans-e2e-'));
       await mp.createRepo('applicants');
@@ -76,6 +98,19 @@ for (const kind of STORE_KINDS) {
         dataCommit: `applicants@${trainCommit}`,
       });
       await mp.registerVersion('credit', Buffer.from(model([0.03, -0.05, 0, 1.5], -2)), { signature });
+      const descriptor = {
+        url: `http://127.0.0.1:${port}`,
+        protocol: 'v2',
+        model: 'credit',
+        signature: {
+          inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }],
+          outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 2] }],
+        },
+      };
+      await mp.registerVersion('credit-remote', new TextEncoder().encode(JSON.stringify(descriptor)), {
+        format: 'hosted',
+        signature,
+      });
       await mp.createDeployment('credit-api', { traffic: [{ model: 'credit@1', weight: 100 }] });
       await mp.waitDeployment('credit-api', 120);
       // Profiles are computed after the commit answers; drift reads the training commit's.
@@ -83,6 +118,7 @@ for (const kind of STORE_KINDS) {
     });
     after(async () => {
       await t?.close();
+      upstream?.close();
       await rm(work, { recursive: true, force: true });
     });
 
@@ -301,6 +337,31 @@ for (const kind of STORE_KINDS) {
         promoted.spec.traffic.map((x) => [x.model, x.weight]),
         [['credit@1', 100]],
       );
+    });
+
+    test('scores a hosted model through the hosted runtime', async () => {
+      await mp.applyUseCase({
+        name: 'remote',
+        task: 'binary-classification',
+        dataset: { repo: 'applicants', commit: 'main', path: 'eval.csv' },
+        label: 'approved',
+        favorable: 1,
+        models: ['credit-remote@1', 'credit@1'],
+        scans: ['performance'],
+      });
+      const scan = await mp.runScan('remote');
+      const done = await mp.getScan(scan.id, 120);
+      assert.equal(done.state, 'Succeeded', done.reason ?? '');
+      assert.deepEqual(
+        done.models.map((m) => [m.target, m.via]),
+        [
+          ['credit-remote@1', 'hosted'],
+          ['credit@1', 'in-process'],
+        ],
+      );
+      const results = await mp.getScanResults(scan.id);
+      const auc = (target: string) => results.find((r) => r.target === target && r.metric === 'roc_auc')!.value!;
+      assert.ok(Math.abs(auc('credit-remote@1') - auc('credit@1')) < 1e-4, 'the same model, remote or in-process');
     });
 
     test('a deployment that is down fails the scan with that reason, within its budget', async () => {

@@ -200,7 +200,8 @@ export function compileUseCase(input: unknown): UseCaseSpec {
   const parsed = UseCaseSpecSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const field = issue.path.join('.') || 'spec';
+    const keys = 'keys' in issue && Array.isArray(issue.keys) ? (issue.keys as string[]) : [];
+    const field = [...issue.path, ...keys.slice(0, 1)].join('.') || 'spec';
     throw new ModelportError('invalid_request', `${field}: ${issue.message}`, { field });
   }
   const spec = parsed.data;
