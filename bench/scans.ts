@@ -245,10 +245,20 @@ async function scanPart(dir: string): Promise<PartResult> {
       files: async () => [],
     },
     models: {
-      version: async () => ({ model: 'fraud', version: 1, format: 'onnx', sha256: 'bench', signature, dataCommit: null }),
+      version: async () => ({
+        model: 'fraud',
+        version: 1,
+        format: 'onnx',
+        sha256: 'bench',
+        signature,
+        dataCommit: null,
+      }),
       modelFile: async () => onnx,
       openScorer: (path) => InProcessScorer.open(path),
-      gateway: { deployment: () => Promise.reject(new Error('not used')), infer: () => Promise.reject(new Error('not used')) },
+      gateway: {
+        deployment: () => Promise.reject(new Error('not used')),
+        infer: () => Promise.reject(new Error('not used')),
+      },
     },
     pace: {},
     dir: work,

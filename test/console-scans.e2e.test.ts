@@ -22,6 +22,11 @@ const skip = !existsSync(CHROMIUM)
     ? 'the console is not built (npm run build, or npm test which builds it first)'
     : false;
 
+interface PageGlobals {
+  innerWidth: number;
+  document: { documentElement: { scrollWidth: number } };
+}
+
 const FEATURES = ['income', 'debt', 'age', 'gender'];
 function creditCsv(rows: number, seed: number): string {
   let s = seed;
@@ -87,7 +92,10 @@ describe('web console: use cases and scans', { skip }, () => {
     await page.screenshot({ path: join(SHOTS, `${name}-1280.png`), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: join(SHOTS, `${name}-390.png`), fullPage: true });
-    const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+    const wide = await page.evaluate(() => {
+      const g = globalThis as unknown as PageGlobals;
+      return g.document.documentElement.scrollWidth > g.innerWidth + 1;
+    });
     await page.setViewportSize({ width: 1280, height: 900 });
     return wide;
   };

@@ -102,7 +102,10 @@ export async function gather(duck: Duck, estimatedRows: number, o: GatherOptions
       ...(p.buckets ? { expression: bucketExpression(p.column, p.buckets) } : {}),
     })),
   ];
-  let rows = Math.max(1024, Math.ceil((spec.maxRows === undefined ? estimatedRows : Math.min(estimatedRows, spec.maxRows)) * 1.05));
+  let rows = Math.max(
+    1024,
+    Math.ceil((spec.maxRows === undefined ? estimatedRows : Math.min(estimatedRows, spec.maxRows)) * 1.05),
+  );
   let truth = new Float64Array(rows);
   const classNames: string[] = [];
   const multiclass = spec.task === 'multiclass-classification';

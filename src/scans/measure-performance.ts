@@ -128,7 +128,15 @@ export function measurePerformance(
     log_loss: x.logLoss,
     brier: x.brier,
   });
-  const names = ['accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'pr_auc', ...(inRange ? ['log_loss', 'brier'] : [])];
+  const names = [
+    'accuracy',
+    'precision',
+    'recall',
+    'f1',
+    'roc_auc',
+    'pr_auc',
+    ...(inRange ? ['log_loss', 'brier'] : []),
+  ];
   return {
     rows,
     metrics: withIntervals(names, named(m), [s, t], (a, b) => named(binaryMetrics(a!, b!, threshold))),

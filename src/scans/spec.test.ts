@@ -28,7 +28,9 @@ test("the issue's use case compiles, with defaults filled", () => {
   assert.equal(spec.threshold, 0.5);
   assert.equal(spec.fairnessThreshold, 0.8);
   assert.deepEqual(spec.protected[1], { column: 'age', buckets: [25, 45, 65] });
-  assert.deepEqual(compileUseCase({ ...base, dataset: { upload: 'a'.repeat(64) } }).dataset, { upload: 'a'.repeat(64) });
+  assert.deepEqual(compileUseCase({ ...base, dataset: { upload: 'a'.repeat(64) } }).dataset, {
+    upload: 'a'.repeat(64),
+  });
 });
 
 test('bad specs are refused naming the field', () => {
@@ -41,7 +43,11 @@ test('bad specs are refused naming the field', () => {
   refused({ ...base, protected: [{ column: 'age', buckets: [45, 25] }] }, 'protected[0].buckets', /must increase/);
   refused({ ...base, protected: [] }, 'protected', /fairness scan needs at least one protected attribute/);
   refused({ ...base, favorable: undefined }, 'favorable', /favourable outcome/);
-  refused({ ...base, task: 'regression', metrics: ['accuracy'] }, 'metrics[0]', /classification metric and the task is regression/);
+  refused(
+    { ...base, task: 'regression', metrics: ['accuracy'] },
+    'metrics[0]',
+    /classification metric and the task is regression/,
+  );
   refused({ ...base, metrics: ['rmse'] }, 'metrics[0]', /regression metric and the task is binary-classification/);
   refused({ ...base, scanConfig: { memory: '10Mi' } }, 'scanConfig.memory', /at least 64Mi/);
   refused({ ...base, scanConfig: { cpu: 'lots' } }, 'scanConfig.cpu', /CPU quantity/);
@@ -79,20 +85,25 @@ test('a deployment that stays down fails within the budget, with the reason', as
       },
     },
   };
-  const handle = await openModel(sources, { kind: 'deployment', deployment: 'api' }, {
-    project: 'default',
-    task: 'binary-classification',
-    favorable: 1,
-    header: ['a', 'b', 'y'],
-    label: 'y',
-    pace: { ...DEFAULT_PACE, budgetMs: 600 },
-    field: 'models[0].deployment',
-  });
+  const handle = await openModel(
+    sources,
+    { kind: 'deployment', deployment: 'api' },
+    {
+      project: 'default',
+      task: 'binary-classification',
+      favorable: 1,
+      header: ['a', 'b', 'y'],
+      label: 'y',
+      pace: { ...DEFAULT_PACE, budgetMs: 600 },
+      field: 'models[0].deployment',
+    },
+  );
   const started = Date.now();
   await assert.rejects(
     handle.predict(1, new Float32Array([1, 2]), new AbortController().signal),
     (e: unknown) =>
-      e instanceof ModelportError && /deployment 'api' did not answer within the scan's budget.*no ready worker/.test(e.message),
+      e instanceof ModelportError &&
+      /deployment 'api' did not answer within the scan's budget.*no ready worker/.test(e.message),
   );
   const elapsed = Date.now() - started;
   assert.ok(calls >= 2, `retried (${calls} calls)`);
