@@ -79,7 +79,8 @@ export async function runScan(input: RunScanInput): Promise<ScanOutcome> {
         sampleRows: SAMPLE_ROWS,
         keepColumns: kinds.includes('drift'),
         signal,
-        onRows: (n) => void input.progress({ phase: 'scoring', done: Math.min(n, rows), total: units }),
+        // Progress is best effort: a failed save must not fail (or crash) the scan.
+        onRows: (n) => void input.progress({ phase: 'scoring', done: Math.min(n, rows), total: units }).catch(() => {}),
       });
       const dataset = {
         repo: local.repo,

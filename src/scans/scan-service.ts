@@ -564,7 +564,8 @@ export class ScanService {
         .set({ progress: JSON.stringify(pending) })
         .where('id', '=', row.id)
         .where('state', '=', 'Running')
-        .execute();
+        .execute()
+        .catch((err: unknown) => log.warn('could not save the scan progress', { err }));
     };
     try {
       await mkdir(dir, { recursive: true });
