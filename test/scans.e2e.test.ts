@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ModelportApiError, ModelportClient } from '../src/client/client.ts';
+import { writeTar } from '../src/client/index.ts';
 import { buildLogisticRegressionModel } from '../src/onnx-builder/index.ts';
 import { cli, cliJson } from './support/cli.ts';
 import { STORE_KINDS, startTestServer, type TestServer } from './support/server.ts';
@@ -337,6 +338,70 @@ for (const kind of STORE_KINDS) {
         promoted.spec.traffic.map((x) => [x.model, x.weight]),
         [['credit@1', 100]],
       );
+    });
+
+    test('a pipeline gate scans the registered candidate afresh and blocks it on its fairness', async () => {
+      // The candidate reads its 4 features in file order: a dataset without the id column.
+      const noId = creditCsv(600, 11, 15)
+        .split('\n')
+        .map((line) => line.split(',').slice(1).join(','))
+        .join('\n');
+      await mp.putFile('applicants', 'eval-noid.csv', new TextEncoder().encode(noId), { message: 'no id column' });
+      await mp.applyUseCase({
+        name: 'gatekeeper',
+        task: 'binary-classification',
+        dataset: { repo: 'applicants', commit: 'main', path: 'eval-noid.csv' },
+        label: 'approved',
+        favorable: 1,
+        protected: [{ column: 'gender' }],
+        models: ['credit@1'],
+        scans: ['performance', 'fairness'],
+      });
+      const onnx = model([0.03, -0.05, 0, 1.5], -2);
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of writeTar([
+        {
+          path: 'model.onnx',
+          size: onnx.length,
+          open: async function* () {
+            yield onnx;
+          },
+        },
+      ])) {
+        chunks.push(chunk);
+      }
+      const code = await mp.uploadPipelineCode(Buffer.concat(chunks));
+      await mp.applyPipeline({
+        spec: {
+          name: 'credit-train',
+          steps: [
+            { name: 'train', run: 'cp model.onnx "$MODELPORT_OUTPUT/model.onnx"' },
+            { name: 'register', needs: ['train'], register: { model: 'credit-candidate' } },
+            {
+              name: 'fair',
+              needs: ['register'],
+              gate: 'scans.fairness.disparate_impact.min >= 0.8 && scans.performance.roc_auc >= 0.8',
+              scan: { usecase: 'gatekeeper' },
+            },
+          ],
+        },
+        code: { sha256: code.sha256 },
+      });
+      const run = await mp.triggerPipeline('credit-train');
+      let done = await mp.getRun(run.id);
+      for (let i = 0; i < 600 && !['Succeeded', 'Failed', 'Blocked', 'Cancelled'].includes(done.state); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        done = await mp.getRun(run.id);
+      }
+      const gate = done.steps.find((x) => x.name === 'fair')!;
+      assert.equal(gate.state, 'Blocked', JSON.stringify(done.steps.map((x) => [x.name, x.state, x.reason])));
+      assert.match(
+        gate.result?.policy?.explanation ?? '',
+        /failed: scans\.fairness\.disparate_impact\.min >= 0\.8 \(scans\.fairness\.disparate_impact\.min = 0\.\d+/,
+      );
+      const scans = await mp.listScans({ usecase: 'gatekeeper' });
+      assert.equal(scans[0]?.models[0]?.target, 'credit-candidate@1', 'the fresh scan measured the candidate');
+      assert.equal(scans[0]?.createdBy, 'pipeline');
     });
 
     test('scores a hosted model through the hosted runtime', async () => {
