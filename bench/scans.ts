@@ -10,7 +10,14 @@
  * - importance: permutation importance, 30 features x 5 repeats x 100,000 rows, with the example fraud model in
  *   ONNX Runtime (as bench/score.ts loads it), against the scorer alone on the same rows (rows/s of each).
  *
+ * - scan: a performance + fairness scan (src/scans' runScan: DuckDB reads the CSV, the fraud model scores every row
+ *   in ONNX Runtime, bootstrap intervals, fairness over `amount` bucketed) of a 1,000,000-row CSV of the example
+ *   fraud model, against the batch-scoring floor in the same run (scoreStream of the same CSV through the same
+ *   in-process scorer, predictions written to /dev/null). Ambition: the scan at least 0.5 of the floor's rows/s;
+ *   peak RSS of each printed (ambition under 500 MB).
+ *
  * Sizes are flags: node bench/scans.ts --rows 1000000 --features 30 --importance-rows 100000 --repeats 5 --runs 3
+ *   --scan-rows 1000000 (--only drift|importance|scan runs one part)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
@@ -28,6 +35,8 @@ const { values } = parseArgs({
     'importance-rows': { type: 'string', default: '100000' },
     repeats: { type: 'string', default: '5' },
     runs: { type: 'string', default: '3' },
+    'scan-rows': { type: 'string', default: '1000000' },
+    only: { type: 'string' },
     part: { type: 'string' },
     dir: { type: 'string' },
   },
@@ -37,6 +46,7 @@ const FEATURES = Number(values.features);
 const IMPORTANCE_ROWS = Number(values['importance-rows']);
 const REPEATS = Number(values.repeats);
 const RUNS = Number(values.runs);
+const SCAN_ROWS = Number(values['scan-rows']);
 /** Debian's interpreter, where python3-scipy installs (a pyenv shim on PATH may lack it). */
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const SELF = fileURLToPath(import.meta.url);
@@ -138,6 +148,138 @@ async function importancePart(): Promise<PartResult> {
   };
 }
 
+/** The fraud model's CSV for the scan parts: its 30 features and the truth, written in chunks. */
+async function writeScanCsv(dir: string): Promise<void> {
+  const { generateTransactions, trainFraudModel } = await import('../examples/fraud/train.ts');
+  const { createRandom } = await import('../src/onnx-builder/index.ts');
+  const { createWriteStream } = await import('node:fs');
+  const model = trainFraudModel();
+  await writeFile(join(dir, 'fraud.onnx'), model.onnx);
+  await writeFile(join(dir, 'fraud.json'), JSON.stringify({ featureNames: model.featureNames, labels: model.labels }));
+  const out = createWriteStream(join(dir, 'scan.csv'));
+  out.write(`${[...model.featureNames, 'class'].join(',')}\n`);
+  const rng = createRandom(2026);
+  for (let done = 0; done < SCAN_ROWS; ) {
+    const n = Math.min(10_000, SCAN_ROWS - done);
+    const { data, labels } = generateTransactions(rng, n);
+    const text = data.map((row, i) => `${row.join(',')},${labels[i]}`).join('\n');
+    if (!out.write(`${text}\n`)) await new Promise((r) => out.once('drain', r));
+    done += n;
+  }
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+}
+
+/** Scoring alone: the CSV through scoreStream and the in-process scorer, predictions thrown away. */
+async function scoreFloorPart(dir: string): Promise<PartResult> {
+  const { createReadStream } = await import('node:fs');
+  const { InProcessScorer, mergeSignature, scoreStream } = await import('../src/scoring/index.ts');
+  const names = JSON.parse(await (await import('node:fs/promises')).readFile(join(dir, 'fraud.json'), 'utf8'));
+  const scorer = await InProcessScorer.open(join(dir, 'fraud.onnx'));
+  const started = performance.now();
+  const summary = await scoreStream({
+    input: createReadStream(join(dir, 'scan.csv'), { highWaterMark: 256 * 1024 }),
+    inputFormat: 'csv',
+    output: { write: async () => {} },
+    outputFormat: 'csv',
+    scorer,
+    signature: mergeSignature(scorer.signature, names),
+    batchSize: 8192,
+    onBadRow: (line, reason) => {
+      throw new Error(`line ${line}: ${reason}`);
+    },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  await scorer.close();
+  return { seconds, maxRssKb: process.resourceUsage().maxRSS, extra: { rowsPerSecond: summary.rows / seconds } };
+}
+
+/** A performance + fairness scan of the same CSV with the same model (src/scans' runScan, real parts). */
+async function scanPart(dir: string): Promise<PartResult> {
+  const { createReadStream } = await import('node:fs');
+  const { InProcessScorer } = await import('../src/scoring/index.ts');
+  const { runScan } = await import('../src/scans/run-scan.ts');
+  const { compileUseCase, resolveScanConfig } = await import('../src/scans/spec.ts');
+  const names = JSON.parse(await (await import('node:fs/promises')).readFile(join(dir, 'fraud.json'), 'utf8'));
+  const onnx = join(dir, 'fraud.onnx');
+  const probe = await InProcessScorer.open(onnx);
+  const signature = { ...probe.signature, featureNames: names.featureNames, labels: names.labels };
+  await probe.close();
+  const spec = compileUseCase({
+    name: 'fraud-bench',
+    task: 'binary-classification',
+    dataset: { upload: '0'.repeat(64) },
+    label: 'class',
+    favorable: 1,
+    protected: [{ column: 'amount', buckets: [10, 50, 200] }],
+    models: ['fraud@1'],
+    scans: ['performance', 'fairness'],
+  });
+  const work = join(dir, 'scan-work');
+  const started = performance.now();
+  let phase = '';
+  const outcome = await runScan({
+    scan: {
+      id: 'bench',
+      project: 'default',
+      usecase: 'fraud-bench',
+      number: 1,
+      revision: 1,
+      kinds: ['performance', 'fairness'],
+      state: 'Running',
+      reason: null,
+      progress: { phase: '', done: 0, total: 0 },
+      dataset: null,
+      models: [],
+      summary: null,
+      createdBy: 'bench',
+      createdAt: new Date().toISOString(),
+      startedAt: null,
+      finishedAt: null,
+    },
+    spec,
+    config: resolveScanConfig({}, { cpu: '2', memory: '1Gi' }),
+    datasets: {
+      openFile: () => Promise.reject(new Error('not used')),
+      openUpload: async () => createReadStream(join(dir, 'scan.csv')),
+      profile: async () => null,
+      files: async () => [],
+    },
+    models: {
+      version: async () => ({
+        model: 'fraud',
+        version: 1,
+        format: 'onnx',
+        sha256: 'bench',
+        signature,
+        dataCommit: null,
+      }),
+      modelFile: async () => onnx,
+      openScorer: (path) => InProcessScorer.open(path),
+      gateway: {
+        deployment: () => Promise.reject(new Error('not used')),
+        infer: () => Promise.reject(new Error('not used')),
+      },
+    },
+    pace: {},
+    dir: work,
+    signal: new AbortController().signal,
+    progress: async (p) => {
+      if (process.env['BENCH_PHASES'] && p.phase !== phase) {
+        process.stderr.write(`${((performance.now() - started) / 1000).toFixed(2)} s: ${p.phase}\n`);
+        phase = p.phase;
+      }
+    },
+    now: () => new Date().toISOString(),
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const auc = outcome.report.models[0]!.performance!.metrics['roc_auc']!.value!;
+  return {
+    seconds,
+    maxRssKb: process.resourceUsage().maxRSS,
+    extra: { rowsPerSecond: outcome.report.dataset.rows / seconds, auc },
+  };
+}
+
 const PY_DRIFT = `
 import sys, time, resource
 import numpy as np
@@ -206,6 +348,8 @@ async function writeDatasets(dir: string): Promise<void> {
 async function main(): Promise<void> {
   if (values.part === 'drift') return void console.log(JSON.stringify(await driftPart(values.dir!)));
   if (values.part === 'importance') return void console.log(JSON.stringify(await importancePart()));
+  if (values.part === 'score-floor') return void console.log(JSON.stringify(await scoreFloorPart(values.dir!)));
+  if (values.part === 'scan') return void console.log(JSON.stringify(await scanPart(values.dir!)));
 
   const dir = await mkdtemp(join(tmpdir(), 'modelport-bench-scans-'));
   try {
@@ -214,6 +358,17 @@ async function main(): Promise<void> {
         .map((l) => l.toFixed(2))
         .join(' ')}; ${RUNS} runs each, medians`,
     );
+    const part = (name: string) => values.only === undefined || values.only === name;
+    if (part('drift')) await driftSection(dir);
+    if (part('importance')) importanceSection(dir);
+    if (part('scan')) await scanSection(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function driftSection(dir: string): Promise<void> {
+  {
     await writeDatasets(dir);
     await writeFile(join(dir, 'drift.py'), PY_DRIFT);
     let python = true;
@@ -251,7 +406,11 @@ async function main(): Promise<void> {
       );
       console.log(`drift speed-up over numpy + scipy: ${(pySeconds / jsSeconds).toFixed(2)}x  (ambition >= 3x)`);
     }
+  }
+}
 
+function importanceSection(dir: string): void {
+  {
     const imp: PartResult[] = [];
     for (let run = 0; run < RUNS; run++) imp.push(runPart('importance', dir));
     const rate = median(imp.map((r) => r.extra!['rowsPerSecond']!));
@@ -259,9 +418,27 @@ async function main(): Promise<void> {
     console.log(
       `permutation importance, ${FEATURES} features x ${REPEATS} repeats x ${fmt(IMPORTANCE_ROWS)} rows (fraud model): ${median(imp.map((r) => r.seconds)).toFixed(2)} s, ${fmt(rate)} rows/s scored (scorer alone ${fmt(floor)} rows/s, ratio ${(rate / floor).toFixed(2)}), peak RSS ${mb(median(imp.map((r) => r.maxRssKb)))}`,
     );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The performance + fairness scan against scoring alone, alternating so that load hits both alike. */
+async function scanSection(dir: string): Promise<void> {
+  await writeScanCsv(dir);
+  const scans: PartResult[] = [];
+  const floors: PartResult[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    floors.push(runPart('score-floor', dir));
+    scans.push(runPart('scan', dir));
+  }
+  const scanRate = median(scans.map((r) => r.extra!['rowsPerSecond']!));
+  const floorRate = median(floors.map((r) => r.extra!['rowsPerSecond']!));
+  console.log(
+    `performance + fairness scan of ${fmt(SCAN_ROWS)} rows (fraud model, ROC AUC ${scans[0]!.extra!['auc']!.toFixed(4)}): ${median(scans.map((r) => r.seconds)).toFixed(2)} s, ${fmt(scanRate)} rows/s, peak RSS ${mb(median(scans.map((r) => r.maxRssKb)))}`,
+  );
+  console.log(
+    `batch-scoring floor (scoreStream, same CSV and scorer): ${median(floors.map((r) => r.seconds)).toFixed(2)} s, ${fmt(floorRate)} rows/s, peak RSS ${mb(median(floors.map((r) => r.maxRssKb)))}`,
+  );
+  console.log(`scan / floor: ${(scanRate / floorRate).toFixed(2)}  (ambition >= 0.5)`);
 }
 
 await main();

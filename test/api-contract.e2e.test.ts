@@ -19,10 +19,12 @@ import { modelRoutes } from '../src/api/routes/models.ts';
 import { modelTypeRoutes } from '../src/api/routes/modeltypes.ts';
 import { payloadRoutes } from '../src/api/routes/payloads.ts';
 import { pipelineRoutes } from '../src/api/routes/pipelines.ts';
+import { scanRoutes } from '../src/api/routes/scans.ts';
 import { secretRoutes } from '../src/api/routes/secrets.ts';
 import { systemRoutes } from '../src/api/routes/system.ts';
 import { ModelportClient, OPERATIONS, type OperationId } from '../src/client/client.ts';
 import { writeTar } from '../src/client/index.ts';
+import { buildLogisticRegressionModel } from '../src/onnx-builder/index.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 /**
@@ -42,6 +44,7 @@ const ROUTES: AnyRoute[] = [
   ...dataRoutes(unused),
   ...pipelineRoutes(unused),
   ...payloadRoutes(unused),
+  ...scanRoutes(unused),
   ...authRoutes(unused),
 ];
 
@@ -302,6 +305,51 @@ describe('API contract', () => {
     await mp.listRuns({ pipeline: 'contract-pipe' });
     for await (const _ of mp.runLogs(run.id, { step: 'hello' }));
     await mp.deletePipeline('contract-pipe');
+
+    // Use cases and scans
+    await mp.registerVersion(
+      'contract-credit',
+      buildLogisticRegressionModel({ weights: [1, -1], bias: 0, featureCount: 2 }),
+      {
+        signature: {
+          features: [
+            { name: 'a', type: 'number' },
+            { name: 'b', type: 'number' },
+          ],
+        },
+      },
+    );
+    const scanRows = [
+      'a,b,group,y',
+      ...Array.from(
+        { length: 120 },
+        (_, i) => `${i % 10},${(i * 7) % 10},${i % 2 ? 'x' : 'y'},${i % 10 > (i * 7) % 10 ? 1 : 0}`,
+      ),
+    ];
+    const dataset = await mp.uploadScanDataset(new TextEncoder().encode(`${scanRows.join('\n')}\n`));
+    await mp.applyUseCase({
+      name: 'contract-usecase',
+      task: 'binary-classification',
+      dataset: { upload: dataset.sha256 },
+      label: 'y',
+      favorable: 1,
+      protected: [{ column: 'group' }],
+      models: ['contract-credit@1'],
+      scans: ['performance', 'fairness'],
+    });
+    await mp.listUseCases();
+    await mp.getUseCase('contract-usecase');
+    const scan = await mp.runScan('contract-usecase');
+    assert.equal((await mp.getScan(scan.id, 60)).state, 'Succeeded');
+    const second = await mp.runScan('contract-usecase', ['performance']);
+    assert.equal((await mp.getScan(second.id, 60)).state, 'Succeeded');
+    await mp.cancelScan(second.id);
+    await mp.listScans({ usecase: 'contract-usecase' });
+    await mp.getScanResults(scan.id);
+    await mp.getScanReport(scan.id);
+    await mp.getScanReportHtml(scan.id);
+    await mp.compareScans([scan.id, second.id]);
+    await mp.deleteUseCase('contract-usecase');
 
     // Audit log (what the scenario above changed)
     await mp.listAudit({ since: '1h', limit: 50 });

@@ -18,6 +18,7 @@ import { modelCommands } from './commands/models.ts';
 import { modelTypeCommands } from './commands/modeltypes.ts';
 import { payloadCommands } from './commands/payloads.ts';
 import { pipelineCommands } from './commands/pipelines.ts';
+import { scanCommands } from './commands/scans.ts';
 import { scoreCommand } from './commands/score.ts';
 import { secretCommands } from './commands/secrets.ts';
 import { serverCommand } from './commands/server.ts';
@@ -35,6 +36,7 @@ const COMMANDS: Command[] = [
   scoreCommand,
   ...jobCommands,
   ...pipelineCommands,
+  ...scanCommands,
   ...dataCommands,
   ...secretCommands,
   ...auditCommands,

@@ -37,13 +37,16 @@ export class ModelportApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly field: string | undefined;
+  /** Facts the server sent with the error (a refused policy's rule, failed clauses and values). */
+  readonly details: Record<string, unknown> | undefined;
 
-  constructor(status: number, code: string, message: string, field?: string) {
+  constructor(status: number, code: string, message: string, field?: string, details?: Record<string, unknown>) {
     super(message);
     this.name = 'ModelportApiError';
     this.status = status;
     this.code = code;
     this.field = field;
+    this.details = details;
   }
 }
 
@@ -652,6 +655,73 @@ export class ModelportClient {
     return this.call('diffCommits', { params: { repo }, query: { from, to, limit } });
   }
 
+  // Use cases and scans
+
+  /** Uploads an evaluation dataset (CSV); pass its sha256 as `dataset: { upload }` to `applyUseCase`. */
+  async uploadScanDataset(
+    file: UploadBody,
+    onProgress?: (sentBytes: number) => void,
+  ): Promise<ApiResponse<'uploadScanDataset'>> {
+    const { method, path } = this.#resolve('uploadScanDataset', {});
+    return this.request(method, path, { raw: upload(file, onProgress), timeoutMs: this.#uploadTimeoutMs });
+  }
+
+  async applyUseCase(spec: ApiBody<'applyUseCase'>): Promise<ApiResponse<'applyUseCase'>> {
+    return this.call('applyUseCase', { body: spec });
+  }
+
+  async listUseCases(): Promise<ApiResponse<'listUseCases'>['usecases']> {
+    return (await this.call('listUseCases')).usecases;
+  }
+
+  async getUseCase(name: string): Promise<ApiResponse<'getUseCase'>> {
+    return this.call('getUseCase', { params: { name } });
+  }
+
+  async deleteUseCase(name: string): Promise<void> {
+    await this.call('deleteUseCase', { params: { name } });
+  }
+
+  /** Queues a scan of a use case (every kind it lists, or `kinds`). */
+  async runScan(usecase: string, kinds?: string[]): Promise<ApiResponse<'runScan'>> {
+    return this.call('runScan', { params: { name: usecase }, body: kinds ? { kinds } : {} });
+  }
+
+  async listScans(query: ApiQuery<'listScans'> = {}): Promise<ApiResponse<'listScans'>['scans']> {
+    return (await this.call('listScans', { query })).scans;
+  }
+
+  /** A scan by id (or an 8+ character prefix) or `<usecase>#<number>`; `wait` seconds for it to finish. */
+  async getScan(scan: string, wait?: number): Promise<ApiResponse<'getScan'>> {
+    return this.call('getScan', { params: { scan }, query: { wait } });
+  }
+
+  async cancelScan(scan: string): Promise<ApiResponse<'cancelScan'>> {
+    return this.call('cancelScan', { params: { scan } });
+  }
+
+  async getScanResults(scan: string): Promise<ApiResponse<'getScanResults'>['results']> {
+    return (await this.call('getScanResults', { params: { scan } })).results;
+  }
+
+  async getScanReport(scan: string): Promise<ApiResponse<'getScanReport'>> {
+    return this.call('getScanReport', { params: { scan } });
+  }
+
+  /** The report as one self-contained HTML page; with `compare`, side by side with other scans. */
+  async getScanReportHtml(scan: string, compare: string[] = []): Promise<string> {
+    const { method, path } = this.#resolve('getScanReportHtml', { scan });
+    const response = await this.#send(method, path, {
+      query: compare.length > 0 ? { compare: compare.join(',') } : {},
+      timeoutMs: this.#uploadTimeoutMs,
+    });
+    return response.text();
+  }
+
+  async compareScans(scans: string[]): Promise<ApiResponse<'compareScans'>> {
+    return this.call('compareScans', { query: { scans: scans.join(',') } });
+  }
+
   // Pipelines and runs
 
   /** Uploads a pipeline's packed code folder (a tar); pass its sha256 as `code.sha256` to `applyPipeline`. */
@@ -844,7 +914,9 @@ export class ModelportClient {
     }
     if (!response.ok) {
       const text = await response.text();
-      let parsed: { error?: { code?: string; message?: string; field?: string } } = {};
+      let parsed: {
+        error?: { code?: string; message?: string; field?: string; details?: Record<string, unknown> };
+      } = {};
       try {
         parsed = JSON.parse(text);
       } catch {}
@@ -854,6 +926,7 @@ export class ModelportClient {
         error?.code ?? `http_${response.status}`,
         error?.message ?? `HTTP ${response.status} ${response.statusText}`,
         error?.field,
+        error?.details,
       );
     }
     return response;

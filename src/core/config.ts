@@ -26,6 +26,9 @@ export const SETTINGS = {
   bodyTimeout: { flag: '--body-timeout', env: 'MODELPORT_BODY_TIMEOUT', default: '60s' },
   uploadTimeout: { flag: '--upload-timeout', env: 'MODELPORT_UPLOAD_TIMEOUT', default: '5m' },
   jobConcurrency: { flag: '--job-concurrency', env: 'MODELPORT_JOB_CONCURRENCY', default: '1' },
+  scanParallel: { flag: '--scan-parallel', env: 'MODELPORT_SCAN_PARALLEL', default: '1' },
+  scanCpu: { flag: '--scan-cpu', env: 'MODELPORT_SCAN_CPU', default: '1' },
+  scanMemory: { flag: '--scan-memory', env: 'MODELPORT_SCAN_MEMORY', default: '1Gi' },
   secretKeyFile: { flag: '--secret-key-file', env: 'MODELPORT_SECRET_KEY_FILE', default: '' },
   egressAllowHosts: { flag: '--egress-allow-hosts', env: 'MODELPORT_EGRESS_ALLOW_HOSTS', default: '' },
   kubeconfig: { flag: '--kubeconfig', env: 'MODELPORT_KUBECONFIG', default: '' },
@@ -169,6 +172,8 @@ export interface ServerConfig {
   readonly httpTimeouts: Readonly<{ headersMs: number; bodyMs: number; uploadMs: number }>;
   /** Batch scoring jobs running at once. */
   readonly jobConcurrency: number;
+  /** Scans of a use case at once, and each scan's threads and memory, unless the use case's scanConfig says. */
+  readonly scanConfig: Readonly<{ parallel: number; cpu: string; memory: string }>;
   /**
    * The secrets key (base64 or hex of 32 bytes) from MODELPORT_SECRET_KEY, read only from the environment (never a
    * flag, so it stays out of `ps`). undefined means the key file below.
@@ -266,6 +271,16 @@ export function compileServerConfig(
   const jobConcurrency = Number(get('jobConcurrency'));
   if (!/^\d+$/.test(get('jobConcurrency')) || jobConcurrency < 1 || jobConcurrency > 64) {
     fail('jobConcurrency', `'${get('jobConcurrency')}' is not a job count; use an integer from 1 to 64`);
+  }
+  const scanParallel = Number(get('scanParallel'));
+  if (!/^\d+$/.test(get('scanParallel')) || scanParallel < 1 || scanParallel > 16) {
+    fail('scanParallel', `'${get('scanParallel')}' is not a scan count; use an integer from 1 to 16`);
+  }
+  if (!/^\d+(\.\d+)?m?$/.test(get('scanCpu')))
+    fail('scanCpu', `'${get('scanCpu')}' is not a CPU quantity; write 1, 2 or 500m`);
+  const scanMemory = parseSize(get('scanMemory'));
+  if (scanMemory === undefined || scanMemory < 64 * 1024 * 1024) {
+    fail('scanMemory', `'${get('scanMemory')}' is not a memory size of at least 64Mi; write 1Gi or 512Mi`);
   }
   const maxConnections = Number(get('maxConnections'));
   if (!/^\d+$/.test(get('maxConnections')) || maxConnections < 1 || maxConnections > 1_000_000) {
@@ -365,6 +380,7 @@ export function compileServerConfig(
     shutdownTimeoutMs,
     httpTimeouts,
     jobConcurrency,
+    scanConfig: Object.freeze({ parallel: scanParallel, cpu: get('scanCpu'), memory: get('scanMemory') }),
     secretKey,
     secretKeyFile: resolve(home, get('secretKeyFile') || 'secret.key'),
     egressAllowHosts: Object.freeze(egressAllowHosts),

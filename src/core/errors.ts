@@ -97,6 +97,12 @@ export const ERROR_CODES = {
     grpc: GrpcStatus.FAILED_PRECONDITION,
     summary: 'The change conflicts with the current state (for example a version still used by a deployment).',
   },
+  policy_refused: {
+    http: 409,
+    grpc: GrpcStatus.FAILED_PRECONDITION,
+    summary:
+      "A policy refused the change (a deployment's promotionPolicy); `details` has the rule, the failed clauses and every value read.",
+  },
   already_exists: {
     http: 409,
     grpc: GrpcStatus.ALREADY_EXISTS,
@@ -193,6 +199,8 @@ export interface ModelportErrorOptions {
   field?: string;
   /** Seconds a client should wait before retrying (sent as Retry-After). */
   retryAfter?: number;
+  /** Machine-readable facts about the error, sent as `details` (a refused policy's rule and values). */
+  details?: Record<string, unknown>;
   cause?: unknown;
 }
 
@@ -200,6 +208,7 @@ export class ModelportError extends Error {
   readonly code: ErrorCode;
   readonly field: string | undefined;
   readonly retryAfter: number | undefined;
+  readonly details: Record<string, unknown> | undefined;
 
   constructor(code: ErrorCode, message: string, options: ModelportErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -207,6 +216,7 @@ export class ModelportError extends Error {
     this.code = code;
     this.field = options.field;
     this.retryAfter = options.retryAfter;
+    this.details = options.details;
   }
 
   get httpStatus(): number {
@@ -218,10 +228,13 @@ export class ModelportError extends Error {
   }
 
   /** The one JSON error shape of the control-plane API. */
-  toJSON(): { code: ErrorCode; message: string; field?: string } {
-    return this.field === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, field: this.field };
+  toJSON(): { code: ErrorCode; message: string; field?: string; details?: Record<string, unknown> } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.field === undefined ? {} : { field: this.field }),
+      ...(this.details === undefined ? {} : { details: this.details }),
+    };
   }
 }
 

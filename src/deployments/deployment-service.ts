@@ -11,8 +11,9 @@
  * a time per deployment), conditions.ts (the status a result turns into), and the backends (deployments/backend.ts,
  * implemented in src/backends/<name>/), given as a map by the composition root.
  */
-import { checkName, ModelportError } from '../core/index.ts';
+import { checkName, ModelportError, parseModelRef } from '../core/index.ts';
 import type { Logger } from '../logging/index.ts';
+import { compilePolicy } from '../policy/index.ts';
 import type { ModelRegistry, VersionUsage } from '../registry/index.ts';
 import type { Backends, RouteReader } from './backend.ts';
 import { condition, initialStatus, reconciledStatus } from './conditions.ts';
@@ -20,7 +21,7 @@ import { type DeploymentDatabase, type DeploymentRow, DeploymentStore } from './
 import { ReconcileQueue } from './reconcile-queue.ts';
 import { pinTargets, routesTo } from './revisions.ts';
 import { signatureWarnings } from './signature-check.ts';
-import { checkSpec, type DeploymentSpec, parseSpec } from './spec.ts';
+import { checkSpec, type DeploymentSpec, PROMOTION_VARIABLES, parseSpec } from './spec.ts';
 import type { Deployment, DeploymentStatus, Revision } from './types.ts';
 
 export interface DeploymentServiceOptions {
@@ -36,6 +37,14 @@ export interface DeploymentServiceOptions {
   /** Base URLs for status: the REST endpoint and the gRPC address. */
   urls: () => { rest: string; grpc?: string | undefined };
   log: Logger;
+  /**
+   * What a `promotionPolicy` reads of the candidate (its latest scan summary as `scans`, `model`, `canary`); the
+   * composition root passes it (the scans live in a room above this one).
+   */
+  promotionContext?: (
+    project: string,
+    candidate: { model: string; version: number },
+  ) => Promise<Record<string, unknown>>;
   now?: () => Date;
 }
 
@@ -142,10 +151,43 @@ export class DeploymentService implements VersionUsage {
     const current = (await this.revisions(project, name)).find((r) => r.revision === deployment.currentRevision);
     const pinned = current?.targets.traffic.find((t) => t.ref === canary.model && t.tag === canary.tag);
     const model = pinned ? `${pinned.model}@${pinned.version}` : canary.model;
+    if (spec.promotionPolicy !== undefined) await this.#checkPromotion(project, name, spec.promotionPolicy, model);
     return this.apply(project, name, {
       ...spec,
       traffic: [{ model, weight: 100, ...(canary.tag ? { tag: canary.tag } : {}) }],
     });
+  }
+
+  /**
+   * Evaluates the deployment's promotionPolicy for the candidate; refuses (`policy_refused`, with the rule, the failed
+   * clauses and every value read in `details`) when it does not pass.
+   */
+  async #checkPromotion(project: string, name: string, expression: string, model: string): Promise<void> {
+    const policy = compilePolicy(expression, PROMOTION_VARIABLES, 'spec.promotionPolicy');
+    const version = await this.#o.registry.getVersion(project, parseModelRef(model, 'spec.traffic'));
+    const context = {
+      scans: {},
+      model: { name: version.model, version: version.version, metrics: version.metrics },
+      canary: {},
+      ...(await this.#o.promotionContext?.(project, { model: version.model, version: version.version })),
+    };
+    const result = policy.evaluate(context);
+    this.#o.log.info('promotion policy evaluated', { project, deployment: name, model, passed: result.passed });
+    if (result.passed) return;
+    throw new ModelportError(
+      'policy_refused',
+      `deployment '${name}': the promotionPolicy refuses promoting ${version.model}@${version.version}: ${result.explanation}`,
+      {
+        field: 'spec.promotionPolicy',
+        details: {
+          expression: result.expression,
+          failed: result.failed,
+          values: result.values,
+          error: result.error,
+          candidate: `${version.model}@${version.version}`,
+        },
+      },
+    );
   }
 
   /** Routes back to an earlier revision (by default the one before the serving one). */

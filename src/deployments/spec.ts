@@ -29,6 +29,19 @@
  */
 import { z } from 'zod';
 import { ModelportError, parseDuration, parseModelRef, parseSize, reservedEnvReason } from '../core/index.ts';
+import { compilePolicy, type PolicyVariable } from '../policy/index.ts';
+
+/** Variables a deployment's `promotionPolicy` may read (docs: README "Use cases and scans", Gates). */
+export const PROMOTION_VARIABLES: readonly PolicyVariable[] = [
+  {
+    name: 'scans',
+    type: 'map',
+    description:
+      "the candidate version's latest succeeded scan: trust, performance.<metric>, fairness.<metric>.{min,max}, robustness.<metric>, drift.{share,drifted,features}",
+  },
+  { name: 'model', type: 'map', description: 'the candidate version: name, version, metrics (as registered)' },
+  { name: 'canary', type: 'map', description: "the candidate's requests, errors and error_rate served so far" },
+];
 
 const Duration = z.union([z.string(), z.number()]).describe("a duration such as '30s', '250ms' or milliseconds");
 const Tag = z
@@ -137,6 +150,13 @@ export const DeploymentSpecSchema = z.strictObject({
   logging: LoggingSpecSchema.optional().describe(
     'Payload logging: sampled calls (inputs, outputs, latency, caller) to the built-in store or CloudEvents',
   ),
+  promotionPolicy: z
+    .string()
+    .max(4096)
+    .optional()
+    .describe(
+      'A CEL expression over scans, model and canary that promote (and a canary auto-promote) must pass: scans.fairness.disparate_impact.min >= 0.8 && scans.drift.share < 0.3',
+    ),
 });
 
 /** A deployment document as written in a file for `modelport deployments apply -f`. */
@@ -185,6 +205,8 @@ export function checkSpec(spec: DeploymentSpec): CompiledScaling {
     return ms;
   };
   checkEnvNames(spec);
+  if (spec.promotionPolicy !== undefined)
+    compilePolicy(spec.promotionPolicy, PROMOTION_VARIABLES, 'spec.promotionPolicy');
   const { scaling, runtime, resources } = spec;
   if (scaling.maxReplicas < scaling.minReplicas) {
     throw new ModelportError(

@@ -71,6 +71,10 @@ export async function collectGarbage(deps: GarbageCollectorDeps, options: GcOpti
   }
   // The payload log's Parquet files (src/sinks/store-sink.ts): kept until retention or a purge removes their row.
   for (const f of await db.selectFrom('payload_files').select('sha256').execute()) keep.add(f.sha256);
+  // Scans: the uploaded datasets use case revisions name.
+  for (const r of await db.selectFrom('scan_usecase_revisions').select('dataset_sha256').execute()) {
+    if (r.dataset_sha256) keep.add(r.dataset_sha256);
+  }
   // Pipelines: each revision's packed code, each step's outputs and log.
   for (const r of await db.selectFrom('pipeline_revisions').select('code_sha256').execute()) {
     if (r.code_sha256) keep.add(r.code_sha256);

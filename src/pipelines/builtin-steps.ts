@@ -74,6 +74,16 @@ export interface BuiltinStepDeps {
   profiles?(project: string, repo: string, commit: string): Promise<FileProfile[]>;
   /** How long a gate waits for pending profiles (default 60 s). */
   profileWaitMs?: number;
+  /** Scan summaries of a model version (src/scans): its latest, or a fresh scan with a use case's checks. */
+  scans?: {
+    latest(project: string, model: string, version: number): Promise<Record<string, unknown> | undefined>;
+    fresh(
+      project: string,
+      usecase: string,
+      candidate: { model: string; version: number },
+      options: { kinds?: string[] | undefined; signal: AbortSignal },
+    ): Promise<Record<string, unknown>>;
+  };
 }
 
 const failed = (reason: string): StepOutcome => ({ state: 'Failed', reason });
@@ -192,7 +202,28 @@ export class BuiltinSteps {
             : {}),
         }
       : {};
-    const result = policy.evaluate({ metrics: ctx.metrics, baseline: await this.#baseline(ctx), data, model });
+    let scans: Record<string, unknown> = {};
+    const scan = ctx.step.spec.scan;
+    if (scan || policy.reads.some((r) => r.path.split('.')[0] === 'scans')) {
+      if (!ctx.registered)
+        return failed('gate.scan: scans measure a registered version; put a register step before this gate');
+      if (!this.#deps.scans) return failed('gate.scan: this server has no scans');
+      if (scan) {
+        ctx.log(`gate: scanning ${ctx.registered.model}@${ctx.registered.version} with use case ${scan.usecase}`);
+        try {
+          scans = await this.#deps.scans.fresh(ctx.project, scan.usecase, ctx.registered, {
+            kinds: scan.kinds,
+            signal: ctx.signal,
+          });
+        } catch (error) {
+          if (error instanceof ModelportError) return failed(`gate.scan: ${error.message}`);
+          throw error;
+        }
+      } else {
+        scans = (await this.#deps.scans.latest(ctx.project, ctx.registered.model, ctx.registered.version)) ?? {};
+      }
+    }
+    const result = policy.evaluate({ metrics: ctx.metrics, baseline: await this.#baseline(ctx), data, model, scans });
     ctx.log(`gate: ${result.explanation}`);
     return {
       state: result.passed ? 'Succeeded' : 'Blocked',
@@ -334,10 +365,20 @@ export class BuiltinSteps {
       PROMOTE_VARIABLES,
       `steps[${ctx.step.position}].deploy.canary.promote`,
     );
-    const verdict = policy.evaluate({ canary: numbers, metrics: ctx.metrics });
+    const scans = (await deps.scans?.latest(ctx.project, target.model, target.version)) ?? {};
+    const verdict = policy.evaluate({ canary: numbers, metrics: ctx.metrics, scans });
     ctx.log(`deploy: promote rule ${verdict.explanation}`);
+    let refused: string | undefined;
     if (verdict.passed) {
-      await deps.deployments.promote(ctx.project, d.deployment);
+      try {
+        await deps.deployments.promote(ctx.project, d.deployment);
+      } catch (error) {
+        // The deployment's own promotionPolicy has the last word; a refusal rolls the canary back like a failed rule.
+        if (!(error instanceof ModelportError && error.code === 'policy_refused')) throw error;
+        refused = error.message;
+      }
+    }
+    if (verdict.passed && refused === undefined) {
       const ready = await deps.deployments.wait(ctx.project, d.deployment, timeoutMs, ctx.signal);
       ctx.log(`deploy: promoted ${ref} to 100% on ${d.deployment}: ${ready.status.urls.rest}`);
       return {
@@ -358,7 +399,7 @@ export class BuiltinSteps {
     await deps.deployments.wait(ctx.project, d.deployment, timeoutMs, ctx.signal);
     return {
       state: 'Failed',
-      reason: `the canary was not promoted (${verdict.explanation}); rolled back to revision ${before}`,
+      reason: `the canary was not promoted (${refused ?? verdict.explanation}); rolled back to revision ${before}`,
       result: { policy: policyResult(verdict) },
     };
   }

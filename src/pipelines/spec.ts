@@ -102,6 +102,8 @@ export const StepSchema = z.strictObject({
   train: z.union([Command, z.strictObject({ run: Command, model: z.string().default('model.onnx') })]).optional(),
   evaluate: EvaluateSchema.optional(),
   gate: z.string().optional(),
+  /** With `gate`: scan the registered candidate with this use case first; the gate reads the result as `scans`. */
+  scan: z.strictObject({ usecase: z.string(), kinds: z.array(z.string()).max(8).optional() }).optional(),
   register: RegisterSchema.optional(),
   deploy: DeploySchema.optional(),
   notify: NotifySchema.optional(),
@@ -185,6 +187,12 @@ export const GATE_VARIABLES: readonly PolicyVariable[] = [
       'the triggering commit: repo, branch, commit, message, author, files, size, and profile (per tabular file: rows, columns.<name>.{type, nulls, distinct, min, max, mean, stddev})',
   },
   { name: 'model', type: 'map', description: 'the candidate model file: file, size, sha256, format' },
+  {
+    name: 'scans',
+    type: 'map',
+    description:
+      "the registered candidate's scan summary (src/scans): a fresh scan with the step's `scan`, else its latest",
+  },
 ];
 
 /** Variables a canary's `promote` expression may read. */
@@ -195,6 +203,7 @@ export const PROMOTE_VARIABLES: readonly PolicyVariable[] = [
     description: "the canary's live numbers over the soak: requests, errors, error_rate, p99_ms",
   },
   { name: 'metrics', type: 'map<string, double>', description: "the candidate's metrics" },
+  { name: 'scans', type: 'map', description: "the candidate's latest scan summary (src/scans)" },
 ];
 
 const invalid = (field: string, message: string) =>
@@ -284,6 +293,10 @@ export function compilePipelineSpec(value: unknown): CompiledPipeline {
     const at = `steps[${position}]`;
     const kind = stepKind(step);
     if (step.gate !== undefined) compilePolicy(step.gate, GATE_VARIABLES, `${at}.gate`);
+    if (step.scan !== undefined) {
+      if (step.gate === undefined) throw invalid(`${at}.scan`, 'a scan belongs to a gate step (gate: "scans...")');
+      checkName(step.scan.usecase, `${at}.scan.usecase`);
+    }
     if (step.register) {
       checkName(step.register.model, `${at}.register.model`);
       if (step.register.alias !== undefined) checkAlias(step.register.alias, `${at}.register.alias`);

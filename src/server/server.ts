@@ -38,7 +38,7 @@ import {
   renderContextOf,
 } from '../backends/index.ts';
 import { createBrowserGuard, createSessionHandler, OidcLogin } from '../console-auth/index.ts';
-import { ModelportError, parseModelRef, type ServerConfig } from '../core/index.ts';
+import { ModelportError, notFound, parseModelRef, type ServerConfig } from '../core/index.ts';
 import { appendEvent, DataService, ProfileWorker } from '../data/index.ts';
 import { DeploymentService } from '../deployments/index.ts';
 import { EgressGuard } from '../egress/index.ts';
@@ -60,6 +60,8 @@ import {
   S3StepStaging,
 } from '../pipelines/index.ts';
 import { ModelRegistry, modelInspector } from '../registry/index.ts';
+import { renderReportHtml } from '../reports/index.ts';
+import { ScanService, type ScanService as ScanServiceType, type VersionInfo } from '../scans/index.ts';
 import { InProcessScorer } from '../scoring/index.ts';
 import { keyRotator, loadSecretKey, SecretStore, secretKeyInUse } from '../secrets/index.ts';
 import {
@@ -72,6 +74,7 @@ import {
   startGrpcServer,
   stopGrpcServer,
 } from '../serving/index.ts';
+import { scoringParts } from '../signatures/index.ts';
 import { StoreSink } from '../sinks/index.ts';
 import { openArtifactStore, openMetadataStore, parseS3Url } from '../store/index.ts';
 import { createConsoleHandler } from './console-handler.ts';
@@ -89,6 +92,8 @@ export interface App {
   deployments: DeploymentService;
   jobs: JobService;
   pipelines: PipelineService;
+  /** Use cases and their scans (the queue starts in `restore`). */
+  scans: ScanServiceType;
   /** Runs pipelines: consumes trigger events, claims runs, executes steps (started by `restore`). */
   engine: RunEngine;
   metrics: MetricsRegistry;
@@ -128,6 +133,7 @@ export interface RunningServer {
   deployments: DeploymentService;
   jobs: JobService;
   pipelines: PipelineService;
+  scans: ScanServiceType;
   /** Runs pipelines: consumes trigger events, claims runs, executes steps (`idle()` waits for them). */
   engine: RunEngine;
   metrics: MetricsRegistry;
@@ -358,6 +364,17 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
     });
 
     let publicUrls: { rest: string; grpc?: string } = { rest: '' };
+    /** Requests and errors the gateway served for a model version so far. */
+    const servedBy = (model: string, version: number) => {
+      let requests = 0;
+      let errors = 0;
+      for (const { labels, value } of servingMetrics.requests.entries()) {
+        if (labels['model'] !== model || labels['version'] !== String(version)) continue;
+        requests += value;
+        if (labels['outcome'] !== 'ok') errors += value;
+      }
+      return { requests, errors };
+    };
     const deployments = new DeploymentService({
       store: metadata,
       registry,
@@ -366,6 +383,14 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       urls: () => publicUrls,
       validate: (_project, spec) => payloads.check(spec.logging, spec.backend),
       log: log.child({ component: 'deployments' }),
+      // A promotionPolicy reads the candidate's latest scan and what it served (scans is built below).
+      promotionContext: async (project, candidate) => {
+        const served = servedBy(candidate.model, candidate.version);
+        return {
+          scans: (await scans.latestSummary(project, candidate.model, candidate.version)) ?? {},
+          canary: { ...served, error_rate: served.requests === 0 ? 0 : served.errors / served.requests },
+        };
+      },
     });
     registry.setUsage(deployments);
     // Batch scoring jobs run in child processes: ONNX Runtime never runs on this event loop.
@@ -388,15 +413,17 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       openScorer: (path) => InProcessScorer.open(path),
       // Scoring a held-out set is CPU work: in a child process, never on this event loop.
       evaluate: (job, options) => evaluateInChild(job, options),
-      servedBy: (model, version) => {
-        let requests = 0;
-        let errors = 0;
-        for (const { labels, value } of servingMetrics.requests.entries()) {
-          if (labels['model'] !== model || labels['version'] !== String(version)) continue;
-          requests += value;
-          if (labels['outcome'] !== 'ok') errors += value;
-        }
-        return { requests, errors };
+      servedBy,
+      scans: {
+        latest: async (project, model, version) => ({ ...(await scans.latestSummary(project, model, version)) }),
+        fresh: async (project, usecase, candidate, o) => ({
+          ...(await scans.scanCandidate(project, usecase, candidate, {
+            kinds: o.kinds,
+            by: 'pipeline',
+            timeoutMs: 60 * 60_000,
+            signal: o.signal,
+          })),
+        }),
       },
       post: async (url, body, signal) => {
         const response = await egress.fetch(url, {
@@ -477,6 +504,105 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       executors: config.kubernetes.enabled ? ['local', 'kubernetes'] : ['local'],
     });
     cleanups.push(() => engine.close());
+
+    // Scans: datasets from the data repositories (or uploads), models in-process, hosted ones and deployments
+    // through the gateway.
+    const versionInfo = (v: Awaited<ReturnType<ModelRegistry['getVersion']>>): VersionInfo => {
+      const friendly = scoringParts(v.friendlySignature);
+      return {
+        model: v.model,
+        version: v.version,
+        format: v.format,
+        sha256: v.sha256,
+        signature: {
+          inputs: v.signature.inputs,
+          outputs: v.signature.outputs,
+          ...(friendly.featureNames ? { featureNames: friendly.featureNames } : {}),
+          ...(friendly.labels ? { labels: friendly.labels } : {}),
+        },
+        dataCommit: v.lineage.dataCommit,
+      };
+    };
+    const unknownModel = (field: string, message: string) =>
+      new ModelportError('invalid_request', `${field}: ${message}`, { field });
+    const scans = new ScanService({
+      store: metadata,
+      datasets: {
+        openFile: async (project, repo, ref, path) => {
+          const opened = await data.openFile(project, repo, ref, path);
+          return { commit: opened.commit.id, sha256: opened.file.sha256, stream: opened.stream };
+        },
+        openUpload: async (sha256) => {
+          if (!(await artifacts.has(sha256))) throw notFound(`upload ${sha256.slice(0, 12)}`, 'dataset.upload');
+          return artifacts.open(sha256);
+        },
+        profile: async (project, repo, commit, path) => {
+          const p = await data.profile(project, repo, commit, path);
+          return p.state === 'ready' ? p.profile : null;
+        },
+        files: async (project, repo, commit) =>
+          (await data.tree(project, repo, commit, '', true)).entries
+            .filter((e) => e.type === 'file')
+            .map((e) => e.path),
+      },
+      models: {
+        version: async (project, ref, field) => {
+          try {
+            return versionInfo(await registry.getVersion(project, parseModelRef(ref, field)));
+          } catch (error) {
+            if (error instanceof ModelportError && error.code === 'not_found') {
+              throw unknownModel(field, `unknown model '${ref}' in project '${project}' (${error.message})`);
+            }
+            throw error;
+          }
+        },
+        modelFile: (sha256) => artifacts.localPath(sha256),
+        openScorer: (path, format) => InProcessScorer.open(path, undefined, format),
+        gateway: {
+          deployment: async (project, name, field) => {
+            if (project !== 'default') {
+              throw unknownModel(
+                field,
+                `deployments are scanned through this server's gateway, which serves project 'default'; '${project}' has no gateway here`,
+              );
+            }
+            let d: Awaited<ReturnType<DeploymentService['get']>>;
+            try {
+              d = await deployments.get(project, name);
+            } catch (error) {
+              if (error instanceof ModelportError && error.code === 'not_found') {
+                throw unknownModel(
+                  field,
+                  `unknown deployment '${name}' in project '${project}' (list them with deployments list)`,
+                );
+              }
+              throw error;
+            }
+            const primary = [...d.status.targets].sort((a, b) => b.weight - a.weight)[0];
+            const ref = primary
+              ? { name: primary.model, version: primary.version }
+              : d.spec.traffic[0]
+                ? parseModelRef(d.spec.traffic[0].model, field)
+                : undefined;
+            if (!ref) throw unknownModel(field, `deployment '${name}' has no model to call`);
+            return versionInfo(await registry.getVersion(project, ref));
+          },
+          infer: async (_project, name, input, outputs, options) =>
+            (
+              await gateway.infer(
+                name,
+                undefined,
+                { inputs: [input], outputs: outputs.map((o) => ({ name: o })) },
+                { protocol: 'v2-json', signal: options.signal, deadline: options.deadline },
+              )
+            ).outputs,
+        },
+      },
+      defaults: config.scanConfig,
+      workDir: join(config.home, 'tmp', 'scans'),
+      log: log.child({ component: 'scans' }),
+    });
+    cleanups.push(() => scans.close());
     // Samples the gateway's counters per deployment for the console's charts.
     const sampler = new DeploymentMetricsSampler({
       metrics: servingMetrics,
@@ -512,6 +638,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       audit: { audit },
       pipelines: { pipelines, artifacts, uploadDir },
       payloads: { payloads, feedback, deployments },
+      scans: { scans, artifacts, uploadDir, maxUploadBytes: config.maxUploadBytes, renderHtml: renderReportHtml },
       data: {
         data,
         maxUploadBytes: config.maxUploadBytes,
@@ -603,6 +730,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       deployments,
       jobs,
       pipelines,
+      scans,
       engine,
       metrics: metricsRegistry,
       data,
@@ -626,6 +754,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         await jobs.restore();
         // Pipeline runs a stopped server left; then the engine polls its queue and arms the schedules.
         await engine.start();
+        // Scans a stopped server left, then the queue.
+        await scans.restore();
         // Profiles a previous run did not finish.
         profiles.kick();
         return config.example ? await seedExample(registry, deployments, options.examplesDir, log) : undefined;
@@ -680,6 +810,7 @@ export async function listen(app: App, config: ServerConfig, options: StartOptio
     deployments: app.deployments,
     jobs: app.jobs,
     pipelines: app.pipelines,
+    scans: app.scans,
     engine: app.engine,
     metrics: app.metrics,
     data: app.data,

@@ -21,4 +21,8 @@ export type {
   PipelineRunsTable,
   PipelineStepsTable,
   PipelinesTable,
+  ScanResultsTable,
+  ScansTable,
+  ScanUseCaseRevisionsTable,
+  ScanUseCasesTable,
 } from './metadata/schema.ts';

@@ -18,6 +18,7 @@ import { PayloadPage, PayloadsPage } from './pages/payloads.tsx';
 import { PipelinesPage } from './pages/pipelines.tsx';
 import { ProjectsPage } from './pages/projects.tsx';
 import { RunPage } from './pages/run.tsx';
+import { ScanPage, ScansPage } from './pages/scans.tsx';
 import { SettingsPage } from './pages/settings.tsx';
 import { TokensPage } from './pages/tokens.tsx';
 import { Link, navigate, useLocation } from './router.tsx';
@@ -30,6 +31,7 @@ const NAV = [
   ['/deployments', 'Deployments'],
   ['/data', 'Data'],
   ['/pipelines', 'Pipelines'],
+  ['/scans', 'Scans'],
   ['/jobs', 'Batch jobs'],
   ['/settings', 'Settings'],
   ['/audit', 'Audit log'],
@@ -58,6 +60,8 @@ function page(path: string, session: SessionInfo) {
   if (section === 'pipelines' && parts.length === 1) return <PipelinesPage />;
   if (section === 'pipelines' && name && parts.length === 2) return <PipelinesPage name={name} />;
   if (section === 'runs' && name && parts.length === 2) return <RunPage id={name} />;
+  if (section === 'scans' && parts.length === 1) return <ScansPage />;
+  if (section === 'scans' && name && parts.length === 2) return <ScanPage id={name} />;
   if (section === 'settings' && parts.length === 1) return <SettingsPage />;
   if (section === 'audit' && parts.length === 1) return <AuditPage />;
   if (section === 'projects' && parts.length === 1) return <ProjectsPage />;

@@ -510,6 +510,75 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    id: '060_scans',
+    async up(db) {
+      // Use cases (src/scans): a spec per immutable revision; an uploaded dataset's digest keeps its blob alive.
+      await db.schema
+        .createTable('scan_usecases')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('latest_revision', 'integer', (c) => c.notNull())
+        .addColumn('scan_count', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('scan_usecases_project_name_key', ['project_id', 'name'])
+        .execute();
+      await db.schema
+        .createTable('scan_usecase_revisions')
+        .addColumn('usecase_id', 'text', (c) => c.notNull().references('scan_usecases.id').onDelete('cascade'))
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('dataset_sha256', 'text')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('scan_usecase_revisions_pkey', ['usecase_id', 'revision'])
+        .execute();
+      // A scan: one run of a use case revision over every model it names; `report` is the whole result as JSON.
+      await db.schema
+        .createTable('scans')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('usecase_id', 'text', (c) => c.notNull().references('scan_usecases.id').onDelete('cascade'))
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('kinds', 'text', (c) => c.notNull())
+        // JSON list of model references replacing the use case's models (a pipeline gate's fresh scan of a candidate).
+        .addColumn('targets', 'text')
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('progress', 'text', (c) => c.notNull())
+        .addColumn('dataset', 'text')
+        .addColumn('models', 'text')
+        .addColumn('summary', 'text')
+        .addColumn('report', 'text')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('finished_at', 'text')
+        .addUniqueConstraint('scans_usecase_number_key', ['usecase_id', 'number'])
+        .execute();
+      await db.schema.createIndex('scans_state_idx').on('scans').column('state').execute();
+      await db.schema.createIndex('scans_project_idx').on('scans').columns(['project_id', 'created_at']).execute();
+      // One row per scan, model and metric, with the model version and the dataset commit it was measured on.
+      await db.schema
+        .createTable('scan_results')
+        .addColumn('scan_id', 'text', (c) => c.notNull().references('scans.id').onDelete('cascade'))
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('model', 'text')
+        .addColumn('version', 'integer')
+        .addColumn('data_commit', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('metric', 'text', (c) => c.notNull())
+        .addColumn('value', 'double precision')
+        .addColumn('lo', 'double precision')
+        .addColumn('hi', 'double precision')
+        .addPrimaryKeyConstraint('scan_results_pkey', ['scan_id', 'target', 'kind', 'metric'])
+        .execute();
+      await db.schema.createIndex('scan_results_model_idx').on('scan_results').columns(['model', 'version']).execute();
+    },
+  },
 ];
 
 /**

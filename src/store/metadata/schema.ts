@@ -373,6 +373,74 @@ export interface ConsoleSessionsTable {
   expires_at: string;
 }
 
+/** A use case of scans (060_scans): its latest revision and how many scans it has had. */
+export interface ScanUseCasesTable {
+  id: string;
+  project_id: string;
+  name: string;
+  latest_revision: number;
+  scan_count: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ScanUseCaseRevisionsTable {
+  usecase_id: string;
+  revision: number;
+  /** The compiled spec as JSON. */
+  spec: string;
+  /** The uploaded dataset's digest (`dataset.upload`), so garbage collection keeps it. */
+  dataset_sha256: string | null;
+  created_by: string;
+  created_at: string;
+}
+
+/** One scan of a use case revision (src/scans): state, progress, what it read, and its result. */
+export interface ScansTable {
+  id: string;
+  project_id: string;
+  usecase_id: string;
+  number: number;
+  revision: number;
+  /** JSON array of scan kinds. */
+  kinds: string;
+  /** JSON array of model references replacing the use case's models, or null. */
+  targets: string | null;
+  /** Queued | Running | Succeeded | Failed | Canceled */
+  state: string;
+  reason: string | null;
+  /** JSON: { phase, done, total }. */
+  progress: string;
+  /** JSON: the dataset as read (repo, commit id, path, sha256, rows). */
+  dataset: string | null;
+  /** JSON: the models as resolved (target, model, version, kind). */
+  models: string | null;
+  /** JSON: the policy context `scans` (see src/scans/summary.ts). */
+  summary: string | null;
+  /** JSON: the report (docs/scan-report.md). */
+  report: string | null;
+  created_by: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+/** A scan's metric of one model. */
+export interface ScanResultsTable {
+  scan_id: string;
+  /** How the use case names the model: `credit@2` or `deployment:credit-api`. */
+  target: string;
+  model: string | null;
+  version: number | null;
+  data_commit: string | null;
+  kind: string;
+  metric: string;
+  value: number | null;
+  /** Confidence interval bounds, when the metric has one. */
+  lo: number | null;
+  hi: number | null;
+}
+
 export interface SchemaMigrationsTable {
   id: string;
   applied_at: string;
@@ -438,6 +506,10 @@ export interface Database {
   console_sessions: ConsoleSessionsTable;
   payload_files: PayloadFilesTable;
   payload_feedback: PayloadFeedbackTable;
+  scan_usecases: ScanUseCasesTable;
+  scan_usecase_revisions: ScanUseCaseRevisionsTable;
+  scans: ScansTable;
+  scan_results: ScanResultsTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

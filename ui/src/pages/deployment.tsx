@@ -311,6 +311,12 @@ function Traffic({
         ]}
         rowKey={armKey}
       />
+      {d.spec.promotionPolicy && (
+        <p data-testid="promotion-policy">
+          Promotion policy: <code>{d.spec.promotionPolicy}</code>{' '}
+          <span className="muted">(promote checks it against the candidate's latest scan)</span>
+        </p>
+      )}
       {warnings.length > 0 && (
         <div className="notice" role="status">
           {warnings.map((w) => (
