@@ -62,6 +62,7 @@ import {
   stopGrpcServer,
 } from '../serving/index.ts';
 import { openArtifactStore, openMetadataStore } from '../store/index.ts';
+import { startTracing, type Tracing } from '../tracing/index.ts';
 import { createConsoleHandler } from './console-handler.ts';
 import { seedExample } from './example.ts';
 
@@ -197,6 +198,21 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
     // Every outbound call (hosted runtimes, https:// imports, webhooks) goes through this guard.
     const egress = new EgressGuard({ allowHosts: config.egressAllowHosts });
     cleanups.push(() => egress.close());
+    // Traces, when an OTLP endpoint is set: the SDK loads only then. The endpoint passes the egress guard once.
+    let tracing: Tracing | undefined;
+    if (config.tracing) {
+      await egress.check(config.tracing.endpoint).catch((error: unknown) => {
+        throw new ModelportError(
+          'invalid_config',
+          `--otlp-endpoint / MODELPORT_OTLP_ENDPOINT: ${(error as Error).message} (a private or loopback collector must be listed in --egress-allow-hosts)`,
+          { field: 'otlpEndpoint' },
+        );
+      });
+      const started = await startTracing({ ...config.tracing, serviceName: 'modelport' });
+      tracing = started;
+      cleanups.push(() => started.shutdown());
+      log.info('tracing on', { endpoint: config.tracing.endpoint, sampleRatio: config.tracing.sampleRatio });
+    }
     // Model imports from URLs: the same rules, with the upload size limit and time for large files.
     const importGuard = new EgressGuard({
       allowHosts: config.egressAllowHosts,
@@ -260,6 +276,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       metrics: servingMetrics,
       egressAllowHosts: config.egressAllowHosts,
       log: log.child({ component: 'serving' }),
+      ...(tracing ? { tracing } : {}),
     });
     cleanups.push(() => modelHost.close());
     const secretValues = {
@@ -306,6 +323,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       host: modelHost,
       metrics: servingMetrics,
       version: options.version,
+      ...(tracing ? { tracing } : {}),
     });
 
     let publicUrls: { rest: string; grpc?: string } = { rest: '' };
@@ -452,6 +470,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       authorize: inferenceCheck,
       maxRequestBytes: config.maxRequestBytes,
       log: log.child({ component: 'inference' }),
+      tracing: tracing !== undefined,
       onDenied: (req, error, path) => void audit.record(inferenceDenial(req.method ?? 'GET', path, error)),
     });
     const oidcSettings = config.console.oidc;

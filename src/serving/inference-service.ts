@@ -15,6 +15,8 @@ export interface InferContext {
   deadline?: number;
   /** Lower-cased request headers (or gRPC metadata), for routing (`model-id`) and sticky traffic splits. */
   headers?: Readonly<Record<string, string | undefined>>;
+  /** Told the request's `traceparent` when tracing is on, so the answer can name its trace. */
+  onTrace?: (traceparent: string) => void;
 }
 
 /** V2 model metadata (GET /v2/models/{name}). */

@@ -33,6 +33,8 @@ export interface RestHandlerOptions {
    * Absent: every caller may call (the embedded single-user mode).
    */
   authorize?: (req: IncomingMessage, model: string | undefined) => undefined | Promise<void>;
+  /** Tracing is on: answers carry their trace in a `traceresponse` header (W3C Trace Context level 2). */
+  tracing?: boolean;
 }
 
 type ErrorStyle = 'v2' | 'seldon';
@@ -90,12 +92,15 @@ function clientSignal(res: ServerResponse): AbortSignal {
   return controller.signal;
 }
 
-function context(req: IncomingMessage, res: ServerResponse, protocol: Protocol): InferContext {
-  return { protocol, signal: clientSignal(res), headers: req.headers as InferContext['headers'] };
+function context(req: IncomingMessage, res: ServerResponse, protocol: Protocol, traced: boolean): InferContext {
+  const ctx: InferContext = { protocol, signal: clientSignal(res), headers: req.headers as InferContext['headers'] };
+  if (traced) ctx.onTrace = (traceparent) => res.setHeader('traceresponse', traceparent);
+  return ctx;
 }
 
 export function createRestHandler(service: InferenceService, options: RestHandlerOptions) {
   const { maxRequestBytes, log } = options;
+  const traced = options.tracing === true;
   const authorize = options.authorize ?? (() => undefined);
 
   /**
@@ -131,7 +136,12 @@ export function createRestHandler(service: InferenceService, options: RestHandle
       const body = await readBody(req, maxRequestBytes);
       const request = decodeV2Request(body, req.headers);
       const binary = req.headers[HEADER_LENGTH_HEADER] !== undefined;
-      const response = await service.infer(name, version, request, context(req, res, binary ? 'v2-binary' : 'v2-json'));
+      const response = await service.infer(
+        name,
+        version,
+        request,
+        context(req, res, binary ? 'v2-binary' : 'v2-json', traced),
+      );
       const encoded = encodeV2Response(response, request);
       const headers: Record<string, string | number> = { 'content-type': encoded.contentType };
       if (encoded.headerLength !== undefined) headers[HEADER_LENGTH_HEADER] = encoded.headerLength;
@@ -161,7 +171,7 @@ export function createRestHandler(service: InferenceService, options: RestHandle
     const body = await readBody(req, maxRequestBytes);
     const resolved = await service.resolve(name);
     const { request, format } = decodeV1(body, resolved.signature, resolved.friendly);
-    const response = await service.infer(name, undefined, request, context(req, res, 'v1'));
+    const response = await service.infer(name, undefined, request, context(req, res, 'v1', traced));
     return sendJsonText(res, 200, encodeV1(response, format, resolved.friendly));
   }
 
@@ -176,7 +186,7 @@ export function createRestHandler(service: InferenceService, options: RestHandle
     const body = await readBody(req, maxRequestBytes);
     const resolved = await service.resolve(name);
     const { request, format } = decodeSeldon(body, req.headers['content-type'], resolved.signature);
-    const response = await service.infer(name, undefined, request as InferRequest, context(req, res, 'seldon'));
+    const response = await service.infer(name, undefined, request as InferRequest, context(req, res, 'seldon', traced));
     return sendJsonText(res, 200, encodeSeldon(response, format));
   }
 
