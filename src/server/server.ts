@@ -46,7 +46,7 @@ import { JobService, S3InputSource, s3Connection } from '../jobs/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { MetricsRegistry } from '../metrics/index.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
-import { DeploymentMetricsSampler } from '../observability/index.ts';
+import { DeploymentMetricsSampler, registerQueueGauges } from '../observability/index.ts';
 import { BuiltinSteps, KubernetesExecutor, LocalExecutor, PipelineService, RunEngine } from '../pipelines/index.ts';
 import { ModelRegistry, modelInspector } from '../registry/index.ts';
 import { InProcessScorer } from '../scoring/index.ts';
@@ -279,6 +279,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       ...(tracing ? { tracing } : {}),
     });
     cleanups.push(() => modelHost.close());
+    registerQueueGauges(metricsRegistry, modelHost);
     const secretValues = {
       resolve: async (project: string, names: string[]) =>
         Object.fromEntries([...(await secrets.resolve(project, names))].map(([name, value]) => [name, value.reveal()])),
