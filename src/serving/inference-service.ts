@@ -2,6 +2,7 @@
  * The one data-plane service every transport calls. REST (V2 JSON and binary, V1, Seldon) and gRPC handlers
  * decode into these types, call it, and encode the answer: no protocol decides routing, batching or errors.
  */
+import { randomUUID } from 'node:crypto';
 import type { InferRequest, InferResponse, ModelSignature } from '../core/index.ts';
 import type { FriendlySignature } from '../signatures/index.ts';
 
@@ -17,6 +18,20 @@ export interface InferContext {
   headers?: Readonly<Record<string, string | undefined>>;
   /** Told the request's `traceparent` when tracing is on, so the answer can name its trace. */
   onTrace?: (traceparent: string) => void;
+  /** The call's id (`requestIdFor`), set by the transport, which returns it as `modelport-request-id`. */
+  requestId?: string;
+}
+
+/** The header (and gRPC trailer) every inference answer carries: the id its payload record is logged under. */
+export const REQUEST_ID_HEADER = 'modelport-request-id';
+
+const SAFE_ID = /^[\w.:@/+=-]{1,128}$/;
+
+/** A call's id: the V2 request `id`, else the client's `x-request-id`, when header-safe; else a fresh UUID. */
+export function requestIdFor(id: string | undefined, headers: InferContext['headers'] | undefined): string {
+  if (id !== undefined && SAFE_ID.test(id)) return id;
+  const given = headers?.['x-request-id'];
+  return typeof given === 'string' && SAFE_ID.test(given) ? given : randomUUID();
 }
 
 /** V2 model metadata (GET /v2/models/{name}). */

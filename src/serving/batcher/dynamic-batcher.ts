@@ -46,6 +46,8 @@ export interface SubmitContext {
   deadline?: number;
   /** The request's span, when traced: its queue wait and its batch become children of it. */
   span?: Span;
+  /** Filled in when the request leaves the queue: how long it waited there, in ms (the payload log's queue time). */
+  timing?: { queueMs: number };
 }
 
 /** Observes each batch as it is sent (metrics): its rows and how long each of its requests waited, in ms. */
@@ -70,6 +72,7 @@ interface Entry {
   enqueuedAt: number;
   deadline: number;
   span: Span | undefined;
+  timing: { queueMs: number } | undefined;
   state: 'queued' | 'running' | 'done';
   resolve: (outputs: Tensor[]) => void;
   reject: (error: ModelportError) => void;
@@ -122,7 +125,7 @@ export class DynamicBatcher {
     if (deadline <= now) return Promise.reject(expired());
     let entry: Entry;
     try {
-      entry = this.#entry(request, now, deadline, context.span);
+      entry = this.#entry(request, now, deadline, context);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -177,7 +180,7 @@ export class DynamicBatcher {
     if (this.#queue.length > 0 || this.#running > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
   }
 
-  #entry(request: InferRequest, now: number, deadline: number, span: Span | undefined): Entry {
+  #entry(request: InferRequest, now: number, deadline: number, context: SubmitContext): Entry {
     // No requested outputs, or an empty list: every output.
     const outputs = request.outputs?.length ? request.outputs.map((o) => o.name) : undefined;
     const rows = this.batching ? (request.inputs[0]?.shape[0] ?? 0) : 1;
@@ -199,7 +202,8 @@ export class DynamicBatcher {
       key,
       enqueuedAt: now,
       deadline,
-      span,
+      span: context.span,
+      timing: context.timing,
       state: 'queued',
       resolve: noop,
       reject: noop,
@@ -268,7 +272,11 @@ export class DynamicBatcher {
   #dispatch(entries: Entry[]): void {
     const taken = new Set(entries);
     this.#queue = this.#queue.filter((e) => !taken.has(e));
-    for (const entry of entries) entry.state = 'running';
+    const started = Date.now();
+    for (const entry of entries) {
+      entry.state = 'running';
+      if (entry.timing) entry.timing.queueMs = started - entry.enqueuedAt;
+    }
     const rowCounts = entries.map((e) => e.rows);
     this.#running++;
     this.#stats.batches++;
