@@ -6,7 +6,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { dirname } from 'node:path';
-import type { ColumnProfile, DataProfile, HistogramBin, TabularFormat } from './types.ts';
+import type { ColumnProfile, DataProfile, DriftSummary, HistogramBin, TabularFormat } from './types.ts';
 
 export interface ProfileOptions {
   /** Folder DuckDB may spill to when a file does not fit in `memoryLimit`. */
@@ -25,6 +25,10 @@ export class ProfileError extends Error {
 }
 
 const QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
+/** The drift reference's quantile sketch: 101 points at k / 100 (src/stats compares a current sample's ECDF to it). */
+const SKETCH = Array.from({ length: 101 }, (_, k) => k / 100);
+/** Categories a categorical drift reference keeps; the rest are counted together. */
+const REFERENCE_CATEGORIES = 100;
 const NUMERIC =
   /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|DECIMAL.*)$/;
 
@@ -59,10 +63,10 @@ export async function profileFile(file: string, format: TabularFormat, options: 
     await connection.run('SET enable_external_access=false');
     await connection.run('SET lock_configuration=true');
     await load(connection, file, format);
-    const columns = await describeColumns(connection, options.bins ?? 20);
     const rows = Number(
       (await connection.runAndReadAll('SELECT count(*) AS n FROM t')).getRowObjectsJson()[0]?.['n'] ?? 0,
     );
+    const columns = await describeColumns(connection, options.bins ?? 20, rows);
     return { format, rows, columns, elapsedMs: Math.round(performance.now() - started) };
   } finally {
     connection.closeSync();
@@ -133,7 +137,7 @@ async function wrap<T>(promise: Promise<T>, what: string): Promise<T> {
   }
 }
 
-async function describeColumns(connection: Connection, bins: number): Promise<ColumnProfile[]> {
+async function describeColumns(connection: Connection, bins: number, rows: number): Promise<ColumnProfile[]> {
   const schema = (await connection.runAndReadAll('DESCRIBE t')).getRowObjectsJson();
   const columns = schema.map((r) => ({ name: String(r['column_name']), type: String(r['column_type']) }));
   if (columns.length === 0) return [];
@@ -152,13 +156,15 @@ async function describeColumns(connection: Connection, bins: number): Promise<Co
         // From a reservoir sample of 8192 values: a tenth of the cost of a t-digest over every row, and quantiles
         // of a profile are approximate anyway.
         `reservoir_quantile(${c}::DOUBLE, [${QUANTILES.join(', ')}], 8192) AS q${i}`,
+        // The drift sketch over every row: a t-digest, accurate in the tails where drift shows first.
+        `approx_quantile(${c}::DOUBLE, [${SKETCH.join(', ')}]) AS s${i}`,
       );
     } else {
       parts.push(`min(${c})::VARCHAR AS lo${i}`, `max(${c})::VARCHAR AS hi${i}`);
     }
   });
   const stats = (await connection.runAndReadAll(`SELECT ${parts.join(', ')} FROM t`)).getRowObjectsJson()[0] ?? {};
-  const profiles: ColumnProfile[] = columns.map((column, i) => {
+  const profiles: (ColumnProfile & { sketch?: unknown[] | null })[] = columns.map((column, i) => {
     const numeric = NUMERIC.test(column.type);
     const q = stats[`q${i}`] as unknown[] | null | undefined;
     return {
@@ -178,6 +184,8 @@ async function describeColumns(connection: Connection, bins: number): Promise<Co
           : null,
       histogram: null,
       top: null,
+      drift: null,
+      sketch: numeric ? (stats[`s${i}`] as unknown[] | null | undefined) : undefined,
     };
   });
   // Bins per numeric column: a GROUP BY per column is about twice as fast as one histogram() over all of them.
@@ -196,17 +204,58 @@ async function describeColumns(connection: Connection, bins: number): Promise<Co
       p.max,
       bins,
     );
+    p.drift = await numericReference(connection, p, p.sketch);
   }
   for (const p of profiles) {
     if (NUMERIC.test(p.type)) continue;
     const top = (
       await connection.runAndReadAll(
-        `SELECT ${quoteIdent(p.name)}::VARCHAR AS v, count(*) AS n FROM t WHERE ${quoteIdent(p.name)} IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT 10`,
+        `SELECT ${quoteIdent(p.name)}::VARCHAR AS v, count(*) AS n FROM t WHERE ${quoteIdent(p.name)} IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT ${REFERENCE_CATEGORIES}`,
       )
     ).getRowObjectsJson();
-    p.top = top.map((r) => ({ value: String(r['v']), count: Number(r['n']) }));
+    const all = top.map((r) => ({ value: String(r['v']), count: Number(r['n']) }));
+    p.top = all.slice(0, 10);
+    const listed = all.reduce((sum, c) => sum + c.count, 0);
+    p.drift = {
+      kind: 'categorical',
+      n: rows - p.nulls,
+      nulls: p.nulls,
+      counts: Object.fromEntries(all.map((c) => [c.value, c.count])),
+      other: rows - p.nulls - listed,
+    };
   }
-  return profiles;
+  return profiles.map(({ sketch: _, ...p }) => p);
+}
+
+/**
+ * A numeric column's drift reference: the t-digest sketch with its ends set to the exact minimum and maximum, PSI
+ * edges at its deciles, and exact counts per bin (one scan of the column).
+ */
+async function numericReference(
+  connection: Connection,
+  p: ColumnProfile,
+  sketch: unknown[] | null | undefined,
+): Promise<DriftSummary | null> {
+  if (!Array.isArray(sketch) || typeof p.min !== 'number' || typeof p.max !== 'number') return null;
+  const quantiles = sketch.map(Number);
+  quantiles[0] = p.min;
+  quantiles[quantiles.length - 1] = p.max;
+  for (let k = 1; k < quantiles.length; k++) quantiles[k] = Math.max(quantiles[k]!, quantiles[k - 1]!);
+  const edges: number[] = [];
+  for (let k = 1; k < 10; k++) {
+    const e = quantiles[k * 10]!;
+    if (edges.length === 0 || e > edges[edges.length - 1]!) edges.push(e);
+  }
+  const c = `${quoteIdent(p.name)}::DOUBLE`;
+  const filters = edges.map((e, k) => `count(*) FILTER (WHERE ${c} <= ${e}) AS c${k}`);
+  const row =
+    (
+      await connection.runAndReadAll(`SELECT count(${c}) AS n${filters.map((f) => `, ${f}`).join('')} FROM t`)
+    ).getRowObjectsJson()[0] ?? {};
+  const n = Number(row['n'] ?? 0);
+  const cumulative = edges.map((_, k) => Number(row[`c${k}`] ?? 0));
+  const counts = [...cumulative, n].map((v, k) => v - (k === 0 ? 0 : cumulative[k - 1]!));
+  return { kind: 'numeric', n, nulls: p.nulls, edges, counts, quantiles };
 }
 
 /** DuckDB's MAP comes back as an array of {key, value} (or an object); bins with no rows are filled with 0. */

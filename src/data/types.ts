@@ -109,7 +109,36 @@ export interface ColumnProfile {
   histogram: HistogramBin[] | null;
   /** The most frequent values (up to 10) for text and boolean columns. */
   top: { value: string; count: number }[] | null;
+  /**
+   * What drift against this file needs, so a scan never re-reads it: src/stats' NumericReference or
+   * CategoricalReference (docs/metrics.md, "Drift references"). Absent in profiles made before it was added.
+   */
+  drift?: DriftSummary | null;
 }
+
+/** The same shapes as src/stats' NumericReference and CategoricalReference (data does not import stats). */
+export type DriftSummary =
+  | {
+      kind: 'numeric';
+      /** Non-null values. */
+      n: number;
+      nulls: number;
+      /** Inner edges of the reference's decile bins (distinct); bin k holds edges[k-1] < x <= edges[k]. */
+      edges: number[];
+      /** edges.length + 1 exact counts. */
+      counts: number[];
+      /** Approximate quantiles (t-digest) at k / 100, k = 0..100, the minimum and maximum exact. */
+      quantiles: number[];
+    }
+  | {
+      kind: 'categorical';
+      n: number;
+      nulls: number;
+      /** The 100 most frequent values and their counts. */
+      counts: Record<string, number>;
+      /** Rows in the other values. */
+      other: number;
+    };
 
 export interface DataProfile {
   format: TabularFormat;

@@ -6,6 +6,7 @@
  * fn, tp), with a row positive when P(positive) > threshold. P(positive) is the second column of a [N, 2]
  * probability output, or a single [N] / [N, 1] float output. Regression: mae, rmse, r2 from a single float output.
  * The features are every column but the label, by name when the model lists feature names, else in file order.
+ * The metrics themselves are src/stats's (docs/metrics.md).
  */
 import { createReadStream } from 'node:fs';
 import { ModelportError, type Tensor } from '../core/index.ts';
@@ -17,6 +18,7 @@ import {
   type ScoringSignature,
   scoringInput,
 } from '../scoring/index.ts';
+import { classificationMetrics, regressionMetrics } from '../stats/index.ts';
 
 export interface EvaluationOptions {
   file: string;
@@ -35,88 +37,6 @@ export interface Evaluation {
 
 const BATCH = 4096;
 const bad = (message: string) => new ModelportError('invalid_input', message, { field: 'evaluate' });
-
-/** Area under the ROC curve by the rank-sum formula, ties sharing their mean rank. */
-export function rocAuc(scores: ArrayLike<number>, truth: ArrayLike<number>): number {
-  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
-  let positives = 0;
-  let rankSum = 0;
-  for (let i = 0; i < order.length; ) {
-    let j = i;
-    while (j + 1 < order.length && scores[order[j + 1]!] === scores[order[i]!]) j++;
-    const meanRank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) {
-      if (truth[order[k]!] === 1) {
-        positives++;
-        rankSum += meanRank;
-      }
-    }
-    i = j + 1;
-  }
-  const negatives = order.length - positives;
-  if (positives === 0 || negatives === 0) return Number.NaN;
-  return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
-}
-
-export function classificationMetrics(
-  scores: ArrayLike<number>,
-  truth: ArrayLike<number>,
-  threshold: number,
-): Pick<Evaluation, 'metrics' | 'confusion'> {
-  let tp = 0;
-  let fp = 0;
-  let tn = 0;
-  let fn = 0;
-  let logLoss = 0;
-  for (let i = 0; i < scores.length; i++) {
-    const p = Math.min(Math.max(scores[i]!, 1e-15), 1 - 1e-15);
-    const positive = truth[i] === 1;
-    logLoss -= positive ? Math.log(p) : Math.log(1 - p);
-    const predicted = scores[i]! > threshold;
-    if (predicted && positive) tp++;
-    else if (predicted) fp++;
-    else if (positive) fn++;
-    else tn++;
-  }
-  const n = scores.length;
-  const precision = tp + fp === 0 ? 0 : tp / (tp + fp);
-  const recall = tp + fn === 0 ? 0 : tp / (tp + fn);
-  const auc = rocAuc(scores, truth);
-  return {
-    metrics: {
-      accuracy: (tp + tn) / n,
-      precision,
-      recall,
-      f1: precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall),
-      ...(Number.isNaN(auc) ? {} : { auc }),
-      log_loss: logLoss / n,
-      tn,
-      fp,
-      fn,
-      tp,
-    },
-    confusion: [
-      [tn, fp],
-      [fn, tp],
-    ],
-  };
-}
-
-export function regressionMetrics(predicted: ArrayLike<number>, truth: ArrayLike<number>): Record<string, number> {
-  const n = predicted.length;
-  let abs = 0;
-  let sq = 0;
-  let mean = 0;
-  for (let i = 0; i < n; i++) mean += truth[i]! / n;
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const e = predicted[i]! - truth[i]!;
-    abs += Math.abs(e);
-    sq += e * e;
-    total += (truth[i]! - mean) ** 2;
-  }
-  return { mae: abs / n, rmse: Math.sqrt(sq / n), r2: total === 0 ? 0 : 1 - sq / total };
-}
 
 /** Scores `options.file` with `scorer` and measures the predictions against the label column. */
 export async function evaluateModel(
@@ -176,6 +96,6 @@ export async function evaluateModel(
   while (parser.fill(batch)) await score();
   await score();
   if (scores.length === 0) throw bad('evaluate.data: the file has no rows');
-  if (options.task === 'regression') return { rows: scores.length, metrics: regressionMetrics(scores, truth) };
+  if (options.task === 'regression') return { rows: scores.length, metrics: { ...regressionMetrics(scores, truth) } };
   return { rows: scores.length, ...classificationMetrics(scores, truth, options.threshold) };
 }

@@ -6,7 +6,7 @@ export {
   type StepContext,
   type StepOutcome,
 } from './builtin-steps.ts';
-export { classificationMetrics, evaluateModel, regressionMetrics, rocAuc } from './evaluation.ts';
+export { evaluateModel } from './evaluation.ts';
 export type { StepExecution, StepExecutor, StepExit, StepLaunch } from './executor.ts';
 export {
   CONTAINER_FOLDERS,
