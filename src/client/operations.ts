@@ -38,6 +38,8 @@ export const OPERATIONS = {
   waitDeployment: 'GET /projects/:project/deployments/:name/wait',
   exportDeployment: 'GET /projects/:project/deployments/:name/export',
   deploymentMetrics: 'GET /projects/:project/deployments/:name/metrics',
+  deploymentDrift: 'GET /projects/:project/deployments/:name/drift',
+  checkDeploymentDrift: 'POST /projects/:project/deployments/:name/drift/check',
   listSecrets: 'GET /projects/:project/secrets',
   setSecret: 'PUT /projects/:project/secrets/:name',
   deleteSecret: 'DELETE /projects/:project/secrets/:name',

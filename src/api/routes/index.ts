@@ -8,6 +8,7 @@ import { type AuthRoutesDeps, authRoutes } from './auth.ts';
 import { dataRoutes } from './data.ts';
 import { deploymentMetricsRoutes } from './deployment-metrics.ts';
 import { type DeploymentRoutesOptions, deploymentRoutes } from './deployments.ts';
+import { driftRoutes } from './drift.ts';
 import { type JobRoutesDeps, jobRoutes } from './jobs.ts';
 import { type ModelRoutesDeps, modelRoutes } from './models.ts';
 import { type ModelTypeRoutesDeps, modelTypeRoutes } from './modeltypes.ts';
@@ -27,6 +28,7 @@ export interface ApiRoutesDeps {
   audit: Parameters<typeof auditRoutes>[0];
   data: Parameters<typeof dataRoutes>[0];
   pipelines: PipelineRoutesDeps;
+  drift: Parameters<typeof driftRoutes>[0];
 }
 
 export function apiRoutes(deps: ApiRoutesDeps): AnyRoute[] {
@@ -42,6 +44,7 @@ export function apiRoutes(deps: ApiRoutesDeps): AnyRoute[] {
     ...auditRoutes(deps.audit),
     ...dataRoutes(deps.data),
     ...pipelineRoutes(deps.pipelines),
+    ...driftRoutes(deps.drift),
   ];
 }
 
