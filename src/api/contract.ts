@@ -13,6 +13,7 @@ import type { deploymentRoutes } from './routes/deployments.ts';
 import type { jobRoutes } from './routes/jobs.ts';
 import type { modelRoutes } from './routes/models.ts';
 import type { modelTypeRoutes } from './routes/modeltypes.ts';
+import type { payloadRoutes } from './routes/payloads.ts';
 import type { pipelineRoutes } from './routes/pipelines.ts';
 import type { secretRoutes } from './routes/secrets.ts';
 import type { systemRoutes } from './routes/system.ts';
@@ -29,6 +30,7 @@ type RouteTable =
   | typeof auditRoutes
   | typeof dataRoutes
   | typeof pipelineRoutes
+  | typeof payloadRoutes
   | typeof authRoutes;
 
 export type ApiRoute = ReturnType<RouteTable>[number];

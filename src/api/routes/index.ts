@@ -11,6 +11,7 @@ import { type DeploymentRoutesOptions, deploymentRoutes } from './deployments.ts
 import { type JobRoutesDeps, jobRoutes } from './jobs.ts';
 import { type ModelRoutesDeps, modelRoutes } from './models.ts';
 import { type ModelTypeRoutesDeps, modelTypeRoutes } from './modeltypes.ts';
+import { type PayloadRoutesDeps, payloadRoutes } from './payloads.ts';
 import { type PipelineRoutesDeps, pipelineRoutes } from './pipelines.ts';
 import { type SecretRoutesDeps, secretRoutes } from './secrets.ts';
 import { systemRoutes } from './system.ts';
@@ -27,6 +28,7 @@ export interface ApiRoutesDeps {
   audit: Parameters<typeof auditRoutes>[0];
   data: Parameters<typeof dataRoutes>[0];
   pipelines: PipelineRoutesDeps;
+  payloads: PayloadRoutesDeps;
 }
 
 export function apiRoutes(deps: ApiRoutesDeps): AnyRoute[] {
@@ -42,6 +44,7 @@ export function apiRoutes(deps: ApiRoutesDeps): AnyRoute[] {
     ...auditRoutes(deps.audit),
     ...dataRoutes(deps.data),
     ...pipelineRoutes(deps.pipelines),
+    ...payloadRoutes(deps.payloads),
   ];
 }
 
