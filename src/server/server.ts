@@ -20,9 +20,9 @@ import {
   ensureServerAdmin,
   type InferenceGuard,
   inferenceGuard,
-  type Principal,
   LocalAuthorizer,
   loadTokenKey,
+  type Principal,
   SessionStore,
   TokenAuthorizer,
   TokenHasher,
@@ -48,8 +48,8 @@ import type { Logger } from '../logging/index.ts';
 import { MetricsRegistry } from '../metrics/index.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
 import { DeploymentMetricsSampler } from '../observability/index.ts';
-import { BuiltinSteps, KubernetesExecutor, LocalExecutor, PipelineService, RunEngine } from '../pipelines/index.ts';
 import { FeedbackService, PayloadLog } from '../payloads/index.ts';
+import { BuiltinSteps, KubernetesExecutor, LocalExecutor, PipelineService, RunEngine } from '../pipelines/index.ts';
 import { ModelRegistry, modelInspector } from '../registry/index.ts';
 import { InProcessScorer } from '../scoring/index.ts';
 import { keyRotator, loadSecretKey, SecretStore, secretKeyInUse } from '../secrets/index.ts';

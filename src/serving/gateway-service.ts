@@ -12,8 +12,8 @@ import type {
   InferContext,
   InferenceService,
   ModelMetadata,
-  ResolvedModel,
   Protocol,
+  ResolvedModel,
   ServerMetadata,
 } from './inference-service.ts';
 import { requestIdFor } from './inference-service.ts';
