@@ -15,6 +15,7 @@ import { fetchModelsCommand, gatewayCommand, serveModelCommand } from './command
 import { jobCommands } from './commands/jobs.ts';
 import { modelCommands } from './commands/models.ts';
 import { modelTypeCommands } from './commands/modeltypes.ts';
+import { payloadCommands } from './commands/payloads.ts';
 import { pipelineCommands } from './commands/pipelines.ts';
 import { scoreCommand } from './commands/score.ts';
 import { secretCommands } from './commands/secrets.ts';
@@ -29,6 +30,7 @@ const COMMANDS: Command[] = [
   ...modelCommands,
   ...signatureCommands,
   ...deploymentCommands,
+  ...payloadCommands,
   scoreCommand,
   ...jobCommands,
   ...pipelineCommands,

@@ -22,6 +22,7 @@ import {
   inferenceGuard,
   LocalAuthorizer,
   loadTokenKey,
+  type Principal,
   SessionStore,
   TokenAuthorizer,
   TokenHasher,
@@ -46,7 +47,9 @@ import { JobService, S3InputSource, s3Connection } from '../jobs/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { MetricsRegistry } from '../metrics/index.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
+import { DriftMonitor } from '../monitoring/index.ts';
 import { DeploymentMetricsSampler, registerQueueGauges } from '../observability/index.ts';
+import { FeedbackService, PayloadLog } from '../payloads/index.ts';
 import { BuiltinSteps, KubernetesExecutor, LocalExecutor, PipelineService, RunEngine } from '../pipelines/index.ts';
 import { ModelRegistry, modelInspector } from '../registry/index.ts';
 import { InProcessScorer } from '../scoring/index.ts';
@@ -61,6 +64,7 @@ import {
   startGrpcServer,
   stopGrpcServer,
 } from '../serving/index.ts';
+import { StoreSink } from '../sinks/index.ts';
 import { openArtifactStore, openMetadataStore } from '../store/index.ts';
 import { startTracing, type Tracing } from '../tracing/index.ts';
 import { createConsoleHandler } from './console-handler.ts';
@@ -83,6 +87,8 @@ export interface App {
   data: DataService;
   /** The background profiler of tabular data files (`idle()` waits for pending profiles). */
   profiles: ProfileWorker;
+  /** The payload log (`flush()` waits until every logged call is in its sinks). */
+  payloads: PayloadLog;
   /** Where the stores are, for the start-up log. */
   locations: { database: string; artifacts: string };
   /** Sets the URLs deployments report (once the listeners are open). */
@@ -119,6 +125,7 @@ export interface RunningServer {
   metrics: MetricsRegistry;
   data: DataService;
   profiles: ProfileWorker;
+  payloads: PayloadLog;
   /** What the example seeding did on this start, for the start-up banner. */
   example: { model: string; version: number } | undefined;
   /** Whether callers need tokens, and the server admin's token when this start created it (print it once). */
@@ -271,6 +278,38 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
     const audit = new AuditLog({ store: metadata, metrics: metricsRegistry, log: log.child({ component: 'audit' }) });
     // Runs before the store closes (cleanups run in reverse): rows still queued are written.
     cleanups.push(() => audit.flush());
+    // The payload log: the built-in store writes Parquet files into the artifact store; CloudEvents go out through
+    // the egress guard. Closed after the listeners and workers (cleanups run in reverse), before the stores.
+    const payloadStore = new StoreSink({
+      db: metadata.db,
+      artifacts,
+      workDir: join(config.home, 'tmp', 'payloads'),
+      readable: [
+        ...(config.artifacts.startsWith('s3://') ? [] : [artifacts.location]),
+        join(config.home, 'cache', 'artifacts'),
+      ],
+      claim: (sha256s) => guard.protect(sha256s),
+      log: log.child({ component: 'payloads' }),
+    });
+    const payloads = new PayloadLog({
+      store: payloadStore,
+      fetch: (url, init) => egress.fetch(url, init),
+      checkUrl: async (url) => {
+        await egress.check(url);
+      },
+      metrics: metricsRegistry,
+      caller: (headers) => {
+        try {
+          const principal = authorizer.identify({ headers: headers ?? {} });
+          return principal instanceof Promise ? principal.then(callerName, () => null) : callerName(principal);
+        } catch {
+          return null;
+        }
+      },
+      log: log.child({ component: 'payloads' }),
+    });
+    cleanups.push(() => payloads.close());
+    const feedback = new FeedbackService({ db: metadata.db, store: payloadStore });
     const modelHost = new ModelHost({
       artifacts,
       metrics: servingMetrics,
@@ -290,6 +329,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       metrics: metricsRegistry,
       secrets: secretValues,
       log: log.child({ component: 'local-backend' }),
+      callLogs: (ref, logging) => payloads.callLog(ref, logging),
     });
     // Kubernetes and compose render from the model types' templates; both always exist for exports, Kubernetes
     // applies only with a kubeconfig or in a pod (the SDK loads on the first apply).
@@ -327,6 +367,19 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       ...(tracing ? { tracing } : {}),
     });
 
+    // Webhooks (pipelines' notify steps, drift alerts) go out through the egress guard.
+    const postJson = async (url: string, body: string, signal?: AbortSignal) => {
+      const response = await egress.fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        ...(signal ? { signal } : {}),
+      });
+      await response.arrayBuffer().catch(() => undefined);
+      return { status: response.status };
+    };
+    // Built after the deployments (it reads them); the DriftDetected condition is asked for late.
+    let drift: DriftMonitor | undefined;
     let publicUrls: { rest: string; grpc?: string } = { rest: '' };
     const deployments = new DeploymentService({
       store: metadata,
@@ -334,6 +387,11 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       backends: config.kubernetes.enabled ? { local, kubernetes, compose } : { local, compose },
       routes: local,
       urls: () => publicUrls,
+      validate: (_project, spec) => payloads.check(spec.logging),
+      observedConditions: (project, name) => {
+        const condition = drift?.condition(project, name);
+        return condition ? [condition] : [];
+      },
       log: log.child({ component: 'deployments' }),
     });
     registry.setUsage(deployments);
@@ -365,16 +423,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         }
         return { requests, errors };
       },
-      post: async (url, body, signal) => {
-        const response = await egress.fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body,
-          signal,
-        });
-        await response.arrayBuffer().catch(() => undefined);
-        return { status: response.status };
-      },
+      post: postJson,
     });
     const engine = new RunEngine({
       store: metadata,
@@ -426,6 +475,21 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
     });
     sampler.start();
     cleanups.push(() => sampler.close());
+    // Live drift: the payload log's inputs against the training commit's profile, on each deployment's schedule.
+    const driftMonitor = new DriftMonitor({
+      db: metadata.db,
+      projects: async () => (await registry.listProjects()).map((p) => p.name),
+      deployments,
+      registry: { getVersion: (project, ref) => registry.getVersion(project, ref) },
+      data,
+      payloads,
+      post: postJson,
+      secrets: async (project, names) => secretValues.resolve(project, names),
+      metrics: metricsRegistry,
+      log: log.child({ component: 'drift' }),
+    });
+    drift = driftMonitor;
+    cleanups.push(() => driftMonitor.close());
 
     const routes = apiRoutes({
       system: { version: options.version, database: metadata.dialect, artifacts: artifacts.location },
@@ -439,6 +503,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         deployments,
         export: (project, name, format) =>
           exportDeployment(deployments, project, name, format, { kubernetes, compose }),
+        purgePayloads: async (project, name) =>
+          (await payloads.purge(project, name)) + (await feedback.purge(project, name)),
       },
       secrets: { secrets, rotateKey: keyRotator(secrets, secretKey) },
       modelTypes: { catalogue: modelTypes },
@@ -447,6 +513,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       auth: { users, registry, invalidate: (tokenId) => tokenAuthorizer?.invalidate(tokenId) },
       audit: { audit },
       pipelines: { pipelines, artifacts, uploadDir },
+      payloads: { payloads, feedback, deployments },
+      drift: { deployments, drift: driftMonitor },
       data: {
         data,
         maxUploadBytes: config.maxUploadBytes,
@@ -542,6 +610,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       metrics: metricsRegistry,
       data,
       profiles,
+      payloads,
       auth: {
         enabled: config.auth.enabled,
         insecure: config.auth.insecure,
@@ -562,6 +631,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         await engine.start();
         // Profiles a previous run did not finish.
         profiles.kick();
+        // Drift schedules of the deployments that monitor drift, and their last verdicts.
+        await driftMonitor.start();
         return config.example ? await seedExample(registry, deployments, options.examplesDir, log) : undefined;
       },
       onClose: (cleanup) => {
@@ -618,11 +689,17 @@ export async function listen(app: App, config: ServerConfig, options: StartOptio
     metrics: app.metrics,
     data: app.data,
     profiles: app.profiles,
+    payloads: app.payloads,
     example,
     auth: app.auth,
     users: app.users,
     close: () => app.close(),
   };
+}
+
+/** The caller a payload record names: the token's name, else the user, else `local`; null for an anonymous call. */
+function callerName(p: Principal): string | null {
+  return p.token?.name ?? p.user ?? (p.subject === 'anonymous' ? null : p.subject);
 }
 
 /** An inference call refused for its credentials, as an audit event (the route is the protocol family, not the path). */

@@ -33,7 +33,7 @@ export interface InferenceTarget {
   /** The deployment, revision and traffic arm that routed here (absent for a model served by name). */
   deployment?: { name: string; revision: number; tag?: string | undefined };
   /** Called once the primary answer is known (the deployments layer mirrors shadows and records agreement). */
-  onAnswer?: (request: InferRequest, response: InferResponse, requestId: string) => void;
+  onAnswer?: (request: InferRequest, response: InferResponse, context: InferContext) => void;
   /** The payload log of the deployment arm this target is (absent when its deployment logs nothing). */
   log?: CallLog;
 }
@@ -174,6 +174,7 @@ export class GatewayService implements InferenceService {
     let labels = { model: '', version: '' };
     let outcome = 'ok';
     if (!this.#accepting) throw new ModelportError('not_ready', 'the server is shutting down', { retryAfter: 1 });
+    context.requestId ??= requestIdFor(request.id, context.headers);
     // The payload log (when the target's deployment logs and this call is sampled): one record when it settles.
     let logged:
       | { target: InferenceTarget; timing: { queueMs: number }; submitted: number; outputs?: Tensor[] }
@@ -216,7 +217,7 @@ export class GatewayService implements InferenceService {
           outputs,
           ...(request.id !== undefined ? { id: request.id } : {}),
         };
-        target.onAnswer?.(request, response, context.requestId ?? requestIdFor(request.id, context.headers));
+        target.onAnswer?.(request, response, context);
         // Asked with parameters.labels = true: the predicted labels as one more output, after the model's own.
         const named = withLabels ? labelNames(outputs, target.version.friendlySignature ?? undefined) : undefined;
         if (named) return { ...response, outputs: [...outputs.filter((o) => o.name !== LABEL_NAMES_OUTPUT), named] };
@@ -303,7 +304,7 @@ function logCall(
   const queueMs = logged.timing.queueMs;
   const computeMs = logged.submitted === 0 ? 0 : Math.max(0, now - logged.submitted - queueMs);
   logged.target.log?.record({
-    requestId: context.requestId ?? requestIdFor(request.id, context.headers),
+    requestId: context.requestId ?? '',
     startedAt: Date.now() - totalMs,
     protocol: context.protocol,
     request,

@@ -305,6 +305,11 @@ export class StoreSink implements PayloadSink {
     };
   }
 
+  /** Local paths of a deployment's Parquet files (to open them with DuckDB yourself). */
+  async filePaths(project: string, deployment: string): Promise<string[]> {
+    return Promise.all((await this.#files(project, deployment)).map((sha) => this.#o.artifacts.localPath(sha)));
+  }
+
   /**
    * Takes the records of a Parquet file in this store's columns (`PAYLOAD_COLUMNS`, in `workDir`) and writes them
    * out like logged ones (bulk loads: benchmarks, restores of an exported log).
