@@ -14,6 +14,7 @@ import { authRoutes } from '../src/api/routes/auth.ts';
 import { dataRoutes } from '../src/api/routes/data.ts';
 import { deploymentMetricsRoutes } from '../src/api/routes/deployment-metrics.ts';
 import { deploymentRoutes } from '../src/api/routes/deployments.ts';
+import { driftRoutes } from '../src/api/routes/drift.ts';
 import { jobRoutes } from '../src/api/routes/jobs.ts';
 import { modelRoutes } from '../src/api/routes/models.ts';
 import { modelTypeRoutes } from '../src/api/routes/modeltypes.ts';
@@ -34,6 +35,7 @@ const ROUTES: AnyRoute[] = [
   ...modelRoutes(unused),
   ...deploymentRoutes({ deployments: unused, export: unused }),
   ...deploymentMetricsRoutes(unused),
+  ...driftRoutes(unused),
   ...secretRoutes(unused),
   ...modelTypeRoutes(unused),
   ...jobRoutes(unused),
@@ -58,6 +60,8 @@ const NOT_EXERCISED: Partial<Record<OperationId, string>> = {
   promoteDeployment:
     'needs a canary rollout (test/deployments.e2e.test.ts); it answers a Deployment like getDeployment',
   cancelJob: 'needs a job caught mid-run (src/jobs/jobs.e2e.test.ts); it answers a Job like getJob',
+  checkDeploymentDrift:
+    'needs logged calls and a profiled training commit (test/drift.e2e.test.ts); it answers checks like deploymentDrift',
 };
 
 interface Recorded {
@@ -165,6 +169,7 @@ describe('API contract', () => {
     await mp.deploymentRevisions('contract');
     await mp.rollbackDeployment('contract');
     await mp.deploymentMetrics('contract');
+    await mp.deploymentDrift('contract');
     await mp.exportDeployment('contract', 'compose');
     await mp.deleteDeployment('contract');
 
