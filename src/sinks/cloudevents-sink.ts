@@ -5,7 +5,8 @@
  * `org.kubeflow.serving.inference.request` / `.response`, `ce-source`, `ce-time`, and the extensions
  * `ce-inferenceservicename` (the deployment), `ce-namespace` (the project), `ce-component` (`predictor`),
  * `ce-endpoint` (`default` for the primary arm, else the arm: a canary's tag or `shadow`) and `ce-metadata` (JSON of
- * string lists; Modelport puts the revision, model, protocol, caller and latency there). The data is the V2 JSON
+ * string lists; Modelport puts the revision, model, protocol, status, caller, latency, prediction and error there).
+ * The data is the V2 JSON
  * request (`{ id, inputs }`) or response (`{ model_name, model_version, id, outputs }`), redaction applied; like
  * KServe, a failed call sends no response event.
  *
@@ -109,6 +110,8 @@ export function toCloudEvents(record: PayloadRecord): CloudEvent<string>[] {
       'modelport-status': [record.status],
       ...(record.caller ? { 'modelport-caller': [record.caller] } : {}),
       'modelport-latency-ms': [String(record.queueMs), String(record.computeMs), String(record.totalMs)],
+      ...(record.prediction !== null ? { 'modelport-prediction': [record.prediction] } : {}),
+      ...(record.error !== null ? { 'modelport-error': [record.error] } : {}),
     }),
   };
   const events: CloudEvent<string>[] = [];

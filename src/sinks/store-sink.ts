@@ -86,7 +86,8 @@ const COLUMNS = `request_id VARCHAR, time TIMESTAMP, project VARCHAR, deployment
 /** The column list, in order: `importParquet` files and written files have exactly these. */
 export const PAYLOAD_COLUMNS = COLUMNS.split(',').map((c) => c.trim().split(/\s+/)[0]!);
 
-const SELECT = `request_id, epoch_ms(time) AS time_ms, project, deployment, revision, arm, model, model_version,
+/** The columns a query reads, as `recordFromRow` takes them. */
+export const RECORD_SELECT = `request_id, epoch_ms(time) AS time_ms, project, deployment, revision, arm, model, model_version,
   protocol, status, error, caller, queue_ms, compute_ms, total_ms, prediction, inputs, outputs`;
 const HOUR = `strftime(time, '%Y-%m-%dT%H')`;
 const MAX_LIMIT = 1000;
@@ -178,9 +179,9 @@ export class StoreSink implements PayloadSink {
       };
       if (q.since !== undefined) add('time >= make_timestamp(?::BIGINT * 1000)', Math.floor(q.since));
       if (q.until !== undefined) add('time < make_timestamp(?::BIGINT * 1000)', Math.floor(q.until));
-      const sql = `SELECT ${SELECT} FROM ${source} WHERE ${conditions.join(' AND ')} ORDER BY time DESC, request_id LIMIT ${limit} OFFSET ${Math.max(0, Math.floor(q.offset ?? 0))}`;
+      const sql = `SELECT ${RECORD_SELECT} FROM ${source} WHERE ${conditions.join(' AND ')} ORDER BY time DESC, request_id LIMIT ${limit} OFFSET ${Math.max(0, Math.floor(q.offset ?? 0))}`;
       const rows = await runQuery(connection, sql, params);
-      return rows.map(toRecord);
+      return rows.map(recordFromRow);
     });
   }
 
@@ -192,12 +193,12 @@ export class StoreSink implements PayloadSink {
     return this.#serial(async ({ connection }) => {
       const source = await this.#source(files);
       const params: unknown[] = [project, requestId];
-      let sql = `SELECT ${SELECT} FROM ${source} WHERE project = $1 AND request_id = $2`;
+      let sql = `SELECT ${RECORD_SELECT} FROM ${source} WHERE project = $1 AND request_id = $2`;
       if (deployment !== undefined) {
         params.push(deployment);
         sql += ' AND deployment = $3';
       }
-      return (await runQuery(connection, `${sql} ORDER BY time`, params)).map(toRecord);
+      return (await runQuery(connection, `${sql} ORDER BY time`, params)).map(recordFromRow);
     });
   }
 
@@ -495,7 +496,8 @@ function appendRecord(a: Appender, r: PayloadRecord, TimestampValue: new (micros
   a.endRow();
 }
 
-function toRecord(row: Record<string, unknown>): PayloadRecord {
+/** A row of `SELECT ${RECORD_SELECT}` as a record. */
+export function recordFromRow(row: Record<string, unknown>): PayloadRecord {
   const str = (key: string) => (row[key] === null || row[key] === undefined ? null : String(row[key]));
   const tensors = (key: string) => {
     const value = str(key);
