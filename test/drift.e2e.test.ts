@@ -10,25 +10,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createRandom } from 'modelport/onnx';
-import { exampleData } from '../examples/fraud/data.ts';
-import { FEATURE_NAMES, generateTransactions, trainFraudModel } from '../examples/fraud/train.ts';
 import { ModelportApiError, ModelportClient } from '../src/client/client.ts';
 import { cli } from './support/cli.ts';
+import { CALLS, driftDeployment, SHIFTED, send, traffic, until } from './support/drift.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
-
-const SHIFTED = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8', 'v9', 'v10', 'v11', 'v12'];
-const ROWS_PER_CALL = 10;
-const CALLS = 30;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, attempts = 300): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 /** A JSON webhook receiver on loopback: every body POSTed to it. */
 async function startReceiver(): Promise<{ server: Server; url: string; host: string; bodies: unknown[] }> {
@@ -50,72 +35,14 @@ describe('live drift', () => {
   let t: TestServer;
   let mp: ModelportClient;
   let hook: Awaited<ReturnType<typeof startReceiver>>;
-  const model = trainFraudModel({ seed: 7, rows: 4000 });
-  // Traffic like the training data (a fresh draw of the same generator), and the same rows with features shifted.
-  const fresh = generateTransactions(createRandom(99), CALLS * ROWS_PER_CALL).data;
-  const shifted = fresh.map((row) =>
-    row.map((v, j) => (SHIFTED.includes(FEATURE_NAMES[j] ?? '') ? v + 4 * (2 * 0.936 ** (j - 1)) : v)),
-  );
-
-  async function send(rows: number[][]): Promise<string[]> {
-    const ids: string[] = [];
-    for (let i = 0; i < rows.length; i += ROWS_PER_CALL) {
-      const batch = rows.slice(i, i + ROWS_PER_CALL);
-      const res = await fetch(`${t.url}/v2/models/fraud-api/infer`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          inputs: [{ name: 'input', datatype: 'FP32', shape: [batch.length, 30], data: batch.flat() }],
-        }),
-      });
-      assert.equal(res.status, 200, await res.clone().text());
-      ids.push(res.headers.get('modelport-request-id') ?? '');
-      await res.arrayBuffer();
-    }
-    // The payload log writes in the background: wait until the last call is queryable.
-    const last = ids.at(-1) ?? '';
-    await until('the logged calls', async () =>
-      (await mp.getPayload(last, 'fraud-api')).length > 0 ? true : undefined,
-    );
-    return ids;
-  }
+  const fresh = traffic(99);
+  const shifted = traffic(99, 4);
 
   before(async () => {
     hook = await startReceiver();
     t = await startTestServer('embedded', { egressAllowHosts: hook.host });
     mp = new ModelportClient({ url: t.url });
-    // The training data, committed and profiled.
-    await mp.createRepo('fraud-data');
-    const csv = exampleData({ rows: 3000, seed: 7 }).transactions;
-    const commit = await mp.putFile('fraud-data', 'transactions.csv', new TextEncoder().encode(csv), {
-      message: 'training data',
-    });
-    await until('the profile', async () =>
-      (await mp.getProfile('fraud-data', 'main', 'transactions.csv')).state === 'ready' ? true : undefined,
-    );
-    await mp.registerVersion('fraud', model.onnx, {
-      dataCommit: `fraud-data@${commit.commit.id}`,
-      signature: {
-        features: FEATURE_NAMES.map((name) => ({ name, type: 'number' as const })),
-        outputs: { labels: ['legit', 'fraud'] },
-      },
-    });
-    await mp.createDeployment('fraud-api', {
-      traffic: [{ model: 'fraud@1', weight: 100 }],
-      logging: { sample: 100 },
-      monitoring: {
-        drift: {
-          schedule: '0 0 1 1 *',
-          window: '1h',
-          threshold: 0.2,
-          share: 0.3,
-          minRows: CALLS / 2,
-          maxRows: CALLS,
-          notify: [{ webhook: { url: hook.url, format: 'json' } }],
-        },
-      },
-    });
-    await mp.waitDeployment('fraud-api');
+    await driftDeployment(mp, 'fraud-api', [{ webhook: { url: hook.url, format: 'json' } }]);
   });
   after(async () => {
     await t?.close();
@@ -135,7 +62,7 @@ describe('live drift', () => {
   });
 
   test('calls like the training data: ok, DriftDetected False, nobody notified', async () => {
-    await send(fresh);
+    await send(t.url, mp, 'fraud-api', fresh);
     const { checks } = await mp.checkDeploymentDrift('fraud-api');
     const check = checks[0]!;
     assert.equal(check.state, 'ok', check.message);
@@ -150,7 +77,7 @@ describe('live drift', () => {
   });
 
   test('shifted calls: the shifted features drift, the condition turns True, the webhook is told', async () => {
-    await send(shifted);
+    await send(t.url, mp, 'fraud-api', shifted);
     const { checks } = await mp.checkDeploymentDrift('fraud-api');
     const check = checks[0]!;
     assert.equal(check.state, 'drifted', check.message);

@@ -8,6 +8,7 @@ import type { ArmPoint, MetricsPoint } from '../../../src/observability/deployme
 import { api } from '../api.ts';
 import { Chart, type ChartSeries } from '../chart.tsx';
 import { ConfirmButton, ErrorMessage, formatTime, Loading, StatusBadge, useAction } from '../components.tsx';
+import { DriftPanel } from '../drift.tsx';
 import { Link, navigate } from '../router.tsx';
 import { TryIt } from '../try-it.tsx';
 import { useData } from '../use-data.ts';
@@ -60,6 +61,7 @@ export function DeploymentPage({ name }: { name: string }) {
           </p>
           <Traffic deployment={d} warnings={warnings} busy={action.busy} act={act} />
           <LiveCharts name={name} />
+          <DriftPanel name={name} />
           <h2>Conditions</h2>
           <div className="table-wrap">
             <table>
