@@ -160,18 +160,24 @@ export class DriftMonitor {
 
   /** Loads the latest verdicts, arms the schedules, and re-reads the specs every `syncIntervalMs`. */
   async start(): Promise<void> {
+    // The newest judged check of each deployment (one row per arm, all with its time) gives its verdict.
     const rows = await this.#d.db
       .selectFrom('deployment_drift')
       .select(['project', 'deployment', 'state', 'checked_at', 'result'])
+      .where('state', 'in', ['drifted', 'ok'])
       .orderBy('checked_at', 'desc')
       .limit(10_000)
       .execute();
+    const newest = new Map<string, { at: string; checks: DriftCheck[] }>();
     for (const row of rows) {
       const key = `${row.project}/${row.deployment}`;
-      if (this.#verdicts.has(key) || (row.state !== 'drifted' && row.state !== 'ok')) continue;
-      const check = JSON.parse(row.result) as DriftCheck;
-      this.#verdicts.set(key, { drifted: row.state === 'drifted', message: check.message, at: row.checked_at });
+      const seen = newest.get(key);
+      if (seen && seen.at !== row.checked_at) continue;
+      const entry = seen ?? { at: row.checked_at, checks: [] };
+      entry.checks.push(JSON.parse(row.result) as DriftCheck);
+      newest.set(key, entry);
     }
+    for (const [key, { at, checks }] of newest) this.#verdicts.set(key, { ...verdict(checks), at });
     await this.sync();
     this.#timer = setInterval(() => {
       this.sync().catch((err: unknown) => this.#d.log.warn('drift schedules not synced', { err }));
@@ -501,9 +507,7 @@ export class DriftMonitor {
     const drifted = judged.filter((c) => c.state === 'drifted');
     const key = `${project}/${d.name}`;
     const before = this.#verdicts.get(key);
-    const message = (drifted.length ? drifted : judged)
-      .map((c) => `${c.arm} (${c.model}@${c.modelVersion}): ${c.message}`)
-      .join('; ');
+    const { message } = verdict(judged);
     const now = judged[0]?.checkedAt ?? new Date().toISOString();
     const changed = before === undefined ? drifted.length > 0 : before.drifted !== drifted.length > 0;
     this.#verdicts.set(key, { drifted: drifted.length > 0, message, at: changed || !before ? now : before.at });
@@ -545,3 +549,14 @@ export class DriftMonitor {
 }
 
 const pct = (share: number) => `${Math.round(share * 100)}%`;
+
+/** A deployment's verdict from its arms' judged checks: drifted when any arm drifted, with what drifted. */
+function verdict(judged: readonly DriftCheck[]): { drifted: boolean; message: string } {
+  const drifted = judged.filter((c) => c.state === 'drifted');
+  return {
+    drifted: drifted.length > 0,
+    message: (drifted.length ? drifted : judged)
+      .map((c) => `${c.arm} (${c.model}@${c.modelVersion}): ${c.message}`)
+      .join('; '),
+  };
+}
