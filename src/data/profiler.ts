@@ -1,8 +1,9 @@
 /**
  * Profiles of tabular files with DuckDB: row count, schema, and per column nulls, min, max, mean, standard
  * deviation, quantiles, an approximate distinct count and a histogram (equal-width bins for numbers, the most
- * frequent values for text). DuckDB reads one local file; it is loaded on first use (native code stays off the
- * CLI's start-up path), never installs or loads an extension, and may read only the file's own folder.
+ * frequent values for text), and the drift reference src/stats needs (docs/metrics.md, "Drift references").
+ * DuckDB reads one local file; it is loaded on first use (native code stays off the CLI's start-up path), never
+ * installs or loads an extension, and may read only the file's own folder.
  */
 import { createReadStream } from 'node:fs';
 import { dirname } from 'node:path';
@@ -154,10 +155,8 @@ async function describeColumns(connection: Connection, bins: number, rows: numbe
         `avg(${c})::DOUBLE AS mean${i}`,
         `stddev_samp(${c})::DOUBLE AS sd${i}`,
         // From a reservoir sample of 8192 values: a tenth of the cost of a t-digest over every row, and quantiles
-        // of a profile are approximate anyway.
-        `reservoir_quantile(${c}::DOUBLE, [${QUANTILES.join(', ')}], 8192) AS q${i}`,
-        // The drift sketch over every row: a t-digest, accurate in the tails where drift shows first.
-        `approx_quantile(${c}::DOUBLE, [${SKETCH.join(', ')}]) AS s${i}`,
+        // of a profile are approximate anyway. The same sample gives the drift reference's 101-point sketch.
+        `reservoir_quantile(${c}::DOUBLE, [${[...QUANTILES, ...SKETCH].join(', ')}], 8192) AS q${i}`,
       );
     } else {
       parts.push(`min(${c})::VARCHAR AS lo${i}`, `max(${c})::VARCHAR AS hi${i}`);
@@ -185,7 +184,7 @@ async function describeColumns(connection: Connection, bins: number, rows: numbe
       histogram: null,
       top: null,
       drift: null,
-      sketch: numeric ? (stats[`s${i}`] as unknown[] | null | undefined) : undefined,
+      sketch: numeric && Array.isArray(q) ? q.slice(QUANTILES.length) : undefined,
     };
   });
   // Bins per numeric column: a GROUP BY per column is about twice as fast as one histogram() over all of them.
@@ -204,8 +203,8 @@ async function describeColumns(connection: Connection, bins: number, rows: numbe
       p.max,
       bins,
     );
-    p.drift = await numericReference(connection, p, p.sketch);
   }
+  await numericReferences(connection, profiles);
   for (const p of profiles) {
     if (NUMERIC.test(p.type)) continue;
     const top = (
@@ -228,34 +227,58 @@ async function describeColumns(connection: Connection, bins: number, rows: numbe
 }
 
 /**
- * A numeric column's drift reference: the t-digest sketch with its ends set to the exact minimum and maximum, PSI
- * edges at its deciles, and exact counts per bin (one scan of the column).
+ * Numeric columns' drift references: the sketch with its ends set to the exact minimum and maximum (made monotone),
+ * PSI edges at its deciles (distinct), and exact counts per bin from DuckDB's binned histogram(x, boundaries), whose
+ * bins are right-closed like the reference's, for every column in one scan.
  */
-async function numericReference(
+async function numericReferences(
   connection: Connection,
-  p: ColumnProfile,
-  sketch: unknown[] | null | undefined,
-): Promise<DriftSummary | null> {
-  if (!Array.isArray(sketch) || typeof p.min !== 'number' || typeof p.max !== 'number') return null;
-  const quantiles = sketch.map(Number);
-  quantiles[0] = p.min;
-  quantiles[quantiles.length - 1] = p.max;
-  for (let k = 1; k < quantiles.length; k++) quantiles[k] = Math.max(quantiles[k]!, quantiles[k - 1]!);
-  const edges: number[] = [];
-  for (let k = 1; k < 10; k++) {
-    const e = quantiles[k * 10]!;
-    if (edges.length === 0 || e > edges[edges.length - 1]!) edges.push(e);
+  profiles: (ColumnProfile & { sketch?: unknown[] | null })[],
+): Promise<void> {
+  const plans: { p: ColumnProfile; i: number; edges: number[]; quantiles: number[] }[] = [];
+  profiles.forEach((p, i) => {
+    if (!Array.isArray(p.sketch) || typeof p.min !== 'number' || typeof p.max !== 'number') return;
+    const quantiles = p.sketch.map(Number);
+    quantiles[0] = p.min;
+    quantiles[quantiles.length - 1] = p.max;
+    for (let k = 1; k < quantiles.length; k++) quantiles[k] = Math.max(quantiles[k]!, quantiles[k - 1]!);
+    const edges: number[] = [];
+    for (let k = 1; k < 10; k++) {
+      const e = quantiles[k * 10]!;
+      if (edges.length === 0 || e > edges[edges.length - 1]!) edges.push(e);
+    }
+    plans.push({ p, i, edges, quantiles });
+  });
+  if (plans.length === 0) return;
+  const parts = plans.map(({ p, i, edges }) => {
+    const c = `${quoteIdent(p.name)}::DOUBLE`;
+    return edges.length === 0
+      ? `count(${c}) AS r${i}`
+      : `histogram(${c}, [${edges.map((e) => `${e}::DOUBLE`).join(', ')}]) AS r${i}`;
+  });
+  const row = (await connection.runAndReadAll(`SELECT ${parts.join(', ')} FROM t`)).getRowObjectsJson()[0] ?? {};
+  for (const { p, i, edges, quantiles } of plans) {
+    const counts = new Array<number>(edges.length + 1).fill(0);
+    const value = row[`r${i}`];
+    if (edges.length === 0) counts[0] = Number(value ?? 0);
+    else {
+      const entries = Array.isArray(value)
+        ? (value as { key: unknown; value: unknown }[]).map((e) => [e.key, e.value] as const)
+        : Object.entries((value ?? {}) as Record<string, unknown>);
+      for (const [key, count] of entries) {
+        const k = edges.indexOf(Number(key));
+        counts[k < 0 ? edges.length : k]! += Number(count);
+      }
+    }
+    p.drift = {
+      kind: 'numeric',
+      n: counts.reduce((a, b) => a + b, 0),
+      nulls: p.nulls,
+      edges,
+      counts,
+      quantiles,
+    } satisfies DriftSummary;
   }
-  const c = `${quoteIdent(p.name)}::DOUBLE`;
-  const filters = edges.map((e, k) => `count(*) FILTER (WHERE ${c} <= ${e}) AS c${k}`);
-  const row =
-    (
-      await connection.runAndReadAll(`SELECT count(${c}) AS n${filters.map((f) => `, ${f}`).join('')} FROM t`)
-    ).getRowObjectsJson()[0] ?? {};
-  const n = Number(row['n'] ?? 0);
-  const cumulative = edges.map((_, k) => Number(row[`c${k}`] ?? 0));
-  const counts = [...cumulative, n].map((v, k) => v - (k === 0 ? 0 : cumulative[k - 1]!));
-  return { kind: 'numeric', n, nulls: p.nulls, edges, counts, quantiles };
 }
 
 /** DuckDB's MAP comes back as an array of {key, value} (or an object); bins with no rows are filled with 0. */

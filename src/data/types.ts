@@ -127,7 +127,7 @@ export type DriftSummary =
       edges: number[];
       /** edges.length + 1 exact counts. */
       counts: number[];
-      /** Approximate quantiles (t-digest) at k / 100, k = 0..100, the minimum and maximum exact. */
+      /** Quantiles at k / 100, k = 0..100, of a reservoir sample of 8192 values; the minimum and maximum exact. */
       quantiles: number[];
     }
   | {

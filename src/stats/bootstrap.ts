@@ -31,23 +31,32 @@ export const BOOTSTRAP_DEFAULTS = { replicates: 1000, level: 0.95, seed: 1 } as 
 
 /**
  * A percentile-bootstrap interval of `statistic` over parallel columns (each of the same length): every replicate
- * resamples the same row indices from every column.
+ * resamples the same row indices from every column. Cost: replicates x rows x columns copies.
  */
 export function bootstrapCi<C extends readonly ArrayLike<number>[]>(
   columns: C,
   statistic: (...columns: { [K in keyof C]: Float64Array }) => number,
   options: BootstrapOptions = {},
 ): Interval {
+  return bootstrapIntervals(columns, (...c) => [statistic(...c)], options)[0]!;
+}
+
+/** Intervals of several statistics from the same resamples (one pass of replicates for all of them). */
+export function bootstrapIntervals<C extends readonly ArrayLike<number>[]>(
+  columns: C,
+  statistics: (...columns: { [K in keyof C]: Float64Array }) => number[],
+  options: BootstrapOptions = {},
+): Interval[] {
   const replicates = options.replicates ?? BOOTSTRAP_DEFAULTS.replicates;
   const level = options.level ?? BOOTSTRAP_DEFAULTS.level;
   if (!(level > 0 && level < 1)) throw new RangeError(`bootstrap level must be in (0, 1), got ${level}`);
   const n = columns[0]?.length ?? 0;
   for (const c of columns) if (c.length !== n) throw new RangeError('bootstrap columns differ in length');
   const whole = columns.map((c) => Float64Array.from(c)) as unknown as { [K in keyof C]: Float64Array };
-  const estimate = statistic(...whole);
+  const estimates = statistics(...whole);
   const rng = createRng(options.seed ?? BOOTSTRAP_DEFAULTS.seed);
   const buffers = columns.map(() => new Float64Array(n)) as unknown as { [K in keyof C]: Float64Array };
-  const values: number[] = [];
+  const values = estimates.map((): number[] => []);
   const index = new Uint32Array(n);
   for (let r = 0; r < replicates && n > 0; r++) {
     for (let i = 0; i < n; i++) index[i] = rng.int(n);
@@ -56,17 +65,19 @@ export function bootstrapCi<C extends readonly ArrayLike<number>[]>(
       const dst = buffers[c]!;
       for (let i = 0; i < n; i++) dst[i] = src[index[i]!]!;
     }
-    const v = statistic(...buffers);
-    if (!Number.isNaN(v)) values.push(v);
+    const v = statistics(...buffers);
+    for (let k = 0; k < values.length; k++) if (!Number.isNaN(v[k])) values[k]!.push(v[k]!);
   }
-  const sorted = Float64Array.from(values).sort();
-  return {
-    estimate,
-    lo: quantileSorted(sorted, (1 - level) / 2),
-    hi: quantileSorted(sorted, (1 + level) / 2),
-    level,
-    replicates: values.length,
-  };
+  return estimates.map((estimate, k) => {
+    const sorted = Float64Array.from(values[k]!).sort();
+    return {
+      estimate,
+      lo: quantileSorted(sorted, (1 - level) / 2),
+      hi: quantileSorted(sorted, (1 + level) / 2),
+      level,
+      replicates: sorted.length,
+    };
+  });
 }
 
 /** Wilson score interval of a proportion k / n (a closed form for rates; NaN bounds when n = 0). */

@@ -109,6 +109,12 @@ describe('numeric drift', () => {
     close(moved.psi, numericDriftSamples(reference, shifted).psi, 1e-12);
   });
 
+  test('a current sample with no values gives NaN, never a p-value of 0', () => {
+    const r = numericDrift(numericReference([1, 2, 3]), [Number.NaN]);
+    assert.ok(Number.isNaN(r.ks.pValue) && Number.isNaN(r.psi));
+    assert.equal(r.drifted, false);
+  });
+
   test('null shares are reported apart from the values', () => {
     const r = numericDriftSamples([1, 2, Number.NaN, 4], [1, Number.NaN, Number.NaN, Number.NaN]);
     assert.deepEqual(r.nullShare, { reference: 0.25, current: 0.75 });

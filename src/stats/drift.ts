@@ -224,7 +224,8 @@ function finishNumeric(
   };
 }
 
-function isDrifted(psiValue: number, pValue: number, effect: number, options: DriftThresholds): boolean {
+/** The drift rule: PSI >= psi, or p-value < alpha with an effect >= minEffect (DRIFT_DEFAULTS). */
+export function isDrifted(psiValue: number, pValue: number, effect: number, options: DriftThresholds): boolean {
   const psiLimit = options.psi ?? DRIFT_DEFAULTS.psi;
   const alpha = options.alpha ?? DRIFT_DEFAULTS.alpha;
   const minEffect = options.minEffect ?? DRIFT_DEFAULTS.minEffect;

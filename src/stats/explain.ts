@@ -117,6 +117,8 @@ export interface ShapOptions {
   seed?: number;
   batchRows?: number;
   signal?: AbortSignal;
+  /** Called after each explained row with (rows done, rows). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface Attribution {
@@ -167,6 +169,7 @@ export async function kernelShap(options: ShapOptions): Promise<Attribution[]> {
     }
     const value = own[i]!;
     out.push({ base, value, phi: solveConstrained(coalitions.masks, coalitions.weights, y, value - base, M), exact });
+    options.onProgress?.(i + 1, data.n);
   }
   return out;
 }

@@ -5,7 +5,7 @@
  * disparate impact, equal opportunity difference and equalized odds difference, with bootstrap intervals.
  * Groups with fewer rows than `minGroupSize` are reported, flagged `tooSmall`, and left out of the summaries.
  */
-import { type BootstrapOptions, bootstrapCi, type Interval, wilsonInterval } from './bootstrap.ts';
+import { type BootstrapOptions, bootstrapIntervals, type Interval, wilsonInterval } from './bootstrap.ts';
 
 export const FAIRNESS_DEFAULTS = {
   /** Rows a group needs to be judged; smaller groups are flagged and left out of the summaries. */
@@ -155,24 +155,19 @@ export function fairness(options: FairnessOptions): FairnessReport {
     minGroupSize,
   };
   if (options.bootstrap) {
-    const index = Float64Array.from(groups.index);
-    const keys = Object.keys(summary) as (keyof FairnessSummary)[];
-    const intervals = {} as Record<keyof FairnessSummary, Interval | undefined>;
-    for (const key of keys) {
-      if (key === 'fourFifthsViolation') {
-        intervals[key] = undefined;
-        continue;
-      }
-      intervals[key] = bootstrapCi(
-        [predicted, truth, index],
-        (p, t, gi) => {
-          const s = summarize(groupCounts(p, t, gi, groups.labels.length), minGroupSize);
-          return Number(s[key]);
-        },
-        { ...options.bootstrap, level: options.bootstrap.level ?? level },
-      );
-    }
-    report.intervals = intervals;
+    const keys = (Object.keys(summary) as (keyof FairnessSummary)[]).filter((k) => k !== 'fourFifthsViolation');
+    const intervals = bootstrapIntervals(
+      [predicted, truth, Float64Array.from(groups.index)],
+      (p, t, gi) => {
+        const s = summarize(groupCounts(p, t, gi, groups.labels.length), minGroupSize);
+        return keys.map((key) => Number(s[key]));
+      },
+      { ...options.bootstrap, level: options.bootstrap.level ?? level },
+    );
+    report.intervals = Object.fromEntries([
+      ...keys.map((key, k) => [key, intervals[k]]),
+      ['fourFifthsViolation', undefined],
+    ]) as Record<keyof FairnessSummary, Interval | undefined>;
   }
   return report;
 }

@@ -3,7 +3,14 @@
  * bootstrap intervals and the trust score. A leaf room (imports only core); DuckDB is loaded lazily by the file
  * path of drift only. docs/metrics.md documents every function here: formula, reference, edge cases.
  */
-export { BOOTSTRAP_DEFAULTS, type BootstrapOptions, bootstrapCi, type Interval, wilsonInterval } from './bootstrap.ts';
+export {
+  BOOTSTRAP_DEFAULTS,
+  type BootstrapOptions,
+  bootstrapCi,
+  bootstrapIntervals,
+  type Interval,
+  wilsonInterval,
+} from './bootstrap.ts';
 export {
   binCounts,
   binCountsSorted,
@@ -19,6 +26,7 @@ export {
   type DriftBin,
   type DriftThresholds,
   datasetDrift,
+  isDrifted,
   type KsDrift,
   ksStatisticSketch,
   type NumericDrift,
@@ -54,6 +62,7 @@ export {
   type GroupRates,
   type Groups,
 } from './fairness.ts';
+export { type FileDrift, type FileDriftOptions, fileDrift } from './file-drift.ts';
 export {
   type KsResult,
   kolmogorovSf,

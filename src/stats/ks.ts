@@ -16,6 +16,8 @@ export interface KsResult {
   n2: number;
 }
 
+import { sortFloat64 } from './sort.ts';
+
 const MAX_EXACT_N = 10_000;
 
 /** Two-sample KS test of two samples (copied and sorted; NaN values are dropped). */
@@ -30,7 +32,7 @@ export function sortedFinite(values: ArrayLike<number>): Float64Array {
     const v = values[i]!;
     if (!Number.isNaN(v)) out[n++] = v;
   }
-  return (n === out.length ? out : out.slice(0, n)).sort();
+  return sortFloat64(n === out.length ? out : out.slice(0, n));
 }
 
 /** The KS statistic of two ascending samples: one merge pass. */
@@ -60,6 +62,7 @@ export function ks2SampSorted(a: ArrayLike<number>, b: ArrayLike<number>): KsRes
 
 /** The p-value of statistic d for samples of sizes n1 and n2, scipy's 'auto' method. */
 export function ksPValue(d: number, n1: number, n2: number): KsResult {
+  if (Number.isNaN(d) || n1 === 0 || n2 === 0) return { statistic: d, pValue: Number.NaN, method: 'asymp', n1, n2 };
   if (Math.max(n1, n2) <= MAX_EXACT_N) {
     const g = gcd(n1, n2);
     const lcm = (n1 / g) * n2;

@@ -34,6 +34,7 @@ const unit = (width: number) => Array.from({ length: width }, () => ({ min: 0, m
 describe('robustness', () => {
   test('rows far from the boundary never flip; a row on it flips about half the time', async () => {
     const { model, calls } = firstFeature(2);
+    const progress: string[] = [];
     const far = await flipRate({
       model,
       data: { rows: Float32Array.of(0.1, 0.5, 0.9, 0.5), n: 2, width: 2 },
@@ -46,7 +47,9 @@ describe('robustness', () => {
       ranges: unit(2),
       samples: 400,
       batchRows: 64,
+      onProgress: (done, total) => progress.push(`${done}/${total}`),
     });
+    assert.deepEqual(progress, ['1/1']);
     assert.ok(edge.flipRate > 0.35 && edge.flipRate < 0.65, `${edge.flipRate}`);
     assert.equal(edge.rowsFlipped, 1);
     assert.ok(calls.largest <= 64, 'the model is never called with more than batchRows rows');

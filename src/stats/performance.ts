@@ -4,6 +4,8 @@
  * other value is negative) and either hard predictions (1 positive) or scores (P(positive)).
  */
 
+import { sortFloat64 } from './sort.ts';
+
 export type Numbers = ArrayLike<number>;
 
 export interface BinaryConfusion {
@@ -159,8 +161,8 @@ export function binaryCurve(
     if (truth[i] === 1) pos[a++] = s;
     else neg[b++] = s;
   }
-  pos.sort();
-  neg.sort();
+  sortFloat64(pos);
+  sortFloat64(neg);
   const thresholds = new Float64Array(scores.length);
   const tps = new Float64Array(scores.length);
   const fps = new Float64Array(scores.length);
@@ -221,25 +223,39 @@ export function rocCurve(scores: Numbers, truth: Numbers): RocCurve {
 }
 
 /**
- * Area under the ROC curve: the trapezoids between the points of `binaryCurve` (equal to the Mann-Whitney rank-sum
- * estimate, ties counting one half). NaN when one class is absent.
+ * Area under the ROC curve: the Mann-Whitney estimate P(score of a positive > score of a negative), ties counting
+ * one half, which equals the trapezoids under the ROC curve. Both classes' scores are radix-sorted and merged,
+ * counting twice the pairs as integers (exact below 2^53) and dividing once. NaN when one class is absent.
  */
 export function rocAuc(scores: Numbers, truth: Numbers): number {
-  const { tps, fps } = binaryCurve(scores, truth);
-  const n = tps.length;
-  const P = n ? tps[n - 1]! : 0;
-  const N = n ? fps[n - 1]! : 0;
-  if (P === 0 || N === 0) return Number.NaN;
-  // Twice the area in integer units (exact below 2^53), divided once.
-  let area2 = 0;
-  let lastT = 0;
-  let lastF = 0;
-  for (let k = 0; k < n; k++) {
-    area2 += (fps[k]! - lastF) * (tps[k]! + lastT);
-    lastT = tps[k]!;
-    lastF = fps[k]!;
+  sameLength(scores, truth);
+  let positives = 0;
+  for (let i = 0; i < truth.length; i++) if (truth[i] === 1) positives++;
+  const negatives = truth.length - positives;
+  if (positives === 0 || negatives === 0) return Number.NaN;
+  const pos = new Float64Array(positives);
+  const neg = new Float64Array(negatives);
+  for (let i = 0, a = 0, b = 0; i < truth.length; i++) {
+    const s = scores[i]!;
+    if (Number.isNaN(s)) throw new RangeError(`score at row ${i} is NaN`);
+    if (truth[i] === 1) pos[a++] = s;
+    else neg[b++] = s;
   }
-  return area2 / (2 * P * N);
+  sortFloat64(pos);
+  sortFloat64(neg);
+  let pairs2 = 0;
+  let below = 0;
+  for (let i = 0; i < positives; ) {
+    const v = pos[i]!;
+    let same = i;
+    while (same < positives && pos[same] === v) same++;
+    while (below < negatives && neg[below]! < v) below++;
+    let equal = below;
+    while (equal < negatives && neg[equal] === v) equal++;
+    pairs2 += (same - i) * (2 * below + (equal - below));
+    i = same;
+  }
+  return pairs2 / (2 * positives * negatives);
 }
 
 /**

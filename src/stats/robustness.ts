@@ -29,6 +29,8 @@ export interface FlipRateOptions {
   seed?: number;
   batchRows?: number;
   signal?: AbortSignal;
+  /** Called after each block of rows with (rows done, rows). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface FlipRate {
@@ -91,6 +93,7 @@ export async function flipRate(options: FlipRateOptions): Promise<FlipRate> {
       }
       if (any) rowsFlipped++;
     }
+    options.onProgress?.(start + m, n);
   }
   const total = n * samples;
   return {
@@ -126,6 +129,8 @@ export interface CounterfactualOptions {
   seed?: number;
   batchRows?: number;
   signal?: AbortSignal;
+  /** Called after each layer with (rows resolved or given up, rows). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface Counterfactual {
@@ -237,6 +242,7 @@ export async function counterfactuals(options: CounterfactualOptions): Promise<C
       }
     }
     active = stillActive;
+    options.onProgress?.(layer + 1 === maxLayers ? n : n - active.length, n);
   }
   await sparsify(options, results, free, threshold, batchRows);
   for (const [i, r] of results.entries()) {
