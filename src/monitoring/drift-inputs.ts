@@ -36,15 +36,18 @@ const QUANTILE_POINTS: [string, number][] = [
 const SKETCH = 100;
 
 /**
- * The reference a column profile stands for: numeric columns from their histogram (PSI bins and counts) and a
- * quantile sketch interpolated through every CDF point the profile holds (min, max, the histogram's edges and the
- * stored quantiles); text and boolean columns from their most frequent values (the rest pooled as `other`).
- * Undefined when the profile holds neither.
+ * The reference a column profile stands for: the drift reference profiles store (decile bins with exact counts and
+ * a 101-point quantile sketch, or the most frequent categories) when the profile has one. Profiles written before
+ * it are rebuilt from what they hold: numeric columns from their histogram (PSI bins and counts) and a quantile
+ * sketch interpolated through every CDF point they know (min, max, the histogram's edges, the stored quantiles);
+ * text and boolean columns from their most frequent values (the rest pooled as `other`). Undefined when the
+ * profile holds none of these.
  */
 export function referenceFromColumn(
   column: ColumnProfile,
   rows: number,
 ): NumericReference | CategoricalReference | undefined {
+  if (column.drift) return column.drift;
   const n = Math.max(0, rows - column.nulls);
   if (column.histogram && column.histogram.length > 0 && typeof column.min === 'number') {
     const bins = column.histogram;

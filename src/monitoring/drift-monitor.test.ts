@@ -83,7 +83,7 @@ function calls(
   }));
 }
 
-test('a profile becomes a reference whose sketch and bins follow the data', () => {
+test('a profile becomes a reference: the stored one, else rebuilt with a sketch and bins that follow the data', () => {
   const values = normals(1, 5000);
   const ref = referenceFromColumn(profileOf('a', values), values.length);
   assert.equal(ref?.kind, 'numeric');
@@ -98,6 +98,9 @@ test('a profile becomes a reference whose sketch and bins follow the data', () =
   const exact = numericReference(values);
   assert.ok(Math.abs((ref.quantiles[50] ?? 9) - (exact.quantiles[50] ?? 0)) < 0.05);
   for (let k = 1; k < ref.quantiles.length; k++) assert.ok((ref.quantiles[k] ?? 0) >= (ref.quantiles[k - 1] ?? 0));
+  // A profile that stores its drift reference is used as it is.
+  const stored = numericReference(values);
+  assert.equal(referenceFromColumn({ ...profileOf('a', values), drift: stored }, values.length), stored);
   const text = referenceFromColumn(
     {
       ...profileOf('t', [1]),
