@@ -1,20 +1,23 @@
 /**
  * Batch scoring benchmark (`npm run bench:score`): a generated 1,000,000-row CSV for the example fraud model,
- * scored three ways, each run 3 times, printed as medians and ratios measured in this same run:
+ * scored and read several ways, runs interleaved 3 times, printed as medians and ratios measured in this same run:
  *
  * - floor: raw ONNX Runtime on already-parsed data at the chosen batch size (rows/s);
  * - modelport: `modelport score` end to end, spawned as a real CLI process against a real server started here
- *   (process start, registry look-up, parse, inference and write included), with its peak RSS;
+ *   (process start, registry look-up, parse, inference and write included), with its peak RSS; with the CSV parsed
+ *   by worker threads (THREADS threads in all) and on the main thread alone (`--parse-threads 0`);
+ * - the reading floor: DuckDB's `read_csv` of the same file (every feature column parsed and summed), with 1 thread
+ *   and with THREADS;
  * - pandas: Python with pandas and scikit-learn (Debian's python3-pandas, python3-sklearn) reading the CSV,
  *   predicting with an equivalent LogisticRegression (coef_ and intercept_ set from the fraud model's weights) and
  *   writing the same CSV.
  *
- * Ambition: modelport/floor >= 0.7 and modelport/pandas > 1. Run: node bench/score.ts [rows, default 1000000]
+ * Ambition: modelport/floor >= 0.7, modelport/pandas > 1, modelport/DuckDB read >= 1 with the same threads. Run: node bench/score.ts [rows, default 1000000]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fraudSignature } from '../examples/fraud/artifacts.ts';
 import { generateTransactions, trainFraudModel } from '../examples/fraud/train.ts';
@@ -26,6 +29,8 @@ import { REPO_ROOT, startTestServer } from '../test/support/server.ts';
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const BATCH = 1024;
 const RUNS = 3;
+/** Threads in all for the parallel run (modelport: the main thread and THREADS - 1 parse workers; DuckDB: THREADS). */
+const THREADS = Math.max(2, Math.min(4, availableParallelism()));
 const FEATURES = 30;
 /** Debian's interpreter, where python3-pandas and python3-sklearn install (a pyenv shim on PATH lacks them). */
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -77,52 +82,6 @@ try {
   }
   await session.release();
 
-  // modelport score, as a user runs it; /usr/bin/time reports the peak RSS.
-  const modelportOut = join(dir, 'modelport-out.csv');
-  const modelportRates: number[] = [];
-  const peaks: number[] = [];
-  for (let run = 0; run < RUNS; run++) {
-    const timeFile = join(dir, 'time.txt');
-    const started = performance.now();
-    const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(
-        '/usr/bin/time',
-        [
-          '-f',
-          '%M',
-          '-o',
-          timeFile,
-          process.execPath,
-          join(REPO_ROOT, 'bin/modelport.js'),
-          'score',
-          'fraud',
-          input,
-          '-o',
-          modelportOut,
-          '--signature',
-          signaturePath,
-          '--batch-size',
-          String(BATCH),
-        ],
-        {
-          env: { ...process.env, MODELPORT_URL: server.url, MODELPORT_CACHE_DIR: join(dir, 'cache') },
-          stdio: ['ignore', 'inherit', 'pipe'],
-        },
-      );
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-      });
-      child.on('close', (c) => {
-        if (c !== 0) console.error(stderr);
-        resolve(c);
-      });
-    });
-    if (code !== 0) throw new Error(`modelport score exited ${code}`);
-    modelportRates.push(ROWS / ((performance.now() - started) / 1000));
-    peaks.push(Number((await readFile(timeFile, 'utf8')).trim().split('\n').pop()) * 1024);
-  }
-
   // The peer: pandas + scikit-learn with the same weights, writing the same columns at the same precision.
   const pandasOut = join(dir, 'pandas-out.csv');
   const script = join(dir, 'score.py');
@@ -143,18 +102,106 @@ out = pd.DataFrame({'prediction': labels[p.argmax(axis=1)], 'probability_legit':
 out.to_csv(sys.argv[2], index=False, float_format='%.6f')
 `,
   );
-  let pandasRates: number[] = [];
-  try {
-    for (let run = 0; run < RUNS; run++) {
+
+  // modelport score, as a user runs it (/usr/bin/time reports the peak RSS): the CSV parsed by worker threads
+  // besides the main one (THREADS threads in all, the default on a THREADS-core machine) and on the main thread
+  // only (--parse-threads 0). `inside` is the rate the CLI's summary line reports: scoring alone, without the
+  // process start-up and the registry look-up.
+  const modelportOut = join(dir, 'modelport-out.csv');
+  const runModelport = async (parseThreads: number) => {
+    const timeFile = join(dir, 'time.txt');
+    const started = performance.now();
+    let stderr = '';
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(
+        '/usr/bin/time',
+        [
+          '-f',
+          '%M',
+          '-o',
+          timeFile,
+          process.execPath,
+          join(REPO_ROOT, 'bin/modelport.js'),
+          'score',
+          'fraud',
+          input,
+          '-o',
+          modelportOut,
+          '--signature',
+          signaturePath,
+          '--batch-size',
+          String(BATCH),
+          '--parse-threads',
+          String(parseThreads),
+        ],
+        {
+          env: { ...process.env, MODELPORT_URL: server.url, MODELPORT_CACHE_DIR: join(dir, 'cache') },
+          stdio: ['ignore', 'inherit', 'pipe'],
+        },
+      );
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      child.on('close', resolve);
+    });
+    if (code !== 0) throw new Error(`modelport score exited ${code}: ${stderr}`);
+    const endToEnd = ROWS / ((performance.now() - started) / 1000);
+    const inside = Number(/ ([\d,]+) rows\/s/.exec(stderr)?.[1]?.replaceAll(',', '') ?? Number.NaN);
+    const peak = Number((await readFile(timeFile, 'utf8')).trim().split('\n').pop()) * 1024;
+    return { endToEnd, inside, peak };
+  };
+
+  // The reading floor: DuckDB's read_csv of the same file, every feature column parsed and summed, with 1 thread and
+  // with THREADS (no extension installed or loaded).
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const runDuckdb = async (threads: number) => {
+    const instance = await DuckDBInstance.create(':memory:', {
+      threads: String(threads),
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+    });
+    const connection = await instance.connect();
+    try {
+      const sums = model.featureNames.map((name) => `sum("${name}")`).join(', ');
       const started = performance.now();
-      execFileSync(PYTHON, [script, input, pandasOut], { stdio: ['ignore', 'ignore', 'pipe'] });
-      pandasRates.push(ROWS / ((performance.now() - started) / 1000));
+      const reader = await connection.runAndReadAll(
+        `SELECT count(*), ${sums} FROM read_csv('${input}', header = true)`,
+      );
+      const rate = ROWS / ((performance.now() - started) / 1000);
+      if (Number(reader.getRows()[0]?.[0]) !== ROWS) throw new Error('DuckDB read a different number of rows');
+      return rate;
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
     }
-  } catch (error) {
-    console.log(
-      `pandas: not run (${(error as Error).message.split('\n')[0]}); apt-get install python3-pandas python3-sklearn`,
-    );
-    pandasRates = [];
+  };
+
+  // Interleaved runs, so the machine's other load falls on every contender alike.
+  type ModelportRun = Awaited<ReturnType<typeof runModelport>>;
+  const parallel: ModelportRun[] = [];
+  const serial: ModelportRun[] = [];
+  const duckdb1: number[] = [];
+  const duckdbN: number[] = [];
+  let pandasRates: number[] = [];
+  let pandasError: string | undefined;
+  for (let run = 0; run < RUNS; run++) {
+    parallel.push(await runModelport(THREADS - 1));
+    duckdbN.push(await runDuckdb(THREADS));
+    serial.push(await runModelport(0));
+    duckdb1.push(await runDuckdb(1));
+    if (pandasError === undefined) {
+      try {
+        const started = performance.now();
+        execFileSync(PYTHON, [script, input, pandasOut], { stdio: ['ignore', 'ignore', 'pipe'] });
+        pandasRates.push(ROWS / ((performance.now() - started) / 1000));
+      } catch (error) {
+        pandasError = (error as Error).message.split('\n')[0];
+        pandasRates = [];
+      }
+    }
+  }
+  if (pandasError !== undefined) {
+    console.log(`pandas: not run (${pandasError}); apt-get install python3-pandas python3-sklearn`);
   }
 
   // The two outputs must agree on the predicted labels (probabilities differ only past float32 precision).
@@ -167,17 +214,40 @@ out.to_csv(sys.argv[2], index=False, float_format='%.6f')
   }
 
   const floor = median(floorRates);
-  const modelport = median(modelportRates);
-  console.log(`floor (ONNX Runtime, parsed data):  ${fmt(floor).padStart(12)} rows/s`);
+  const pick = (runs: ModelportRun[], key: keyof ModelportRun) => median(runs.map((r) => r[key]));
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+  const rate = (n: number) => `${fmt(n).padStart(10)} rows/s`;
+  const ratio = (a: number, b: number) => (a / b).toFixed(2);
   console.log(
-    `modelport score (end to end):       ${fmt(modelport).padStart(12)} rows/s, peak RSS ${(median(peaks) / 2 ** 20).toFixed(0)} MiB`,
+    `load average at the end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (${availableParallelism()} cores)`,
   );
-  if (pandasRates.length > 0) {
-    console.log(`pandas + scikit-learn:              ${fmt(median(pandasRates)).padStart(12)} rows/s`);
+  console.log(`floor (ONNX Runtime, parsed data):         ${rate(floor)}`);
+  console.log(`DuckDB read_csv, 1 thread:                 ${rate(median(duckdb1))}`);
+  console.log(`DuckDB read_csv, ${THREADS} threads:                ${rate(median(duckdbN))}`);
+  for (const [name, runs] of [
+    [`${THREADS} threads`, parallel],
+    ['1 thread ', serial],
+  ] as const) {
+    console.log(
+      `modelport score, ${name}, end to end: ${rate(pick(runs, 'endToEnd'))}; scoring alone ${rate(pick(runs, 'inside'))}; peak RSS ${mib(pick(runs, 'peak'))}`,
+    );
   }
-  console.log(`modelport/floor:  ${(modelport / floor).toFixed(3)}  (ambition >= 0.7)`);
-  if (pandasRates.length > 0)
-    console.log(`modelport/pandas: ${(modelport / median(pandasRates)).toFixed(2)}  (ambition > 1)`);
+  if (pandasRates.length > 0) console.log(`pandas + scikit-learn:                     ${rate(median(pandasRates))}`);
+  console.log(
+    `modelport/DuckDB read, ${THREADS} threads: ${ratio(pick(parallel, 'endToEnd'), median(duckdbN))} end to end, ${ratio(pick(parallel, 'inside'), median(duckdbN))} scoring alone  (ambition >= 1)`,
+  );
+  console.log(
+    `modelport/DuckDB read, 1 thread:  ${ratio(pick(serial, 'endToEnd'), median(duckdb1))} end to end, ${ratio(pick(serial, 'inside'), median(duckdb1))} scoring alone`,
+  );
+  console.log(
+    `modelport ${THREADS} threads / 1 thread: ${ratio(pick(parallel, 'endToEnd'), pick(serial, 'endToEnd'))} end to end`,
+  );
+  console.log(`modelport/floor:  ${ratio(pick(parallel, 'endToEnd'), floor)}  (ambition >= 0.7)`);
+  if (pandasRates.length > 0) {
+    console.log(`modelport/pandas: ${ratio(pick(parallel, 'endToEnd'), median(pandasRates))}  (ambition > 1)`);
+  }
 } finally {
   await server.close();
   await rm(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@
  * the API and pre-loaded with the serving options given in `SERVE` below.
  *
  * Talks to its parent over IPC: sends `{ type: 'ready', url, grpcPort, models }` once both models are warm; answers
- * `{ type: 'workers' }` with the worker pids per model; on SIGTERM closes the server and exits (so `--cpu-prof`
+ * `{ type: 'workers' }` with the worker pids per model and `{ type: 'loop' }` with its event loop's delay; on SIGTERM closes the server and exits (so `--cpu-prof`
  * writes its profile).
  *
  * Run alone: node bench/serving-server.ts <fraud.onnx> <cnn.onnx> [<cnn-large.onnx>] (prints the ready message without IPC).
@@ -13,6 +13,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ModelportClient } from '../src/client/client.ts';
 import { compileServerConfig } from '../src/core/config.ts';
 import { memoryLogger } from '../src/logging/index.ts';
@@ -52,6 +53,8 @@ export const SERVE: Record<string, ServeOptions> = {
     settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
     batching: { maxBatchSize: 64, maxQueueSize: 4096 },
   },
+  // The overload probe (bench/overload.ts): one single-threaded worker, batching off, the default queue.
+  probe: { replicas: 1, settings: { intraOpNumThreads: 1, interOpNumThreads: 1 }, batching: { maxBatchSize: 1 } },
   'rf30-nobatch': {
     replicas: 1,
     settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
@@ -63,7 +66,9 @@ export type ServerMessage =
   | { type: 'ready'; url: string; grpcPort: number; pid: number; token?: string | undefined }
   | { type: 'workers'; workers: Record<string, number[]> }
   /** The answer to `{ type: 'kill', model }`: its worker was killed (-9) and a replacement became ready. */
-  | { type: 'killed'; replacementMs: number };
+  | { type: 'killed'; replacementMs: number }
+  /** The answer to `{ type: 'loop' }`: the event loop's delay since the last ask (p99 and max, ms), then reset. */
+  | { type: 'loop'; p99Ms: number; maxMs: number };
 
 const [fraudFile, cnnFile, cnnLargeFile, ...extra] = process.argv.slice(2);
 if (!fraudFile || !cnnFile) {
@@ -95,7 +100,14 @@ for (const [name, file] of models) {
 
 const send = (message: ServerMessage) => (process.send ? process.send(message) : console.log(JSON.stringify(message)));
 
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
 process.on('message', (message: { type?: string; model?: string }) => {
+  if (message.type === 'loop') {
+    send({ type: 'loop', p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 });
+    loopDelay.reset();
+    return;
+  }
   if (message.type === 'kill') {
     const served = server.host.list().find((s) => s.labels.model === message.model);
     const pid = served?.pool.stats().workers.find((w) => w.state === 'ready')?.pid;

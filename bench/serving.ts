@@ -22,6 +22,9 @@
  *   off (maxBatchSize 1) and on at 256 connections.
  * - Faults: kill -9 of the fraud worker under an open-loop 200 req/s, three times: failed requests per kill and the
  *   time until the replacement worker is ready.
+ * - Overload (bench/overload.ts): one worker's capacity C calibrated closed-loop, then an open-loop arrival rate of
+ *   1x, 2x and 4x C (bench/open-loop.ts): goodput / C, refusal p99, and whether every answer was 200 or 429/503
+ *   with Retry-After.
  *
  * Everything (server, workers, load generator) shares this machine's cores; the output says how many.
  *
@@ -44,6 +47,7 @@ import { fraudRow, type HttpBody, MODEL_INFER_PATH, mnistImage, type RequestBodi
 import { hasH2load, type LoadResult, medianResult, runGrpcLoad, runWrk } from './load.ts';
 import { sendMalformed } from './malformed.ts';
 import { type OrtFloor, ortFloor } from './ort-floor.ts';
+import { overloadProbe, probeBody } from './overload.ts';
 import { formatTable, renderSvg, type Series } from './report.ts';
 import type { ServerMessage } from './serving-server.ts';
 
@@ -233,6 +237,7 @@ try {
       join(dir, 'cnn.onnx'),
       join(dir, 'cnn-large.onnx'),
       ...(withPeers ? [...peerArgs, `rf30-nobatch=${peerModels.rf30}`] : []),
+      `probe=${withPeers ? peerModels.rf30 : join(dir, 'fraud.onnx')}`,
     ],
     [...GATEWAY_FLAGS, ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
   );
@@ -480,6 +485,26 @@ try {
     );
   }
 
+  // Overload, open loop (bench/overload.ts): 1x, 2x and 4x the calibrated capacity of one worker.
+  log('');
+  await httpCall(url, probeBody('probe'));
+  gateway.child.send({ type: 'workers' });
+  const [probeWorkers] = (await once(gateway.child, 'message')) as [Extract<ServerMessage, { type: 'workers' }>];
+  const overload = await overloadProbe({
+    url,
+    model: withPeers ? 'sk_rf30 forest, batching off' : 'fraud, batching off',
+    seconds: SECONDS,
+    dir,
+    log,
+    pids: { gateway: gatewayPid, workers: probeWorkers.workers['probe'] ?? [] },
+    loopDelay: async () => {
+      gateway.child.send({ type: 'loop' });
+      const [loop] = (await once(gateway.child, 'message')) as [Extract<ServerMessage, { type: 'loop' }>];
+      return loop;
+    },
+  });
+  const overload4x = overload.rows.find((r) => r.multiple === 4);
+
   // Ratios to the floors.
   const at = (key: string, connections: number) =>
     [...series, ...peerSeries].find((s) => s.key === key)?.points[connections];
@@ -522,6 +547,9 @@ try {
       : {}),
     faultsFailedPerKill: faults.reduce((n, f) => n + f.failed, 0) / Math.max(1, faults.length),
     faultsReplacementMs: faults.map((f) => f.replacementMs),
+    overloadGoodputAt4x: overload4x?.goodputOverC ?? 0,
+    overloadRefusalP99MsAt4x: overload4x?.result.refused.p99 ?? 0,
+    overloadClean: overload.rows.every((r) => r.clean),
   };
 
   log(`\n${formatTable(series, CONNECTIONS)}`);
@@ -583,6 +611,10 @@ try {
     `  faults: ${ratios.faultsFailedPerKill.toFixed(1)} failed requests per worker kill [0: ${check(ratios.faultsFailedPerKill === 0)}]; replacement ready in ${ratios.faultsReplacementMs.map((ms) => fmt(ms)).join(', ')} ms`,
   );
 
+  log(
+    `  overload at 4x C (open loop): goodput ${ratios.overloadGoodputAt4x.toFixed(2)} C [>= 0.90: ${check(ratios.overloadGoodputAt4x >= 0.9)}], refusal p99 ${fmt(ratios.overloadRefusalP99MsAt4x, 1)} ms [< 10: ${check(ratios.overloadRefusalP99MsAt4x < 10)}]; every answer 200 or 429/503 with Retry-After at 1x/2x/4x: ${ratios.overloadClean ? 'yes' : 'no'}`,
+  );
+
   const memory = {
     gatewayIdleMb: gatewayIdleRss,
     gatewayPeakAt64Mb: gatewayRss64,
@@ -628,6 +660,7 @@ try {
     floors: { ortFraud, ortCnn1, ortCnn2, ortCnnLarge1, ortCnnLarge2 },
     series: Object.fromEntries([...series, ...peerSeries].map((s) => [s.key, { label: s.label, points: s.points }])),
     faults,
+    overload,
     ratios,
     memory,
   };

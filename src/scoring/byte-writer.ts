@@ -3,7 +3,8 @@
  * write without a string per row. `take()` returns a copy of what was written and starts over.
  */
 
-const DIGITS = Buffer.from('0123456789');
+/** '00' to '99': two digits per look-up. */
+const PAIRS = Buffer.from(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''));
 
 export class ByteWriter {
   #buf: Buffer;
@@ -47,24 +48,34 @@ export class ByteWriter {
     }
     this.#room(20);
     const buf = this.#buf;
+    let at = this.#at;
     const scaled = Math.round(Math.abs(value) * 1e6);
-    if (value < 0 && scaled !== 0) buf[this.#at++] = 45;
+    if (value < 0 && scaled !== 0) buf[at++] = 45;
+    // Both parts fit in 31 bits (the integer part is under 1e9), so `| 0` divisions are exact.
     let integer = Math.floor(scaled / 1e6);
-    let fraction = scaled - integer * 1e6;
-    // Integer part, most significant digit first.
-    let digits = 1;
-    for (let t = integer; t >= 10; t = Math.floor(t / 10)) digits++;
-    let at = this.#at + digits;
-    for (let i = 0; i < digits; i++) {
-      buf[--at] = DIGITS[integer % 10] as number;
-      integer = Math.floor(integer / 10);
+    const fraction = scaled - integer * 1e6;
+    if (integer < 10) buf[at++] = 48 + integer;
+    else {
+      let digits = 1;
+      for (let t = integer; t >= 10; t = (t / 10) | 0) digits++;
+      at += digits;
+      for (let i = 1; i <= digits; i++) {
+        const next = (integer / 10) | 0;
+        buf[at - i] = 48 + integer - next * 10;
+        integer = next;
+      }
     }
-    at = this.#at + digits;
     buf[at] = 46;
-    for (let i = 6; i >= 1; i--) {
-      buf[at + i] = DIGITS[fraction % 10] as number;
-      fraction = Math.floor(fraction / 10);
-    }
+    const high = (fraction / 10000) | 0;
+    const low = fraction - high * 10000;
+    const middle = (low / 100) | 0;
+    const last = low - middle * 100;
+    buf[at + 1] = PAIRS[high * 2] as number;
+    buf[at + 2] = PAIRS[high * 2 + 1] as number;
+    buf[at + 3] = PAIRS[middle * 2] as number;
+    buf[at + 4] = PAIRS[middle * 2 + 1] as number;
+    buf[at + 5] = PAIRS[last * 2] as number;
+    buf[at + 6] = PAIRS[last * 2 + 1] as number;
     this.#at = at + 7;
   }
 

@@ -41,9 +41,40 @@ export class CsvBatchParser implements BatchParser {
   readonly #buildPlan: PlanBuilder;
   readonly #onBadRow: BadRowHandler;
 
-  constructor(buildPlan: PlanBuilder, onBadRow: BadRowHandler) {
+  /**
+   * `resume` starts after the header, with its plan, at a known line: how a parse worker reads a slice of the input
+   * and how the serial parser takes over from the workers.
+   */
+  constructor(buildPlan: PlanBuilder, onBadRow: BadRowHandler, resume?: { plan: ColumnPlan; line: number }) {
     this.#buildPlan = buildPlan;
     this.#onBadRow = onBadRow;
+    if (resume) {
+      this.#plan = resume.plan;
+      this.#line = resume.line;
+    }
+  }
+
+  /** The plan, once the header (or the first record) was read. */
+  get plan(): ColumnPlan | undefined {
+    return this.#plan;
+  }
+
+  /** The line the next record starts on. */
+  get line(): number {
+    return this.#line;
+  }
+
+  /** Bytes pushed but not parsed yet (the start of a record that a later chunk completes). */
+  get pendingBytes(): number {
+    return this.#buf.length - this.#pos;
+  }
+
+  /** Hands over the bytes not parsed yet (they start a record) and forgets them. */
+  takeRest(): Buffer {
+    const rest = this.#buf.subarray(this.#pos);
+    this.#buf = EMPTY;
+    this.#pos = 0;
+    return rest;
   }
 
   get keepNames(): readonly string[] | undefined {

@@ -56,7 +56,7 @@ function cacheDir(env: Readonly<Record<string, string | undefined>>): string {
 export const scoreCommand = defineCommand({
   words: ['score'],
   usage:
-    'score <model[@version|@alias] | deployment[@tag] | ./model.onnx | ./js-model-folder> <input.csv | input.jsonl | -> [-o output.csv | output.jsonl | -] [--batch-size N] [--keep col1,col2] [--on-error fail|skip] [--rejects rejects.csv] [--signature file.json] [--url V2_BASE_URL]',
+    'score <model[@version|@alias] | deployment[@tag] | ./model.onnx | ./js-model-folder> <input.csv | input.jsonl | -> [-o output.csv | output.jsonl | -] [--batch-size N] [--keep col1,col2] [--on-error fail|skip] [--rejects rejects.csv] [--signature file.json] [--url V2_BASE_URL] [--parse-threads N]',
   summary: 'Score a CSV or JSON-lines file with a model or a deployment, streaming',
   args: [2, 2],
   options: {
@@ -71,6 +71,11 @@ export const scoreCommand = defineCommand({
     },
     format: { type: 'string', description: 'csv or jsonl, for stdin / stdout (default csv)' },
     url: { type: 'string', description: "Score through a served model's V2 endpoint at this base URL" },
+    'parse-threads': {
+      type: 'string',
+      description:
+        'CSV: worker threads that parse the input besides the main thread (default: cores - 1, 1 to 3; 0: none)',
+    },
   },
   async run({ args, options, io, client, env }) {
     const [modelArg, inputPath] = args as [string, string];
@@ -82,6 +87,10 @@ export const scoreCommand = defineCommand({
     const batchText = options['batch-size'] ?? '1024';
     if (!/^[1-9]\d{0,6}$/.test(batchText) || Number(batchText) > 1_000_000) {
       throw new UsageError(`--batch-size takes a whole number from 1 to 1000000, not '${batchText}'`);
+    }
+    const threadsText = options['parse-threads'];
+    if (threadsText !== undefined && !/^\d{1,2}$/.test(threadsText)) {
+      throw new UsageError(`--parse-threads takes a whole number from 0 to 99, not '${threadsText}'`);
     }
     const onError = options['on-error'] ?? 'fail';
     if (onError !== 'fail' && onError !== 'skip')
@@ -171,6 +180,7 @@ export const scoreCommand = defineCommand({
         scorer,
         signature: mergeSignature({ ...scorer.signature, ...pickFriendly(registered) }, extra),
         batchSize: Number(batchText),
+        ...(threadsText !== undefined ? { parseThreads: Number(threadsText) } : {}),
         keep,
         onBadRow(line, reason, record) {
           if (onError === 'fail') {

@@ -2,11 +2,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
+import { ModelportError } from '../../core/index.ts';
 import { memoryLogger } from '../../logging/index.ts';
 import type { InferContext } from '../inference-service.ts';
 import type { InferTensorContents } from './generated/inference/InferTensorContents.generated.ts';
 import { CASES, failure, rawBytes, startTestServer, type TestServer, TestService } from './grpc-client.fixture.ts';
 import { createGrpcServer, startGrpcServer, stopGrpcServer } from './grpc-server.ts';
+import { peekModelTarget } from './grpc-wire.ts';
+import { inferenceService } from './proto.ts';
 
 describe('gRPC server', () => {
   const service = new TestService();
@@ -263,5 +266,72 @@ describe('gRPC server limits and lifecycle', () => {
     const other = createGrpcServer(new TestService());
     await assert.rejects(startGrpcServer(other, '127.0.0.1', port));
     await stopGrpcServer(other, 1000);
+  });
+});
+
+describe('gRPC admission before the decode', () => {
+  /** Admits every model but `full`, whose queue is full; counts the admissions. */
+  class AdmittingService extends TestService {
+    admitted: string[] = [];
+    async admit(name: string): Promise<void> {
+      this.admitted.push(name);
+      if (name === 'full') throw new ModelportError('overloaded', 'the queue of this model is full', { retryAfter: 1 });
+    }
+  }
+  const service = new AdmittingService();
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer(service);
+  });
+  after(() => s.close());
+
+  /** model_name, then an `inputs` field whose content is not a valid InferInputTensor: only a full decode sees it. */
+  const brokenTensors = (model: string) =>
+    Buffer.concat([Buffer.from([0x0a, model.length]), Buffer.from(model), Buffer.from([0x2a, 0x03, 0xff, 0xff, 0xff])]);
+
+  test('a full queue refuses from the message header: RESOURCE_EXHAUSTED before the tensors are decoded', async () => {
+    assert.equal(await s.callRaw('ModelInfer', brokenTensors('full')), status.RESOURCE_EXHAUSTED);
+    // Admitted, the same message fails its decode.
+    assert.equal(await s.callRaw('ModelInfer', brokenTensors('echo')), status.INVALID_ARGUMENT);
+    assert.deepEqual(service.admitted.slice(-2), ['full', 'echo']);
+  });
+
+  test('an admitted call is admitted once and answered; the model-id metadata still names the model', async () => {
+    service.admitted.length = 0;
+    const response = await s.call('ModelInfer', {
+      model_name: 'echo',
+      inputs: [{ name: 'in', datatype: 'FP32', shape: [1], contents: { fp32_contents: [1.5] } }],
+    });
+    assert.deepEqual(response.outputs[0]?.contents?.fp32_contents, [1.5]);
+    await s.call('ModelInfer', { model_name: '', inputs: [] }, { metadata: { 'model-id': 'echo' } });
+    assert.deepEqual(service.admitted, ['echo', 'echo']);
+  });
+});
+
+describe('peekModelTarget', () => {
+  const serialize = (message: Record<string, unknown>) =>
+    (inferenceService()['ModelInfer'] as unknown as { requestSerialize: (m: unknown) => Buffer }).requestSerialize(
+      message,
+    );
+
+  test('reads model_name and model_version past the other fields, as the full decode does', () => {
+    const bytes = serialize({
+      id: 'x',
+      model_name: 'fraud',
+      model_version: '3',
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 2] }],
+      raw_input_contents: [Buffer.alloc(8)],
+    });
+    assert.deepEqual(peekModelTarget(bytes), { name: 'fraud', version: '3' });
+    assert.deepEqual(peekModelTarget(serialize({ raw_input_contents: [Buffer.alloc(4)] })), { name: '', version: '' });
+    // A field repeated: the last one wins.
+    const twice = Buffer.concat([Buffer.from([0x0a, 1, 0x61]), serialize({ model_name: 'b' })]);
+    assert.deepEqual(peekModelTarget(twice), { name: 'b', version: '' });
+  });
+
+  test('malformed top-level bytes give undefined', () => {
+    assert.equal(peekModelTarget(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])), undefined);
+    assert.equal(peekModelTarget(Buffer.from([0x0a, 5, 0x61])), undefined);
+    assert.equal(peekModelTarget(Buffer.from([0x0b])), undefined);
   });
 });

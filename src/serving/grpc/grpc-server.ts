@@ -40,6 +40,7 @@ import {
   encodeStatusMessage,
   frameMessage,
   parseTimeout,
+  peekModelTarget,
   unaryMessage,
   WireError,
   WireStatus,
@@ -74,6 +75,8 @@ const SESSION_WINDOW = 8 << 20;
 interface CallInfo {
   readonly headers: IncomingHttpHeaders;
   readonly context: InferContext;
+  /** The call was authorized and admitted from its serialized message, before the decode. */
+  admitted?: boolean;
 }
 
 interface Method {
@@ -81,6 +84,11 @@ interface Method {
   readonly decode: (bytes: Buffer) => unknown;
   readonly encode: (message: unknown) => Buffer;
   readonly run: (request: never, call: CallInfo) => unknown;
+  /**
+   * Authorizes and admits from the serialized message, before it is decoded (so a full queue refuses without
+   * parsing the tensors); resolves true when it did, false to leave it to `run`.
+   */
+  readonly admit?: (bytes: Buffer, call: CallInfo) => Promise<boolean>;
 }
 
 /** A gRPC server built by createGrpcServer; start and stop it with startGrpcServer / stopGrpcServer. */
@@ -121,14 +129,27 @@ export function createGrpcServer(service: InferenceService, options: GrpcServerO
     },
     ModelInfer: async (req: ModelInferRequest__Output, call: CallInfo) => {
       const model = target(req.model_name, req.model_version, call.headers, 'model_name');
-      const allowed = authorize(call, model.name);
-      if (allowed) await allowed;
-      // A full queue refuses (RESOURCE_EXHAUSTED) before the tensors are converted and checked.
-      await service.admit?.(model.name, model.version, call.context);
+      if (!call.admitted) {
+        const allowed = authorize(call, model.name);
+        if (allowed) await allowed;
+        // A full queue refuses (RESOURCE_EXHAUSTED) before the tensors are converted and checked.
+        await service.admit?.(model.name, model.version, call.context);
+      }
       const { request, raw } = decodeInferRequest(req);
       call.context.requestId = requestIdFor(request.id, call.context.headers);
       return encodeInferResponse(await service.infer(model.name, model.version, request, call.context), raw);
     },
+  };
+  // ModelInfer is admitted (queue depth) from the model named in its serialized message, as REST admits from the
+  // URL before reading the body: under overload a refusal costs no protobuf decode.
+  const admitInfer = async (bytes: Buffer, call: CallInfo): Promise<boolean> => {
+    const peeked = peekModelTarget(bytes);
+    if (!peeked) return false;
+    const model = target(peeked.name, peeked.version, call.headers, 'model_name');
+    const allowed = authorize(call, model.name);
+    if (allowed) await allowed;
+    await service.admit?.(model.name, model.version, call.context);
+    return true;
   };
   const methods = new Map<string, Method>();
   for (const [name, definition] of Object.entries(inferenceService())) {
@@ -139,6 +160,7 @@ export function createGrpcServer(service: InferenceService, options: GrpcServerO
       decode: definition.requestDeserialize as Method['decode'],
       encode: definition.responseSerialize as Method['encode'],
       run,
+      ...(name === 'ModelInfer' ? { admit: admitInfer } : {}),
     });
   }
 
@@ -243,20 +265,32 @@ function serveCall(
     }
     chunks.push(chunk);
   });
+  const call: CallInfo = { headers, context };
   stream.once('end', () => {
     if (answered) return;
-    let request: unknown;
+    let bytes: Buffer;
     try {
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      const bytes = unaryMessage(body, headers['grpc-encoding'] as string | undefined, maxMessageBytes);
-      try {
-        request = method.decode(bytes);
-      } catch {
-        throw new WireError(GrpcStatus.INVALID_ARGUMENT, `the message is not a valid ${method.name} request`);
-      }
+      bytes = unaryMessage(body, headers['grpc-encoding'] as string | undefined, maxMessageBytes);
     } catch (error) {
       if (error instanceof WireError) failWire(error);
       else fail(error);
+      return;
+    }
+    if (method.admit) {
+      method.admit(bytes, call).then((admitted) => {
+        call.admitted = admitted;
+        if (!answered) decodeAndRun(bytes);
+      }, fail);
+    } else decodeAndRun(bytes);
+  });
+
+  const decodeAndRun = (bytes: Buffer) => {
+    let request: unknown;
+    try {
+      request = method.decode(bytes);
+    } catch {
+      failWire(new WireError(GrpcStatus.INVALID_ARGUMENT, `the message is not a valid ${method.name} request`));
       return;
     }
     const reply = (response: unknown) => {
@@ -272,13 +306,13 @@ function serveCall(
       sendMessage(stream, bytes, context.requestId);
     };
     try {
-      const result = method.run(request as never, { headers, context });
+      const result = method.run(request as never, call);
       if (result instanceof Promise) result.then(reply, fail);
       else reply(result);
     } catch (error) {
       fail(error);
     }
-  });
+  };
 }
 
 const RESPONSE_HEADERS = Object.freeze({

@@ -94,3 +94,50 @@ export function encodeStatusMessage(message: string): string {
   }
   return out;
 }
+
+/**
+ * The `model_name` (field 1) and `model_version` (field 2) of a serialized ModelInferRequest, read by skipping over
+ * the other top-level fields without decoding them (the tensors are most of the message), so a call can be
+ * authorized and admitted before the message is parsed. Last occurrence wins, as in a full decode. Undefined when
+ * the bytes are not well-formed at the top level (the full decode then reports it).
+ */
+export function peekModelTarget(bytes: Uint8Array): { name: string; version: string } | undefined {
+  let name = '';
+  let version = '';
+  let at = 0;
+  const end = bytes.length;
+  const varint = (): number => {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (at >= end) return -1;
+      const byte = bytes[at++] as number;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 128;
+    }
+    return -1;
+  };
+  while (at < end) {
+    const tag = varint();
+    if (tag < 0) return undefined;
+    const field = Math.floor(tag / 8);
+    const type = tag % 8;
+    if (type === 0) {
+      if (varint() < 0) return undefined;
+    } else if (type === 1) at += 8;
+    else if (type === 5) at += 4;
+    else if (type === 2) {
+      const length = varint();
+      if (length < 0 || at + length > end) return undefined;
+      if (field === 1 || field === 2) {
+        const text = Buffer.from(bytes.buffer, bytes.byteOffset + at, length).toString('utf8');
+        if (field === 1) name = text;
+        else version = text;
+      }
+      at += length;
+    } else return undefined; // groups (3, 4) and unknown types: leave it to the full decode
+    if (at > end) return undefined;
+  }
+  return { name, version };
+}

@@ -1,0 +1,196 @@
+/**
+ * The overload probe (issue 19): one worker's capacity C calibrated closed-loop (wrk, 64 connections), then an
+ * open-loop arrival rate of 1x, 2x and 4x C (bench/open-loop.ts in its own process): goodput (200s per second) / C,
+ * the p99 of the 200s and of the refusals, and whether every answer was 200 or 429/503 with Retry-After.
+ * Ambition: goodput >= 0.9 C at 4x, refusals under 10 ms at p99.
+ *
+ * The model is the 100-tree forest (shared/models/sk_rf30.onnx) with batching off, one single-threaded worker and
+ * the default queue, so the worker, not the gateway, sets C; without ../shared/models the example fraud model takes
+ * its place (then the gateway sets C, and overload is mostly a question of how cheaply it refuses).
+ *
+ * Used by bench/serving.ts; alone, it starts its own gateway: node bench/overload.ts [--seconds 3]
+ * (OVERLOAD_MULTIPLES=0.5,1,4 sets other multiples of C).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { trainFraudModel } from '../examples/fraud/train.ts';
+import { childEnv } from '../src/core/child-env.ts';
+import { buildCnnModel } from '../src/onnx-builder/index.ts';
+import { fraudRow, type HttpBody, requestBodies } from './bodies.ts';
+import { runWrk } from './load.ts';
+import type { OpenLoopResult } from './open-loop.ts';
+import type { ServerMessage } from './serving-server.ts';
+
+const HERE = new URL('.', import.meta.url).pathname;
+export const SHARED_RF30 = join(HERE, '..', '..', 'shared', 'models', 'sk_rf30.onnx');
+
+export interface OverloadRow {
+  multiple: number;
+  result: OpenLoopResult;
+  goodputOverC: number;
+  /** Every answer was 200, or 429/503 with Retry-After; none lost. */
+  clean: boolean;
+}
+
+export interface OverloadProbe {
+  model: string;
+  capacity: number;
+  rows: OverloadRow[];
+}
+
+/** The probe's request body: the forest's 30 features, or the fraud model's row. */
+export function probeBody(model: 'probe'): HttpBody {
+  return requestBodies(model, [1, 30], fraudRow()).v2json;
+}
+
+/** CPU seconds (user + system) of processes, from /proc. */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+async function openLoopChild(
+  url: string,
+  body: HttpBody,
+  rate: number,
+  seconds: number,
+  dir: string,
+  cpu: { generator: number },
+): Promise<OpenLoopResult> {
+  const file = join(dir, 'open-loop-body.json');
+  await writeFile(file, body.body);
+  const child = fork(
+    join(HERE, 'open-loop.ts'),
+    [
+      '--url',
+      `${url}${body.path}`,
+      '--body-file',
+      file,
+      ...Object.entries(body.headers).flatMap(([k, v]) => ['--header', `${k}: ${v}`]),
+      '--rate',
+      String(Math.round(rate)),
+      '--seconds',
+      String(seconds),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
+  );
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const generatorPid = child.pid as number;
+  let generatorCpu = 0;
+  const sample = setInterval(() => {
+    try {
+      generatorCpu = cpuSeconds([generatorPid]);
+    } catch {}
+  }, 100);
+  const [code] = await once(child, 'exit');
+  clearInterval(sample);
+  cpu.generator = generatorCpu;
+  if (code !== 0) throw new Error(`open-loop exited ${code}`);
+  return JSON.parse(out.trim().split('\n').pop() as string) as OpenLoopResult;
+}
+
+export async function overloadProbe(options: {
+  url: string;
+  model: string;
+  seconds: number;
+  dir: string;
+  log: (line: string) => void;
+  /** The gateway's and the probe model's worker pids, for their CPU seconds per row. */
+  pids?: { gateway: number; workers: number[] };
+  /** Asks the gateway for its event loop's delay since the last ask (bench/serving-server.ts `loop`). */
+  loopDelay?: () => Promise<{ p99Ms: number; maxMs: number }>;
+}): Promise<OverloadProbe> {
+  const { url, seconds, dir, log } = options;
+  const body = probeBody('probe');
+  const calibration = await runWrk({ url, body, connections: 64, seconds, dir });
+  const capacity = calibration.rps;
+  log(
+    `overload probe (${options.model}, one worker, default queue): C = ${Math.round(capacity)} req/s (wrk, 64 connections, ${calibration.errors} errors)`,
+  );
+  const rows: OverloadRow[] = [];
+  for (const multiple of (process.env['OVERLOAD_MULTIPLES'] ?? '1,2,4').split(',').map(Number)) {
+    const cpu = { generator: 0 };
+    const gateway0 = options.pids ? cpuSeconds([options.pids.gateway]) : 0;
+    const workers0 = options.pids ? cpuSeconds(options.pids.workers) : 0;
+    await options.loopDelay?.();
+    const result = await openLoopChild(url, body, multiple * capacity, seconds, dir, cpu);
+    const loop = await options.loopDelay?.();
+    const cpuNote = options.pids
+      ? `; CPU s: gateway ${(cpuSeconds([options.pids.gateway]) - gateway0).toFixed(2)}, worker ${(cpuSeconds(options.pids.workers) - workers0).toFixed(2)}, generator ${cpu.generator.toFixed(2)}`
+      : '';
+    const loopNote = loop
+      ? `; gateway event loop delay p99/max ${loop.p99Ms.toFixed(1)}/${loop.maxMs.toFixed(1)} ms`
+      : '';
+    const ok = result.statuses['200'] ?? 0;
+    const answers = Object.values(result.statuses).reduce((a, b) => a + b, 0);
+    const refusals = (result.statuses['429'] ?? 0) + (result.statuses['503'] ?? 0);
+    const clean =
+      ok + refusals === answers &&
+      result.refusalsWithoutRetryAfter === 0 &&
+      result.connectionErrors === 0 &&
+      result.unanswered === 0;
+    const goodputOverC = ok / seconds / capacity;
+    rows.push({ multiple, result, goodputOverC, clean });
+    log(
+      `  ${multiple}x C: offered ${Math.round(result.sent / seconds)} req/s (${result.notSent} not sent: generator limit), goodput ${goodputOverC.toFixed(2)} C, 200 p99 ${result.ok.p99.toFixed(1)} ms, refusal p50/p99 ${result.refused.p50.toFixed(1)}/${result.refused.p99.toFixed(1)} ms, answers ${JSON.stringify(result.statuses)}, ${result.socketsOpened} sockets${result.refusalsWithoutRetryAfter ? `, ${result.refusalsWithoutRetryAfter} refusals without Retry-After` : ''}${result.connectionErrors ? `, ${result.connectionErrors} connection errors` : ''}${result.unanswered ? `, ${result.unanswered} unanswered` : ''}; ${clean ? 'every answer 200 or 429/503 with Retry-After' : 'NOT every answer 200 or 429/503 with Retry-After'}${cpuNote}${loopNote}`,
+    );
+  }
+  return { model: options.model, capacity, rows };
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } });
+  const dir = await mkdtemp(join(tmpdir(), 'modelport-bench-overload-'));
+  let child: ChildProcess | undefined;
+  try {
+    console.log(`load average ${loadavg()[0]?.toFixed(2)} at start, ${availableParallelism()} cores`);
+    const fraud = trainFraudModel();
+    await writeFile(join(dir, 'fraud.onnx'), fraud.onnx);
+    await writeFile(join(dir, 'cnn.onnx'), buildCnnModel());
+    const forest = existsSync(SHARED_RF30);
+    const probeModel = forest ? SHARED_RF30 : join(dir, 'fraud.onnx');
+    child = fork(
+      join(HERE, 'serving-server.ts'),
+      [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx'), '', `probe=${probeModel}`],
+      {
+        execArgv: ['--max-semi-space-size=8'],
+        env: { ...process.env, ...childEnv() },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      },
+    );
+    const [ready] = (await once(child, 'message')) as [Extract<ServerMessage, { type: 'ready' }>];
+    child.send({ type: 'workers' });
+    const [workers] = (await once(child, 'message')) as [Extract<ServerMessage, { type: 'workers' }>];
+    const gateway = child;
+    await overloadProbe({
+      pids: { gateway: ready.pid, workers: workers.workers['probe'] ?? [] },
+      loopDelay: async () => {
+        gateway.send({ type: 'loop' });
+        const [loop] = (await once(gateway, 'message')) as [Extract<ServerMessage, { type: 'loop' }>];
+        return loop;
+      },
+      url: ready.url,
+      model: forest ? 'sk_rf30 forest, batching off' : 'fraud, batching off',
+      seconds: Number(values.seconds),
+      dir,
+      log: console.log,
+    });
+    console.log(`load average ${loadavg()[0]?.toFixed(2)} at the end`);
+  } finally {
+    child?.kill('SIGTERM');
+    if (child) await once(child, 'exit');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
