@@ -14,6 +14,7 @@ import { authRoutes } from '../src/api/routes/auth.ts';
 import { dataRoutes } from '../src/api/routes/data.ts';
 import { deploymentMetricsRoutes } from '../src/api/routes/deployment-metrics.ts';
 import { deploymentRoutes } from '../src/api/routes/deployments.ts';
+import { driftRoutes } from '../src/api/routes/drift.ts';
 import { jobRoutes } from '../src/api/routes/jobs.ts';
 import { modelRoutes } from '../src/api/routes/models.ts';
 import { modelTypeRoutes } from '../src/api/routes/modeltypes.ts';
@@ -37,6 +38,7 @@ const ROUTES: AnyRoute[] = [
   ...modelRoutes({ buildContext: unused } as never),
   ...deploymentRoutes({ deployments: unused, export: unused }),
   ...deploymentMetricsRoutes(unused),
+  ...driftRoutes(unused),
   ...secretRoutes(unused),
   ...modelTypeRoutes(unused),
   ...jobRoutes(unused),
@@ -63,6 +65,8 @@ const NOT_EXERCISED: Partial<Record<OperationId, string>> = {
   promoteDeployment:
     'needs a canary rollout (test/deployments.e2e.test.ts); it answers a Deployment like getDeployment',
   cancelJob: 'needs a job caught mid-run (src/jobs/jobs.e2e.test.ts); it answers a Job like getJob',
+  checkDeploymentDrift:
+    'needs logged calls and a profiled training commit (test/drift.e2e.test.ts); it answers checks like deploymentDrift',
 };
 
 interface Recorded {
@@ -171,6 +175,7 @@ describe('API contract', () => {
     await mp.deploymentRevisions('contract');
     await mp.rollbackDeployment('contract');
     await mp.deploymentMetrics('contract');
+    await mp.deploymentDrift('contract');
     await mp.exportDeployment('contract', 'compose');
     // The payload log: a logged call, its record, a label and the accuracy it gives.
     await mp.applyDeployment('contract', { ...spec, logging: { sample: 100 } });

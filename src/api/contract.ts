@@ -10,6 +10,7 @@ import type { authRoutes } from './routes/auth.ts';
 import type { dataRoutes } from './routes/data.ts';
 import type { deploymentMetricsRoutes } from './routes/deployment-metrics.ts';
 import type { deploymentRoutes } from './routes/deployments.ts';
+import type { driftRoutes } from './routes/drift.ts';
 import type { jobRoutes } from './routes/jobs.ts';
 import type { modelRoutes } from './routes/models.ts';
 import type { modelTypeRoutes } from './routes/modeltypes.ts';
@@ -25,6 +26,7 @@ type RouteTable =
   | typeof modelRoutes
   | typeof deploymentRoutes
   | typeof deploymentMetricsRoutes
+  | typeof driftRoutes
   | typeof secretRoutes
   | typeof modelTypeRoutes
   | typeof jobRoutes

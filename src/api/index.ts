@@ -22,6 +22,7 @@ export { type AuthRoutesDeps, authRoutes } from './routes/auth.ts';
 export { dataRoutes } from './routes/data.ts';
 export { deploymentMetricsRoutes } from './routes/deployment-metrics.ts';
 export { deploymentRoutes } from './routes/deployments.ts';
+export { DriftCheckSchema, driftRoutes } from './routes/drift.ts';
 export { type ApiRoutesDeps, apiRoutes, declaredRoutes } from './routes/index.ts';
 export { jobRoutes } from './routes/jobs.ts';
 export { modelRoutes } from './routes/models.ts';

@@ -403,6 +403,16 @@ export class ModelportClient {
   }
 
   /** Requests/s, errors, p50/p99 latency and replicas over the last 15 minutes, oldest point first. */
+  /** Live drift checks of a deployment, newest first, with its DriftDetected condition. */
+  async deploymentDrift(name: string, limit?: number): Promise<ApiResponse<'deploymentDrift'>> {
+    return this.call('deploymentDrift', { params: { name }, ...(limit ? { query: { limit } } : {}) });
+  }
+
+  /** Runs a deployment's drift check now. */
+  async checkDeploymentDrift(name: string): Promise<ApiResponse<'checkDeploymentDrift'>> {
+    return this.call('checkDeploymentDrift', { params: { name } });
+  }
+
   async deploymentMetrics(
     name: string,
     range?: ApiQuery<'deploymentMetrics'>['range'],

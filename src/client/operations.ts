@@ -39,6 +39,8 @@ export const OPERATIONS = {
   waitDeployment: 'GET /projects/:project/deployments/:name/wait',
   exportDeployment: 'GET /projects/:project/deployments/:name/export',
   deploymentMetrics: 'GET /projects/:project/deployments/:name/metrics',
+  deploymentDrift: 'GET /projects/:project/deployments/:name/drift',
+  checkDeploymentDrift: 'POST /projects/:project/deployments/:name/drift/check',
   listPayloads: 'GET /projects/:project/deployments/:name/payloads',
   getPayload: 'GET /projects/:project/payloads/:requestId',
   sendFeedback: 'POST /projects/:project/deployments/:name/feedback',

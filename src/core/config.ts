@@ -56,6 +56,8 @@ export const SETTINGS = {
   },
   oidcGroupsClaim: { flag: '--oidc-groups-claim', env: 'MODELPORT_OIDC_GROUPS_CLAIM', default: 'groups' },
   oidcGroupMap: { flag: '--oidc-group-map', env: 'MODELPORT_OIDC_GROUP_MAP', default: '' },
+  otlpEndpoint: { flag: '--otlp-endpoint', env: 'MODELPORT_OTLP_ENDPOINT', default: '' },
+  traceSample: { flag: '--trace-sample', env: 'MODELPORT_TRACE_SAMPLE', default: '1' },
 } as const;
 
 /** What the server logs: `debug` adds detail, `silent` logs nothing. */
@@ -192,6 +194,8 @@ export interface ServerConfig {
   readonly logLevel: LogLevel;
   readonly auth: Readonly<AuthSettings>;
   readonly console: Readonly<ConsoleSettings>;
+  /** Traces to an OTLP/HTTP (JSON) endpoint; undefined: tracing off (the default), nothing of the SDK loaded. */
+  readonly tracing: Readonly<{ endpoint: string; sampleRatio: number }> | undefined;
 }
 
 /** True for addresses only this machine can reach. */
@@ -356,6 +360,18 @@ export function compileServerConfig(
   if (!LOG_LEVELS.includes(logLevel))
     fail('logLevel', `'${get('logLevel')}' is not a level; use one of ${LOG_LEVELS.join(', ')}`);
 
+  const otlpEndpoint = get('otlpEndpoint') || env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] || '';
+  if (otlpEndpoint !== '' && !/^https?:\/\/[^\s/]+/.test(otlpEndpoint)) {
+    fail(
+      'otlpEndpoint',
+      `'${otlpEndpoint}' is not an http:// or https:// URL; use e.g. http://collector:4318/v1/traces`,
+    );
+  }
+  const sampleRatio = Number(get('traceSample'));
+  if (!/^(0|1|0?\.\d+|1\.0*)$/.test(get('traceSample').trim()) || !(sampleRatio >= 0 && sampleRatio <= 1)) {
+    fail('traceSample', `'${get('traceSample')}' is not a fraction; use a number from 0 to 1, e.g. 0.1`);
+  }
+
   const authEnabled = authFlag || (!isLoopbackHost(host) && !insecureNoAuth);
   const consoleSettings = compileConsoleSettings(get, env, cwd, authEnabled);
 
@@ -404,6 +420,7 @@ export function compileServerConfig(
       adminTokenFile: resolve(home, 'admin-token'),
     }),
     console: consoleSettings,
+    tracing: otlpEndpoint === '' ? undefined : Object.freeze({ endpoint: otlpEndpoint, sampleRatio }),
   });
 }
 

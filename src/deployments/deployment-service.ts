@@ -22,7 +22,7 @@ import { ReconcileQueue } from './reconcile-queue.ts';
 import { pinTargets, routesTo } from './revisions.ts';
 import { signatureWarnings } from './signature-check.ts';
 import { checkSpec, type DeploymentSpec, PROMOTION_VARIABLES, parseSpec } from './spec.ts';
-import type { Deployment, DeploymentStatus, Revision } from './types.ts';
+import type { Condition, Deployment, DeploymentStatus, Revision } from './types.ts';
 
 export interface DeploymentServiceOptions {
   /** The metadata store (deployments and their revisions are tables in it). */
@@ -36,6 +36,8 @@ export interface DeploymentServiceOptions {
   validate?: (project: string, spec: DeploymentSpec) => Promise<void>;
   /** Base URLs for status: the REST endpoint and the gRPC address. */
   urls: () => { rest: string; grpc?: string | undefined };
+  /** Conditions observed elsewhere and shown with the stored ones (`DriftDetected`, from drift monitoring). */
+  observedConditions?: (project: string, name: string) => Condition[];
   log: Logger;
   /**
    * What a `promotionPolicy` reads of the candidate (its latest scan summary as `scans`, `model`, `canary`); the
@@ -334,6 +336,7 @@ export class DeploymentService implements VersionUsage {
       spec: spec ?? ({} as Deployment['spec']),
       status: {
         ...stored,
+        conditions: [...stored.conditions, ...(this.#o.observedConditions?.(project, row.name) ?? [])],
         urls: external
           ? stored.urls
           : { rest: `${urls.rest}/v2/models/${row.name}/infer`, ...(urls.grpc ? { grpc: urls.grpc } : {}) },

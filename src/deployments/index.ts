@@ -10,8 +10,9 @@ export {
   type DeploymentSpec,
   type DeploymentSpecInput,
   DeploymentSpecSchema,
+  type DriftMonitorSpec,
   type LoggingSpec,
   parseSpec,
 } from './spec.ts';
 export { selectTarget, splitTag, TAG_HEADER } from './traffic.ts';
-export type { Deployment, ResolvedTarget, RevisionTargets, ShadowStatus, TargetStatus } from './types.ts';
+export type { Condition, Deployment, ResolvedTarget, RevisionTargets, ShadowStatus, TargetStatus } from './types.ts';

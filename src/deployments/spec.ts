@@ -25,10 +25,21 @@
  *     sinks:
  *       - { type: store, retention: { maxAge: 30d, maxSize: 10Gi } }
  *       - { type: cloudevents, url: https://events.example.com/ }
+ *   monitoring:          # live drift of the logged inputs against the training data's profile (src/monitoring)
+ *     drift:
+ *       schedule: '*\/15 * * * *'   # cron: when to check
+ *       window: 1h                  # the logged calls checked: the last hour
+ *       threshold: 0.2              # a feature drifted at PSI >= threshold (or a significant KS / chi-square shift)
+ *       share: 0.3                  # the deployment drifted when this share of its features did
+ *       minRows: 100                # fewer logged calls in the window: no verdict
+ *       notify: [{ webhook: { urlSecret: SLACK_URL, format: slack } }]
  * ```
  */
+
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { ModelportError, parseDuration, parseModelRef, parseSize, reservedEnvReason } from '../core/index.ts';
+import { checkNotify, NotifySchema } from '../notify/index.ts';
 import { compilePolicy, type PolicyVariable } from '../policy/index.ts';
 
 /** Variables a deployment's `promotionPolicy` may read (docs: README "Use cases and scans", Gates). */
@@ -91,6 +102,40 @@ export const LoggingSpecSchema = z.strictObject({
 });
 
 export type LoggingSpec = z.output<typeof LoggingSpecSchema>;
+
+export const DriftMonitorSchema = z.strictObject({
+  schedule: z.string().max(256).default('*/15 * * * *').describe('cron: when to check (default every 15 minutes)'),
+  window: Duration.default('1h').describe('the logged calls checked: those of the last window (1h, 30m)'),
+  threshold: z
+    .number()
+    .positive('threshold is a PSI above 0, e.g. 0.2')
+    .max(10)
+    .default(0.2)
+    .describe('a feature drifted when its PSI is at least this (or its KS / chi-square shift is significant)'),
+  share: z
+    .number()
+    .min(0, 'share is a fraction: 0 to 1')
+    .max(1, 'share is a fraction: 0 to 1')
+    .default(0.3)
+    .describe('the deployment drifted when at least this share of its features drifted'),
+  minRows: z.number().int().min(1).max(1_000_000).default(100).describe('fewer logged calls: no verdict'),
+  maxRows: z.number().int().min(1).max(100_000).default(10_000).describe('the most recent calls read at most'),
+  reference: z
+    .strictObject({ path: z.string().min(1).max(4096) })
+    .optional()
+    .describe(
+      "the training commit's tabular file whose profile is the reference (default: the one matching most features)",
+    ),
+  notify: z.array(NotifySchema).max(8).default([]).describe('webhooks told when drift is detected and when it clears'),
+});
+
+export const MonitoringSpecSchema = z.strictObject({
+  drift: DriftMonitorSchema.optional().describe(
+    "Live drift of the logged inputs against the serving model's training data profile; needs spec.logging",
+  ),
+});
+
+export type DriftMonitorSpec = z.output<typeof DriftMonitorSchema>;
 
 export const DeploymentSpecSchema = z.strictObject({
   traffic: z.array(TrafficTargetSchema).min(1).max(10),
@@ -157,6 +202,7 @@ export const DeploymentSpecSchema = z.strictObject({
     .describe(
       'A CEL expression over scans, model and canary that promote (and a canary auto-promote) must pass: scans.fairness.disparate_impact.min >= 0.8 && scans.drift.share < 0.3',
     ),
+  monitoring: MonitoringSpecSchema.optional(),
 });
 
 /** A deployment document as written in a file for `modelport deployments apply -f`. */
@@ -254,6 +300,31 @@ export function checkSpec(spec: DeploymentSpec): CompiledScaling {
         });
       }
     }
+  }
+  const drift = spec.monitoring?.drift;
+  if (drift) {
+    try {
+      new Cron(drift.schedule, { paused: true }).stop();
+    } catch (error) {
+      throw new ModelportError(
+        'invalid_request',
+        `spec.monitoring.drift.schedule: '${drift.schedule.slice(0, 100)}' is not a cron pattern (${(error as Error).message}); use e.g. '*/15 * * * *'`,
+        { field: 'spec.monitoring.drift.schedule' },
+      );
+    }
+    if (duration(drift.window, 'spec.monitoring.drift.window') <= 0) {
+      throw new ModelportError('invalid_request', 'spec.monitoring.drift.window: use a duration above 0, e.g. 1h', {
+        field: 'spec.monitoring.drift.window',
+      });
+    }
+    if (!spec.logging?.sinks.some((s) => s.type === 'store') || spec.logging.mode === 'response') {
+      throw new ModelportError(
+        'invalid_request',
+        'spec.monitoring.drift: drift reads the logged inputs; add spec.logging with the store sink and mode all or request',
+        { field: 'spec.monitoring.drift' },
+      );
+    }
+    for (const [i, n] of drift.notify.entries()) checkNotify(n, `spec.monitoring.drift.notify[${i}]`);
   }
   if ((spec.logging?.sinks ?? []).filter((s) => s.type === 'store').length > 1) {
     throw new ModelportError('invalid_request', 'spec.logging.sinks: list the store sink once', {

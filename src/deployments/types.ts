@@ -30,7 +30,8 @@ export interface Revision {
   createdAt: string;
 }
 
-export type ConditionType = 'Ready' | 'RolledOut' | 'Failed';
+/** `DriftDetected` is observed, not reconciled: live drift monitoring (src/monitoring) reports it. */
+export type ConditionType = 'Ready' | 'RolledOut' | 'Failed' | 'DriftDetected';
 
 export interface Condition {
   type: ConditionType;

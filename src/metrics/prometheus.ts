@@ -173,6 +173,12 @@ export const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
 export class MetricsRegistry {
   readonly #metrics: Metric[] = [];
+  readonly #collectors: (() => void)[] = [];
+
+  /** Runs `collect` before every render: for gauges read from live state at scrape time (a queue's length). */
+  onCollect(collect: () => void): void {
+    this.#collectors.push(collect);
+  }
 
   counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
     return this.#add(new Counter(name, help, labelNames));
@@ -187,6 +193,7 @@ export class MetricsRegistry {
   }
 
   render(): string {
+    for (const collect of this.#collectors) collect();
     return `${this.#metrics.map((m) => m.render()).join('\n')}\n`;
   }
 

@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { ModelportError, parseDuration, parseModelRef } from '../core/index.ts';
 import type { DataCommit, FileProfile } from '../data/index.ts';
 import type { Deployment } from '../deployments/index.ts';
+import { sendNotification } from '../notify/index.ts';
 import { compilePolicy, type PolicyResult } from '../policy/index.ts';
 import type { ModelVersion, RegisterVersionInput } from '../registry/index.ts';
 import type { BatchScorer, ScoringSignature } from '../scoring/index.ts';
@@ -67,7 +68,7 @@ export interface BuiltinStepDeps {
   /** Requests and errors served so far by a model version (the gateway's counters). */
   servedBy(model: string, version: number): { requests: number; errors: number };
   /** POST through the egress guard. */
-  post(url: string, body: string, signal: AbortSignal): Promise<{ status: number }>;
+  post(url: string, body: string, signal?: AbortSignal): Promise<{ status: number }>;
   /** Waits `ms` unless `signal` aborts first (tests can shorten it). */
   sleep?(ms: number, signal: AbortSignal): Promise<void>;
   /** The profiles of a commit's tabular files (`data.profile` in gates); pending ones are waited for. */
@@ -405,8 +406,6 @@ export class BuiltinSteps {
   }
 
   async #notify(ctx: StepContext, n: NonNullable<CompiledStep['spec']['notify']>): Promise<StepOutcome> {
-    const url = n.webhook.url ?? ctx.secrets[n.webhook.urlSecret ?? ''];
-    if (!url) return failed(`notify.webhook.urlSecret: the secret '${n.webhook.urlSecret}' is not set`);
     const s = await ctx.summary();
     const trigger = describeTrigger(s.trigger);
     const metrics = Object.entries(s.metrics)
@@ -423,31 +422,27 @@ export class BuiltinSteps {
       ...(s.reason && s.state !== 'Succeeded' ? [`Reason: ${s.reason}`] : []),
       ...(s.durationMs !== null ? [`Duration: ${(s.durationMs / 1000).toFixed(1)} s`] : []),
     ];
-    const body =
-      n.webhook.format === 'slack'
-        ? { text: lines.join('\n') }
-        : {
-            pipeline: s.pipeline,
-            run: s.run,
-            project: ctx.project,
-            state: s.state,
-            trigger: s.trigger,
-            metrics: s.metrics,
-            gate: s.gate,
-            registered: s.registered,
-            deployed: s.deployed,
-            reason: s.reason,
-            durationMs: s.durationMs,
-            text: lines.join('\n'),
-          };
-    const shown = n.webhook.url ? new URL(url).origin : `the URL in secret ${n.webhook.urlSecret}`;
+    const fields = {
+      pipeline: s.pipeline,
+      run: s.run,
+      project: ctx.project,
+      state: s.state,
+      trigger: s.trigger,
+      metrics: s.metrics,
+      gate: s.gate,
+      registered: s.registered,
+      deployed: s.deployed,
+      reason: s.reason,
+      durationMs: s.durationMs,
+    };
     try {
-      const response = await this.#deps.post(url, JSON.stringify(body), ctx.signal);
-      ctx.log(`notify: ${n.webhook.format} webhook at ${shown} answered ${response.status}`);
-      if (response.status < 200 || response.status >= 300) {
-        return failed(`notify: the webhook answered HTTP ${response.status}`);
-      }
-      return { state: 'Succeeded', result: { notified: { url: shown, status: response.status } } };
+      const sent = await sendNotification(
+        n,
+        { lines, fields },
+        { post: this.#deps.post, secrets: ctx.secrets, signal: ctx.signal },
+      );
+      ctx.log(`notify: ${n.webhook.format} webhook at ${sent.shown} answered ${sent.status}`);
+      return { state: 'Succeeded', result: { notified: { url: sent.shown, status: sent.status } } };
     } catch (error) {
       if (error instanceof ModelportError) return failed(`notify: ${error.message}`);
       throw error;

@@ -21,6 +21,7 @@ import { matchesGlob } from 'node:path';
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { checkAlias, checkName, ModelportError, parseDuration, parseSize } from '../core/index.ts';
+import { checkNotify, NotifySchema } from '../notify/index.ts';
 import { compilePolicy, type PolicyVariable } from '../policy/index.ts';
 import { topologicalOrder } from './dag.ts';
 
@@ -68,15 +69,6 @@ const DeploySchema = z.strictObject({
     .optional(),
   /** How long to wait for Ready (default 5m). */
   timeout: Duration.default('5m'),
-});
-
-const NotifySchema = z.strictObject({
-  webhook: z.strictObject({
-    /** The webhook URL; or `urlSecret`, the name of a secret holding it (Slack URLs are credentials). */
-    url: z.string().max(2048).optional(),
-    urlSecret: z.string().optional(),
-    format: z.enum(['slack', 'json']).default('json'),
-  }),
 });
 
 export const StepSchema = z.strictObject({
@@ -309,21 +301,7 @@ export function compilePipelineSpec(value: unknown): CompiledPipeline {
         duration(step.deploy.canary.after, `${at}.deploy.canary.after`);
       }
     }
-    if (step.notify) {
-      const hook = step.notify.webhook;
-      if ((hook.url === undefined) === (hook.urlSecret === undefined)) {
-        throw invalid(`${at}.notify.webhook`, 'give the webhook as url or as urlSecret (a secret holding the URL)');
-      }
-      if (hook.url !== undefined) {
-        let url: URL | undefined;
-        try {
-          url = new URL(hook.url);
-        } catch {}
-        if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
-          throw invalid(`${at}.notify.webhook.url`, `'${hook.url.slice(0, 100)}' is not an http(s) URL`);
-        }
-      }
-    }
+    if (step.notify) checkNotify(step.notify, `${at}.notify`);
     const memory = step.resources.memory;
     const memoryBytes = memory === undefined ? undefined : parseSize(memory);
     if (memory !== undefined && memoryBytes === undefined) {

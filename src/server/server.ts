@@ -48,7 +48,8 @@ import { JobService, S3InputSource, s3Connection } from '../jobs/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { MetricsRegistry } from '../metrics/index.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
-import { DeploymentMetricsSampler } from '../observability/index.ts';
+import { DriftMonitor } from '../monitoring/index.ts';
+import { DeploymentMetricsSampler, registerQueueGauges } from '../observability/index.ts';
 import { FeedbackService, PayloadLog } from '../payloads/index.ts';
 import {
   BuiltinSteps,
@@ -77,6 +78,7 @@ import {
 import { scoringParts } from '../signatures/index.ts';
 import { StoreSink } from '../sinks/index.ts';
 import { openArtifactStore, openMetadataStore, parseS3Url } from '../store/index.ts';
+import { startTracing, type Tracing } from '../tracing/index.ts';
 import { createConsoleHandler } from './console-handler.ts';
 import { seedExample } from './example.ts';
 import { createPipelineHooksHandler } from './pipeline-hooks.ts';
@@ -219,6 +221,21 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
     // Every outbound call (hosted runtimes, https:// imports, webhooks) goes through this guard.
     const egress = new EgressGuard({ allowHosts: config.egressAllowHosts });
     cleanups.push(() => egress.close());
+    // Traces, when an OTLP endpoint is set: the SDK loads only then. The endpoint passes the egress guard once.
+    let tracing: Tracing | undefined;
+    if (config.tracing) {
+      await egress.check(config.tracing.endpoint).catch((error: unknown) => {
+        throw new ModelportError(
+          'invalid_config',
+          `--otlp-endpoint / MODELPORT_OTLP_ENDPOINT: ${(error as Error).message} (a private or loopback collector must be listed in --egress-allow-hosts)`,
+          { field: 'otlpEndpoint' },
+        );
+      });
+      const started = await startTracing({ ...config.tracing, serviceName: 'modelport' });
+      tracing = started;
+      cleanups.push(() => started.shutdown());
+      log.info('tracing on', { endpoint: config.tracing.endpoint, sampleRatio: config.tracing.sampleRatio });
+    }
     // Model imports from URLs: the same rules, with the upload size limit and time for large files.
     const importGuard = new EgressGuard({
       allowHosts: config.egressAllowHosts,
@@ -314,8 +331,10 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       metrics: servingMetrics,
       egressAllowHosts: config.egressAllowHosts,
       log: log.child({ component: 'serving' }),
+      ...(tracing ? { tracing } : {}),
     });
     cleanups.push(() => modelHost.close());
+    registerQueueGauges(metricsRegistry, modelHost);
     const secretValues = {
       resolve: async (project: string, names: string[]) =>
         Object.fromEntries([...(await secrets.resolve(project, names))].map(([name, value]) => [name, value.reveal()])),
@@ -361,8 +380,22 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       host: modelHost,
       metrics: servingMetrics,
       version: options.version,
+      ...(tracing ? { tracing } : {}),
     });
 
+    // Webhooks (pipelines' notify steps, drift alerts) go out through the egress guard.
+    const postJson = async (url: string, body: string, signal?: AbortSignal) => {
+      const response = await egress.fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        ...(signal ? { signal } : {}),
+      });
+      await response.arrayBuffer().catch(() => undefined);
+      return { status: response.status };
+    };
+    // Built after the deployments (it reads them); the DriftDetected condition is asked for late.
+    let drift: DriftMonitor | undefined;
     let publicUrls: { rest: string; grpc?: string } = { rest: '' };
     /** Requests and errors the gateway served for a model version so far. */
     const servedBy = (model: string, version: number) => {
@@ -382,6 +415,10 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       routes: local,
       urls: () => publicUrls,
       validate: (_project, spec) => payloads.check(spec.logging, spec.backend),
+      observedConditions: (project, name) => {
+        const condition = drift?.condition(project, name);
+        return condition ? [condition] : [];
+      },
       log: log.child({ component: 'deployments' }),
       // A promotionPolicy reads the candidate's latest scan and what it served (scans is built below).
       promotionContext: async (project, candidate) => {
@@ -425,16 +462,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
           })),
         }),
       },
-      post: async (url, body, signal) => {
-        const response = await egress.fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body,
-          signal,
-        });
-        await response.arrayBuffer().catch(() => undefined);
-        return { status: response.status };
-      },
+      post: postJson,
       profiles: async (project, repo, commit) => {
         const { entries } = await data.tree(project, repo, commit, '', true);
         const out = [];
@@ -612,6 +640,21 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
     });
     sampler.start();
     cleanups.push(() => sampler.close());
+    // Live drift: the payload log's inputs against the training commit's profile, on each deployment's schedule.
+    const driftMonitor = new DriftMonitor({
+      db: metadata.db,
+      projects: async () => (await registry.listProjects()).map((p) => p.name),
+      deployments,
+      registry: { getVersion: (project, ref) => registry.getVersion(project, ref) },
+      data,
+      payloads,
+      post: postJson,
+      secrets: async (project, names) => secretValues.resolve(project, names),
+      metrics: metricsRegistry,
+      log: log.child({ component: 'drift' }),
+    });
+    drift = driftMonitor;
+    cleanups.push(() => driftMonitor.close());
 
     const routes = apiRoutes({
       system: { version: options.version, database: metadata.dialect, artifacts: artifacts.location },
@@ -639,6 +682,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       pipelines: { pipelines, artifacts, uploadDir },
       payloads: { payloads, feedback, deployments },
       scans: { scans, artifacts, uploadDir, maxUploadBytes: config.maxUploadBytes, renderHtml: renderReportHtml },
+      drift: { deployments, drift: driftMonitor },
       data: {
         data,
         maxUploadBytes: config.maxUploadBytes,
@@ -663,6 +707,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       authorize: inferenceCheck,
       maxRequestBytes: config.maxRequestBytes,
       log: log.child({ component: 'inference' }),
+      tracing: tracing !== undefined,
       onDenied: (req, error, path) => void audit.record(inferenceDenial(req.method ?? 'GET', path, error)),
     });
     const oidcSettings = config.console.oidc;
@@ -758,6 +803,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         await scans.restore();
         // Profiles a previous run did not finish.
         profiles.kick();
+        // Drift schedules of the deployments that monitor drift, and their last verdicts.
+        await driftMonitor.start();
         return config.example ? await seedExample(registry, deployments, options.examplesDir, log) : undefined;
       },
       onClose: (cleanup) => {

@@ -4,10 +4,12 @@
  * version's batcher. Every transport (REST V2/V1/Seldon, gRPC) calls this one object.
  */
 
+import { type Attributes, type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { InferRequest, InferResponse, Tensor } from '../core/index.ts';
 import { ModelportError, toModelportError } from '../core/index.ts';
 import { LABEL_NAMES_OUTPUT, labelNames, validateRequest } from '../protocols/index.ts';
 import type { ModelVersion } from '../registry/index.ts';
+import type { Tracing } from '../tracing/index.ts';
 import type {
   InferContext,
   InferenceService,
@@ -28,6 +30,8 @@ export interface InferenceTarget {
   options?: ServeOptions;
   /** The unit belongs to a backend that starts and stops it; the gateway never starts it on demand. */
   managed?: boolean;
+  /** The deployment, revision and traffic arm that routed here (absent for a model served by name). */
+  deployment?: { name: string; revision: number; tag?: string | undefined };
   /** Called once the primary answer is known (the deployments layer mirrors shadows and records agreement). */
   onAnswer?: (request: InferRequest, response: InferResponse, context: InferContext) => void;
   /** The payload log of the deployment arm this target is (absent when its deployment logs nothing). */
@@ -79,6 +83,8 @@ export interface GatewayServiceOptions {
   version: string;
   /** Longest a request waits for a cold start or in the queue when the client sets no deadline. Default 60 s. */
   defaultTimeoutMs?: number;
+  /** Set only when tracing is on: each request gets a span (and its queue wait, batch and worker compute). */
+  tracing?: Tracing;
 }
 
 const PLATFORMS: Record<string, string> = { onnx: 'onnxruntime_onnx' };
@@ -163,7 +169,7 @@ export class GatewayService implements InferenceService {
     context: InferContext,
   ): Promise<InferResponse> {
     const started = performance.now();
-    const { metrics, host } = this.#options;
+    const { metrics, host, tracing } = this.#options;
     // Unresolved names are not labels: a client must not be able to grow the metrics without bound.
     let labels = { model: '', version: '' };
     let outcome = 'ok';
@@ -173,9 +179,11 @@ export class GatewayService implements InferenceService {
     let logged:
       | { target: InferenceTarget; timing: { queueMs: number }; submitted: number; outputs?: Tensor[] }
       | undefined;
+    const span = tracing ? startRequestSpan(tracing, name, request, context) : undefined;
     try {
       const { target, served } = await this.#acquire(name, version, context);
       labels = { model: target.version.model, version: String(target.version.version) };
+      if (span) span.setAttributes(targetAttributes(target));
       if (target.log?.take()) logged = { target, timing: { queueMs: 0 }, submitted: 0 };
       const withLabels = request.parameters?.['labels'] === true;
       try {
@@ -199,6 +207,7 @@ export class GatewayService implements InferenceService {
         const outputs = await served.batcher.submit(request, {
           deadline,
           ...(context.signal ? { signal: context.signal } : {}),
+          ...(span ? { span } : {}),
           ...(logged ? { timing: logged.timing } : {}),
         });
         if (logged) logged.outputs = outputs;
@@ -223,6 +232,7 @@ export class GatewayService implements InferenceService {
       logged = undefined;
       throw error;
     } finally {
+      if (span) endRequestSpan(span, outcome);
       metrics.requests.inc({ ...labels, protocol: context.protocol, outcome });
       metrics.requestSeconds.observe({ ...labels, protocol: context.protocol }, (performance.now() - started) / 1000);
       if (logged) logCall(logged, request, context, started, undefined);
@@ -246,6 +256,39 @@ export class GatewayService implements InferenceService {
     }
     throw new ModelportError('not_ready', 'the model is being replaced; retry', { retryAfter: 1 });
   }
+}
+
+/** The request's span, under the caller's `traceparent`; the answer names its trace (`traceresponse`). */
+function startRequestSpan(tracing: Tracing, name: string, request: InferRequest, context: InferContext): Span {
+  const requestId = context.requestId ?? request.id ?? context.headers?.['x-request-id'];
+  const span = tracing.startRequest(`infer ${name}`, context.headers, {
+    'modelport.model_name': name,
+    'modelport.protocol': context.protocol,
+    ...(requestId !== undefined ? { 'modelport.request_id': requestId } : {}),
+  });
+  context.onTrace?.(tracing.traceparent(span));
+  return span;
+}
+
+function targetAttributes(target: InferenceTarget): Attributes {
+  const { deployment, version } = target;
+  return {
+    'modelport.model': version.model,
+    'modelport.model_version': version.version,
+    ...(deployment
+      ? {
+          'modelport.deployment': deployment.name,
+          'modelport.revision': deployment.revision,
+          ...(deployment.tag ? { 'modelport.arm': deployment.tag } : {}),
+        }
+      : {}),
+  };
+}
+
+function endRequestSpan(span: Span, outcome: string): void {
+  span.setAttribute('modelport.outcome', outcome);
+  if (outcome !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+  span.end();
 }
 
 /** Hands a settled call to its target's payload log, with the latency split (queue, compute, total) in ms. */

@@ -16,6 +16,8 @@ export interface InferContext {
   deadline?: number;
   /** Lower-cased request headers (or gRPC metadata), for routing (`model-id`) and sticky traffic splits. */
   headers?: Readonly<Record<string, string | undefined>>;
+  /** Told the request's `traceparent` when tracing is on, so the answer can name its trace. */
+  onTrace?: (traceparent: string) => void;
   /** The call's id (`requestIdFor`), set by the transport, which returns it as `modelport-request-id`. */
   requestId?: string;
 }

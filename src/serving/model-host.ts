@@ -13,6 +13,7 @@ import type { Logger } from '../logging/index.ts';
 import type { ModelVersion } from '../registry/index.ts';
 import type { RuntimeSettings } from '../runtimes/index.ts';
 import type { ArtifactStore } from '../store/index.ts';
+import type { Tracing } from '../tracing/index.ts';
 import { DynamicBatcher, type DynamicBatcherOptions } from './batcher/index.ts';
 import type { ServingMetrics } from './serving-metrics.ts';
 import { WorkerPool } from './workers/index.ts';
@@ -51,6 +52,8 @@ export interface ModelHostOptions {
   egressAllowHosts?: readonly string[];
   /** Where loads and unexpected worker exits are logged. Default: nowhere. */
   log?: Logger;
+  /** Set only when tracing is on: batches and worker compute get spans. */
+  tracing?: Tracing;
 }
 
 /** The key of a version served by name straight from the registry. */
@@ -179,6 +182,7 @@ export class ModelHost {
       },
       replicas: options.replicas ?? this.#options.defaultReplicas ?? 1,
       env: options.env ?? {},
+      ...(this.#options.tracing ? { tracing: this.#options.tracing.settings } : {}),
       onEvent: (event) => {
         if (event.type === 'exit' && !event.exit.expected) {
           metrics.workerRestarts.inc(labels);
@@ -200,7 +204,7 @@ export class ModelHost {
     metrics.workers.set(labels, pool.stats().ready);
     const timed = {
       capacity: () => pool.capacity(),
-      predict: async (inputs: Tensor[], outputs?: string[], context?: { deadline: number }) => {
+      predict: async (inputs: Tensor[], outputs?: string[], context?: { deadline: number; traceparent?: string }) => {
         const t0 = performance.now();
         try {
           return await pool.predict(inputs, outputs, context);
@@ -217,6 +221,7 @@ export class ModelHost {
         metrics.batchSize.observe(labels, rows);
         for (const wait of waits) metrics.queueSeconds.observe(labels, wait / 1000);
       },
+      this.#options.tracing,
     );
     const served: ServedModel = {
       key,

@@ -34,6 +34,8 @@ export interface RestHandlerOptions {
    * Absent: every caller may call (the embedded single-user mode).
    */
   authorize?: (req: IncomingMessage, model: string | undefined) => undefined | Promise<void>;
+  /** Tracing is on: answers carry their trace in a `traceresponse` header (W3C Trace Context level 2). */
+  tracing?: boolean;
 }
 
 type ErrorStyle = 'v2' | 'seldon';
@@ -99,15 +101,24 @@ function clientSignal(res: ServerResponse): AbortSignal {
 }
 
 /** The call's context, with its id (`requestIdFor`: the V2 `id`, `x-request-id`, or a fresh one). */
-function context(req: IncomingMessage, res: ServerResponse, protocol: Protocol, id?: string): InferContext {
+function context(
+  req: IncomingMessage,
+  res: ServerResponse,
+  protocol: Protocol,
+  traced: boolean,
+  id?: string,
+): InferContext {
   const headers = req.headers as InferContext['headers'];
   const requestId = requestIdFor(id, headers);
   callIds.set(res, requestId);
-  return { protocol, signal: clientSignal(res), headers, requestId };
+  const ctx: InferContext = { protocol, signal: clientSignal(res), headers, requestId };
+  if (traced) ctx.onTrace = (traceparent) => res.setHeader('traceresponse', traceparent);
+  return ctx;
 }
 
 export function createRestHandler(service: InferenceService, options: RestHandlerOptions) {
   const { maxRequestBytes, log } = options;
+  const traced = options.tracing === true;
   const authorize = options.authorize ?? (() => undefined);
 
   /**
@@ -143,7 +154,7 @@ export function createRestHandler(service: InferenceService, options: RestHandle
       const body = await readBody(req, maxRequestBytes);
       const request = decodeV2Request(body, req.headers);
       const binary = req.headers[HEADER_LENGTH_HEADER] !== undefined;
-      const ctx = context(req, res, binary ? 'v2-binary' : 'v2-json', request.id);
+      const ctx = context(req, res, binary ? 'v2-binary' : 'v2-json', traced, request.id);
       const response = await service.infer(name, version, request, ctx);
       const encoded = encodeV2Response(response, request);
       const headers: Record<string, string | number> = {
@@ -177,7 +188,7 @@ export function createRestHandler(service: InferenceService, options: RestHandle
     const body = await readBody(req, maxRequestBytes);
     const resolved = await service.resolve(name);
     const { request, format } = decodeV1(body, resolved.signature, resolved.friendly);
-    const ctx = context(req, res, 'v1');
+    const ctx = context(req, res, 'v1', traced);
     const response = await service.infer(name, undefined, request, ctx);
     return send(res, 200, encodeV1(response, format, resolved.friendly), {
       'content-type': 'application/json',
@@ -196,7 +207,7 @@ export function createRestHandler(service: InferenceService, options: RestHandle
     const body = await readBody(req, maxRequestBytes);
     const resolved = await service.resolve(name);
     const { request, format } = decodeSeldon(body, req.headers['content-type'], resolved.signature);
-    const ctx = context(req, res, 'seldon');
+    const ctx = context(req, res, 'seldon', traced);
     const response = await service.infer(name, undefined, request as InferRequest, ctx);
     return send(res, 200, encodeSeldon(response, format), {
       'content-type': 'application/json',

@@ -9,7 +9,7 @@ import { Name, ProjectParams } from '../schemas.ts';
 const DeploymentParams = z.strictObject({ project: Name, name: Name });
 
 const ConditionSchema = z.object({
-  type: z.enum(['Ready', 'RolledOut', 'Failed']),
+  type: z.enum(['Ready', 'RolledOut', 'Failed', 'DriftDetected']),
   status: z.enum(['True', 'False', 'Unknown']),
   reason: z.string().optional(),
   message: z.string().optional(),

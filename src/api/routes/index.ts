@@ -8,6 +8,7 @@ import { type AuthRoutesDeps, authRoutes } from './auth.ts';
 import { dataRoutes } from './data.ts';
 import { deploymentMetricsRoutes } from './deployment-metrics.ts';
 import { type DeploymentRoutesOptions, deploymentRoutes } from './deployments.ts';
+import { driftRoutes } from './drift.ts';
 import { type JobRoutesDeps, jobRoutes } from './jobs.ts';
 import { type ModelRoutesDeps, modelRoutes } from './models.ts';
 import { type ModelTypeRoutesDeps, modelTypeRoutes } from './modeltypes.ts';
@@ -31,6 +32,7 @@ export interface ApiRoutesDeps {
   pipelines: PipelineRoutesDeps;
   payloads: PayloadRoutesDeps;
   scans: ScanRoutesDeps;
+  drift: Parameters<typeof driftRoutes>[0];
 }
 
 export function apiRoutes(deps: ApiRoutesDeps): AnyRoute[] {
@@ -48,6 +50,7 @@ export function apiRoutes(deps: ApiRoutesDeps): AnyRoute[] {
     ...pipelineRoutes(deps.pipelines),
     ...payloadRoutes(deps.payloads),
     ...scanRoutes(deps.scans),
+    ...driftRoutes(deps.drift),
   ];
 }
 

@@ -60,6 +60,7 @@ export class DeploymentResolver implements TargetResolver {
     return Promise.resolve({
       key: target.key,
       managed: true,
+      deployment: { name: table.name, revision: table.revision, tag: target.tag },
       version: target.version,
       options: target.options,
       ...(target.log ? { log: target.log } : {}),

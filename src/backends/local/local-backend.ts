@@ -25,7 +25,7 @@ import type {
 } from '../../deployments/index.ts';
 import { Autoscaler, outputsAgree } from '../../deployments/index.ts';
 import type { Logger } from '../../logging/index.ts';
-import type { Counter, MetricsRegistry } from '../../metrics/index.ts';
+import type { Counter, Gauge, MetricsRegistry } from '../../metrics/index.ts';
 import type { ModelRegistry, ModelVersion } from '../../registry/index.ts';
 import type { CallLog, InferContext, ModelHost, ServeOptions } from '../../serving/index.ts';
 
@@ -84,6 +84,7 @@ export class LocalBackend implements Backend, RouteReader {
   readonly #pending = new Map<string, Set<RouteWaiter>>();
   readonly #autoscaler: Autoscaler;
   readonly #shadowCounter: Counter;
+  readonly #targetInfo: Gauge;
 
   constructor(options: LocalBackendOptions) {
     this.#options = options;
@@ -93,6 +94,26 @@ export class LocalBackend implements Backend, RouteReader {
       'Requests mirrored to a deployment shadow, by outcome (agree, disagree, error).',
       ['deployment', 'outcome'],
     );
+    this.#targetInfo = options.metrics.gauge(
+      'modelport_deployment_target_info',
+      'The model versions a deployment routes to (1 per traffic target): join on model and version for per-deployment series.',
+      ['project', 'deployment', 'model', 'version', 'tag'],
+    );
+  }
+
+  /** Per-deployment dashboards join the gateway's model/version series with these. */
+  #setTargetInfo(table: RouteTable, on: boolean): void {
+    for (const t of table.targets) {
+      const labels = {
+        project: table.project,
+        deployment: table.name,
+        model: t.version.model,
+        version: String(t.version.version),
+        tag: t.tag ?? '',
+      };
+      if (on) this.#targetInfo.set(labels, 1);
+      else this.#targetInfo.remove(labels);
+    }
   }
 
   route(project: string, name: string): RouteTable | undefined {
@@ -236,6 +257,8 @@ export class LocalBackend implements Backend, RouteReader {
     }
 
     this.#routes.set(deploymentKey(plan.project, plan.name), table);
+    if (previous) this.#setTargetInfo(previous, false);
+    this.#setTargetInfo(table, true);
     this.#settlePending(deploymentKey(plan.project, plan.name), table, '');
     for (const unit of units) this.#manage(unit, plan.scaling);
     if (previous) await this.#retire(previous, table);
@@ -248,6 +271,7 @@ export class LocalBackend implements Backend, RouteReader {
     const table = this.route(project, name);
     if (!table) return;
     this.#routes.delete(deploymentKey(project, name));
+    this.#setTargetInfo(table, false);
     await this.#retire(table, undefined);
   }
 

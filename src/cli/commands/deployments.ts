@@ -18,6 +18,7 @@ function summary(d: Deployment): string {
       )
     : d.spec.traffic.map((t) => `${t.model} ${t.weight}%`);
   const failed = d.status.conditions.find((c) => c.type === 'Failed' && c.status === 'True');
+  const drifted = d.status.conditions.find((c) => c.type === 'DriftDetected');
   // The status lags the spec until the reconciler has rolled the change out: say what is coming, not only what was.
   const pending = d.status.observedGeneration < d.generation;
   const lines = details([
@@ -45,6 +46,7 @@ function summary(d: Deployment): string {
         ] as [string, unknown][])
       : []),
     ...(failed ? ([['failed', `${failed.reason}: ${failed.message ?? ''}`]] as [string, unknown][]) : []),
+    ...(drifted ? ([['drift', `${drifted.status}: ${drifted.message ?? ''}`]] as [string, unknown][]) : []),
   ]);
   return lines;
 }
@@ -245,6 +247,73 @@ export const deploymentCommands: Command[] = [
     async run({ args, options, io, format, client }) {
       const d = await client().waitDeployment(args[0]!, int(options['timeout'], '--timeout') ?? 120);
       io.out(format === 'json' ? json(d) : `${d.status.urls.rest}\n`);
+      return 0;
+    },
+  }),
+  defineCommand({
+    words: ['deployments', 'drift'],
+    usage: 'deployments drift <name> [--check] [--limit N] [--features]',
+    summary: "Live drift: the checks of the logged inputs against the training data's profile, newest first",
+    args: [1, 1],
+    options: {
+      check: { type: 'boolean', description: 'Run a check now (as the schedule would) and show it' },
+      limit: { type: 'string', description: 'Checks to list (default 20)' },
+      features: { type: 'boolean', description: "Each feature's PSI, test and verdict in the newest check" },
+    },
+    async run({ args, options, io, format, client }) {
+      const name = args[0]!;
+      const checked = options['check'] ? await client().checkDeploymentDrift(name) : undefined;
+      const report = await client().deploymentDrift(name, int(options['limit'], '--limit') ?? 20);
+      if (format === 'json') {
+        io.out(json(checked ? { ...report, checked: checked.checks } : report));
+        return 0;
+      }
+      if (!report.monitoring) {
+        io.err(`deployment ${name} does not monitor drift: add spec.monitoring.drift (and spec.logging) to its spec\n`);
+      }
+      const c = report.condition;
+      io.out(
+        details([
+          ['deployment', report.deployment],
+          ['DriftDetected', c ? `${c.status} since ${c.lastTransitionTime}${c.message ? `: ${c.message}` : ''}` : '-'],
+          ['next check', report.nextCheck ?? '-'],
+        ]),
+      );
+      const pct = (v: number | null) => (v === null ? '-' : `${Math.round(v * 100)}%`);
+      io.out(
+        `\n${table(
+          ['CHECKED', 'ARM', 'MODEL', 'CALLS', 'STATE', 'DRIFTED', 'MESSAGE'],
+          report.checks.map((x) => [
+            x.checkedAt,
+            x.arm,
+            `${x.model}@${x.modelVersion}`,
+            x.rows,
+            x.state,
+            pct(x.share),
+            x.message,
+          ]),
+        )}`,
+      );
+      const newest = (checked?.checks ?? report.checks).filter((x) => x.features.length > 0);
+      if (options['features'] && newest.length > 0) {
+        for (const x of newest.slice(0, checked ? newest.length : 1)) {
+          io.out(
+            `\n${x.arm} (${x.model}@${x.modelVersion}) against ${x.reference}:\n${table(
+              ['FEATURE', 'KIND', 'PSI', 'KS/TV', 'P-VALUE', 'DRIFTED'],
+              [...x.features]
+                .sort((a, b) => b.psi - a.psi)
+                .map((f) => [
+                  f.name,
+                  f.kind,
+                  f.psi.toFixed(3),
+                  f.effect.toFixed(3),
+                  f.pValue.toPrecision(3),
+                  f.drifted ? 'yes' : 'no',
+                ]),
+            )}`,
+          );
+        }
+      }
       return 0;
     },
   }),

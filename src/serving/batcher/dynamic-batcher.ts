@@ -17,15 +17,24 @@
  *   const outputs = await batcher.submit(request, { signal, deadline });
  */
 
+import { type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { InferRequest, ModelSignature, Tensor } from '../../core/index.ts';
 import { ModelportError } from '../../core/index.ts';
+import type { Tracing } from '../../tracing/index.ts';
 import { compileBatcherOptions, type DynamicBatcherConfig, type DynamicBatcherOptions } from './batcher-options.ts';
 import { concatBatch, splitBatch } from './tensor-batch.ts';
 
 /** What the batcher dispatches to: a `WorkerPool`, structurally. */
 export interface BatchExecutor {
-  /** `deadline` (ms since the epoch): the latest any request of the batch still wants its answer (retries stop). */
-  predict(inputs: Tensor[], outputs?: string[], context?: { deadline: number }): Promise<Tensor[]>;
+  /**
+   * `deadline` (ms since the epoch): the latest any request of the batch still wants its answer (retries stop);
+   * `traceparent`: the batch's span, when traced, for the worker's own span.
+   */
+  predict(
+    inputs: Tensor[],
+    outputs?: string[],
+    context?: { deadline: number; traceparent?: string },
+  ): Promise<Tensor[]>;
   /** Batches it can run at once right now (at least 1). */
   capacity(): number;
 }
@@ -35,6 +44,8 @@ export interface SubmitContext {
   signal?: AbortSignal;
   /** Absolute deadline in ms since the epoch. */
   deadline?: number;
+  /** The request's span, when traced: its queue wait and its batch become children of it. */
+  span?: Span;
   /** Filled in when the request leaves the queue: how long it waited there, in ms (the payload log's queue time). */
   timing?: { queueMs: number };
 }
@@ -60,6 +71,7 @@ interface Entry {
   key: string;
   enqueuedAt: number;
   deadline: number;
+  span: Span | undefined;
   timing: { queueMs: number } | undefined;
   state: 'queued' | 'running' | 'done';
   resolve: (outputs: Tensor[]) => void;
@@ -84,15 +96,18 @@ export class DynamicBatcher {
   #idle: (() => void)[] = [];
   readonly #stats = { batches: 0, rows: 0, rejected: 0, dropped: 0 };
   readonly #observe: BatchObserver | undefined;
+  readonly #tracing: Tracing | undefined;
 
   constructor(
     signature: ModelSignature,
     executor: BatchExecutor,
     options?: DynamicBatcherOptions,
     observe?: BatchObserver,
+    tracing?: Tracing,
   ) {
     this.config = compileBatcherOptions(options);
     this.#observe = observe;
+    this.#tracing = tracing;
     this.batching = isBatchable(signature) && this.config.maxBatchSize > 1;
     this.#executor = executor;
     this.#preferred = new Set(this.config.preferredBatchSizes);
@@ -110,7 +125,7 @@ export class DynamicBatcher {
     if (deadline <= now) return Promise.reject(expired());
     let entry: Entry;
     try {
-      entry = this.#entry(request, now, deadline, context.timing);
+      entry = this.#entry(request, now, deadline, context);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -165,7 +180,7 @@ export class DynamicBatcher {
     if (this.#queue.length > 0 || this.#running > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
   }
 
-  #entry(request: InferRequest, now: number, deadline: number, timing: Entry['timing']): Entry {
+  #entry(request: InferRequest, now: number, deadline: number, context: SubmitContext): Entry {
     // No requested outputs, or an empty list: every output.
     const outputs = request.outputs?.length ? request.outputs.map((o) => o.name) : undefined;
     const rows = this.batching ? (request.inputs[0]?.shape[0] ?? 0) : 1;
@@ -187,7 +202,8 @@ export class DynamicBatcher {
       key,
       enqueuedAt: now,
       deadline,
-      timing,
+      span: context.span,
+      timing: context.timing,
       state: 'queued',
       resolve: noop,
       reject: noop,
@@ -275,20 +291,29 @@ export class DynamicBatcher {
     const first = entries[0] as Entry;
     let deadline = first.deadline;
     for (const entry of entries) if (entry.deadline > deadline) deadline = entry.deadline;
+    const batchSpan = this.#tracing ? traceBatch(this.#tracing, entries, rowCounts) : undefined;
+    const context = batchSpan
+      ? { deadline, traceparent: (this.#tracing as Tracing).traceparent(batchSpan) }
+      : { deadline };
     const run = async () => {
-      if (entries.length === 1) return [await this.#executor.predict(first.inputs, first.outputs, { deadline })];
+      if (entries.length === 1) return [await this.#executor.predict(first.inputs, first.outputs, context)];
       const inputs = concatBatch(
         entries.map((e) => e.inputs),
         rowCounts.reduce((a, b) => a + b, 0),
       );
-      return splitBatch(await this.#executor.predict(inputs, first.outputs, { deadline }), rowCounts);
+      return splitBatch(await this.#executor.predict(inputs, first.outputs, context), rowCounts);
     };
     run()
       .then(
         (parts) => {
+          batchSpan?.end();
           for (const [i, entry] of entries.entries()) entry.resolve(parts[i] ?? []);
         },
         (error: unknown) => {
+          if (batchSpan) {
+            batchSpan.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message ?? String(error) });
+            batchSpan.end();
+          }
           const failure =
             error instanceof ModelportError
               ? error
@@ -301,6 +326,26 @@ export class DynamicBatcher {
         this.#pump();
       });
   }
+}
+
+/**
+ * Traced requests of a batch: each gets its queue wait as a span; the batch's span is a child of the first traced
+ * request and links the others (a batch serves several traces).
+ */
+function traceBatch(tracing: Tracing, entries: readonly Entry[], rowCounts: readonly number[]): Span | undefined {
+  const traced = entries.filter((e) => e.span !== undefined);
+  const leader = traced[0];
+  if (!leader) return undefined;
+  const now = Date.now();
+  for (const entry of traced) tracing.startChild('queue wait', entry.span, { startTime: entry.enqueuedAt }).end(now);
+  return tracing.startChild('batch', leader.span, {
+    startTime: now,
+    attributes: {
+      'modelport.batch.rows': rowCounts.reduce((a, b) => a + b, 0),
+      'modelport.batch.requests': entries.length,
+    },
+    links: traced.slice(1).map((e) => ({ context: (e.span as Span).spanContext() })),
+  });
 }
 
 function expired(): ModelportError {

@@ -32,6 +32,29 @@ function predictedFrame(): Buffer {
 const BYTE_LENGTH_AT = 4 + 1 + 1 + 4 + 2 + 3 + 1 + 1 + 16;
 
 describe('worker frames', () => {
+  test('a traced batch carries its traceparent, with or without named outputs; unknown flags are refused', () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const x: Tensor = { name: 'x', datatype: 'FP32', shape: [1, 2], data: new Float32Array([1, 2]) };
+    const reader = new FrameReader();
+    const [named, bare, untraced] = reader.push(
+      Buffer.concat([
+        encodePredict(1, [x], ['y'], traceparent),
+        encodePredict(2, [x], undefined, traceparent),
+        encodePredict(3, [x]),
+      ]),
+    ) as Extract<Frame, { kind: 'predict' }>[];
+    assert.equal(named?.traceparent, traceparent);
+    assert.deepEqual(named?.outputs, ['y']);
+    assert.deepEqual(plain(named?.inputs ?? []), plain([x]));
+    assert.equal(bare?.traceparent, traceparent);
+    assert.equal(bare?.outputs, undefined);
+    assert.deepEqual(plain(bare?.inputs ?? []), plain([x]));
+    assert.equal(untraced?.traceparent, undefined);
+    const bad = encodePredict(4, [x]);
+    bad[10] = 4;
+    assert.throws(() => new FrameReader().push(bad), FrameError);
+  });
+
   test('every datatype, odd names and empty tensors round-trip exactly, with the requested outputs', () => {
     const reader = new FrameReader();
     const [predict] = reader.push(encodePredict(1, EVERY_DATATYPE, ['f32', 'bytes']));

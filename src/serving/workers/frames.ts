@@ -4,7 +4,8 @@
  * Node's IPC channel. Tensor bytes are copied once, into the frame; the receiver reads them as views of the frame.
  *
  * Frame (little-endian):  u32 length of the rest | u8 magic 0x4d | u8 kind | u32 id | body
- * - kind 1, predict:    u8 1 when outputs are named [u16 count, names], u16 tensor count, tensors
+ * - kind 1, predict:    u8 flags (1: outputs are named, 2: a trace follows), [u16 count, names], [traceparent as a
+ *                       name], u16 tensor count, tensors
  * - kind 2, predicted:  u16 tensor count, tensors
  * - kind 3, error:      UTF-8 JSON `{ code, message, field?, detail? }`
  * - name: u16 byte length, UTF-8
@@ -31,7 +32,7 @@ export interface FrameFailure {
 }
 
 export type Frame =
-  | { kind: 'predict'; id: number; inputs: Tensor[]; outputs?: string[] }
+  | { kind: 'predict'; id: number; inputs: Tensor[]; outputs?: string[]; traceparent?: string }
   | { kind: 'predicted'; id: number; outputs: Tensor[] }
   | { kind: 'error'; id: number; error: FrameFailure };
 
@@ -102,19 +103,29 @@ function frame(kind: number, id: number, size: number): Buffer {
   return buffer;
 }
 
-/** A predict frame: the batch's inputs and, when given, the outputs to return (names). */
-export function encodePredict(id: number, inputs: readonly Tensor[], outputs?: readonly string[]): Buffer {
+/**
+ * A predict frame: the batch's inputs, when given the outputs to return (names), and when traced the batch span's
+ * W3C `traceparent` (the worker's span is its child).
+ */
+export function encodePredict(
+  id: number,
+  inputs: readonly Tensor[],
+  outputs?: readonly string[],
+  traceparent?: string,
+): Buffer {
   let size = HEADER + 1;
   if (outputs) for (const name of outputs) size += 2 + Buffer.byteLength(name);
   if (outputs) size += 2;
+  if (traceparent !== undefined) size += 2 + Buffer.byteLength(traceparent);
   size = tensorsEnd(inputs, size);
   const buffer = frame(KIND.predict, id, size);
   let at = HEADER;
-  buffer[at++] = outputs ? 1 : 0;
+  buffer[at++] = (outputs ? 1 : 0) | (traceparent !== undefined ? 2 : 0);
   if (outputs) {
     at = buffer.writeUInt16LE(outputs.length, at);
     for (const name of outputs) at = writeName(buffer, name, at);
   }
+  if (traceparent !== undefined) at = writeName(buffer, traceparent, at);
   writeTensors(buffer, inputs, at);
   return buffer;
 }
@@ -268,12 +279,17 @@ export function decodeFrame(body: Buffer): Frame {
   let result: Frame;
   if (kind === KIND.predict) {
     let outputs: string[] | undefined;
-    if (cursor.u8('the outputs flag') === 1) {
+    const flags = cursor.u8('the flags');
+    if (flags > 3) throw new FrameError(`a predict frame has unknown flags ${flags}`);
+    if (flags & 1) {
       outputs = new Array(cursor.u16('the output count'));
       for (let i = 0; i < outputs.length; i++) outputs[i] = cursor.name('an output name');
     }
+    const traceparent = flags & 2 ? cursor.name('the traceparent') : undefined;
     const inputs = cursor.tensors();
-    result = outputs ? { kind: 'predict', id, inputs, outputs } : { kind: 'predict', id, inputs };
+    result = { kind: 'predict', id, inputs };
+    if (outputs) result.outputs = outputs;
+    if (traceparent !== undefined) result.traceparent = traceparent;
   } else if (kind === KIND.predicted) {
     result = { kind: 'predicted', id, outputs: cursor.tensors() };
   } else if (kind === KIND.error) {

@@ -6,9 +6,10 @@
  */
 import type { ErrorCode, ModelSignature, Tensor } from '../../core/index.ts';
 import type { RuntimeKind, RuntimeLoadOptions } from '../../runtimes/index.ts';
+import type { TracingSettings } from '../../tracing/index.ts';
 
 export type WorkerRequest =
-  | { type: 'load'; id: number; kind: RuntimeKind; options: RuntimeLoadOptions }
+  | { type: 'load'; id: number; kind: RuntimeKind; options: RuntimeLoadOptions; tracing?: TracingSettings }
   | { type: 'unload'; id: number }
   | { type: 'ping'; id: number };
 

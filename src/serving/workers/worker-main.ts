@@ -4,15 +4,19 @@
  * either channel closes, so a dead or exiting parent never leaves it behind; a malformed frame ends it too.
  */
 import { Socket } from 'node:net';
+import { SpanStatusCode } from '@opentelemetry/api';
 import type { Tensor } from '../../core/index.ts';
 import { ModelportError } from '../../core/index.ts';
 import { createLogger } from '../../logging/index.ts';
 import { createRuntime, type ModelRuntime } from '../../runtimes/index.ts';
+import { startTracing, type Tracing } from '../../tracing/index.ts';
 import { encodeError, encodePredicted, type Frame, FrameReader, FrameWriter } from './frames.ts';
 import type { WorkerReply, WorkerRequest, WorkerStats } from './messages.ts';
 
 const workerLog = createLogger().child({ component: 'worker', pid: process.pid });
 let runtime: ModelRuntime | undefined;
+/** Set when the gateway traces: each traced batch gets a `worker compute` span, the child of the batch's. */
+let tracing: Tracing | undefined;
 const stats: WorkerStats = { pid: process.pid, batches: 0, rows: 0, batchSizes: {} };
 
 function reply(message: WorkerReply): void {
@@ -40,6 +44,7 @@ async function handle(message: WorkerRequest): Promise<WorkerReply> {
       if (runtime) throw new ModelportError('conflict', 'this worker already holds a model');
       // This process's environment is exactly the deployment's variables and secrets (WorkerProcess never copies the
       // gateway's): the one place a runtime's environment is read.
+      if (message.tracing) tracing = await startTracing({ ...message.tracing, serviceName: 'modelport-worker' });
       const created = await createRuntime(message.kind, { env: process.env, log: workerLog });
       await created.load(message.options);
       runtime = created;
@@ -73,13 +78,34 @@ const frames = new FrameWriter(data);
 const reader = new FrameReader();
 
 function answer(frame: Extract<Frame, { kind: 'predict' }>): void {
+  const span =
+    tracing && frame.traceparent !== undefined
+      ? tracing.startChild('worker compute', frame.traceparent, {
+          attributes: { 'modelport.batch.rows': rowsOf(frame.inputs), 'modelport.worker.pid': process.pid },
+        })
+      : undefined;
   predict(frame.inputs, frame.outputs).then(
-    (outputs) => frames.write(encodePredicted(frame.id, outputs)),
+    (outputs) => {
+      span?.end();
+      frames.write(encodePredicted(frame.id, outputs));
+    },
     (error: unknown) => {
       const { type: _, id: __, ...failed } = failure(frame.id, error) as Extract<WorkerReply, { type: 'error' }>;
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: failed.code });
+      span?.end();
       frames.write(encodeError(frame.id, failed));
     },
   );
+}
+
+/** Exits once buffered spans are exported (at most 2 s), so a worker's last batches still reach the collector. */
+function exit(code: number): void {
+  if (!tracing) process.exit(code);
+  const timer = setTimeout(() => process.exit(code), 2000);
+  tracing.shutdown().finally(() => {
+    clearTimeout(timer);
+    process.exit(code);
+  });
 }
 
 data.on('data', (chunk: Buffer) => {
@@ -92,10 +118,10 @@ data.on('data', (chunk: Buffer) => {
   }
   for (const frame of received) if (frame.kind === 'predict') answer(frame);
 });
-data.on('close', () => process.exit(0));
-data.on('error', () => process.exit(0));
+data.on('close', () => exit(0));
+data.on('error', () => exit(0));
 
 process.on('message', (message: WorkerRequest) => {
   handle(message).then(reply, (error: unknown) => reply(failure(message.id, error)));
 });
-process.on('disconnect', () => process.exit(0));
+process.on('disconnect', () => exit(0));

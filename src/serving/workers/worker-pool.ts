@@ -200,7 +200,7 @@ export class WorkerPool {
   async predict(
     inputs: Tensor[],
     outputs?: string[],
-    options: { signal?: AbortSignal; deadline?: number } = {},
+    options: { signal?: AbortSignal; deadline?: number; traceparent?: string } = {},
   ): Promise<Tensor[]> {
     let signal = options.signal;
     for (let attempt = 0; ; attempt++) {
@@ -210,7 +210,7 @@ export class WorkerPool {
         worker = this.#pick();
       }
       try {
-        return await worker.predict(inputs, outputs);
+        return await worker.predict(inputs, outputs, options.traceparent);
       } catch (error) {
         const crashed = error instanceof ModelportError && error.code === 'worker_failed';
         if (!crashed || attempt > 0 || this.#closed) throw error;

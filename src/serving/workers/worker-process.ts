@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { ModelSignature, Tensor } from '../../core/index.ts';
 import { childEnv, ModelportError } from '../../core/index.ts';
 import type { RuntimeKind, RuntimeLoadOptions } from '../../runtimes/index.ts';
+import type { TracingSettings } from '../../tracing/index.ts';
 import { encodePredict, FrameReader, FrameWriter } from './frames.ts';
 import type { WorkerReply, WorkerRequest, WorkerStats } from './messages.ts';
 
@@ -29,6 +30,8 @@ export interface WorkerProcessOptions {
   loadTimeoutMs?: number;
   /** `close()` waits this long for in-flight batches and a clean exit, then kills. Default 5000 ms. */
   closeTimeoutMs?: number;
+  /** Set when tracing is on: the worker loads the OpenTelemetry SDK and spans each batch it computes. */
+  tracing?: TracingSettings;
   /** The child's whole environment (secrets for the model go here). Default: empty; the gateway's is never copied. */
   env?: Record<string, string>;
   /** Where the child's stdout and stderr go. Default 'inherit'. */
@@ -147,7 +150,13 @@ export class WorkerProcess {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const loaded = await this.#request(
-        { type: 'load', id: 0, kind: this.#options.kind, options: this.#options.load },
+        {
+          type: 'load',
+          id: 0,
+          kind: this.#options.kind,
+          options: this.#options.load,
+          ...(this.#options.tracing ? { tracing: this.#options.tracing } : {}),
+        },
         this.#options.loadTimeoutMs ?? 120_000,
         'load the model',
       );
@@ -168,10 +177,10 @@ export class WorkerProcess {
   }
 
   /** Runs one batch. `worker_failed` if the child dies meanwhile, `timeout` (and the child killed) if it hangs. */
-  async predict(inputs: Tensor[], outputs?: string[]): Promise<Tensor[]> {
+  async predict(inputs: Tensor[], outputs?: string[], traceparent?: string): Promise<Tensor[]> {
     if (this.#state !== 'ready') throw new ModelportError('not_ready', 'the worker is not ready; retry shortly');
     const reply = await this.#pend(this.#options.requestTimeoutMs ?? 30_000, 'answer', (id) =>
-      this.#frames?.write(encodePredict(id, inputs, outputs)),
+      this.#frames?.write(encodePredict(id, inputs, outputs, traceparent)),
     );
     if (reply.type !== 'predicted') throw new ModelportError('internal', `unexpected reply '${reply.type}' to predict`);
     return reply.outputs;

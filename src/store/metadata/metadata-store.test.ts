@@ -22,6 +22,7 @@ const TABLES = [
   'data_profiles',
   'data_repos',
   'data_tags',
+  'deployment_drift',
   'deployment_revisions',
   'deployments',
   'event_cursors',

@@ -579,6 +579,33 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.createIndex('scan_results_model_idx').on('scan_results').columns(['model', 'version']).execute();
     },
   },
+  {
+    id: '090_deployment_drift',
+    async up(db) {
+      // Live drift per deployment (src/monitoring): one row per check, its features' scores as JSON.
+      await db.schema
+        .createTable('deployment_drift')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('model_version', 'integer', (c) => c.notNull())
+        .addColumn('checked_at', 'text', (c) => c.notNull())
+        .addColumn('window_start', 'text', (c) => c.notNull())
+        .addColumn('rows', 'integer', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('share', 'double precision')
+        .addColumn('reference', 'text')
+        .addColumn('result', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('deployment_drift_deployment_idx')
+        .on('deployment_drift')
+        .columns(['project', 'deployment', 'checked_at'])
+        .execute();
+    },
+  },
 ];
 
 /**

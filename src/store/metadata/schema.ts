@@ -476,6 +476,29 @@ export interface PayloadFeedbackTable {
   received_at: string;
 }
 
+/** One live drift check of a deployment (090_deployment_drift; src/monitoring). */
+export interface DeploymentDriftTable {
+  id: string;
+  project: string;
+  deployment: string;
+  revision: number;
+  model: string;
+  model_version: number;
+  checked_at: string;
+  /** The payload window checked: records at or after this time, up to checked_at. */
+  window_start: string;
+  /** Logged calls read from the window. */
+  rows: number;
+  /** `drifted`, `ok`, or why nothing was judged (`too_few_rows`, `no_reference`). */
+  state: string;
+  /** Share of drifted features, null when nothing was judged. */
+  share: number | null;
+  /** The data file the reference profile came from (`repo@commit:path`). */
+  reference: string | null;
+  /** JSON: thresholds and each feature's scores. */
+  result: string;
+}
+
 export interface Database {
   projects: ProjectsTable;
   models: ModelsTable;
@@ -510,6 +533,7 @@ export interface Database {
   scan_usecase_revisions: ScanUseCaseRevisionsTable;
   scans: ScansTable;
   scan_results: ScanResultsTable;
+  deployment_drift: DeploymentDriftTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

@@ -19,6 +19,7 @@ import {
   StatusBadge,
   useAction,
 } from '../components.tsx';
+import { DriftPanel } from '../drift.tsx';
 import { Link, navigate } from '../router.tsx';
 import { TryIt } from '../try-it.tsx';
 import { useData } from '../use-data.ts';
@@ -77,6 +78,7 @@ export function DeploymentPage({ name }: { name: string }) {
               <Traffic deployment={d} warnings={warnings} busy={action.busy} act={act} />
               <LiveCharts name={name} />
               <LiveAccuracy name={name} />
+              <DriftPanel name={name} />
             </>
           )}
           <h2>Conditions</h2>
