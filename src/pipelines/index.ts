@@ -36,6 +36,7 @@ export {
   type PipelineRevision,
   RUN_STATES,
   type Run,
+  type RunLifecycleEvent,
   type RunState,
   type RunStep,
   type RunSummary,
