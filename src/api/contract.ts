@@ -11,6 +11,7 @@ import type { dataRoutes } from './routes/data.ts';
 import type { deploymentMetricsRoutes } from './routes/deployment-metrics.ts';
 import type { deploymentRoutes } from './routes/deployments.ts';
 import type { jobRoutes } from './routes/jobs.ts';
+import type { lineageRoutes } from './routes/lineage.ts';
 import type { modelRoutes } from './routes/models.ts';
 import type { modelTypeRoutes } from './routes/modeltypes.ts';
 import type { pipelineRoutes } from './routes/pipelines.ts';
@@ -29,6 +30,7 @@ type RouteTable =
   | typeof auditRoutes
   | typeof dataRoutes
   | typeof pipelineRoutes
+  | typeof lineageRoutes
   | typeof authRoutes;
 
 export type ApiRoute = ReturnType<RouteTable>[number];

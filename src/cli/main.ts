@@ -13,6 +13,7 @@ import { deploymentCommands } from './commands/deployments.ts';
 import { exportCommand } from './commands/export.ts';
 import { fetchModelsCommand, gatewayCommand, serveModelCommand } from './commands/image.ts';
 import { jobCommands } from './commands/jobs.ts';
+import { lineageCommands } from './commands/lineage.ts';
 import { modelCommands } from './commands/models.ts';
 import { modelTypeCommands } from './commands/modeltypes.ts';
 import { pipelineCommands } from './commands/pipelines.ts';
@@ -32,6 +33,7 @@ const COMMANDS: Command[] = [
   scoreCommand,
   ...jobCommands,
   ...pipelineCommands,
+  ...lineageCommands,
   ...dataCommands,
   ...secretCommands,
   ...auditCommands,

@@ -88,6 +88,8 @@ export const OPERATIONS = {
   cancelRun: 'POST /projects/:project/runs/:run/cancel',
   resumeRun: 'POST /projects/:project/runs/:run/resume',
   runLogs: 'GET /projects/:project/runs/:run/logs',
+  getLineage: 'GET /projects/:project/lineage',
+  exportOpenLineage: 'GET /projects/:project/lineage/openlineage',
   whoami: 'GET /whoami',
   listUsers: 'GET /users',
   createUser: 'POST /users',

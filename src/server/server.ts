@@ -44,6 +44,14 @@ import { BlobGuard, collectGarbage } from '../gc/index.ts';
 import { createHttpServer, type InjectInit, inject, type PathHandler } from '../http/index.ts';
 import { JobService, S3InputSource, s3Connection } from '../jobs/index.ts';
 import type { Logger } from '../logging/index.ts';
+import {
+  LineageService,
+  type LineageSources,
+  OpenLineageEmitter,
+  OpenLineageEvents,
+  OpenLineageFeed,
+  OpenLineageValidator,
+} from '../lineage/index.ts';
 import { MetricsRegistry } from '../metrics/index.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
 import { DeploymentMetricsSampler } from '../observability/index.ts';
@@ -309,7 +317,10 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
     });
 
     let publicUrls: { rest: string; grpc?: string } = { rest: '' };
+    // OpenLineage: runs, steps and rollouts report to the feed (set below, once the pipelines exist) when configured.
+    let openLineageFeed: OpenLineageFeed | undefined;
     const deployments = new DeploymentService({
+      onRollout: (event) => openLineageFeed?.rollout(event),
       store: metadata,
       registry,
       backends: config.kubernetes.enabled ? { local, kubernetes, compose } : { local, compose },
@@ -379,6 +390,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       pollMs: options.pipelinePollMs,
       library: fileURLToPath(new URL('../../', import.meta.url)),
       log: (message, fields) => log.info(message, fields),
+      onLifecycle: (event) => openLineageFeed?.runLifecycle(event),
     });
     data.onCommit(() => engine.kick());
     const pipelines = new PipelineService({
@@ -398,6 +410,46 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       executors: config.kubernetes.enabled ? ['local', 'kubernetes'] : ['local'],
     });
     cleanups.push(() => engine.close());
+
+    // Lineage reads the registry, deployments, runs and data repositories; it stores nothing of its own.
+    const lineageSources: LineageSources = {
+      models: {
+        getVersion: (project, ref) => registry.getVersion(project, parseModelRef(ref, 'of')),
+        versionsFrom: (project, from) => registry.versionsFrom(project, from),
+      },
+      deployments,
+      runs: pipelines,
+      data,
+    };
+    const lineage = new LineageService(lineageSources);
+    const openLineageEvents = new OpenLineageEvents({
+      namespace: config.openLineage.namespace,
+      producer: `urn:modelport:server:${options.version}`,
+    });
+    if (config.openLineage.url !== undefined) {
+      const emitter = new OpenLineageEmitter({
+        url: config.openLineage.url,
+        validator: new OpenLineageValidator(),
+        post: async (url, body, signal) => {
+          const response = await egress.fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+            signal,
+          });
+          await response.arrayBuffer().catch(() => undefined);
+          return { status: response.status };
+        },
+        counter: metricsRegistry.counter(
+          'modelport_openlineage_events_total',
+          'OpenLineage events by outcome: sent; dropped (queue full, shutting down), failed (refused, unreachable), invalid (failed the schema) are lost',
+          ['outcome'],
+        ),
+        log: (message, fields) => log.warn(message, { component: 'openlineage', ...fields }),
+      });
+      openLineageFeed = new OpenLineageFeed(lineageSources, openLineageEvents, emitter);
+      cleanups.push(() => emitter.close());
+    }
     // Samples the gateway's counters per deployment for the console's charts.
     const sampler = new DeploymentMetricsSampler({
       metrics: servingMetrics,
@@ -428,6 +480,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       auth: { users, registry, invalidate: (tokenId) => tokenAuthorizer?.invalidate(tokenId) },
       audit: { audit },
       pipelines: { pipelines, artifacts, uploadDir },
+      lineage: { lineage, events: openLineageEvents },
       data: {
         data,
         maxUploadBytes: config.maxUploadBytes,

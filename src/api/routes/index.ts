@@ -9,6 +9,7 @@ import { dataRoutes } from './data.ts';
 import { deploymentMetricsRoutes } from './deployment-metrics.ts';
 import { type DeploymentRoutesOptions, deploymentRoutes } from './deployments.ts';
 import { type JobRoutesDeps, jobRoutes } from './jobs.ts';
+import { type LineageRoutesDeps, lineageRoutes } from './lineage.ts';
 import { type ModelRoutesDeps, modelRoutes } from './models.ts';
 import { type ModelTypeRoutesDeps, modelTypeRoutes } from './modeltypes.ts';
 import { type PipelineRoutesDeps, pipelineRoutes } from './pipelines.ts';
@@ -27,6 +28,7 @@ export interface ApiRoutesDeps {
   audit: Parameters<typeof auditRoutes>[0];
   data: Parameters<typeof dataRoutes>[0];
   pipelines: PipelineRoutesDeps;
+  lineage: LineageRoutesDeps;
 }
 
 export function apiRoutes(deps: ApiRoutesDeps): AnyRoute[] {
@@ -42,6 +44,7 @@ export function apiRoutes(deps: ApiRoutesDeps): AnyRoute[] {
     ...auditRoutes(deps.audit),
     ...dataRoutes(deps.data),
     ...pipelineRoutes(deps.pipelines),
+    ...lineageRoutes(deps.lineage),
   ];
 }
 
