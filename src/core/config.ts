@@ -29,7 +29,11 @@ export const SETTINGS = {
   secretKeyFile: { flag: '--secret-key-file', env: 'MODELPORT_SECRET_KEY_FILE', default: '' },
   egressAllowHosts: { flag: '--egress-allow-hosts', env: 'MODELPORT_EGRESS_ALLOW_HOSTS', default: '' },
   openlineageUrl: { flag: '--openlineage-url', env: 'MODELPORT_OPENLINEAGE_URL', default: '' },
-  openlineageNamespace: { flag: '--openlineage-namespace', env: 'MODELPORT_OPENLINEAGE_NAMESPACE', default: 'modelport' },
+  openlineageNamespace: {
+    flag: '--openlineage-namespace',
+    env: 'MODELPORT_OPENLINEAGE_NAMESPACE',
+    default: 'modelport',
+  },
   kubeconfig: { flag: '--kubeconfig', env: 'MODELPORT_KUBECONFIG', default: '' },
   kubeContext: { flag: '--kube-context', env: 'MODELPORT_KUBE_CONTEXT', default: '' },
   kubeNamespace: { flag: '--kube-namespace', env: 'MODELPORT_KUBE_NAMESPACE', default: 'modelport' },

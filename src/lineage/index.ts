@@ -20,4 +20,11 @@ export type {
   RevisionRecord,
   ScanResult,
 } from './sources.ts';
-export { type Direction, type LineageEdge, type LineageGraph, type LineageNode, NODE_KINDS, type NodeKind } from './types.ts';
+export {
+  type Direction,
+  type LineageEdge,
+  type LineageGraph,
+  type LineageNode,
+  NODE_KINDS,
+  type NodeKind,
+} from './types.ts';

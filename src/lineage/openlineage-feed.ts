@@ -50,7 +50,9 @@ export class OpenLineageFeed {
       if (e.step === undefined) {
         if (e.phase === 'end') this.#inputs.delete(run.id);
         return [
-          e.phase === 'start' ? this.#events.runStart(e.project, run, input) : this.#events.runEnd(e.project, run, input),
+          e.phase === 'start'
+            ? this.#events.runStart(e.project, run, input)
+            : this.#events.runEnd(e.project, run, input),
         ];
       }
       const step = run.steps.find((s) => s.name === e.step);

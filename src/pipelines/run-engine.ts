@@ -667,7 +667,8 @@ export class RunEngine {
     for (;;) {
       attempt++;
       await this.#setStep(row.id, name, { state: 'Running', attempt, started_at: startedAt, reason: null });
-      if (attempt === current.attempt + 1) this.#lifecycle({ project: run.project, run: row.id, step: name, phase: 'start' });
+      if (attempt === current.attempt + 1)
+        this.#lifecycle({ project: run.project, run: row.id, step: name, phase: 'start' });
       try {
         outcome = await this.#attempt(active, compiled, step, run, log, attempt);
       } catch (error) {

@@ -43,7 +43,6 @@ import { EgressGuard } from '../egress/index.ts';
 import { BlobGuard, collectGarbage } from '../gc/index.ts';
 import { createHttpServer, type InjectInit, inject, type PathHandler } from '../http/index.ts';
 import { JobService, S3InputSource, s3Connection } from '../jobs/index.ts';
-import type { Logger } from '../logging/index.ts';
 import {
   LineageService,
   type LineageSources,
@@ -52,6 +51,7 @@ import {
   OpenLineageFeed,
   OpenLineageValidator,
 } from '../lineage/index.ts';
+import type { Logger } from '../logging/index.ts';
 import { MetricsRegistry } from '../metrics/index.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
 import { DeploymentMetricsSampler } from '../observability/index.ts';

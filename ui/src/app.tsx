@@ -10,6 +10,7 @@ import { CommitPage, DiffPage, ProfilePage, RepoPage, ReposPage } from './pages/
 import { DeploymentPage } from './pages/deployment.tsx';
 import { DeploymentsPage } from './pages/deployments.tsx';
 import { JobsPage } from './pages/jobs.tsx';
+import { LineagePage } from './pages/lineage.tsx';
 import { LoginPage } from './pages/login.tsx';
 import { ModelPage } from './pages/model.tsx';
 import { ModelsPage } from './pages/models.tsx';
@@ -29,6 +30,7 @@ const NAV = [
   ['/deployments', 'Deployments'],
   ['/data', 'Data'],
   ['/pipelines', 'Pipelines'],
+  ['/lineage', 'Lineage'],
   ['/jobs', 'Batch jobs'],
   ['/settings', 'Settings'],
   ['/audit', 'Audit log'],
@@ -53,6 +55,7 @@ function page(path: string, session: SessionInfo) {
   if (section === 'pipelines' && parts.length === 1) return <PipelinesPage />;
   if (section === 'pipelines' && name && parts.length === 2) return <PipelinesPage name={name} />;
   if (section === 'runs' && name && parts.length === 2) return <RunPage id={name} />;
+  if (section === 'lineage' && parts.length === 1) return <LineagePage />;
   if (section === 'settings' && parts.length === 1) return <SettingsPage />;
   if (section === 'audit' && parts.length === 1) return <AuditPage />;
   if (section === 'projects' && parts.length === 1) return <ProjectsPage />;

@@ -35,7 +35,8 @@ function describeNode(node: Node): string {
     extra.push(d['reason']);
   }
   if (node.kind === 'commit' && typeof d['message'] === 'string') extra.push(`"${d['message']}"`);
-  if (node.kind === 'profile' && typeof d['rows'] === 'number') extra.push(`${d['rows']} rows, ${d['columns']} columns`);
+  if (node.kind === 'profile' && typeof d['rows'] === 'number')
+    extra.push(`${d['rows']} rows, ${d['columns']} columns`);
   if (node.kind === 'version') {
     const metrics = Object.entries(d)
       .filter(([k]) => k.startsWith('metric.'))
@@ -58,39 +59,39 @@ export function renderLineageTree(graph: Graph): string {
   }
   const subject = nodes.get(graph.subject.node)!;
   const lines = [`${KIND_NAMES[subject.kind]} ${describeNode(subject)}`];
-  const seen = new Set([subject.id]);
 
-  const childrenOf = (id: string, way: 'up' | 'down'): [string, string][] => {
-    const attached = (out.get(id) ?? []).filter((e) => ATTACHED.has(e.relation)).map((e) => [e.to, e.relation]);
-    const along =
-      way === 'up'
-        ? (into.get(id) ?? []).map((e) => [e.from, e.relation])
-        : (out.get(id) ?? []).filter((e) => !ATTACHED.has(e.relation)).map((e) => [e.to, e.relation]);
-    return [...attached, ...along] as [string, string][];
-  };
-  const draw = (id: string, relation: string, prefix: string, last: boolean, way: 'up' | 'down') => {
-    const node = nodes.get(id);
-    if (!node) return;
-    const again = seen.has(id);
-    seen.add(id);
-    lines.push(`${prefix}${last ? '└─ ' : '├─ '}${relation}: ${describeNode(node)}${again ? ' ^' : ''}`);
-    if (again) return;
-    const children = childrenOf(id, way);
-    children.forEach(([child, rel], i) =>
-      draw(child, rel, `${prefix}${last ? '   ' : '│  '}`, i === children.length - 1, way),
-    );
-  };
-  const sections: [string, 'up' | 'down'][] = [];
-  if (graph.direction !== 'down') sections.push(['upstream (what made it)', 'up']);
-  if (graph.direction !== 'up') sections.push(['downstream (what it reached)', 'down']);
-  sections.forEach(([title, way], s) => {
-    const lastSection = s === sections.length - 1;
-    const children = childrenOf(subject.id, way).filter(([, rel]) => way === 'down' || !ATTACHED.has(rel) || s === 0);
+  // Up: what fed a node, and what hangs off it (a run's steps, a commit's profiles); down: everything it fed.
+  const childrenOf = (id: string, way: 'up' | 'down'): [string, string][] =>
+    way === 'up'
+      ? [
+          ...(out.get(id) ?? [])
+            .filter((e) => ATTACHED.has(e.relation))
+            .map((e): [string, string] => [e.to, e.relation]),
+          ...(into.get(id) ?? []).map((e): [string, string] => [e.from, e.relation]),
+        ]
+      : (out.get(id) ?? []).map((e): [string, string] => [e.to, e.relation]);
+  const section = (title: string, way: 'up' | 'down', lastSection: boolean) => {
+    const seen = new Set([subject.id]);
+    const draw = (id: string, relation: string, parent: string, prefix: string, last: boolean) => {
+      const node = nodes.get(id);
+      if (!node) return;
+      const again = seen.has(id);
+      seen.add(id);
+      lines.push(`${prefix}${last ? '└─ ' : '├─ '}${relation}: ${describeNode(node)}${again ? ' ^' : ''}`);
+      if (again) return;
+      const children = childrenOf(id, way).filter(([child]) => child !== parent);
+      for (const [i, [child, rel]] of children.entries()) {
+        draw(child, rel, id, `${prefix}${last ? '   ' : '│  '}`, i === children.length - 1);
+      }
+    };
+    const children = childrenOf(subject.id, way);
     lines.push(`${lastSection ? '└─ ' : '├─ '}${title}${children.length === 0 ? ': nothing' : ''}`);
-    children.forEach(([child, rel], i) =>
-      draw(child, rel, lastSection ? '   ' : '│  ', i === children.length - 1, way),
-    );
-  });
+    for (const [i, [child, rel]] of children.entries()) {
+      draw(child, rel, subject.id, lastSection ? '   ' : '│  ', i === children.length - 1);
+    }
+  };
+  if (graph.direction !== 'down') section('upstream (what made it)', 'up', graph.direction === 'up');
+  if (graph.direction !== 'up') section('downstream (what it reached)', 'down', true);
   if (graph.truncated) lines.push('(some lists were cut; ask about a narrower subject)');
   return `${lines.join('\n')}\n`;
 }
