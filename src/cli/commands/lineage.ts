@@ -84,7 +84,14 @@ export function renderLineageTree(graph: Graph): string {
         draw(child, rel, id, `${prefix}${last ? '   ' : '│  '}`, i === children.length - 1);
       }
     };
-    const children = childrenOf(subject.id, way);
+    // Under both sections, the subject's own steps or profiles that lead nowhere further are drawn once, above.
+    const children = childrenOf(subject.id, way).filter(
+      ([child, rel]) =>
+        way === 'up' ||
+        graph.direction === 'down' ||
+        !ATTACHED.has(rel) ||
+        (out.get(child) ?? []).some((e) => e.to !== subject.id),
+    );
     lines.push(`${lastSection ? '└─ ' : '├─ '}${title}${children.length === 0 ? ': nothing' : ''}`);
     for (const [i, [child, rel]] of children.entries()) {
       draw(child, rel, subject.id, lastSection ? '   ' : '│  ', i === children.length - 1);

@@ -37,12 +37,12 @@ const KIND: Record<Node['kind'], string> = {
   prediction: 'prediction',
   predictions: 'predictions',
 };
-const BOX = { w: 176, h: 52, gapX: 14, gapY: 38, pad: 8 };
+const BOX = { min: 140, max: 176, h: 52, gapX: 14, gapY: 38, pad: 8 };
 const GOOD = new Set(['Succeeded', 'serving', 'ready', 'ok', 'passed']);
 const BAD = new Set(['Failed', 'Blocked', 'Cancelled', 'failed']);
 
 function colours(node: Node) {
-  if (node.kind === 'step' && node.detail['passed'] === false) return { fill: '#fdeceb', stroke: '#b3261e' };
+  if (node.detail['kind'] === 'gate' && node.detail['passed'] === false) return { fill: '#fdeceb', stroke: '#b3261e' };
   if (node.state && BAD.has(node.state)) return { fill: '#fdeceb', stroke: '#b3261e' };
   if (node.state && GOOD.has(node.state)) return { fill: '#e3f3ea', stroke: '#157347' };
   return { fill: '#f5f7fb', stroke: '#8a93a6' };
@@ -52,7 +52,9 @@ const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0
 
 /** Rows by layer, wrapped to `width`; returns each node's box and the drawing's size. */
 function layout(graph: Graph, width: number) {
-  const perLine = Math.max(1, Math.floor((width - 2 * BOX.pad + BOX.gapX) / (BOX.w + BOX.gapX)));
+  const perLine = Math.max(1, Math.floor((width - 2 * BOX.pad + BOX.gapX) / (BOX.min + BOX.gapX)));
+  // As wide as the line allows, so a phone gets two columns and a desktop six.
+  const w = Math.min(BOX.max, Math.max(BOX.min, (width - 2 * BOX.pad - (perLine - 1) * BOX.gapX) / perLine));
   const layers = new Map<number, Node[]>();
   for (const n of graph.nodes) layers.set(LAYER[n.kind], [...(layers.get(LAYER[n.kind]) ?? []), n]);
   const at = new Map<string, { x: number; y: number }>();
@@ -63,7 +65,7 @@ function layout(graph: Graph, width: number) {
     for (let i = 0; i < nodes.length; i += perLine) {
       const line = nodes.slice(i, i + perLine);
       line.forEach((n, j) => {
-        at.set(n.id, { x: BOX.pad + j * (BOX.w + BOX.gapX), y });
+        at.set(n.id, { x: BOX.pad + j * (w + BOX.gapX), y });
       });
       widest = Math.max(widest, line.length);
       y += BOX.h + BOX.gapY;
@@ -71,7 +73,8 @@ function layout(graph: Graph, width: number) {
   }
   return {
     at,
-    width: BOX.pad * 2 + widest * BOX.w + Math.max(0, widest - 1) * BOX.gapX,
+    w,
+    width: BOX.pad * 2 + widest * w + Math.max(0, widest - 1) * BOX.gapX,
     height: y - BOX.gapY + BOX.pad,
   };
 }
@@ -87,7 +90,7 @@ function LineageGraph({ graph }: { graph: Graph }) {
     setWidth(el.clientWidth);
     return () => observer.disconnect();
   }, []);
-  const { at, width: w, height } = layout(graph, width);
+  const { at, w: boxW, width: w, height } = layout(graph, width);
   return (
     <div className="dag-panel lineage-panel" ref={panel}>
       <svg
@@ -106,9 +109,9 @@ function LineageGraph({ graph }: { graph: Graph }) {
           const a = at.get(e.from);
           const b = at.get(e.to);
           if (!a || !b) return null;
-          const x1 = a.x + BOX.w / 2;
+          const x1 = a.x + boxW / 2;
           const y1 = a.y + BOX.h;
-          const x2 = b.x + BOX.w / 2;
+          const x2 = b.x + boxW / 2;
           const y2 = b.y;
           const bend = Math.max(18, (y2 - y1) / 2);
           return (
@@ -129,7 +132,7 @@ function LineageGraph({ graph }: { graph: Graph }) {
           const c = colours(n);
           const subject = n.id === graph.subject.node;
           const state =
-            n.kind === 'step' && typeof n.detail['passed'] === 'boolean'
+            n.detail['kind'] === 'gate' && typeof n.detail['passed'] === 'boolean'
               ? n.detail['passed']
                 ? 'gate passed'
                 : 'gate failed'
@@ -139,7 +142,7 @@ function LineageGraph({ graph }: { graph: Graph }) {
               <rect
                 x={p.x}
                 y={p.y}
-                width={BOX.w}
+                width={boxW}
                 height={BOX.h}
                 rx="7"
                 fill={c.fill}
@@ -150,11 +153,11 @@ function LineageGraph({ graph }: { graph: Graph }) {
                 {KIND[n.kind].toUpperCase()}
               </text>
               <text x={p.x + 9} y={p.y + 31} fontSize="12.5" fontWeight="600" fill="#1d2330">
-                {clip(n.label, 24)}
+                {clip(n.label, Math.floor(boxW / 7.6))}
               </text>
               {state && (
                 <text x={p.x + 9} y={p.y + 45} fontSize="10.5" fill={c.stroke}>
-                  {clip(state, 28)}
+                  {clip(state, Math.floor(boxW / 6))}
                 </text>
               )}
               <title>
