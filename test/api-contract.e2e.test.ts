@@ -17,6 +17,7 @@ import { deploymentRoutes } from '../src/api/routes/deployments.ts';
 import { jobRoutes } from '../src/api/routes/jobs.ts';
 import { modelRoutes } from '../src/api/routes/models.ts';
 import { modelTypeRoutes } from '../src/api/routes/modeltypes.ts';
+import { payloadRoutes } from '../src/api/routes/payloads.ts';
 import { pipelineRoutes } from '../src/api/routes/pipelines.ts';
 import { secretRoutes } from '../src/api/routes/secrets.ts';
 import { systemRoutes } from '../src/api/routes/system.ts';
@@ -40,6 +41,7 @@ const ROUTES: AnyRoute[] = [
   ...auditRoutes(unused),
   ...dataRoutes(unused),
   ...pipelineRoutes(unused),
+  ...payloadRoutes(unused),
   ...authRoutes(unused),
 ];
 
@@ -166,7 +168,24 @@ describe('API contract', () => {
     await mp.rollbackDeployment('contract');
     await mp.deploymentMetrics('contract');
     await mp.exportDeployment('contract', 'compose');
-    await mp.deleteDeployment('contract');
+    // The payload log: a logged call, its record, a label and the accuracy it gives.
+    await mp.applyDeployment('contract', { ...spec, logging: { sample: 100 } });
+    await mp.waitDeployment('contract');
+    const call = await fetch(`${t.url}/v2/models/contract/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        id: 'contract-call',
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 30], data: Array(30).fill(0) }],
+      }),
+    });
+    assert.equal(call.status, 200);
+    await t.server.payloads.flush();
+    await mp.listPayloads('contract', { since: '1h', where: "status = 'ok'" });
+    await mp.getPayload('contract-call');
+    await mp.sendFeedback('contract', { requestId: 'contract-call', label: '0' });
+    await mp.deploymentAccuracy('contract');
+    await mp.deleteDeployment('contract', { purgePayloads: true });
 
     // Secrets and model types
     await mp.setSecret('API_TOKEN', 'canary-value');

@@ -322,6 +322,63 @@ describe('lineage of the fraud pipeline example', { timeout: 900_000 }, () => {
     );
   });
 
+  test('from a request id: the prediction back through its revision and arm to the version, the run and the data; the version reaches the predictions', async () => {
+    const deployment = await mp.getDeployment('fraud');
+    const logged = await mp.applyDeployment('fraud', {
+      ...deployment.spec,
+      logging: { sample: 100, sinks: [{ type: 'store' }] },
+    } as never);
+    await until('the logging revision to serve', async () => {
+      const d = await mp.getDeployment('fraud');
+      return d.status.servingRevision === logged.currentRevision ? d : undefined;
+    });
+    const row = exampleData({ damage: false }).holdout.split('\n')[1]!.split(',').slice(0, 30).map(Number);
+    const answer = await fetch(`${t.url}/v2/models/fraud/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        id: 'req-lineage-1',
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 30], data: row }],
+      }),
+    });
+    assert.equal(answer.status, 200, await answer.clone().text());
+    assert.equal(answer.headers.get('modelport-request-id'), 'req-lineage-1');
+    await t.server.payloads.flush();
+
+    const graph = await mp.getLineage('req-lineage-1');
+    assert.equal(graph.subject.kind, 'prediction');
+    const prediction = node(graph, graph.subject.node);
+    assert.equal(prediction.detail['arm'], 'canary');
+    assert.equal(prediction.detail['model'], 'fraud@2');
+    assert.equal(prediction.detail['revision'], logged.currentRevision);
+    const revision = `deployment:fraud@${logged.currentRevision}`;
+    hasEdge(graph, revision, prediction.id, 'answered');
+    hasEdge(graph, `arm:fraud@${logged.currentRevision}/canary`, revision, 'arm of');
+    hasEdge(graph, 'version:fraud@2', `arm:fraud@${logged.currentRevision}/canary`, 'serves in');
+    hasEdge(graph, `step:${good.run}/register`, 'version:fraud@2', 'registered');
+    hasEdge(graph, `commit:transactions@${good.commit}`, 'version:fraud@2', 'trained on');
+    assert.equal(node(graph, `step:${good.run}/gate`).detail['passed'], true);
+
+    const tree = await cli(t.url, 'lineage', 'request:req-lineage-1');
+    assert.equal(tree.code, 0, tree.stderr);
+    assert.match(tree.stdout, /^prediction request req-lineage-1 \[ok\]: fraud@2 canary -> /);
+    assert.match(tree.stdout, /answered: fraud revision \d+ \[serving\]/);
+    assert.match(tree.stdout, /trained on: transactions@[0-9a-f]{12}: "october"/);
+
+    const down = await mp.getLineage(`data:transactions@${good.commit}`, 'down');
+    const counted = node(down, `predictions:fraud@${logged.currentRevision}/canary`);
+    assert.equal(counted.detail['count'], 1);
+    hasEdge(down, `arm:fraud@${logged.currentRevision}/canary`, counted.id, 'answered');
+
+    await assert.rejects(mp.getLineage('request:req-never-sent'), (error: unknown) => {
+      assert.ok(error instanceof ModelportApiError);
+      assert.equal(error.status, 404);
+      assert.equal(error.field, 'of');
+      assert.match(error.message, /logged request 'req-never-sent' not found/);
+      return true;
+    });
+  });
+
   test('the console draws the graph with every node a link to its page', {
     skip: !existsSync(CHROMIUM) && `Chromium is not installed at ${CHROMIUM}`,
   }, async () => {

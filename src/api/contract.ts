@@ -14,6 +14,7 @@ import type { jobRoutes } from './routes/jobs.ts';
 import type { lineageRoutes } from './routes/lineage.ts';
 import type { modelRoutes } from './routes/models.ts';
 import type { modelTypeRoutes } from './routes/modeltypes.ts';
+import type { payloadRoutes } from './routes/payloads.ts';
 import type { pipelineRoutes } from './routes/pipelines.ts';
 import type { secretRoutes } from './routes/secrets.ts';
 import type { systemRoutes } from './routes/system.ts';
@@ -31,6 +32,7 @@ type RouteTable =
   | typeof dataRoutes
   | typeof pipelineRoutes
   | typeof lineageRoutes
+  | typeof payloadRoutes
   | typeof authRoutes;
 
 export type ApiRoute = ReturnType<RouteTable>[number];

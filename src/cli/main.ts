@@ -16,6 +16,7 @@ import { jobCommands } from './commands/jobs.ts';
 import { lineageCommands } from './commands/lineage.ts';
 import { modelCommands } from './commands/models.ts';
 import { modelTypeCommands } from './commands/modeltypes.ts';
+import { payloadCommands } from './commands/payloads.ts';
 import { pipelineCommands } from './commands/pipelines.ts';
 import { scoreCommand } from './commands/score.ts';
 import { secretCommands } from './commands/secrets.ts';
@@ -30,6 +31,7 @@ const COMMANDS: Command[] = [
   ...modelCommands,
   ...signatureCommands,
   ...deploymentCommands,
+  ...payloadCommands,
   scoreCommand,
   ...jobCommands,
   ...pipelineCommands,

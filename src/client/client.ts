@@ -340,8 +340,42 @@ export class ModelportClient {
     return this.call('applyDeployment', { params: { name }, body: { spec } });
   }
 
-  async deleteDeployment(name: string): Promise<void> {
-    await this.call('deleteDeployment', { params: { name } });
+  /** Deletes a deployment; its payload log is kept unless `purgePayloads` is set. */
+  async deleteDeployment(name: string, options: { purgePayloads?: boolean } = {}): Promise<void> {
+    await this.call('deleteDeployment', {
+      params: { name },
+      ...(options.purgePayloads ? { query: { purgePayloads: 'true' as const } } : {}),
+    });
+  }
+
+  // Payload log
+
+  async listPayloads(name: string, query: ApiQuery<'listPayloads'> = {}): Promise<ApiResponse<'listPayloads'>> {
+    return this.call('listPayloads', { params: { name }, query });
+  }
+
+  async getPayload(requestId: string, deployment?: string): Promise<ApiResponse<'getPayload'>['records']> {
+    return (await this.call('getPayload', { params: { requestId }, ...(deployment ? { query: { deployment } } : {}) }))
+      .records;
+  }
+
+  /** Delayed labels as JSON: one `{ requestId, label }` or `{ labels: [...] }`. */
+  async sendFeedback(name: string, body: ApiBody<'sendFeedback'>): Promise<ApiResponse<'sendFeedback'>> {
+    return this.call('sendFeedback', { params: { name }, body });
+  }
+
+  /** Delayed labels as CSV text with `request_id` and `label` columns. */
+  async sendFeedbackCsv(name: string, csv: string): Promise<ApiResponse<'sendFeedback'>> {
+    const { method, path } = this.#resolve('sendFeedback', { name });
+    const bytes = new TextEncoder().encode(csv);
+    return this.request(method, path, { raw: { type: 'text/csv', size: bytes.length, body: bytes } });
+  }
+
+  async deploymentAccuracy(
+    name: string,
+    query: ApiQuery<'deploymentAccuracy'> = {},
+  ): Promise<ApiResponse<'deploymentAccuracy'>> {
+    return this.call('deploymentAccuracy', { params: { name }, query });
   }
 
   async deploymentRevisions(name: string): Promise<ApiResponse<'deploymentRevisions'>['revisions']> {

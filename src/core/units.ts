@@ -1,6 +1,6 @@
 /** Parsing of human units in settings and specs: durations (`250ms`, `30s`, `5m`, `1h`) and sizes (`64MiB`, `2GB`). */
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
   kb: 1e3,
@@ -22,7 +22,7 @@ const SIZE_UNITS: Record<string, number> = {
 /** Milliseconds from `'250ms'`, `'30s'`, `'1.5m'`, or a plain number of milliseconds; undefined when malformed. */
 export function parseDuration(value: string | number): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(value);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(value);
   if (!match) return undefined;
   const unit = (match[2] ?? 'ms').toLowerCase();
   return Math.round(Number(match[1]) * (DURATION_UNITS[unit] ?? 1));

@@ -20,7 +20,7 @@ import { type DeploymentDatabase, type DeploymentRow, DeploymentStore } from './
 import { ReconcileQueue } from './reconcile-queue.ts';
 import { pinTargets, routesTo } from './revisions.ts';
 import { signatureWarnings } from './signature-check.ts';
-import { checkSpec, parseSpec } from './spec.ts';
+import { checkSpec, type DeploymentSpec, parseSpec } from './spec.ts';
 import type { Deployment, DeploymentStatus, Revision } from './types.ts';
 
 export interface DeploymentServiceOptions {
@@ -31,6 +31,8 @@ export interface DeploymentServiceOptions {
   backends: Backends;
   /** What this server's own workers serve now (the local backend): live replicas, and who serves after a failure. */
   routes: RouteReader;
+  /** Checks what only the server can (a payload sink URL against the egress guard) before a revision is stored. */
+  validate?: (project: string, spec: DeploymentSpec) => Promise<void>;
   /** Base URLs for status: the REST endpoint and the gRPC address. */
   urls: () => { rest: string; grpc?: string | undefined };
   log: Logger;
@@ -113,6 +115,7 @@ export class DeploymentService implements VersionUsage {
       );
     }
     backend.check?.(spec);
+    await this.#o.validate?.(project, spec);
     const targets = await pinTargets(this.#o.registry, project, spec);
     await backend.checkTargets?.(project, targets);
     const projectId = await this.#store.projectId(project);

@@ -10,6 +10,7 @@ export {
   type DeploymentSpec,
   type DeploymentSpecInput,
   DeploymentSpecSchema,
+  type LoggingSpec,
   parseSpec,
 } from './spec.ts';
 export { selectTarget, splitTag, TAG_HEADER } from './traffic.ts';

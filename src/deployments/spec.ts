@@ -18,6 +18,13 @@
  *   secrets: [{ env: API_TOKEN, secret: partner-token }]
  *   backend: local
  *   auth: token          # or open: inference without a token when the server's auth is on
+ *   logging:             # the payload log (src/payloads): sampled calls, redacted, to the sinks
+ *     sample: 100        # percent of calls
+ *     mode: all          # or request, response
+ *     redact: [email]    # tensor or friendly feature names whose values never reach a sink
+ *     sinks:
+ *       - { type: store, retention: { maxAge: 30d, maxSize: 10Gi } }
+ *       - { type: cloudevents, url: https://events.example.com/ }
  * ```
  */
 import { z } from 'zod';
@@ -33,6 +40,44 @@ export const TrafficTargetSchema = z.strictObject({
   weight: z.number().int().min(0).max(100),
   tag: Tag.optional(),
 });
+
+export const LoggingSinkSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('store'),
+    retention: z
+      .strictObject({
+        maxAge: Duration.optional().describe('records older than this are deleted (30d, 12h)'),
+        maxSize: z.union([z.string(), z.number()]).optional().describe('the oldest files go beyond this size (10Gi)'),
+      })
+      .optional(),
+  }),
+  z.strictObject({
+    type: z.literal('cloudevents'),
+    url: z.string().max(2048).describe("KServe logger's CloudEvents (binary mode), POSTed to this http(s) URL"),
+  }),
+]);
+
+export const LoggingSpecSchema = z.strictObject({
+  sample: z
+    .number()
+    .min(0, 'sample is a percentage: 0 to 100')
+    .max(100, 'sample is a percentage: 0 to 100')
+    .default(100)
+    .describe('percent of calls logged'),
+  mode: z.enum(['all', 'request', 'response']).default('all').describe('which half of a call is kept'),
+  sinks: z
+    .array(LoggingSinkSchema)
+    .min(1)
+    .max(8)
+    .default([{ type: 'store' }]),
+  redact: z
+    .array(z.string().min(1).max(256))
+    .max(1000)
+    .default([])
+    .describe('input or output tensor names, or friendly feature names, whose values never reach a sink'),
+});
+
+export type LoggingSpec = z.output<typeof LoggingSpecSchema>;
 
 export const DeploymentSpecSchema = z.strictObject({
   traffic: z.array(TrafficTargetSchema).min(1).max(10),
@@ -82,6 +127,9 @@ export const DeploymentSpecSchema = z.strictObject({
     .describe(
       "Who may call inference when the server's auth is on: 'token' (default) needs a token with the editor role or one scoped to this deployment; 'open' takes calls without a token",
     ),
+  logging: LoggingSpecSchema.optional().describe(
+    'Payload logging: sampled calls (inputs, outputs, latency, caller) to the built-in store or CloudEvents',
+  ),
 });
 
 /** A deployment document as written in a file for `modelport deployments apply -f`. */
@@ -155,6 +203,34 @@ export function checkSpec(spec: DeploymentSpec): CompiledScaling {
     }
   }
   if (runtime.batching?.timeout !== undefined) duration(runtime.batching.timeout, 'spec.runtime.batching.timeout');
+  for (const [i, sink] of (spec.logging?.sinks ?? []).entries()) {
+    const field = `spec.logging.sinks[${i}]`;
+    if (sink.type === 'store') {
+      if (sink.retention?.maxAge !== undefined) duration(sink.retention.maxAge, `${field}.retention.maxAge`);
+      if (sink.retention?.maxSize !== undefined && parseSize(sink.retention.maxSize) === undefined) {
+        throw new ModelportError(
+          'invalid_request',
+          `${field}.retention.maxSize: '${sink.retention.maxSize}' is not a size; use 512Mi or 10Gi`,
+          { field: `${field}.retention.maxSize` },
+        );
+      }
+    } else {
+      let url: URL | undefined;
+      try {
+        url = new URL(sink.url);
+      } catch {}
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+        throw new ModelportError('invalid_request', `${field}.url: '${sink.url}' is not an http(s) URL`, {
+          field: `${field}.url`,
+        });
+      }
+    }
+  }
+  if ((spec.logging?.sinks ?? []).filter((s) => s.type === 'store').length > 1) {
+    throw new ModelportError('invalid_request', 'spec.logging.sinks: list the store sink once', {
+      field: 'spec.logging.sinks',
+    });
+  }
   if (resources.memory !== undefined && parseSize(resources.memory) === undefined) {
     throw new ModelportError(
       'invalid_request',

@@ -1,7 +1,8 @@
 /**
  * `modelport gc`: removes content nothing names, from the one artifact store models and data share.
  *
- * Mark: every blob a model version, a batch job (input, output, rejects) or a live data commit names is kept. A
+ * Mark: every blob a model version, a batch job (input, output, rejects), a payload log file or a live data commit
+ * names is kept. A
  * data commit is live when a branch or a tag reaches it (through parents), when a model version's lineage pins
  * it, or when it is younger than the grace period; older unreachable commits (left by deleting a branch or
  * moving one back) are deleted with their rows. Sweep: a blob that nothing names is deleted only if it was
@@ -68,6 +69,8 @@ export async function collectGarbage(deps: GarbageCollectorDeps, options: GcOpti
     const artifact = (JSON.parse(job.spec) as { input?: { artifact?: unknown } }).input?.artifact;
     if (typeof artifact === 'string') keep.add(artifact);
   }
+  // The payload log's Parquet files (src/sinks/store-sink.ts): kept until retention or a purge removes their row.
+  for (const f of await db.selectFrom('payload_files').select('sha256').execute()) keep.add(f.sha256);
   // Pipelines: each revision's packed code, each step's outputs and log.
   for (const r of await db.selectFrom('pipeline_revisions').select('code_sha256').execute()) {
     if (r.code_sha256) keep.add(r.code_sha256);

@@ -22,6 +22,7 @@ import {
   inferenceGuard,
   LocalAuthorizer,
   loadTokenKey,
+  type Principal,
   SessionStore,
   TokenAuthorizer,
   TokenHasher,
@@ -55,6 +56,7 @@ import type { Logger } from '../logging/index.ts';
 import { MetricsRegistry } from '../metrics/index.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
 import { DeploymentMetricsSampler } from '../observability/index.ts';
+import { FeedbackService, PayloadLog } from '../payloads/index.ts';
 import { BuiltinSteps, KubernetesExecutor, LocalExecutor, PipelineService, RunEngine } from '../pipelines/index.ts';
 import { ModelRegistry, modelInspector } from '../registry/index.ts';
 import { InProcessScorer } from '../scoring/index.ts';
@@ -69,6 +71,7 @@ import {
   startGrpcServer,
   stopGrpcServer,
 } from '../serving/index.ts';
+import { StoreSink } from '../sinks/index.ts';
 import { openArtifactStore, openMetadataStore } from '../store/index.ts';
 import { createConsoleHandler } from './console-handler.ts';
 import { seedExample } from './example.ts';
@@ -90,6 +93,8 @@ export interface App {
   data: DataService;
   /** The background profiler of tabular data files (`idle()` waits for pending profiles). */
   profiles: ProfileWorker;
+  /** The payload log (`flush()` waits until every logged call is in its sinks). */
+  payloads: PayloadLog;
   /** Where the stores are, for the start-up log. */
   locations: { database: string; artifacts: string };
   /** Sets the URLs deployments report (once the listeners are open). */
@@ -126,6 +131,7 @@ export interface RunningServer {
   metrics: MetricsRegistry;
   data: DataService;
   profiles: ProfileWorker;
+  payloads: PayloadLog;
   /** What the example seeding did on this start, for the start-up banner. */
   example: { model: string; version: number } | undefined;
   /** Whether callers need tokens, and the server admin's token when this start created it (print it once). */
@@ -263,6 +269,38 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
     const audit = new AuditLog({ store: metadata, metrics: metricsRegistry, log: log.child({ component: 'audit' }) });
     // Runs before the store closes (cleanups run in reverse): rows still queued are written.
     cleanups.push(() => audit.flush());
+    // The payload log: the built-in store writes Parquet files into the artifact store; CloudEvents go out through
+    // the egress guard. Closed after the listeners and workers (cleanups run in reverse), before the stores.
+    const payloadStore = new StoreSink({
+      db: metadata.db,
+      artifacts,
+      workDir: join(config.home, 'tmp', 'payloads'),
+      readable: [
+        ...(config.artifacts.startsWith('s3://') ? [] : [artifacts.location]),
+        join(config.home, 'cache', 'artifacts'),
+      ],
+      claim: (sha256s) => guard.protect(sha256s),
+      log: log.child({ component: 'payloads' }),
+    });
+    const payloads = new PayloadLog({
+      store: payloadStore,
+      fetch: (url, init) => egress.fetch(url, init),
+      checkUrl: async (url) => {
+        await egress.check(url);
+      },
+      metrics: metricsRegistry,
+      caller: (headers) => {
+        try {
+          const principal = authorizer.identify({ headers: headers ?? {} });
+          return principal instanceof Promise ? principal.then(callerName, () => null) : callerName(principal);
+        } catch {
+          return null;
+        }
+      },
+      log: log.child({ component: 'payloads' }),
+    });
+    cleanups.push(() => payloads.close());
+    const feedback = new FeedbackService({ db: metadata.db, store: payloadStore });
     const modelHost = new ModelHost({
       artifacts,
       metrics: servingMetrics,
@@ -280,6 +318,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       metrics: metricsRegistry,
       secrets: secretValues,
       log: log.child({ component: 'local-backend' }),
+      callLogs: (ref, logging) => payloads.callLog(ref, logging),
     });
     // Kubernetes and compose render from the model types' templates; both always exist for exports, Kubernetes
     // applies only with a kubeconfig or in a pod (the SDK loads on the first apply).
@@ -326,6 +365,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       backends: config.kubernetes.enabled ? { local, kubernetes, compose } : { local, compose },
       routes: local,
       urls: () => publicUrls,
+      validate: (_project, spec) => payloads.check(spec.logging),
       log: log.child({ component: 'deployments' }),
     });
     registry.setUsage(deployments);
@@ -420,6 +460,10 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       deployments,
       runs: pipelines,
       data,
+      predictions: {
+        get: (project, requestId) => payloads.get(project, requestId),
+        count: (project, deployment, revision) => payloads.armCounts(project, deployment, revision),
+      },
     };
     const lineage = new LineageService(lineageSources);
     const openLineageEvents = new OpenLineageEvents({
@@ -472,6 +516,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         deployments,
         export: (project, name, format) =>
           exportDeployment(deployments, project, name, format, { kubernetes, compose }),
+        purgePayloads: async (project, name) =>
+          (await payloads.purge(project, name)) + (await feedback.purge(project, name)),
       },
       secrets: { secrets, rotateKey: keyRotator(secrets, secretKey) },
       modelTypes: { catalogue: modelTypes },
@@ -481,6 +527,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       audit: { audit },
       pipelines: { pipelines, artifacts, uploadDir },
       lineage: { lineage, events: openLineageEvents },
+      payloads: { payloads, feedback, deployments },
       data: {
         data,
         maxUploadBytes: config.maxUploadBytes,
@@ -575,6 +622,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       metrics: metricsRegistry,
       data,
       profiles,
+      payloads,
       auth: {
         enabled: config.auth.enabled,
         insecure: config.auth.insecure,
@@ -651,11 +699,17 @@ export async function listen(app: App, config: ServerConfig, options: StartOptio
     metrics: app.metrics,
     data: app.data,
     profiles: app.profiles,
+    payloads: app.payloads,
     example,
     auth: app.auth,
     users: app.users,
     close: () => app.close(),
   };
+}
+
+/** The caller a payload record names: the token's name, else the user, else `local`; null for an anonymous call. */
+function callerName(p: Principal): string | null {
+  return p.token?.name ?? p.user ?? (p.subject === 'anonymous' ? null : p.subject);
 }
 
 /** An inference call refused for its credentials, as an audit event (the route is the protocol family, not the path). */

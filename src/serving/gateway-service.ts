@@ -4,17 +4,19 @@
  * version's batcher. Every transport (REST V2/V1/Seldon, gRPC) calls this one object.
  */
 
-import type { InferRequest, InferResponse } from '../core/index.ts';
-import { ModelportError } from '../core/index.ts';
+import type { InferRequest, InferResponse, Tensor } from '../core/index.ts';
+import { ModelportError, toModelportError } from '../core/index.ts';
 import { LABEL_NAMES_OUTPUT, labelNames, validateRequest } from '../protocols/index.ts';
 import type { ModelVersion } from '../registry/index.ts';
 import type {
   InferContext,
   InferenceService,
   ModelMetadata,
+  Protocol,
   ResolvedModel,
   ServerMetadata,
 } from './inference-service.ts';
+import { requestIdFor } from './inference-service.ts';
 import type { ModelHost, ServeOptions } from './model-host.ts';
 import type { ServingMetrics } from './serving-metrics.ts';
 
@@ -27,7 +29,32 @@ export interface InferenceTarget {
   /** The unit belongs to a backend that starts and stops it; the gateway never starts it on demand. */
   managed?: boolean;
   /** Called once the primary answer is known (the deployments layer mirrors shadows and records agreement). */
-  onAnswer?: (request: InferRequest, response: InferResponse) => void;
+  onAnswer?: (request: InferRequest, response: InferResponse, context: InferContext) => void;
+  /** The payload log of the deployment arm this target is (absent when its deployment logs nothing). */
+  log?: CallLog;
+}
+
+/** One call as the payload log receives it (src/payloads samples, redacts and turns it into a record). */
+export interface LoggedCall {
+  requestId: string;
+  /** When the gateway took the call, ms since the epoch. */
+  startedAt: number;
+  protocol: Protocol;
+  request: InferRequest;
+  /** The model's outputs; undefined when the call failed. */
+  outputs: Tensor[] | undefined;
+  error: ModelportError | undefined;
+  headers: InferContext['headers'];
+  version: ModelVersion;
+  queueMs: number;
+  computeMs: number;
+  totalMs: number;
+}
+
+/** A deployment arm's payload log: `take()` decides (samples) per call, `record` queues and never blocks or throws. */
+export interface CallLog {
+  take(): boolean;
+  record(call: LoggedCall): void;
 }
 
 /** Maps a requested name (and optional version) to a target; traffic splits decide per request from `headers`. */
@@ -141,9 +168,15 @@ export class GatewayService implements InferenceService {
     let labels = { model: '', version: '' };
     let outcome = 'ok';
     if (!this.#accepting) throw new ModelportError('not_ready', 'the server is shutting down', { retryAfter: 1 });
+    context.requestId ??= requestIdFor(request.id, context.headers);
+    // The payload log (when the target's deployment logs and this call is sampled): one record when it settles.
+    let logged:
+      | { target: InferenceTarget; timing: { queueMs: number }; submitted: number; outputs?: Tensor[] }
+      | undefined;
     try {
       const { target, served } = await this.#acquire(name, version, context);
       labels = { model: target.version.model, version: String(target.version.version) };
+      if (target.log?.take()) logged = { target, timing: { queueMs: 0 }, submitted: 0 };
       const withLabels = request.parameters?.['labels'] === true;
       try {
         validateRequest(request, target.version.signature);
@@ -162,17 +195,20 @@ export class GatewayService implements InferenceService {
       try {
         const deadline = context.deadline ?? Date.now() + (this.#options.defaultTimeoutMs ?? 60_000);
         host.wake(served);
+        if (logged) logged.submitted = performance.now();
         const outputs = await served.batcher.submit(request, {
           deadline,
           ...(context.signal ? { signal: context.signal } : {}),
+          ...(logged ? { timing: logged.timing } : {}),
         });
+        if (logged) logged.outputs = outputs;
         const response: InferResponse = {
           model_name: name,
           model_version: labels.version,
           outputs,
           ...(request.id !== undefined ? { id: request.id } : {}),
         };
-        target.onAnswer?.(request, response);
+        target.onAnswer?.(request, response, context);
         // Asked with parameters.labels = true: the predicted labels as one more output, after the model's own.
         const named = withLabels ? labelNames(outputs, target.version.friendlySignature ?? undefined) : undefined;
         if (named) return { ...response, outputs: [...outputs.filter((o) => o.name !== LABEL_NAMES_OUTPUT), named] };
@@ -183,10 +219,13 @@ export class GatewayService implements InferenceService {
       }
     } catch (error) {
       outcome = error instanceof ModelportError ? error.code : 'internal';
+      if (logged) logCall(logged, request, context, started, error);
+      logged = undefined;
       throw error;
     } finally {
       metrics.requests.inc({ ...labels, protocol: context.protocol, outcome });
       metrics.requestSeconds.observe({ ...labels, protocol: context.protocol }, (performance.now() - started) / 1000);
+      if (logged) logCall(logged, request, context, started, undefined);
     }
   }
 
@@ -207,4 +246,31 @@ export class GatewayService implements InferenceService {
     }
     throw new ModelportError('not_ready', 'the model is being replaced; retry', { retryAfter: 1 });
   }
+}
+
+/** Hands a settled call to its target's payload log, with the latency split (queue, compute, total) in ms. */
+function logCall(
+  logged: { target: InferenceTarget; timing: { queueMs: number }; submitted: number; outputs?: Tensor[] },
+  request: InferRequest,
+  context: InferContext,
+  started: number,
+  error: unknown,
+): void {
+  const now = performance.now();
+  const totalMs = now - started;
+  const queueMs = logged.timing.queueMs;
+  const computeMs = logged.submitted === 0 ? 0 : Math.max(0, now - logged.submitted - queueMs);
+  logged.target.log?.record({
+    requestId: context.requestId ?? '',
+    startedAt: Date.now() - totalMs,
+    protocol: context.protocol,
+    request,
+    outputs: error === undefined ? logged.outputs : undefined,
+    error: error === undefined ? undefined : toModelportError(error),
+    headers: context.headers,
+    version: logged.target.version,
+    queueMs,
+    computeMs,
+    totalMs,
+  });
 }

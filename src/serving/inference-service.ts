@@ -2,6 +2,7 @@
  * The one data-plane service every transport calls. REST (V2 JSON and binary, V1, Seldon) and gRPC handlers
  * decode into these types, call it, and encode the answer: no protocol decides routing, batching or errors.
  */
+import { randomUUID } from 'node:crypto';
 import type { InferRequest, InferResponse, ModelSignature } from '../core/index.ts';
 import type { FriendlySignature } from '../signatures/index.ts';
 
@@ -15,6 +16,20 @@ export interface InferContext {
   deadline?: number;
   /** Lower-cased request headers (or gRPC metadata), for routing (`model-id`) and sticky traffic splits. */
   headers?: Readonly<Record<string, string | undefined>>;
+  /** The call's id (`requestIdFor`), set by the transport, which returns it as `modelport-request-id`. */
+  requestId?: string;
+}
+
+/** The header (and gRPC trailer) every inference answer carries: the id its payload record is logged under. */
+export const REQUEST_ID_HEADER = 'modelport-request-id';
+
+const SAFE_ID = /^[\w.:@/+=-]{1,128}$/;
+
+/** A call's id: the V2 request `id`, else the client's `x-request-id`, when header-safe; else a fresh UUID. */
+export function requestIdFor(id: string | undefined, headers: InferContext['headers'] | undefined): string {
+  if (id !== undefined && SAFE_ID.test(id)) return id;
+  const given = headers?.['x-request-id'];
+  return typeof given === 'string' && SAFE_ID.test(given) ? given : randomUUID();
 }
 
 /** V2 model metadata (GET /v2/models/{name}). */

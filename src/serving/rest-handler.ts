@@ -20,6 +20,7 @@ import {
   seldonErrorBody,
 } from '../protocols/index.ts';
 import type { InferContext, InferenceService, Protocol } from './inference-service.ts';
+import { REQUEST_ID_HEADER, requestIdFor } from './inference-service.ts';
 
 export interface RestHandlerOptions {
   maxRequestBytes: number;
@@ -67,6 +68,9 @@ function send(
 const sendJsonText = (res: ServerResponse, status: number, text: string) =>
   send(res, status, text, { 'content-type': 'application/json' });
 
+/** The id of each call being answered (known once its body is decoded), for the header of an error answer too. */
+const callIds = new WeakMap<ServerResponse, string>();
+
 function sendFailure(res: ServerResponse, error: unknown, style: ErrorStyle, log: RestHandlerOptions['log']) {
   const e = toModelportError(error);
   if (e.code === 'internal' || e.code === 'worker_failed') {
@@ -76,7 +80,11 @@ function sendFailure(res: ServerResponse, error: unknown, style: ErrorStyle, log
     res.destroy();
     return;
   }
-  const headers = { 'content-type': 'application/json', ...errorHeaders(res, e) };
+  const headers = {
+    'content-type': 'application/json',
+    [REQUEST_ID_HEADER]: callIds.get(res) ?? requestIdFor(undefined, res.req.headers as InferContext['headers']),
+    ...errorHeaders(res, e),
+  };
   const body = style === 'seldon' ? seldonErrorBody(e) : JSON.stringify({ error: e.message });
   send(res, e.httpStatus, body, headers);
 }
@@ -90,8 +98,12 @@ function clientSignal(res: ServerResponse): AbortSignal {
   return controller.signal;
 }
 
-function context(req: IncomingMessage, res: ServerResponse, protocol: Protocol): InferContext {
-  return { protocol, signal: clientSignal(res), headers: req.headers as InferContext['headers'] };
+/** The call's context, with its id (`requestIdFor`: the V2 `id`, `x-request-id`, or a fresh one). */
+function context(req: IncomingMessage, res: ServerResponse, protocol: Protocol, id?: string): InferContext {
+  const headers = req.headers as InferContext['headers'];
+  const requestId = requestIdFor(id, headers);
+  callIds.set(res, requestId);
+  return { protocol, signal: clientSignal(res), headers, requestId };
 }
 
 export function createRestHandler(service: InferenceService, options: RestHandlerOptions) {
@@ -131,9 +143,13 @@ export function createRestHandler(service: InferenceService, options: RestHandle
       const body = await readBody(req, maxRequestBytes);
       const request = decodeV2Request(body, req.headers);
       const binary = req.headers[HEADER_LENGTH_HEADER] !== undefined;
-      const response = await service.infer(name, version, request, context(req, res, binary ? 'v2-binary' : 'v2-json'));
+      const ctx = context(req, res, binary ? 'v2-binary' : 'v2-json', request.id);
+      const response = await service.infer(name, version, request, ctx);
       const encoded = encodeV2Response(response, request);
-      const headers: Record<string, string | number> = { 'content-type': encoded.contentType };
+      const headers: Record<string, string | number> = {
+        'content-type': encoded.contentType,
+        [REQUEST_ID_HEADER]: ctx.requestId!,
+      };
       if (encoded.headerLength !== undefined) headers[HEADER_LENGTH_HEADER] = encoded.headerLength;
       return send(res, 200, encoded.body, headers);
     }
@@ -161,8 +177,12 @@ export function createRestHandler(service: InferenceService, options: RestHandle
     const body = await readBody(req, maxRequestBytes);
     const resolved = await service.resolve(name);
     const { request, format } = decodeV1(body, resolved.signature, resolved.friendly);
-    const response = await service.infer(name, undefined, request, context(req, res, 'v1'));
-    return sendJsonText(res, 200, encodeV1(response, format, resolved.friendly));
+    const ctx = context(req, res, 'v1');
+    const response = await service.infer(name, undefined, request, ctx);
+    return send(res, 200, encodeV1(response, format, resolved.friendly), {
+      'content-type': 'application/json',
+      [REQUEST_ID_HEADER]: ctx.requestId!,
+    });
   }
 
   async function seldon(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -176,8 +196,12 @@ export function createRestHandler(service: InferenceService, options: RestHandle
     const body = await readBody(req, maxRequestBytes);
     const resolved = await service.resolve(name);
     const { request, format } = decodeSeldon(body, req.headers['content-type'], resolved.signature);
-    const response = await service.infer(name, undefined, request as InferRequest, context(req, res, 'seldon'));
-    return sendJsonText(res, 200, encodeSeldon(response, format));
+    const ctx = context(req, res, 'seldon');
+    const response = await service.infer(name, undefined, request as InferRequest, ctx);
+    return send(res, 200, encodeSeldon(response, format), {
+      'content-type': 'application/json',
+      [REQUEST_ID_HEADER]: ctx.requestId!,
+    });
   }
 
   return async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {

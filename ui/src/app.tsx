@@ -15,6 +15,7 @@ import { LoginPage } from './pages/login.tsx';
 import { ModelPage } from './pages/model.tsx';
 import { ModelsPage } from './pages/models.tsx';
 import { OverviewPage } from './pages/overview.tsx';
+import { PayloadPage, PayloadsPage } from './pages/payloads.tsx';
 import { PipelinesPage } from './pages/pipelines.tsx';
 import { ProjectsPage } from './pages/projects.tsx';
 import { RunPage } from './pages/run.tsx';
@@ -44,6 +45,10 @@ function page(path: string, session: SessionInfo) {
   if (section === 'models' && name && parts.length === 2) return <ModelPage name={name} />;
   if (section === 'deployments' && parts.length === 1) return <DeploymentsPage />;
   if (section === 'deployments' && name && parts.length === 2) return <DeploymentPage name={name} />;
+  if (section === 'deployments' && name && parts[2] === 'payloads') {
+    if (parts.length === 3) return <PayloadsPage name={name} />;
+    if (parts.length === 4 && parts[3]) return <PayloadPage name={name} requestId={parts[3]} />;
+  }
   if (section === 'jobs' && parts.length === 1) return <JobsPage />;
   if (section === 'data' && parts.length === 1) return <ReposPage />;
   if (section === 'data' && name && parts.length === 2) return <RepoPage repo={name} />;

@@ -86,6 +86,8 @@ export interface DeploymentRoutesOptions {
     name: string,
     format: ExportFormat,
   ) => Promise<{ files: { path: string; content: string; owner: 'base' | 'example' }[]; warnings: string[] }>;
+  /** Deletes a deployment's payload log and labels (`?purgePayloads=true` on delete); returns the records removed. */
+  purgePayloads?: (project: string, name: string) => Promise<number>;
 }
 
 /** A deployment's current spec for the audit log's before/after, or null when it does not exist yet. */
@@ -97,7 +99,7 @@ async function specOf(deployments: DeploymentService, project: string, name: str
   }
 }
 
-export function deploymentRoutes({ deployments, export: exporter }: DeploymentRoutesOptions) {
+export function deploymentRoutes({ deployments, export: exporter, purgePayloads }: DeploymentRoutesOptions) {
   return [
     ...(exporter
       ? [
@@ -181,16 +183,19 @@ export function deploymentRoutes({ deployments, export: exporter }: DeploymentRo
       path: '/projects/:project/deployments/:name',
       permission: 'admin',
       tag: 'deployments',
-      summary: 'Delete a deployment; every worker it ran is stopped',
+      summary:
+        'Delete a deployment; every worker it ran is stopped. Its payload log is kept unless purgePayloads=true (then its logged calls and labels are deleted too)',
       params: DeploymentParams,
+      query: z.strictObject({ purgePayloads: z.enum(['true', 'false']).default('false') }),
       status: 204,
       response: 'empty',
       audit: {
         before: ({ params }) => specOf(deployments, params.project, params.name),
-        detail: (_ctx, before) => ({ before, after: null }),
+        detail: (ctx, before) => ({ before, after: null, purgePayloads: ctx.query.purgePayloads === 'true' }),
       },
-      handler: async ({ params }) => {
+      handler: async ({ params, query }) => {
         await deployments.delete(params.project, params.name);
+        if (query.purgePayloads === 'true') await purgePayloads?.(params.project, params.name);
       },
     }),
     route({

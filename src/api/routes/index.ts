@@ -12,6 +12,7 @@ import { type JobRoutesDeps, jobRoutes } from './jobs.ts';
 import { type LineageRoutesDeps, lineageRoutes } from './lineage.ts';
 import { type ModelRoutesDeps, modelRoutes } from './models.ts';
 import { type ModelTypeRoutesDeps, modelTypeRoutes } from './modeltypes.ts';
+import { type PayloadRoutesDeps, payloadRoutes } from './payloads.ts';
 import { type PipelineRoutesDeps, pipelineRoutes } from './pipelines.ts';
 import { type SecretRoutesDeps, secretRoutes } from './secrets.ts';
 import { systemRoutes } from './system.ts';
@@ -29,6 +30,7 @@ export interface ApiRoutesDeps {
   data: Parameters<typeof dataRoutes>[0];
   pipelines: PipelineRoutesDeps;
   lineage: LineageRoutesDeps;
+  payloads: PayloadRoutesDeps;
 }
 
 export function apiRoutes(deps: ApiRoutesDeps): AnyRoute[] {
@@ -45,6 +47,7 @@ export function apiRoutes(deps: ApiRoutesDeps): AnyRoute[] {
     ...dataRoutes(deps.data),
     ...pipelineRoutes(deps.pipelines),
     ...lineageRoutes(deps.lineage),
+    ...payloadRoutes(deps.payloads),
   ];
 }
 

@@ -62,8 +62,9 @@ export class DeploymentResolver implements TargetResolver {
       managed: true,
       version: target.version,
       options: target.options,
+      ...(target.log ? { log: target.log } : {}),
       ...(table.shadow
-        ? { onAnswer: (request, response) => this.#local.mirror(table, request, response.outputs) }
+        ? { onAnswer: (request, response, context) => this.#local.mirror(table, request, response.outputs, context) }
         : {}),
     });
   }

@@ -27,7 +27,7 @@ import { Autoscaler, outputsAgree } from '../../deployments/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import type { Counter, MetricsRegistry } from '../../metrics/index.ts';
 import type { ModelRegistry, ModelVersion } from '../../registry/index.ts';
-import type { ModelHost, ServeOptions } from '../../serving/index.ts';
+import type { CallLog, InferContext, ModelHost, ServeOptions } from '../../serving/index.ts';
 
 export interface RoutedTarget {
   key: string;
@@ -35,7 +35,15 @@ export interface RoutedTarget {
   weight: number;
   tag?: string | undefined;
   options: ServeOptions;
+  /** The payload log of this arm, when the deployment has `spec.logging`. */
+  log?: CallLog | undefined;
 }
+
+/** Makes the payload log of one deployment arm (`primary`, a tag, `shadow`); undefined when it logs nothing. */
+export type CallLogFactory = (
+  ref: { project: string; deployment: string; revision: number; arm: string },
+  logging: DeploymentSpec['logging'],
+) => CallLog | undefined;
 
 export interface RouteTable {
   project: string;
@@ -58,6 +66,8 @@ export interface LocalBackendOptions {
   log: Logger;
   /** How often the autoscaler looks at load (default 500 ms). */
   autoscaleTickMs?: number;
+  /** The payload log (src/payloads), given by the composition root. */
+  callLogs?: CallLogFactory;
 }
 
 const deploymentKey = (project: string, name: string) => `${project}/${name}`;
@@ -158,11 +168,22 @@ export class LocalBackend implements Backend, RouteReader {
       const targets = await Promise.all(
         plan.targets.traffic.map((t, i) => routed(`spec.traffic[${i}].model`, t.model, t.version, t.weight, t.tag)),
       );
+      // Arms as the payload log names them: the tag, else `primary` (or model@version when several are untagged).
+      const untagged = targets.filter((t) => !t.tag).length;
+      const log = (arm: string) =>
+        this.#options.callLogs?.(
+          { project: plan.project, deployment: plan.name, revision: plan.revision, arm },
+          plan.spec.logging,
+        );
+      for (const t of targets) {
+        t.log = log(t.tag ?? (untagged === 1 ? 'primary' : `${t.version.model}@${t.version.version}`));
+      }
       const shadow = plan.targets.shadow
         ? {
             ...(await routed('spec.shadow.model', plan.targets.shadow.model, plan.targets.shadow.version, 0)),
             percent: plan.targets.shadow.percent,
             counts: previous?.shadow?.counts ?? { requests: 0, agreements: 0, errors: 0 },
+            log: log('shadow'),
           }
         : undefined;
       table = {
@@ -253,10 +274,18 @@ export class LocalBackend implements Backend, RouteReader {
     table: RouteTable,
     request: Parameters<typeof mirrorRequest>[1],
     outputs: Parameters<typeof mirrorRequest>[2],
+    context?: InferContext,
   ): void {
     const shadow = table.shadow;
     if (!shadow || Math.random() * 100 >= shadow.percent) return;
-    mirrorRequest(this.#options.host, request, outputs, shadow.key).then(
+    const log = context && shadow.log?.take() ? shadow.log : undefined;
+    mirrorRequest(
+      this.#options.host,
+      request,
+      outputs,
+      shadow.key,
+      log && context ? { log, context, version: shadow.version } : undefined,
+    ).then(
       (agree) => {
         shadow.counts.requests++;
         if (agree) shadow.counts.agreements++;
@@ -367,15 +396,48 @@ function unitKey(plan: RevisionPlan, version: ModelVersion, options: ServeOption
   return `deploy:${plan.project}/${plan.name}/${version.model}@${version.version}/${hash}`;
 }
 
-async function mirrorRequest(host: ModelHost, request: InferRequest, primary: Tensor[], key: string): Promise<boolean> {
-  const served = host.acquire(key);
-  if (!served) throw new ModelportError('not_ready', 'the shadow is not running');
+async function mirrorRequest(
+  host: ModelHost,
+  request: InferRequest,
+  primary: Tensor[],
+  key: string,
+  logTo?: { log: CallLog; context: InferContext; version: ModelVersion },
+): Promise<boolean> {
+  const started = performance.now();
+  const timing = { queueMs: 0 };
+  let outputs: Tensor[] | undefined;
+  let failure: ModelportError | undefined;
   try {
-    host.wake(served);
-    const outputs = await served.batcher.submit(request, { deadline: Date.now() + 30_000 });
-    return outputsAgree(primary, outputs);
+    const served = host.acquire(key);
+    if (!served) throw new ModelportError('not_ready', 'the shadow is not running');
+    try {
+      host.wake(served);
+      outputs = await served.batcher.submit(request, { deadline: Date.now() + 30_000, timing });
+      return outputsAgree(primary, outputs);
+    } finally {
+      host.release(served);
+    }
+  } catch (error) {
+    failure = toModelportError(error);
+    throw error;
   } finally {
-    host.release(served);
+    if (logTo) {
+      // The shadow's answer is logged under the primary call's id, with arm `shadow`.
+      const totalMs = performance.now() - started;
+      logTo.log.record({
+        requestId: logTo.context.requestId ?? '',
+        startedAt: Date.now() - totalMs,
+        protocol: logTo.context.protocol,
+        request,
+        outputs: failure ? undefined : outputs,
+        error: failure,
+        headers: logTo.context.headers,
+        version: logTo.version,
+        queueMs: timing.queueMs,
+        computeMs: Math.max(0, totalMs - timing.queueMs),
+        totalMs,
+      });
+    }
   }
 }
 

@@ -188,12 +188,23 @@ export const deploymentCommands: Command[] = [
   }),
   defineCommand({
     words: ['deployments', 'delete'],
-    usage: 'deployments delete <name>',
-    summary: 'Delete a deployment and stop all its workers',
+    usage: 'deployments delete <name> [--purge-payloads]',
+    summary: 'Delete a deployment and stop all its workers (its payload log is kept unless --purge-payloads)',
     args: [1, 1],
-    async run({ args, io, format, client }) {
-      await client().deleteDeployment(args[0]!);
-      io.out(format === 'json' ? json({ deleted: args[0] }) : `deleted deployment ${args[0]}\n`);
+    options: {
+      'purge-payloads': { type: 'boolean', description: "Also delete the deployment's logged calls and labels" },
+    },
+    async run({ args, options, io, format, client }) {
+      const purge = options['purge-payloads'] === true;
+      await client().deleteDeployment(args[0]!, { purgePayloads: purge });
+      if (format === 'json') io.out(json({ deleted: args[0], payloadsPurged: purge }));
+      else {
+        io.out(
+          purge
+            ? `deleted deployment ${args[0]} and its payload log\n`
+            : `deleted deployment ${args[0]}; its payload log is kept (payloads list ${args[0]}; delete it with --purge-payloads)\n`,
+        );
+      }
       return 0;
     },
   }),

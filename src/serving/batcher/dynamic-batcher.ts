@@ -35,6 +35,8 @@ export interface SubmitContext {
   signal?: AbortSignal;
   /** Absolute deadline in ms since the epoch. */
   deadline?: number;
+  /** Filled in when the request leaves the queue: how long it waited there, in ms (the payload log's queue time). */
+  timing?: { queueMs: number };
 }
 
 /** Observes each batch as it is sent (metrics): its rows and how long each of its requests waited, in ms. */
@@ -58,6 +60,7 @@ interface Entry {
   key: string;
   enqueuedAt: number;
   deadline: number;
+  timing: { queueMs: number } | undefined;
   state: 'queued' | 'running' | 'done';
   resolve: (outputs: Tensor[]) => void;
   reject: (error: ModelportError) => void;
@@ -107,7 +110,7 @@ export class DynamicBatcher {
     if (deadline <= now) return Promise.reject(expired());
     let entry: Entry;
     try {
-      entry = this.#entry(request, now, deadline);
+      entry = this.#entry(request, now, deadline, context.timing);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -162,7 +165,7 @@ export class DynamicBatcher {
     if (this.#queue.length > 0 || this.#running > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
   }
 
-  #entry(request: InferRequest, now: number, deadline: number): Entry {
+  #entry(request: InferRequest, now: number, deadline: number, timing: Entry['timing']): Entry {
     // No requested outputs, or an empty list: every output.
     const outputs = request.outputs?.length ? request.outputs.map((o) => o.name) : undefined;
     const rows = this.batching ? (request.inputs[0]?.shape[0] ?? 0) : 1;
@@ -184,6 +187,7 @@ export class DynamicBatcher {
       key,
       enqueuedAt: now,
       deadline,
+      timing,
       state: 'queued',
       resolve: noop,
       reject: noop,
@@ -252,7 +256,11 @@ export class DynamicBatcher {
   #dispatch(entries: Entry[]): void {
     const taken = new Set(entries);
     this.#queue = this.#queue.filter((e) => !taken.has(e));
-    for (const entry of entries) entry.state = 'running';
+    const started = Date.now();
+    for (const entry of entries) {
+      entry.state = 'running';
+      if (entry.timing) entry.timing.queueMs = started - entry.enqueuedAt;
+    }
     const rowCounts = entries.map((e) => e.rows);
     this.#running++;
     this.#stats.batches++;

@@ -29,6 +29,7 @@ import type { AddressInfo } from 'node:net';
 import { ERROR_CODES, GrpcStatus, ModelportError, toModelportError } from '../../core/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import type { InferContext, InferenceService } from '../inference-service.ts';
+import { REQUEST_ID_HEADER, requestIdFor } from '../inference-service.ts';
 import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.generated.ts';
 import type { ModelMetadataRequest__Output } from './generated/inference/ModelMetadataRequest.generated.ts';
 import type { ModelReadyRequest__Output } from './generated/inference/ModelReadyRequest.generated.ts';
@@ -125,6 +126,7 @@ export function createGrpcServer(service: InferenceService, options: GrpcServerO
       // A full queue refuses (RESOURCE_EXHAUSTED) before the tensors are converted and checked.
       await service.admit?.(model.name, model.version, call.context);
       const { request, raw } = decodeInferRequest(req);
+      call.context.requestId = requestIdFor(request.id, call.context.headers);
       return encodeInferResponse(await service.infer(model.name, model.version, request, call.context), raw);
     },
   };
@@ -197,7 +199,8 @@ function serveCall(
     if (code === GrpcStatus.INTERNAL) log?.error('gRPC inference failed', { err: e, method: method.name });
     if (e.code === 'unauthenticated' || e.code === 'forbidden') onDenied?.(e, method.name);
     const retryAfter = e.retryAfter ?? (e.code === 'overloaded' ? 1 : undefined);
-    const extra = retryAfter === undefined ? undefined : { 'retry-after': String(Math.max(0, Math.ceil(retryAfter))) };
+    const extra: Record<string, string> = context.requestId ? { [REQUEST_ID_HEADER]: context.requestId } : {};
+    if (retryAfter !== undefined) extra['retry-after'] = String(Math.max(0, Math.ceil(retryAfter)));
     sendStatus(stream, code, e.code === 'internal' ? 'internal error' : e.message, extra);
   };
   const failWire = (error: WireError) => {
@@ -266,7 +269,7 @@ function serveCall(
         return;
       }
       finish();
-      sendMessage(stream, bytes);
+      sendMessage(stream, bytes, context.requestId);
     };
     try {
       const result = method.run(request as never, { headers, context });
@@ -285,10 +288,12 @@ const RESPONSE_HEADERS = Object.freeze({
 });
 const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
 
-function sendMessage(stream: ServerHttp2Stream, message: Buffer): void {
+/** Answers with one message; an inference call's id goes in the trailers (`modelport-request-id`). */
+function sendMessage(stream: ServerHttp2Stream, message: Buffer, requestId?: string): void {
   if (stream.destroyed || stream.headersSent) return;
   stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-  stream.once('wantTrailers', () => stream.sendTrailers(OK_TRAILERS));
+  const trailers = requestId === undefined ? OK_TRAILERS : { ...OK_TRAILERS, [REQUEST_ID_HEADER]: requestId };
+  stream.once('wantTrailers', () => stream.sendTrailers(trailers));
   stream.end(frameMessage(message));
 }
 

@@ -473,6 +473,44 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    id: '070_payload_log',
+    async up(db) {
+      // The built-in payload sink's Parquet files (blobs in the artifact store), one row per file.
+      await db.schema
+        .createTable('payload_files')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('hour', 'text', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('rows', 'integer', (c) => c.notNull())
+        .addColumn('bytes', 'bigint', (c) => c.notNull())
+        .addColumn('first_time', 'text', (c) => c.notNull())
+        .addColumn('last_time', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('payload_files_deployment_idx')
+        .on('payload_files')
+        .columns(['project', 'deployment', 'hour'])
+        .execute();
+      // Delayed labels joined to the log when they arrive: the prediction and arm are copied from the record.
+      await db.schema
+        .createTable('payload_feedback')
+        .addColumn('project', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('label', 'text', (c) => c.notNull())
+        .addColumn('prediction', 'text')
+        .addColumn('arm', 'text', (c) => c.notNull())
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('predicted_at', 'bigint', (c) => c.notNull())
+        .addColumn('received_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('payload_feedback_pkey', ['project', 'deployment', 'request_id'])
+        .execute();
+    },
+  },
+  {
     id: '080_lineage',
     async up(db) {
       // The lineage query walks down from a data commit or a pipeline run to the versions that name it.

@@ -378,6 +378,36 @@ export interface SchemaMigrationsTable {
   applied_at: string;
 }
 
+/** One Parquet file of logged inference records (src/sinks/store-sink.ts): a deployment's records of one hour. */
+export interface PayloadFilesTable {
+  id: string;
+  /** Project name (payloads outlive a deleted deployment unless purged). */
+  project: string;
+  deployment: string;
+  /** The partition: `YYYY-MM-DDTHH` (UTC). */
+  hour: string;
+  sha256: string;
+  rows: number;
+  bytes: number;
+  first_time: string;
+  last_time: string;
+  created_at: string;
+}
+
+/** A delayed label for a logged request, with what the log said about it (src/payloads/feedback.ts). */
+export interface PayloadFeedbackTable {
+  project: string;
+  deployment: string;
+  request_id: string;
+  label: string;
+  prediction: string | null;
+  arm: string;
+  revision: number;
+  /** When the request was answered, ms since the epoch (time windows bucket on it). */
+  predicted_at: number;
+  received_at: string;
+}
+
 export interface Database {
   projects: ProjectsTable;
   models: ModelsTable;
@@ -406,6 +436,8 @@ export interface Database {
   project_members: ProjectMembersTable;
   api_tokens: ApiTokensTable;
   console_sessions: ConsoleSessionsTable;
+  payload_files: PayloadFilesTable;
+  payload_feedback: PayloadFeedbackTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

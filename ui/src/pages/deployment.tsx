@@ -11,6 +11,7 @@ import { ConfirmButton, ErrorMessage, formatTime, Loading, StatusBadge, useActio
 import { Link, navigate } from '../router.tsx';
 import { TryIt } from '../try-it.tsx';
 import { useData } from '../use-data.ts';
+import { LiveAccuracy } from './payloads.tsx';
 
 export function DeploymentPage({ name }: { name: string }) {
   const deployment = useData(() => api.getDeployment(name), [name], 3000);
@@ -60,6 +61,7 @@ export function DeploymentPage({ name }: { name: string }) {
           </p>
           <Traffic deployment={d} warnings={warnings} busy={action.busy} act={act} />
           <LiveCharts name={name} />
+          <LiveAccuracy name={name} />
           <h2>Conditions</h2>
           <div className="table-wrap">
             <table>
