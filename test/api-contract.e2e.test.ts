@@ -17,6 +17,7 @@ import { deploymentRoutes } from '../src/api/routes/deployments.ts';
 import { jobRoutes } from '../src/api/routes/jobs.ts';
 import { modelRoutes } from '../src/api/routes/models.ts';
 import { modelTypeRoutes } from '../src/api/routes/modeltypes.ts';
+import { lineageRoutes } from '../src/api/routes/lineage.ts';
 import { payloadRoutes } from '../src/api/routes/payloads.ts';
 import { pipelineRoutes } from '../src/api/routes/pipelines.ts';
 import { secretRoutes } from '../src/api/routes/secrets.ts';
@@ -42,6 +43,7 @@ const ROUTES: AnyRoute[] = [
   ...dataRoutes(unused),
   ...pipelineRoutes(unused),
   ...payloadRoutes(unused),
+  ...lineageRoutes(unused),
   ...authRoutes(unused),
 ];
 
@@ -300,6 +302,10 @@ describe('API contract', () => {
     await mp.resumeRun(run.id);
     await mp.listRuns({ pipeline: 'contract-pipe' });
     for await (const _ of mp.runLogs(run.id, { step: 'hello' }));
+    // Lineage of that run (its steps), and the same as OpenLineage events
+    const lineage = await mp.getLineage(run.id);
+    assert.equal(lineage.subject.kind, 'run');
+    assert.ok((await mp.exportOpenLineage(run.id, 'up')).length > 0);
     await mp.deletePipeline('contract-pipe');
 
     // Audit log (what the scenario above changed)

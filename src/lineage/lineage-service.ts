@@ -350,7 +350,7 @@ class Walk {
       const armId = this.#node({
         id: `arm:${name}@${revision.revision}/${arm.arm}`,
         kind: 'arm',
-        label: `${arm.arm} ${arm.share}`,
+        label: `${arm.arm} ${arm.share} · rev ${revision.revision}`,
         state: null,
         time: null,
         link: `/deployments/${encodeURIComponent(name)}`,
