@@ -16,7 +16,7 @@ import type { Run, RunStep } from '../pipelines/index.ts';
 import type { ModelVersion } from '../registry/index.ts';
 import type { OpenLineageEvents, OpenLineageRunEvent } from './openlineage.ts';
 import { commitInputOf } from './openlineage-feed.ts';
-import type { LineageSources, PredictionRecord, RevisionRecord, ScanResult } from './sources.ts';
+import type { LineageSources, PredictionCount, PredictionRecord, RevisionRecord, ScanResult } from './sources.ts';
 import type { Direction, LineageEdge, LineageGraph, LineageNode, NodeKind } from './types.ts';
 
 export interface LineageServiceOptions {
@@ -247,6 +247,7 @@ class Walk {
   readonly #project: string;
   readonly #s: LineageSources;
   readonly #limit: number;
+  readonly #predictionCounts = new Map<string, Promise<PredictionCount[]>>();
   #deployments: Promise<{ deployment: Deployment; revisions: RevisionRecord[] }[]> | undefined;
 
   constructor(project: string, sources: LineageSources, limit: number) {
@@ -369,7 +370,7 @@ class Walk {
       }
     }
     if (how.down && this.#first(`down:${id}`) && this.#s.predictions) {
-      for (const count of await this.#s.predictions.count(this.#project, name, revision.revision)) {
+      for (const count of await this.#counts(name, revision.revision)) {
         const p = this.#node({
           id: `predictions:${name}@${revision.revision}/${count.arm}`,
           kind: 'predictions',
@@ -611,6 +612,16 @@ class Walk {
       link: scan.link,
       detail: scan.detail,
     });
+  }
+
+  /** The logged predictions of a revision, per arm: the payload log is asked once per deployment and query. */
+  async #counts(deployment: string, revision: number): Promise<PredictionCount[]> {
+    let counts = this.#predictionCounts.get(deployment);
+    if (!counts) {
+      counts = this.#s.predictions!.count(this.#project, deployment);
+      this.#predictionCounts.set(deployment, counts);
+    }
+    return (await counts).filter((c) => c.revision === revision);
   }
 
   /** Every deployment of the project with its revisions, read once per query. */

@@ -128,8 +128,11 @@ export class OpenLineageEvents {
     };
   }
 
-  /** The datasets of a data commit: the repository at that commit, and each profiled tabular file with its columns. */
-  commitDatasets(project: string, input: CommitInput): OpenLineageDataset[] {
+  /**
+   * The datasets of a data commit: the repository at that commit, and each tabular file, with its profiled columns
+   * when `schemas` (a run's events carry them; its steps' name the same datasets without repeating them).
+   */
+  commitDatasets(project: string, input: CommitInput, schemas = true): OpenLineageDataset[] {
     const { commit } = input;
     const repo: OpenLineageDataset = {
       namespace: this.namespace,
@@ -141,7 +144,7 @@ export class OpenLineageEvents {
       name: `${project}/data/${commit.repo}/${p.path}`,
       facets: {
         ...this.#version(commit.id),
-        ...(p.profile
+        ...(schemas && p.profile
           ? {
               schema: this.#facet(`${FACETS}/1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet`, {
                 fields: p.profile.columns.map((c, i) => ({ name: c.name, type: c.type, ordinal_position: i + 1 })),
@@ -184,7 +187,7 @@ export class OpenLineageEvents {
       time,
       this.#run(project, run, step),
       this.#job(project, run, step),
-      input ? this.commitDatasets(project, input) : [],
+      input ? this.commitDatasets(project, input, !step) : [],
       [],
     );
   }
@@ -201,7 +204,7 @@ export class OpenLineageEvents {
       (step ? step.finishedAt : run.finishedAt) ?? new Date().toISOString(),
       r,
       this.#job(project, run, step),
-      input ? this.commitDatasets(project, input) : [],
+      input ? this.commitDatasets(project, input, !step) : [],
       type === 'COMPLETE' ? this.#runOutputs(project, run, step) : [],
     );
   }

@@ -35,6 +35,7 @@ export interface PredictionRecord {
 
 /** How many predictions a revision's arm answered (the payload log), with the first and last. */
 export interface PredictionCount {
+  revision: number;
   arm: string;
   count: number;
   first: string | null;
@@ -83,8 +84,8 @@ export interface LineageSources {
   predictions?: {
     /** The records of one request id (several when a shadow answered too). */
     get(project: string, requestId: string): Promise<PredictionRecord[]>;
-    /** Per arm, the predictions a revision answered. */
-    count(project: string, deployment: string, revision: number): Promise<PredictionCount[]>;
+    /** Per revision and arm, the predictions a deployment answered (one query per deployment and lineage query). */
+    count(project: string, deployment: string): Promise<PredictionCount[]>;
   };
   /**
    * Scans (the scans room): results about a model version or a data commit. An extension point: absent until the

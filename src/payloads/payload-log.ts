@@ -181,9 +181,9 @@ export class PayloadLog {
     return this.#o.store.get(project, requestId, deployment);
   }
 
-  /** Per arm, the calls a deployment revision answered (what a model version's lineage reached). */
-  async armCounts(project: string, deployment: string, revision: number) {
-    return this.#o.store.armCounts(project, deployment, revision);
+  /** Per revision and arm, the calls a deployment answered (what a model version's lineage reached). */
+  async armCounts(project: string, deployment: string) {
+    return this.#o.store.armCounts(project, deployment);
   }
 
   /** Deletes a deployment's records (after what is buffered for it reached the store). */

@@ -462,7 +462,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       data,
       predictions: {
         get: (project, requestId) => payloads.get(project, requestId),
-        count: (project, deployment, revision) => payloads.armCounts(project, deployment, revision),
+        count: (project, deployment) => payloads.armCounts(project, deployment),
       },
     };
     const lineage = new LineageService(lineageSources);
