@@ -426,6 +426,14 @@ for (const kind of STORE_KINDS)
               .click();
             await page.waitForURL(`${t.url}/runs/${good.run}`);
             await page.getByRole('button', { name: 'gate: Succeeded' }).waitFor();
+            // And back: the commit's page links to what it reached.
+            await page.goto(`${t.url}/data/transactions/commits/${good.commit}`);
+            await page.getByRole('link', { name: /What this commit reached/ }).click();
+            await page.getByRole('heading', { name: `Lineage: data:transactions@${good.commit}` }).waitFor();
+            await page
+              .getByRole('link', { name: /model version fraud@2/ })
+              .first()
+              .waitFor();
           }
           await page.close();
         }
