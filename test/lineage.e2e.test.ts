@@ -239,7 +239,14 @@ for (const kind of STORE_KINDS)
         assert.match(error.message, /'no-such-thing' names no deployment revision, no pipeline run, no logged request/);
         return true;
       });
-      // `fraud@2` is both a model version and a revision of the deployment `fraud`.
+      // A word before a colon that is no kind is part of the name.
+    await assert.rejects(mp.getLineage('constructor:x'), (error: unknown) => {
+      assert.ok(error instanceof ModelportApiError);
+      assert.equal(error.status, 404);
+      assert.equal(error.field, 'of');
+      return true;
+    });
+    // `fraud@2` is both a model version and a revision of the deployment `fraud`.
       await assert.rejects(mp.getLineage('fraud@2'), (error: unknown) => {
         assert.ok(error instanceof ModelportApiError);
         assert.equal(error.status, 400);

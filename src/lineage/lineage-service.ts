@@ -149,7 +149,7 @@ export class LineageService {
     if (query === '') throw new ModelportError('invalid_request', `${FIELD}: name what to trace`, { field: FIELD });
     const colon = query.indexOf(':');
     const prefix = colon > 0 ? query.slice(0, colon) : '';
-    if (prefix in PREFIXES) {
+    if (Object.hasOwn(PREFIXES, prefix)) {
       const kind = PREFIXES[prefix as keyof typeof PREFIXES];
       const value = query.slice(colon + 1);
       const found = await this.#try(project, kind, value);
