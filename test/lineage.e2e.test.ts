@@ -240,13 +240,13 @@ for (const kind of STORE_KINDS)
         return true;
       });
       // A word before a colon that is no kind is part of the name.
-    await assert.rejects(mp.getLineage('constructor:x'), (error: unknown) => {
-      assert.ok(error instanceof ModelportApiError);
-      assert.equal(error.status, 404);
-      assert.equal(error.field, 'of');
-      return true;
-    });
-    // `fraud@2` is both a model version and a revision of the deployment `fraud`.
+      await assert.rejects(mp.getLineage('constructor:x'), (error: unknown) => {
+        assert.ok(error instanceof ModelportApiError);
+        assert.equal(error.status, 404);
+        assert.equal(error.field, 'of');
+        return true;
+      });
+      // `fraud@2` is both a model version and a revision of the deployment `fraud`.
       await assert.rejects(mp.getLineage('fraud@2'), (error: unknown) => {
         assert.ok(error instanceof ModelportApiError);
         assert.equal(error.status, 400);
