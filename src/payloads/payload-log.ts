@@ -336,7 +336,7 @@ export function prediction(outputs: readonly Tensor[], friendly?: FriendlySignat
   const index = mapping?.label === undefined ? undefined : outputs.find((o) => o.name === mapping.label);
   if (labels && index && index.datatype !== 'BYTES' && index.shape.length === 1) {
     const names: string[] = [];
-    for (const v of index.data as ArrayLike<number | bigint>) names.push(labels[Number(v)] ?? String(v));
+    for (const v of index.data as Iterable<number | bigint>) names.push(labels[Number(v)] ?? String(v));
     return names.join(',');
   }
   const named = labelNames(outputs, friendly);
