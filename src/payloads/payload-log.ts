@@ -96,7 +96,14 @@ export class PayloadLog {
   }
 
   /** Refuses, naming the field, a sink URL the egress guard would refuse. */
-  async check(logging: LoggingConfig | undefined): Promise<void> {
+  async check(logging: LoggingConfig | undefined, backend = 'local'): Promise<void> {
+    if (logging && backend !== 'local') {
+      throw new ModelportError(
+        'invalid_request',
+        `spec.logging: payload logging runs in this server's gateway, which serves backend: local only; on ${backend}, remove spec.logging (KServe's own logger sends the same CloudEvents)`,
+        { field: 'spec.logging' },
+      );
+    }
     for (const [i, sink] of (logging?.sinks ?? []).entries()) {
       if (sink.type !== 'cloudevents') continue;
       try {
