@@ -135,7 +135,10 @@ describe('payload logging', () => {
     await refused({ sinks: [{ type: 'store', retention: { maxAge: 'forever' } }] }, /retention\.maxAge$/);
     const compose = await client
       .applyDeployment('fraud', { ...spec([{ type: 'store' }]), backend: 'compose' } as never)
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     assert.ok(compose instanceof ModelportApiError && compose.field === 'spec.logging', String(compose));
     await assert.rejects(client.getDeployment('fraud'), (e: ModelportApiError) => e.status === 404);
   });
