@@ -25,8 +25,12 @@
  *
  * Everything (server, workers, load generator) shares this machine's cores; the output says how many.
  *
- * Run: node bench/serving.ts [--seconds 3] [--runs 3] [--profile]   (--profile: the gateway child runs with
- * --cpu-prof, profiles in bench/out/profile/; summarise one with node bench/profile-summary.ts <file>)
+ * - Payload logging (issue 18, bench/payloads.ts): V2 JSON at 64 connections with `sample: 100` and the built-in sink
+ *   against the same deployment without logging, and `payloads list` over `--payload-rows` records (10 million).
+ *
+ * Run: node bench/serving.ts [--seconds 3] [--runs 3] [--profile] [--only payloads] [--payload-rows N]
+ * (--profile: the gateway child runs with --cpu-prof, profiles in bench/out/profile/; summarise one with
+ * node bench/profile-summary.ts <file>)
  */
 import { type ChildProcess, fork, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -44,6 +48,7 @@ import { fraudRow, type HttpBody, MODEL_INFER_PATH, mnistImage, type RequestBodi
 import { hasH2load, type LoadResult, medianResult, runGrpcLoad, runWrk } from './load.ts';
 import { sendMalformed } from './malformed.ts';
 import { type OrtFloor, ortFloor } from './ort-floor.ts';
+import { runPayloadBench } from './payloads.ts';
 import { formatTable, renderSvg, type Series } from './report.ts';
 import type { ServerMessage } from './serving-server.ts';
 
@@ -52,10 +57,31 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '3' },
     runs: { type: 'string', default: '3' },
     profile: { type: 'boolean', default: false },
+    /** `--only payloads`: run only the payload logging rows (bench/payloads.ts). */
+    only: { type: 'string' },
+    'payload-rows': { type: 'string', default: '10000000' },
   },
 });
 const SECONDS = Number(args.seconds);
 const RUNS = Number(args.runs);
+/** The payload logging rows (issue 18), after the others or alone with `--only payloads`. */
+const payloadRows = async () => {
+  const report = await runPayloadBench({
+    seconds: SECONDS,
+    runs: RUNS,
+    rows: Number(args['payload-rows']),
+    hours: 24,
+  });
+  writeFileSync(
+    join(new URL('.', import.meta.url).pathname, 'out', 'payloads.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), ...report }, null, 2)}\n`,
+  );
+};
+if (args.only === 'payloads') {
+  mkdirSync(join(new URL('.', import.meta.url).pathname, 'out'), { recursive: true });
+  await payloadRows();
+  process.exit(0);
+}
 const CONNECTIONS = [1, 16, 64, 256];
 /** The shared real models (issue 19's peers); absent in a fresh clone, then the peer rows are skipped. */
 const SHARED_MODELS = join(new URL('.', import.meta.url).pathname, '..', '..', 'shared', 'models');
@@ -641,3 +667,4 @@ try {
   for (const child of children.reverse()) await stopChild(child);
   await rm(dir, { recursive: true, force: true });
 }
+await payloadRows();

@@ -133,6 +133,13 @@ describe('payload logging', () => {
       /^(body\.)?spec\.logging\.sinks(\[0\]|\.0)\.url$/,
     );
     await refused({ sinks: [{ type: 'store', retention: { maxAge: 'forever' } }] }, /retention\.maxAge$/);
+    const compose = await client
+      .applyDeployment('fraud', { ...spec([{ type: 'store' }]), backend: 'compose' } as never)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.ok(compose instanceof ModelportApiError && compose.field === 'spec.logging', String(compose));
     await assert.rejects(client.getDeployment('fraud'), (e: ModelportApiError) => e.status === 404);
   });
 

@@ -82,7 +82,8 @@ export class PayloadLog {
       'Payload records dropped, by deployment, sink and reason (buffer_full: the sink is slower than the traffic; sink_failed: it refused or is down).',
       ['deployment', 'sink', 'reason'],
     );
-    this.#store = this.#channel(options.store, 2000);
+    // The store commits per write: batches of up to 5,000 records, gathered for up to 50 ms.
+    this.#store = this.#channel(options.store, 5000, 50);
     const every = options.retentionEveryMs ?? 60_000;
     if (every > 0) {
       this.#timer = setInterval(() => void this.applyRetention().catch(() => {}), every);
@@ -95,7 +96,14 @@ export class PayloadLog {
   }
 
   /** Refuses, naming the field, a sink URL the egress guard would refuse. */
-  async check(logging: LoggingConfig | undefined): Promise<void> {
+  async check(logging: LoggingConfig | undefined, backend = 'local'): Promise<void> {
+    if (logging && backend !== 'local') {
+      throw new ModelportError(
+        'invalid_request',
+        `spec.logging: payload logging runs in this server's gateway, which serves backend: local only; on ${backend}, remove spec.logging (KServe's own logger sends the same CloudEvents)`,
+        { field: 'spec.logging' },
+      );
+    }
     for (const [i, sink] of (logging?.sinks ?? []).entries()) {
       if (sink.type !== 'cloudevents') continue;
       try {
@@ -219,10 +227,11 @@ export class PayloadLog {
     await this.#store.close();
   }
 
-  #channel(sink: StoreSink | CloudEventsSink, batch: number): SinkChannel {
+  #channel(sink: StoreSink | CloudEventsSink, batch: number, lingerMs = 0): SinkChannel {
     return new SinkChannel(sink, {
       capacity: this.#o.capacity,
       batch,
+      lingerMs,
       written: (deployment, n) => {
         this.#written.inc({ deployment, sink: sink.kind }, n);
         this.#failing.delete(sink.kind);
@@ -297,12 +306,30 @@ function loggedInputs(
   });
 }
 
+/**
+ * Plain JSON values of a tensor, cheaply (this runs per logged call on the serving path): floats as the exact double
+ * of their value (no shortest-form search), 64-bit integers as numbers (as text beyond 2^53), BOOL as booleans,
+ * BYTES as UTF-8 text.
+ */
 function jsonValues(t: Tensor): unknown[] {
-  const values = toJsonValues(t.data, t.datatype);
-  // INT64 values beyond 2^53 come back as bigint: JSON has no such number, so they are logged as text.
-  return values.some((v) => typeof v === 'bigint')
-    ? values.map((v) => (typeof v === 'bigint' ? v.toString() : v))
-    : values;
+  switch (t.datatype) {
+    case 'FP32':
+    case 'FP64':
+    case 'INT8':
+    case 'INT16':
+    case 'INT32':
+    case 'UINT8':
+    case 'UINT16':
+    case 'UINT32':
+      return Array.from(t.data as Float32Array);
+    case 'INT64':
+    case 'UINT64':
+      return Array.from(t.data as BigInt64Array, (v) =>
+        v <= 9007199254740991n && v >= -9007199254740991n ? Number(v) : v.toString(),
+      );
+    default:
+      return toJsonValues(t.data, t.datatype);
+  }
 }
 
 /** An output named in `redact` must not leak through the prediction either. */
@@ -315,6 +342,15 @@ function redactsPrediction(outputs: readonly Tensor[], redact: ReadonlySet<strin
  * values of the first output holding one value per row (a class index or name).
  */
 export function prediction(outputs: readonly Tensor[], friendly?: FriendlySignature): string | null {
+  // The common case, cheaply (this runs per logged call): an output of class indexes and the labels' names.
+  const mapping = friendly?.outputs;
+  const labels = mapping?.labels;
+  const index = mapping?.label === undefined ? undefined : outputs.find((o) => o.name === mapping.label);
+  if (labels && index && index.datatype !== 'BYTES' && index.shape.length === 1) {
+    const names: string[] = [];
+    for (const v of index.data as Iterable<number | bigint>) names.push(labels[Number(v)] ?? String(v));
+    return names.join(',');
+  }
   const named = labelNames(outputs, friendly);
   if (named) return (toJsonValues(named.data, named.datatype) as unknown[]).map(String).join(',');
   const perRow = outputs.find((o) => o.shape.length === 1 || (o.shape.length === 2 && o.shape[1] === 1));

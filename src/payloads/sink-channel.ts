@@ -10,6 +10,11 @@ export interface SinkChannelOptions {
   capacity?: number;
   /** Records per `write` (default 2,000). */
   batch?: number;
+  /**
+   * How long the first record of a batch may wait for others (default 0: the next turn of the event loop). A sink
+   * with a cost per write (the store's DuckDB append commits) takes fewer, larger batches.
+   */
+  lingerMs?: number;
   written: (deployment: string, count: number) => void;
   dropped: (deployment: string, count: number, reason: 'buffer_full' | 'sink_failed') => void;
   /** A write failed (logged once per failure streak by the caller). */
@@ -22,6 +27,7 @@ export class SinkChannel {
   #buffer: PayloadRecord[] = [];
   #draining: Promise<void> | undefined;
   #scheduled = false;
+  #timer: NodeJS.Timeout | undefined;
 
   constructor(sink: PayloadSink, options: SinkChannelOptions) {
     this.sink = sink;
@@ -38,18 +44,28 @@ export class SinkChannel {
       return;
     }
     this.#buffer.push(record);
-    if (!this.#scheduled && this.#draining === undefined) {
-      this.#scheduled = true;
-      // Batches form from what arrives within one turn of the event loop.
-      setImmediate(() => {
-        this.#scheduled = false;
-        this.#drain();
-      });
-    }
+    if (this.#scheduled || this.#draining !== undefined) return;
+    this.#scheduled = true;
+    const linger = this.#o.lingerMs ?? 0;
+    const go = () => {
+      this.#scheduled = false;
+      this.#timer = undefined;
+      this.#drain();
+    };
+    // Batches form from what arrives within one turn of the event loop, or within the linger time.
+    if (linger > 0) {
+      this.#timer = setTimeout(go, linger);
+      this.#timer.unref();
+    } else setImmediate(go);
   }
 
   /** Resolves once everything pushed so far was handed to the sink, and the sink made it durable. */
   async flush(): Promise<void> {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#scheduled = false;
+    }
     while (this.#buffer.length > 0 || this.#draining !== undefined || this.#scheduled) {
       if (this.#draining === undefined && !this.#scheduled) this.#drain();
       await (this.#draining ?? new Promise((resolve) => setImmediate(resolve)));

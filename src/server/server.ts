@@ -365,7 +365,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       backends: config.kubernetes.enabled ? { local, kubernetes, compose } : { local, compose },
       routes: local,
       urls: () => publicUrls,
-      validate: (_project, spec) => payloads.check(spec.logging),
+      validate: (_project, spec) => payloads.check(spec.logging, spec.backend),
       log: log.child({ component: 'deployments' }),
     });
     registry.setUsage(deployments);

@@ -11,7 +11,7 @@
  * What is pending when the process dies is lost (at most `rotateMs` of records); `flush` and `close` write it out.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { ModelportError } from '../core/index.ts';
@@ -72,10 +72,6 @@ interface Connection {
 
 interface Appender {
   appendVarchar(value: string): void;
-  appendInteger(value: number): void;
-  appendDouble(value: number): void;
-  appendTimestamp(value: unknown): void;
-  appendNull(): void;
   endRow(): void;
   closeSync(): void;
 }
@@ -86,6 +82,14 @@ const COLUMNS = `request_id VARCHAR, time TIMESTAMP, project VARCHAR, deployment
 /** The column list, in order: `importParquet` files and written files have exactly these. */
 export const PAYLOAD_COLUMNS = COLUMNS.split(',').map((c) => c.trim().split(/\s+/)[0]!);
 
+/** How a batch file (JSON.stringify of the records) reads as the table's columns, in order. */
+const FROM_JSON = `requestId, time, project, deployment, revision, arm, model, modelVersion, protocol, status, error,
+  caller, queueMs, computeMs, totalMs, prediction, inputs::VARCHAR, outputs::VARCHAR`;
+const JSON_OPTIONS = `format='array', maximum_object_size=134217728, columns={requestId: 'VARCHAR', time: 'TIMESTAMP',
+  project: 'VARCHAR', deployment: 'VARCHAR', revision: 'INTEGER', arm: 'VARCHAR', model: 'VARCHAR',
+  modelVersion: 'INTEGER', protocol: 'VARCHAR', status: 'VARCHAR', error: 'VARCHAR', caller: 'VARCHAR',
+  queueMs: 'DOUBLE', computeMs: 'DOUBLE', totalMs: 'DOUBLE', prediction: 'VARCHAR', inputs: 'JSON', outputs: 'JSON'}`;
+
 /** The columns a query reads, as `recordFromRow` takes them. */
 export const RECORD_SELECT = `request_id, epoch_ms(time) AS time_ms, project, deployment, revision, arm, model, model_version,
   protocol, status, error, caller, queue_ms, compute_ms, total_ms, prediction, inputs, outputs`;
@@ -95,7 +99,6 @@ const MAX_LIMIT = 1000;
 interface DuckDb {
   instance: { closeSync(): void };
   connection: Connection;
-  TimestampValue: new (micros: bigint) => unknown;
 }
 
 const quote = (value: string) => `'${value.replaceAll("'", "''")}'`;
@@ -121,15 +124,19 @@ export class StoreSink implements PayloadSink {
   async write(records: readonly PayloadRecord[]): Promise<SinkWriteResult> {
     if (this.#closed) throw new ModelportError('not_ready', 'the payload store is closed');
     if (records.length === 0) return { written: 0 };
-    await this.#serial(async ({ connection, TimestampValue }) => {
-      const a = await connection.createAppender('pending');
-      try {
-        for (const r of records) appendRecord(a, r, TimestampValue);
-      } finally {
-        a.closeSync();
-      }
-      this.#pending += records.length;
-    });
+    // One JSON.stringify of the batch (V8's native serializer) and an asynchronous file write are all the event loop
+    // does; DuckDB parses and inserts the file on its own threads.
+    await mkdir(this.#o.workDir, { recursive: true });
+    const file = join(this.#o.workDir, `batch-${randomUUID()}.json`);
+    await writeFile(file, JSON.stringify(records));
+    try {
+      await this.#serial(async ({ connection }) => {
+        await connection.run(`INSERT INTO pending SELECT ${FROM_JSON} FROM read_json(${quote(file)}, ${JSON_OPTIONS})`);
+        this.#pending += records.length;
+      });
+    } finally {
+      await rm(file, { force: true });
+    }
     if (this.#pending >= (this.#o.rotateRows ?? 200_000)) void this.flush().catch(() => {});
     else this.#arm();
     return { written: records.length };
@@ -164,24 +171,75 @@ export class StoreSink implements PayloadSink {
   async query(q: PayloadQuery): Promise<PayloadRecord[]> {
     const filter = q.where?.trim() ? compileWhere(q.where, 3) : undefined;
     const limit = Math.min(Math.max(1, q.limit ?? 100), MAX_LIMIT);
-    const files = await this.#files(q.project, q.deployment, q.since, q.until);
+    const offset = Math.max(0, Math.floor(q.offset ?? 0));
+    const need = offset + limit;
+    // Newest files first: a page usually comes from the last few, so older files are read only when needed.
+    const files = (await this.#fileRows(q.project, q.deployment, q.since, q.until)).sort((a, b) =>
+      a.last_time < b.last_time ? 1 : a.last_time > b.last_time ? -1 : 0,
+    );
+    const conditions = ['project = $1', 'deployment = $2'];
+    const params: unknown[] = [q.project, q.deployment];
+    if (filter) {
+      conditions.push(filter.sql);
+      params.push(...filter.params);
+    }
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      conditions.push(sql.replace('?', `$${params.length}`));
+    };
+    if (q.since !== undefined) add('time >= make_timestamp(?::BIGINT * 1000)', Math.floor(q.since));
+    if (q.until !== undefined) add('time < make_timestamp(?::BIGINT * 1000)', Math.floor(q.until));
+    const where = conditions.join(' AND ');
     return this.#serial(async ({ connection }) => {
-      const source = await this.#source(files);
-      const conditions = ['project = $1', 'deployment = $2'];
-      const params: unknown[] = [q.project, q.deployment];
-      if (filter) {
-        conditions.push(filter.sql);
-        params.push(...filter.params);
+      // Phase 1, narrow: the page's keys (only the filter's columns are read), over more files until it is certain
+      // that no file left out holds a newer match.
+      let keys: Record<string, unknown>[] = [];
+      let chosen = files;
+      for (let k = Math.min(4, files.length); ; k = Math.min(files.length, k * 4)) {
+        chosen = files.slice(0, k);
+        const source = await this.#source(chosen.map((f) => f.sha256));
+        keys = await runQuery(
+          connection,
+          `SELECT request_id, arm, epoch_ms(time) AS time_ms FROM ${source} WHERE ${where}
+           ORDER BY time DESC, request_id, arm LIMIT ${need}`,
+          params,
+        );
+        const next = files[k];
+        if (next === undefined) break;
+        const last = keys[need - 1];
+        if (last !== undefined && Date.parse(next.last_time) < Number(last['time_ms'])) break;
       }
-      const add = (sql: string, value: unknown) => {
-        params.push(value);
-        conditions.push(sql.replace('?', `$${params.length}`));
-      };
-      if (q.since !== undefined) add('time >= make_timestamp(?::BIGINT * 1000)', Math.floor(q.since));
-      if (q.until !== undefined) add('time < make_timestamp(?::BIGINT * 1000)', Math.floor(q.until));
-      const sql = `SELECT ${RECORD_SELECT} FROM ${source} WHERE ${conditions.join(' AND ')} ORDER BY time DESC, request_id LIMIT ${limit} OFFSET ${Math.max(0, Math.floor(q.offset ?? 0))}`;
-      const rows = await runQuery(connection, sql, params);
-      return rows.map(recordFromRow);
+      const page = keys.slice(offset);
+      if (page.length === 0) return [];
+      // Phase 2: the page's whole records, found by key within its time range (row groups are pruned by time).
+      const times = page.map((k) => Number(k['time_ms']));
+      const source = await this.#source(chosen.map((f) => f.sha256));
+      const wanted = page.map((k) => `${String(k['request_id'])}\u0000${String(k['arm'])}`);
+      await connection.run('CREATE OR REPLACE TEMP TABLE page_keys (request_id VARCHAR, arm VARCHAR)');
+      const a = await connection.createAppender('page_keys');
+      try {
+        for (const k of page) {
+          a.appendVarchar(String(k['request_id']));
+          a.appendVarchar(String(k['arm']));
+          a.endRow();
+        }
+      } finally {
+        a.closeSync();
+      }
+      const rows = await runQuery(
+        connection,
+        `SELECT ${RECORD_SELECT} FROM ${source}
+         WHERE project = $1 AND deployment = $2
+           AND time >= make_timestamp($3::BIGINT * 1000) AND time < make_timestamp(($4::BIGINT + 1) * 1000)
+           AND (request_id, arm) IN (SELECT (request_id, arm) FROM page_keys)`,
+        [q.project, q.deployment, Math.min(...times), Math.max(...times)],
+      );
+      await connection.run('DROP TABLE page_keys');
+      const byKey = new Map(rows.map((r) => [`${String(r['request_id'])}\u0000${String(r['arm'])}`, r]));
+      return wanted.flatMap((key) => {
+        const row = byKey.get(key);
+        return row ? [recordFromRow(row)] : [];
+      });
     });
   }
 
@@ -373,14 +431,18 @@ export class StoreSink implements PayloadSink {
   }
 
   async #files(project: string, deployment: string, since?: number, until?: number): Promise<string[]> {
+    return (await this.#fileRows(project, deployment, since, until)).map((f) => f.sha256);
+  }
+
+  async #fileRows(project: string, deployment: string, since?: number, until?: number) {
     let query = this.#o.db
       .selectFrom('payload_files')
-      .select('sha256')
+      .select(['sha256', 'last_time'])
       .where('project', '=', project)
       .where('deployment', '=', deployment);
     if (since !== undefined) query = query.where('last_time', '>=', new Date(since).toISOString());
     if (until !== undefined) query = query.where('first_time', '<', new Date(until).toISOString());
-    return (await query.orderBy('hour').execute()).map((f) => f.sha256);
+    return query.orderBy('hour').execute();
   }
 
   /** The FROM clause: the files (local, verified paths) and the pending table. */
@@ -462,12 +524,13 @@ export class StoreSink implements PayloadSink {
 
   #open(): Promise<DuckDb> {
     this.#db ??= (async () => {
-      const { DuckDBInstance, DuckDBTimestampValue } = await import('@duckdb/node-api');
+      const { DuckDBInstance } = await import('@duckdb/node-api');
       await mkdir(this.#o.workDir, { recursive: true });
       const instance = await DuckDBInstance.create(':memory:', {
         autoinstall_known_extensions: 'false',
         autoload_known_extensions: 'false',
-        threads: '2',
+        // One thread: the store shares the machine with the gateway it logs for.
+        threads: '1',
         memory_limit: '1GB',
         temp_directory: join(this.#o.workDir, 'spill'),
       });
@@ -477,7 +540,7 @@ export class StoreSink implements PayloadSink {
       await connection.run('SET enable_external_access=false');
       await connection.run('SET lock_configuration=true');
       await connection.run(`CREATE TABLE pending (${COLUMNS})`);
-      return { instance, connection, TimestampValue: DuckDBTimestampValue as new (micros: bigint) => unknown };
+      return { instance, connection };
     })();
     return this.#db;
   }
@@ -496,29 +559,6 @@ async function runQuery(connection: Connection, sql: string, params: unknown[]):
     }
     throw error;
   }
-}
-
-function appendRecord(a: Appender, r: PayloadRecord, TimestampValue: new (micros: bigint) => unknown): void {
-  const text = (value: string | null) => (value === null ? a.appendNull() : a.appendVarchar(value));
-  a.appendVarchar(r.requestId);
-  a.appendTimestamp(new TimestampValue(BigInt(Date.parse(r.time)) * 1000n));
-  a.appendVarchar(r.project);
-  a.appendVarchar(r.deployment);
-  a.appendInteger(r.revision);
-  a.appendVarchar(r.arm);
-  a.appendVarchar(r.model);
-  a.appendInteger(r.modelVersion);
-  a.appendVarchar(r.protocol);
-  a.appendVarchar(r.status);
-  text(r.error);
-  text(r.caller);
-  a.appendDouble(r.queueMs);
-  a.appendDouble(r.computeMs);
-  a.appendDouble(r.totalMs);
-  text(r.prediction);
-  text(r.inputs === null ? null : JSON.stringify(r.inputs));
-  text(r.outputs === null ? null : JSON.stringify(r.outputs));
-  a.endRow();
 }
 
 /** A row of `SELECT ${RECORD_SELECT}` as a record. */
