@@ -32,6 +32,8 @@ const TABLES = [
   'model_aliases',
   'model_versions',
   'models',
+  'payload_feedback',
+  'payload_files',
   'pipeline_revisions',
   'pipeline_runs',
   'pipeline_steps',
