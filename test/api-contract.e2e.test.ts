@@ -16,6 +16,7 @@ import { deploymentMetricsRoutes } from '../src/api/routes/deployment-metrics.ts
 import { deploymentRoutes } from '../src/api/routes/deployments.ts';
 import { driftRoutes } from '../src/api/routes/drift.ts';
 import { jobRoutes } from '../src/api/routes/jobs.ts';
+import { lineageRoutes } from '../src/api/routes/lineage.ts';
 import { modelRoutes } from '../src/api/routes/models.ts';
 import { modelTypeRoutes } from '../src/api/routes/modeltypes.ts';
 import { payloadRoutes } from '../src/api/routes/payloads.ts';
@@ -47,6 +48,7 @@ const ROUTES: AnyRoute[] = [
   ...pipelineRoutes(unused),
   ...payloadRoutes(unused),
   ...scanRoutes(unused),
+  ...lineageRoutes(unused),
   ...authRoutes(unused),
 ];
 
@@ -309,6 +311,10 @@ describe('API contract', () => {
     await mp.resumeRun(run.id);
     await mp.listRuns({ pipeline: 'contract-pipe' });
     for await (const _ of mp.runLogs(run.id, { step: 'hello' }));
+    // Lineage of that run (its steps), and the same as OpenLineage events
+    const lineage = await mp.getLineage(run.id);
+    assert.equal(lineage.subject.kind, 'run');
+    assert.ok((await mp.exportOpenLineage(run.id, 'up')).length > 0);
     await mp.deletePipeline('contract-pipe');
 
     // Use cases and scans

@@ -12,6 +12,7 @@ import type { deploymentMetricsRoutes } from './routes/deployment-metrics.ts';
 import type { deploymentRoutes } from './routes/deployments.ts';
 import type { driftRoutes } from './routes/drift.ts';
 import type { jobRoutes } from './routes/jobs.ts';
+import type { lineageRoutes } from './routes/lineage.ts';
 import type { modelRoutes } from './routes/models.ts';
 import type { modelTypeRoutes } from './routes/modeltypes.ts';
 import type { payloadRoutes } from './routes/payloads.ts';
@@ -33,6 +34,7 @@ type RouteTable =
   | typeof auditRoutes
   | typeof dataRoutes
   | typeof pipelineRoutes
+  | typeof lineageRoutes
   | typeof payloadRoutes
   | typeof scanRoutes
   | typeof authRoutes;

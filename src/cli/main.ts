@@ -14,6 +14,7 @@ import { deploymentCommands } from './commands/deployments.ts';
 import { exportCommand } from './commands/export.ts';
 import { fetchModelsCommand, gatewayCommand, serveModelCommand } from './commands/image.ts';
 import { jobCommands } from './commands/jobs.ts';
+import { lineageCommands } from './commands/lineage.ts';
 import { modelCommands } from './commands/models.ts';
 import { modelTypeCommands } from './commands/modeltypes.ts';
 import { payloadCommands } from './commands/payloads.ts';
@@ -37,6 +38,7 @@ const COMMANDS: Command[] = [
   ...jobCommands,
   ...pipelineCommands,
   ...scanCommands,
+  ...lineageCommands,
   ...dataCommands,
   ...secretCommands,
   ...auditCommands,

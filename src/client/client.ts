@@ -819,6 +819,22 @@ export class ModelportClient {
     }
   }
 
+  /**
+   * The lineage graph of a request id, `deployment[@revision]`, `model@version`, a run or `repo@commit` (a prefix
+   * `request:`, `deployment:`, `model:`, `run:` or `data:` says which); `direction` up, down or both (default).
+   */
+  async getLineage(of: string, direction?: 'up' | 'down' | 'both'): Promise<ApiResponse<'getLineage'>> {
+    return this.call('getLineage', { query: { of, ...(direction ? { direction } : {}) } });
+  }
+
+  /** The same graph's runs, steps and rollouts as OpenLineage RunEvents, in time order. */
+  async exportOpenLineage(
+    of: string,
+    direction?: 'up' | 'down' | 'both',
+  ): Promise<ApiResponse<'exportOpenLineage'>['events']> {
+    return (await this.call('exportOpenLineage', { query: { of, ...(direction ? { direction } : {}) } })).events;
+  }
+
   /** Events after a cursor (the last id handled), oldest first; admin. */
   async listEvents(query: ApiQuery<'listEvents'> = {}): Promise<ApiResponse<'listEvents'>['events']> {
     return (await this.call('listEvents', { query })).events;

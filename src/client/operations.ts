@@ -108,6 +108,8 @@ export const OPERATIONS = {
   getScanReport: 'GET /projects/:project/scans/:scan/report',
   getScanReportHtml: 'GET /projects/:project/scans/:scan/report.html',
   compareScans: 'GET /projects/:project/scans-compare',
+  getLineage: 'GET /projects/:project/lineage',
+  exportOpenLineage: 'GET /projects/:project/lineage/openlineage',
   whoami: 'GET /whoami',
   listUsers: 'GET /users',
   createUser: 'POST /users',

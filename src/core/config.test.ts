@@ -123,6 +123,15 @@ describe('compileServerConfig', () => {
     assert.ok(Object.isFrozen(config.egressAllowHosts));
   });
 
+  test('OpenLineage: off by default; an http(s) URL and a namespace turn it on', () => {
+    assert.deepEqual({ ...compileServerConfig({}).openLineage }, { url: undefined, namespace: 'modelport' });
+    const config = compileServerConfig({
+      openlineageUrl: 'http://marquez:5000/api/v1/lineage',
+      openlineageNamespace: 'ml-prod',
+    });
+    assert.deepEqual({ ...config.openLineage }, { url: 'http://marquez:5000/api/v1/lineage', namespace: 'ml-prod' });
+  });
+
   test('kubernetes and compose: off without a kubeconfig or a pod, defaults, and settings read by name', () => {
     const defaults = compileServerConfig({}, {}, '/srv');
     assert.deepEqual(
@@ -182,6 +191,12 @@ describe('compileServerConfig', () => {
     ['connection count', { maxConnections: 'many' }, '--max-connections / MODELPORT_MAX_CONNECTIONS'],
     ['allowed host', { egressAllowHosts: 'http://x.io/' }, '--egress-allow-hosts / MODELPORT_EGRESS_ALLOW_HOSTS'],
     ['namespace', { kubeNamespace: 'Models_Prod' }, '--kube-namespace / MODELPORT_KUBE_NAMESPACE'],
+    ['OpenLineage URL', { openlineageUrl: 'ftp://marquez/' }, '--openlineage-url / MODELPORT_OPENLINEAGE_URL'],
+    [
+      'OpenLineage namespace',
+      { openlineageNamespace: 'a b' },
+      '--openlineage-namespace / MODELPORT_OPENLINEAGE_NAMESPACE',
+    ],
     ['kubernetes format', { kubeFormat: 'helm' }, '--kube-format / MODELPORT_KUBE_FORMAT'],
     ['pull secret', { imagePullSecrets: 'regcred,Bad Name' }, '--image-pull-secrets / MODELPORT_IMAGE_PULL_SECRETS'],
     ['image', { modelportImage: 'my image:1' }, '--modelport-image / MODELPORT_IMAGE'],

@@ -31,6 +31,12 @@ export const SETTINGS = {
   scanMemory: { flag: '--scan-memory', env: 'MODELPORT_SCAN_MEMORY', default: '1Gi' },
   secretKeyFile: { flag: '--secret-key-file', env: 'MODELPORT_SECRET_KEY_FILE', default: '' },
   egressAllowHosts: { flag: '--egress-allow-hosts', env: 'MODELPORT_EGRESS_ALLOW_HOSTS', default: '' },
+  openlineageUrl: { flag: '--openlineage-url', env: 'MODELPORT_OPENLINEAGE_URL', default: '' },
+  openlineageNamespace: {
+    flag: '--openlineage-namespace',
+    env: 'MODELPORT_OPENLINEAGE_NAMESPACE',
+    default: 'modelport',
+  },
   kubeconfig: { flag: '--kubeconfig', env: 'MODELPORT_KUBECONFIG', default: '' },
   kubeContext: { flag: '--kube-context', env: 'MODELPORT_KUBE_CONTEXT', default: '' },
   kubeNamespace: { flag: '--kube-namespace', env: 'MODELPORT_KUBE_NAMESPACE', default: 'modelport' },
@@ -185,6 +191,8 @@ export interface ServerConfig {
   readonly secretKeyFile: string;
   /** Hosts (`name` or `name:port`, lowercase) that outbound calls may reach even at private addresses. */
   readonly egressAllowHosts: readonly string[];
+  /** Where runs, steps and rollouts send OpenLineage RunEvents (through the egress guard); off when `url` is unset. */
+  readonly openLineage: Readonly<{ url: string | undefined; namespace: string }>;
   readonly kubernetes: Readonly<KubernetesSettings>;
   /** The image that runs onnx, js and hosted models in single-model mode on Kubernetes and compose. */
   readonly modelportImage: string;
@@ -331,6 +339,15 @@ export function compileServerConfig(
     }
   }
 
+  const openlineageUrl = get('openlineageUrl') || undefined;
+  if (openlineageUrl !== undefined && (!URL.canParse(openlineageUrl) || !/^https?:\/\//.test(openlineageUrl))) {
+    fail('openlineageUrl', `'${openlineageUrl}' is not an http(s) URL; e.g. http://marquez:5000/api/v1/lineage`);
+  }
+  const openlineageNamespace = get('openlineageNamespace');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$/.test(openlineageNamespace)) {
+    fail('openlineageNamespace', `'${openlineageNamespace}' is not a namespace; use letters, digits and . _ : / -`);
+  }
+
   const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
   const kubeNamespace = get('kubeNamespace');
   if (!dnsLabel.test(kubeNamespace)) {
@@ -400,6 +417,7 @@ export function compileServerConfig(
     secretKey,
     secretKeyFile: resolve(home, get('secretKeyFile') || 'secret.key'),
     egressAllowHosts: Object.freeze(egressAllowHosts),
+    openLineage: Object.freeze({ url: openlineageUrl, namespace: openlineageNamespace }),
     kubernetes: Object.freeze({
       enabled: kubeconfig !== undefined || Boolean(env['KUBERNETES_SERVICE_HOST']),
       kubeconfig,

@@ -47,7 +47,23 @@ export interface DeploymentServiceOptions {
     project: string,
     candidate: { model: string; version: number },
   ) => Promise<Record<string, unknown>>;
+  /**
+   * Told when a change starts rolling out a revision and when it is Ready or failed (OpenLineage emission); not when a
+   * restart reconciles an unchanged deployment. Must return at once, never throw.
+   */
+  onRollout?: (event: RolloutEvent) => void;
   now?: () => Date;
+}
+
+/** A deployment revision rolling out (`start`), Ready (`complete`) or refused by its backend (`fail`). */
+export interface RolloutEvent {
+  project: string;
+  name: string;
+  revision: number;
+  generation: number;
+  phase: 'start' | 'complete' | 'fail';
+  at: string;
+  message?: string;
 }
 
 export class DeploymentService implements VersionUsage {
@@ -278,6 +294,18 @@ export class DeploymentService implements VersionUsage {
       if (!revision) return;
       const backendName = revision.spec.backend;
       const backend = this.#o.backends[backendName];
+      const stored = JSON.parse(row.status) as DeploymentStatus;
+      const change = stored.observedGeneration !== row.generation;
+      const rollout = (phase: RolloutEvent['phase'], message?: string) => {
+        if (!change) return;
+        const event = { project, name, revision: revision.revision, generation: row.generation, phase };
+        try {
+          this.#o.onRollout?.({ ...event, at: this.#stamp(), ...(message ? { message } : {}) });
+        } catch {
+          // A listener's failure never touches the rollout.
+        }
+      };
+      rollout('start');
       // Moving off the local backend stops the local workers; other backends clean up their own objects.
       if (backendName !== 'local') await this.#o.backends.local?.remove(project, name);
       const result = backend
@@ -295,7 +323,7 @@ export class DeploymentService implements VersionUsage {
             message: `spec.backend: '${backendName}' is not configured on this server`,
           };
       const now = this.#stamp();
-      const next = reconciledStatus(JSON.parse(row.status) as DeploymentStatus, {
+      const next = reconciledStatus(stored, {
         generation: row.generation,
         revision: revision.revision,
         latestRevision: row.latest_revision,
@@ -312,6 +340,7 @@ export class DeploymentService implements VersionUsage {
         });
       }
       await this.#store.setStatus(row.id, next, now);
+      rollout(result.ok ? 'complete' : 'fail', result.ok ? undefined : `${result.reason}: ${result.message}`);
       for (const wake of [...this.#waiters]) wake();
     });
   }

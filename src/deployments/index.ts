@@ -2,7 +2,7 @@
 export { Autoscaler } from './autoscaler.ts';
 export type { Backend, BackendResult, RevisionPlan, RouteReader, SecretResolver, ServingRoute } from './backend.ts';
 export { batchRevision, batchTarget } from './batch-target.ts';
-export { DeploymentService } from './deployment-service.ts';
+export { DeploymentService, type RolloutEvent } from './deployment-service.ts';
 export { outputsAgree } from './shadow.ts';
 export {
   type CompiledScaling,

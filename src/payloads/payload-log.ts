@@ -189,6 +189,11 @@ export class PayloadLog {
     return this.#o.store.get(project, requestId, deployment);
   }
 
+  /** Per revision and arm, the calls a deployment answered (what a model version's lineage reached). */
+  async armCounts(project: string, deployment: string) {
+    return this.#o.store.armCounts(project, deployment);
+  }
+
   /** Deletes a deployment's records (after what is buffered for it reached the store). */
   async purge(project: string, deployment: string): Promise<number> {
     await this.#store.flush().catch(() => {});

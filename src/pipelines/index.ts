@@ -38,6 +38,7 @@ export {
   type PipelineRevision,
   RUN_STATES,
   type Run,
+  type RunLifecycleEvent,
   type RunState,
   type RunStep,
   type RunSummary,

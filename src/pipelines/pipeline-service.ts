@@ -339,6 +339,23 @@ export class PipelineService {
     return this.#toRuns(project, await query.execute());
   }
 
+  /** The runs a data commit (its full id) triggered or that ran on it, oldest first (the lineage query). */
+  async runsOfCommit(project: string, repo: string, commit: string): Promise<Run[]> {
+    if (!/^[0-9a-f]{64}$/.test(commit)) return [];
+    const projectId = await this.#projectId(project);
+    // The trigger is stored as JSON; a full commit id is unique, so matching its text is exact.
+    const rows = await this.#d.store.db
+      .selectFrom('pipeline_runs')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .where('trigger', 'like', `%"commit":"${commit}"%`)
+      .orderBy('created_at')
+      .orderBy('number')
+      .execute();
+    const runs = await this.#toRuns(project, rows);
+    return runs.filter((r) => 'repo' in r.trigger && r.trigger.repo === repo);
+  }
+
   /** A run by id, or by `<pipeline>#<number>`. */
   async getRun(project: string, ref: string): Promise<Run> {
     const [run] = await this.#toRuns(project, [await this.#runRow(project, ref)]);

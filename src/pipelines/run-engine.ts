@@ -25,7 +25,14 @@ import type { StepExecution, StepExecutor } from './executor.ts';
 import { claimRuns, insertRun, type RunRow, recoverRuns, type StepRow, stepRows } from './run-store.ts';
 import { type CompiledPipeline, type CompiledStep, compilePipelineSpec } from './spec.ts';
 import { StepLog } from './step-log.ts';
-import { FINISHED, type RunState, type RunSummary, type RunTrigger, type StepResult } from './types.ts';
+import {
+  FINISHED,
+  type RunLifecycleEvent,
+  type RunState,
+  type RunSummary,
+  type RunTrigger,
+  type StepResult,
+} from './types.ts';
 
 export const CONSUMER = 'pipelines';
 const EVENT_TYPES = new Set(['data.commit', 'model.version', 'model.alias']);
@@ -55,11 +62,15 @@ export interface RunEngineOptions {
   /** Runs executing at once on this server (default 16). */
   maxRuns?: number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Told when a run or one of its steps starts and ends (OpenLineage emission); must return at once, never throw. */
+  onLifecycle?: (event: RunLifecycleEvent) => void;
   now?: () => Date;
 }
 
 interface Active {
   row: RunRow;
+  /** The project's name, once the run started executing. */
+  project?: string;
   abort: AbortController;
   executions: Map<string, StepExecution>;
   logs: Map<string, StepLog>;
@@ -502,6 +513,8 @@ export class RunEngine {
       .where('pipelines.id', '=', row.pipeline_id)
       .executeTakeFirstOrThrow();
     const trigger = JSON.parse(row.trigger) as RunTrigger;
+    active.project = info.project;
+    this.#lifecycle({ project: info.project, run: row.id, phase: 'start' });
     const commit = await this.#commitOf(info.project, trigger);
     const dir = join(this.#o.workDir, row.id);
     await mkdir(dir, { recursive: true });
@@ -581,6 +594,15 @@ export class RunEngine {
       .where('id', '=', active.row.id)
       .execute();
     this.#log('pipeline run ended', { run: active.row.id, state, reason });
+    if (active.project) this.#lifecycle({ project: active.project, run: active.row.id, phase: 'end' });
+  }
+
+  #lifecycle(event: RunLifecycleEvent): void {
+    try {
+      this.#o.onLifecycle?.(event);
+    } catch {
+      // A listener's failure never touches the run.
+    }
   }
 
   /** The run's summary from its steps: metrics, the gate, what was registered and deployed. */
@@ -651,6 +673,8 @@ export class RunEngine {
     for (;;) {
       attempt++;
       await this.#setStep(row.id, name, { state: 'Running', attempt, started_at: startedAt, reason: null });
+      if (attempt === current.attempt + 1)
+        this.#lifecycle({ project: run.project, run: row.id, step: name, phase: 'start' });
       try {
         outcome = await this.#attempt(active, compiled, step, run, log, attempt);
       } catch (error) {
@@ -706,6 +730,7 @@ export class RunEngine {
       finished_at: this.#now(),
     });
     active.logs.delete(name);
+    this.#lifecycle({ project: run.project, run: row.id, step: name, phase: 'end' });
   }
 
   async #attempt(

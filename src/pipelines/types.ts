@@ -95,3 +95,11 @@ export interface Run {
   startedAt: string | null;
   finishedAt: string | null;
 }
+
+/** A run, or one of its steps, started or ended (read the run for its state): what `RunEngineOptions.onLifecycle` hears. */
+export interface RunLifecycleEvent {
+  project: string;
+  run: string;
+  step?: string;
+  phase: 'start' | 'end';
+}

@@ -130,6 +130,40 @@ forEachMetadataStore('model registry', (open) => {
     assert.deepEqual(model.aliases, { champion: 1 });
   });
 
+  test('versionsFrom: the versions of every model that name a data commit or a pipeline run, oldest first', async () => {
+    const { registry } = await setup();
+    const commit = `transactions@${'a'.repeat(64)}`;
+    const other = `transactions@${'b'.repeat(64)}`;
+    await registry.registerVersion('default', 'fraud', {
+      file: modelA,
+      lineage: { dataCommit: commit, pipelineRun: 'r1' },
+    });
+    await registry.registerVersion('default', 'fraud', {
+      file: modelA,
+      lineage: { dataCommit: other, pipelineRun: 'r2' },
+    });
+    await registry.registerVersion('default', 'churn', {
+      file: modelA,
+      aliases: ['champion'],
+      lineage: { dataCommit: commit },
+    });
+    await registry.createProject('elsewhere');
+    await registry.registerVersion('elsewhere', 'fraud', { file: modelA, lineage: { dataCommit: commit } });
+    const fromCommit = await registry.versionsFrom('default', { dataCommit: commit });
+    assert.deepEqual(
+      fromCommit.map((v) => [v.model, v.version, v.aliases]),
+      [
+        ['fraud', 1, []],
+        ['churn', 1, ['champion']],
+      ],
+    );
+    assert.deepEqual(
+      (await registry.versionsFrom('default', { pipelineRun: 'r2' })).map((v) => `${v.model}@${v.version}`),
+      ['fraud@2'],
+    );
+    assert.deepEqual(await registry.versionsFrom('default', { pipelineRun: 'none' }), []);
+  });
+
   test('20 concurrent registrations get versions 1..20 with no gaps or duplicates', async () => {
     const { registry } = await setup();
     const results = await Promise.all(

@@ -331,6 +331,36 @@ export class ModelRegistry {
     return toVersion(project, ref.name, row, aliases);
   }
 
+  /**
+   * The versions whose lineage names this data commit (`repo@<full id>`, as registered) or this pipeline run, oldest
+   * first: what a commit or a run reached (the lineage query walks down from them).
+   */
+  async versionsFrom(project: string, from: { dataCommit: string } | { pipelineRun: string }): Promise<ModelVersion[]> {
+    const projectId = await this.#projectId(project);
+    let query = this.#db
+      .selectFrom('model_versions')
+      .innerJoin('models', 'models.id', 'model_versions.model_id')
+      .selectAll('model_versions')
+      .select(['models.name as model_name'])
+      .where('models.project_id', '=', projectId);
+    query =
+      'dataCommit' in from
+        ? query.where('model_versions.data_commit', '=', from.dataCommit)
+        : query.where('model_versions.pipeline_run', '=', from.pipelineRun);
+    const rows = await query.orderBy('model_versions.created_at').orderBy('model_versions.version').execute();
+    const aliases = new Map<string, Map<string, number>>();
+    const out: ModelVersion[] = [];
+    for (const row of rows) {
+      let named = aliases.get(row.model_id);
+      if (!named) {
+        named = await this.#aliasesOf(row.model_id);
+        aliases.set(row.model_id, named);
+      }
+      out.push(toVersion(project, row.model_name, row, named));
+    }
+    return out;
+  }
+
   async updateVersion(
     project: string,
     ref: ModelRef,

@@ -45,6 +45,14 @@ import { EgressGuard } from '../egress/index.ts';
 import { BlobGuard, collectGarbage } from '../gc/index.ts';
 import { createHttpServer, type InjectInit, inject, type PathHandler } from '../http/index.ts';
 import { JobService, S3InputSource, s3Connection } from '../jobs/index.ts';
+import {
+  LineageService,
+  type LineageSources,
+  OpenLineageEmitter,
+  OpenLineageEvents,
+  OpenLineageFeed,
+  OpenLineageValidator,
+} from '../lineage/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { MetricsRegistry } from '../metrics/index.ts';
 import { ModelTypeCatalogue } from '../modeltypes/index.ts';
@@ -408,7 +416,10 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       }
       return { requests, errors };
     };
+    // OpenLineage: runs, steps and rollouts report to the feed (set below, once the pipelines exist) when configured.
+    let openLineageFeed: OpenLineageFeed | undefined;
     const deployments = new DeploymentService({
+      onRollout: (event) => openLineageFeed?.rollout(event),
       store: metadata,
       registry,
       backends: config.kubernetes.enabled ? { local, kubernetes, compose } : { local, compose },
@@ -505,6 +516,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       pollMs: options.pipelinePollMs,
       library: fileURLToPath(new URL('../../', import.meta.url)),
       log: (message, fields) => log.info(message, fields),
+      onLifecycle: (event) => openLineageFeed?.runLifecycle(event),
     });
     data.onCommit(() => engine.kick());
     const pipelines = new PipelineService({
@@ -631,6 +643,49 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       log: log.child({ component: 'scans' }),
     });
     cleanups.push(() => scans.close());
+    // Lineage reads the registry, deployments, runs and data repositories; it stores nothing of its own.
+    const lineageSources: LineageSources = {
+      models: {
+        getVersion: (project, ref) => registry.getVersion(project, parseModelRef(ref, 'of')),
+        versionsFrom: (project, from) => registry.versionsFrom(project, from),
+      },
+      deployments,
+      runs: pipelines,
+      data,
+      predictions: {
+        get: (project, requestId) => payloads.get(project, requestId),
+        count: (project, deployment) => payloads.armCounts(project, deployment),
+      },
+    };
+    const lineage = new LineageService(lineageSources);
+    const openLineageEvents = new OpenLineageEvents({
+      namespace: config.openLineage.namespace,
+      producer: `urn:modelport:server:${options.version}`,
+    });
+    if (config.openLineage.url !== undefined) {
+      const emitter = new OpenLineageEmitter({
+        url: config.openLineage.url,
+        validator: new OpenLineageValidator(),
+        post: async (url, body, signal) => {
+          const response = await egress.fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+            signal,
+          });
+          await response.arrayBuffer().catch(() => undefined);
+          return { status: response.status };
+        },
+        counter: metricsRegistry.counter(
+          'modelport_openlineage_events_total',
+          'OpenLineage events by outcome: sent; dropped (queue full, shutting down), failed (refused, unreachable), invalid (failed the schema) are lost',
+          ['outcome'],
+        ),
+        log: (message, fields) => log.warn(message, { component: 'openlineage', ...fields }),
+      });
+      openLineageFeed = new OpenLineageFeed(lineageSources, openLineageEvents, emitter);
+      cleanups.push(() => emitter.close());
+    }
     // Samples the gateway's counters per deployment for the console's charts.
     const sampler = new DeploymentMetricsSampler({
       metrics: servingMetrics,
@@ -680,6 +735,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       auth: { users, registry, invalidate: (tokenId) => tokenAuthorizer?.invalidate(tokenId) },
       audit: { audit },
       pipelines: { pipelines, artifacts, uploadDir },
+      lineage: { lineage, events: openLineageEvents },
       payloads: { payloads, feedback, deployments },
       scans: { scans, artifacts, uploadDir, maxUploadBytes: config.maxUploadBytes, renderHtml: renderReportHtml },
       drift: { deployments, drift: driftMonitor },

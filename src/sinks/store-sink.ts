@@ -260,6 +260,31 @@ export class StoreSink implements PayloadSink {
     });
   }
 
+  /** Per revision and traffic arm, how many calls a deployment answered, and the first and last (lineage). */
+  async armCounts(
+    project: string,
+    deployment: string,
+  ): Promise<{ revision: number; arm: string; count: number; first: string | null; last: string | null }[]> {
+    const files = await this.#files(project, deployment);
+    return this.#serial(async ({ connection }) => {
+      const source = await this.#source(files);
+      const rows = await runQuery(
+        connection,
+        `SELECT revision, arm, count(*) AS n, epoch_ms(min(time)) AS first_ms, epoch_ms(max(time)) AS last_ms
+         FROM ${source} WHERE project = $1 AND deployment = $2 GROUP BY revision, arm ORDER BY revision, arm`,
+        [project, deployment],
+      );
+      const iso = (ms: unknown) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
+      return rows.map((row) => ({
+        revision: Number(row['revision']),
+        arm: String(row['arm']),
+        count: Number(row['n']),
+        first: iso(row['first_ms']),
+        last: iso(row['last_ms']),
+      }));
+    });
+  }
+
   /** For feedback: what the log says about each request id (the primary arm's record; shadows never count). */
   async lookup(
     project: string,

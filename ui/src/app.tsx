@@ -10,6 +10,7 @@ import { CommitPage, DiffPage, ProfilePage, RepoPage, ReposPage } from './pages/
 import { DeploymentPage } from './pages/deployment.tsx';
 import { DeploymentsPage } from './pages/deployments.tsx';
 import { JobsPage } from './pages/jobs.tsx';
+import { LineagePage } from './pages/lineage.tsx';
 import { LoginPage } from './pages/login.tsx';
 import { ModelPage } from './pages/model.tsx';
 import { ModelsPage } from './pages/models.tsx';
@@ -32,6 +33,7 @@ const NAV = [
   ['/data', 'Data'],
   ['/pipelines', 'Pipelines'],
   ['/scans', 'Scans'],
+  ['/lineage', 'Lineage'],
   ['/jobs', 'Batch jobs'],
   ['/settings', 'Settings'],
   ['/audit', 'Audit log'],
@@ -62,6 +64,7 @@ function page(path: string, session: SessionInfo) {
   if (section === 'runs' && name && parts.length === 2) return <RunPage id={name} />;
   if (section === 'scans' && parts.length === 1) return <ScansPage />;
   if (section === 'scans' && name && parts.length === 2) return <ScanPage id={name} />;
+  if (section === 'lineage' && parts.length === 1) return <LineagePage />;
   if (section === 'settings' && parts.length === 1) return <SettingsPage />;
   if (section === 'audit' && parts.length === 1) return <AuditPage />;
   if (section === 'projects' && parts.length === 1) return <ProjectsPage />;

@@ -10,6 +10,7 @@ import { deploymentMetricsRoutes } from './deployment-metrics.ts';
 import { type DeploymentRoutesOptions, deploymentRoutes } from './deployments.ts';
 import { driftRoutes } from './drift.ts';
 import { type JobRoutesDeps, jobRoutes } from './jobs.ts';
+import { type LineageRoutesDeps, lineageRoutes } from './lineage.ts';
 import { type ModelRoutesDeps, modelRoutes } from './models.ts';
 import { type ModelTypeRoutesDeps, modelTypeRoutes } from './modeltypes.ts';
 import { type PayloadRoutesDeps, payloadRoutes } from './payloads.ts';
@@ -30,6 +31,7 @@ export interface ApiRoutesDeps {
   audit: Parameters<typeof auditRoutes>[0];
   data: Parameters<typeof dataRoutes>[0];
   pipelines: PipelineRoutesDeps;
+  lineage: LineageRoutesDeps;
   payloads: PayloadRoutesDeps;
   scans: ScanRoutesDeps;
   drift: Parameters<typeof driftRoutes>[0];
@@ -48,6 +50,7 @@ export function apiRoutes(deps: ApiRoutesDeps): AnyRoute[] {
     ...auditRoutes(deps.audit),
     ...dataRoutes(deps.data),
     ...pipelineRoutes(deps.pipelines),
+    ...lineageRoutes(deps.lineage),
     ...payloadRoutes(deps.payloads),
     ...scanRoutes(deps.scans),
     ...driftRoutes(deps.drift),

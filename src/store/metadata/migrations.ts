@@ -606,6 +606,22 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    id: '080_lineage',
+    async up(db) {
+      // The lineage query walks down from a data commit or a pipeline run to the versions that name it.
+      await db.schema
+        .createIndex('model_versions_data_commit_idx')
+        .on('model_versions')
+        .column('data_commit')
+        .execute();
+      await db.schema
+        .createIndex('model_versions_pipeline_run_idx')
+        .on('model_versions')
+        .column('pipeline_run')
+        .execute();
+    },
+  },
 ];
 
 /**

@@ -212,6 +212,11 @@ export function CommitPage({ repo, commit }: { repo: string; commit: string }) {
       <h1>
         Commit <span className="mono">{id12(commit)}</span>
       </h1>
+      <p>
+        <Link href={`/lineage?of=${enc(`data:${repo}@${commit}`)}&direction=down`}>
+          What this commit reached: runs, model versions, deployments
+        </Link>
+      </p>
       <ErrorMessage error={listed.error} />
       {c && (
         <dl className="facts panel">

@@ -305,6 +305,11 @@ function VersionDetails({ version: v, onChange }: { version: ModelVersion; onCha
         <dt>Pipeline run</dt>
         <dd className="mono">{v.lineage.pipelineRun ?? <span className="muted">not recorded</span>}</dd>
       </dl>
+      <p>
+        <Link href={`/lineage?of=${encodeURIComponent(`model:${v.model}@${v.version}`)}`}>
+          Trace {v.model}@{v.version}: its data, run and gate, and the deployments it reached
+        </Link>
+      </p>
     </div>
   );
 }

@@ -168,7 +168,8 @@ export function RunPage({ id }: { id: string }) {
         <StateBadge state={r.state} />
       </h1>
       <p className="muted">
-        {triggerText(r)} · revision {r.revision} · attempt {r.attempt} · {duration(r)}
+        {triggerText(r)} · revision {r.revision} · attempt {r.attempt} · {duration(r)} ·{' '}
+        <Link href={`/lineage?of=${encodeURIComponent(`run:${r.id}`)}`}>lineage</Link>
         {r.reason ? (
           <>
             {' '}
