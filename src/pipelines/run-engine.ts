@@ -661,7 +661,9 @@ export class RunEngine {
   ): Promise<void> {
     const { row } = active;
     const name = step.spec.name;
-    const current = (await stepRows(this.#o.store.db, row.id)).find((s) => s.name === name)!;
+    const current = (await stepRows(this.#o.store.db, row.id)).find((s) => s.name === name);
+    // The run's rows are gone (its pipeline was deleted, or the server is closing): nothing left to run.
+    if (!current) return;
     const log = new StepLog(this.#o.logCapBytes ?? 8 * 1024 * 1024);
     active.logs.set(name, log);
     let outcome: StepOutcome & {
