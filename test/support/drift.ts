@@ -45,7 +45,14 @@ export async function send(url: string, mp: ModelportClient, deployment: string,
     last = res.headers.get('modelport-request-id') ?? '';
     await res.arrayBuffer();
   }
-  await until('the logged calls', async () => ((await mp.getPayload(last, deployment)).length > 0 ? true : undefined));
+  // The record is queryable once its batch is written; until then the log answers 404.
+  await until('the logged calls', async () => {
+    const found = await mp.getPayload(last, deployment).catch((error: { status?: number }) => {
+      if (error.status === 404) return [];
+      throw error;
+    });
+    return found.length > 0 ? true : undefined;
+  });
 }
 
 /** Commits and profiles the training data, registers `fraud@1` with it as lineage, and deploys `name` monitoring drift. */
