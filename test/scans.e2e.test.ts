@@ -212,6 +212,14 @@ for (const kind of STORE_KINDS) {
           ['deployment:credit-api', 'deployment', 'credit', 1],
         ],
       );
+      // Lineage: the scan is a node of the version it measured and of the data commit it read.
+      for (const ref of ['credit@2', `applicants@${evalCommit}`]) {
+        const graph = await mp.getLineage(ref, 'up');
+        const node = graph.nodes.find((n) => n.kind === 'scan');
+        assert.ok(node, `${ref}: no scan node in ${graph.nodes.map((n) => n.kind).join(', ')}`);
+        assert.match(node.label, /credit-approval #1/);
+        assert.ok(graph.edges.some((e) => e.to === node.id || e.from === node.id));
+      }
       const results = await mp.getScanResults(scan.id);
       const auc = (target: string) => results.find((r) => r.target === target && r.metric === 'roc_auc')!;
       assert.ok(auc('credit@1').value! > 0.8, `credit@1 AUC ${auc('credit@1').value}`);

@@ -397,6 +397,30 @@ export class ScanService {
     return Promise.all(rows.map((r) => this.#toScan(r)));
   }
 
+  /**
+   * Scans that measured a model version, or whose dataset was a data commit (the lineage graph's `scan` nodes),
+   * newest first.
+   */
+  async scansOf(
+    project: string,
+    of: { model: string; version: number } | { dataCommit: string },
+    limit = 20,
+  ): Promise<Scan[]> {
+    const projectId = await this.#projectId(project);
+    let query = this.#d.store.db
+      .selectFrom('scan_results as r')
+      .innerJoin('scans as s', 's.id', 'r.scan_id')
+      .select(['s.id', 's.created_at'])
+      .distinct()
+      .where('s.project_id', '=', projectId);
+    query =
+      'dataCommit' in of
+        ? query.where('r.data_commit', '=', of.dataCommit)
+        : query.where('r.model', '=', of.model).where('r.version', '=', of.version);
+    const rows = await query.orderBy('s.created_at', 'desc').limit(limit).execute();
+    return Promise.all(rows.map((r) => this.getScan(project, r.id)));
+  }
+
   async results(project: string, id: string): Promise<ScanResult[]> {
     const row = await this.#scanRow(project, id);
     const rows = await this.#d.store.db

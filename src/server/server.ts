@@ -46,6 +46,7 @@ import { BlobGuard, collectGarbage } from '../gc/index.ts';
 import { createHttpServer, type InjectInit, inject, type PathHandler } from '../http/index.ts';
 import { JobService, S3InputSource, s3Connection } from '../jobs/index.ts';
 import {
+  type ScanResult as LineageScanResult,
   LineageService,
   type LineageSources,
   OpenLineageEmitter,
@@ -70,7 +71,7 @@ import {
 } from '../pipelines/index.ts';
 import { ModelRegistry, modelInspector } from '../registry/index.ts';
 import { renderReportHtml } from '../reports/index.ts';
-import { ScanService, type ScanService as ScanServiceType, type VersionInfo } from '../scans/index.ts';
+import { type Scan, ScanService, type ScanService as ScanServiceType, type VersionInfo } from '../scans/index.ts';
 import { InProcessScorer } from '../scoring/index.ts';
 import { keyRotator, loadSecretKey, SecretStore, secretKeyInUse } from '../secrets/index.ts';
 import {
@@ -656,6 +657,15 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
         get: (project, requestId) => payloads.get(project, requestId),
         count: (project, deployment) => payloads.armCounts(project, deployment),
       },
+      scans: {
+        ofVersion: async (project, model, version) =>
+          (await scans.scansOf(project, { model, version })).map((scan) => {
+            const target = scan.models.find((m) => m.model === model && m.version === version)?.target;
+            return scanNode(scan, target ? (scan.summary?.[target]?.trust ?? null) : null);
+          }),
+        ofCommit: async (project, _repo, commit) =>
+          (await scans.scansOf(project, { dataCommit: commit })).map((scan) => scanNode(scan, null)),
+      },
     };
     const lineage = new LineageService(lineageSources);
     const openLineageEvents = new OpenLineageEvents({
@@ -976,4 +986,16 @@ async function readClientSecret(file: string): Promise<string> {
     );
   }
   return text.trim();
+}
+
+/** A scan as a node of the lineage graph. */
+function scanNode(scan: Scan, trust: number | null): LineageScanResult {
+  return {
+    id: scan.id,
+    name: `${scan.usecase} #${scan.number}`,
+    state: scan.state,
+    link: `/scans/${scan.id}`,
+    time: scan.finishedAt ?? scan.createdAt,
+    detail: { usecase: scan.usecase, kinds: scan.kinds.join(', '), trust },
+  };
 }
