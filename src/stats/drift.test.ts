@@ -121,6 +121,22 @@ describe('numeric drift', () => {
   });
 });
 
+test('against a sketch, a binary column compares its point masses: the same share does not drift, a moved share does', () => {
+  const rng = createRng(5);
+  const binary = (n: number, p: number) => Float64Array.from({ length: n }, () => (rng.next() < p ? 1 : 0));
+  const reference = numericReference(binary(5000, 0.5), { bins: 10, sketch: 100 });
+  const same = binary(600, 0.5);
+  const stable = numericDrift(reference, same);
+  // The exact statistic is the difference of the shares of zeros; the sketch must find it, not the jump itself.
+  const exact = ks2Samp(binary(5000, 0.5), same).statistic;
+  assert.ok(stable.ks.statistic < 0.06, JSON.stringify(stable.ks));
+  assert.ok(Math.abs(stable.ks.statistic - exact) < 0.05, `${stable.ks.statistic} against ${exact}`);
+  assert.equal(stable.drifted, false);
+  const moved = numericDrift(reference, binary(600, 0.8));
+  assert.ok(Math.abs(moved.ks.statistic - 0.3) < 0.05, JSON.stringify(moved.ks));
+  assert.equal(moved.drifted, true);
+});
+
 describe('categorical drift', () => {
   test('chi-square with Yates correction on a 2 x 2 table (scipy: 5.4, p 0.02013675155034633)', () => {
     const r = chiSquareTest([10, 20], [20, 10]);

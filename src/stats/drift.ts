@@ -240,29 +240,39 @@ export function ksStatisticSketch(quantiles: ArrayLike<number>, curSorted: Array
   const m = quantiles.length - 1;
   const n = curSorted.length;
   if (m < 1 || n === 0) return Number.NaN;
-  const refCdf = (x: number) => {
-    if (x < quantiles[0]!) return 0;
-    if (x >= quantiles[m]!) return 1;
-    const k = upperBound(quantiles, x) - 1; // q_k <= x < q_{k+1}
+  // The reference CDF through the sketch: linear between distinct points, a jump at a tied point (a point mass, as
+  // in a binary or integer column). `refAt` is F(x), right-continuous; `refBelow` is its left limit F(x-).
+  const interpolate = (k: number, x: number) => {
     const lo = quantiles[k]!;
     const hi = quantiles[k + 1]!;
     return (k + (hi > lo ? (x - lo) / (hi - lo) : 0)) / m;
   };
+  const refAt = (x: number) => {
+    if (x < quantiles[0]!) return 0;
+    if (x >= quantiles[m]!) return 1;
+    return interpolate(upperBound(quantiles, x) - 1, x); // q_k <= x < q_{k+1}
+  };
+  const refBelow = (x: number) => {
+    if (x <= quantiles[0]!) return 0;
+    if (x > quantiles[m]!) return 1;
+    return interpolate(lowerBound(quantiles, x) - 1, x); // q_k < x <= q_{k+1}
+  };
+  // Both CDFs are monotone between the current values and the sketch points, so the supremum is at one of them,
+  // at the point or just below it.
   let d = 0;
   for (let i = 0; i < n; ) {
     const v = curSorted[i]!;
     let j = i;
     while (j < n && curSorted[j] === v) j++;
-    const f = refCdf(v);
-    d = Math.max(d, Math.abs(j / n - f), Math.abs(i / n - f));
+    d = Math.max(d, Math.abs(j / n - refAt(v)), Math.abs(i / n - refBelow(v)));
     i = j;
   }
   for (let k = 0; k <= m; k++) {
     const q = quantiles[k]!;
-    // Just below and at a sketch point: the reference CDF there is k / m (the largest k for tied points).
+    if (k > 0 && quantiles[k - 1] === q) continue;
     const below = lowerBound(curSorted, q) / n;
     const atOrBelow = upperBound(curSorted, q) / n;
-    d = Math.max(d, Math.abs(atOrBelow - k / m), Math.abs(below - k / m));
+    d = Math.max(d, Math.abs(atOrBelow - refAt(q)), Math.abs(below - refBelow(q)));
   }
   return Math.min(d, 1);
 }
