@@ -4,7 +4,9 @@
  * chunks of rows, so memory stays flat whatever the file's size. DuckDB reads one local file, may reach only that
  * file's folder and its spill folder, installs and loads no extension, and its settings are locked.
  */
+
 import { createReadStream } from 'node:fs';
+import { endianness } from 'node:os';
 import { dirname } from 'node:path';
 import { ModelportError } from '../core/index.ts';
 
@@ -211,8 +213,7 @@ export class Duck {
           const out = new Float32Array(n);
           if (vector.items instanceof Float32Array && vector.validity) {
             out.set(vector.items.subarray(0, n));
-            const validity = vector.validity;
-            for (let i = 0; i < n; i++) if (!validity.itemValid(i)) out[i] = Number.NaN;
+            markNulls(out, n, vector.validity);
             return out;
           }
           for (let i = 0; i < n; i++) {
@@ -232,5 +233,26 @@ export class Duck {
       await onChunk(n, values);
     }
     return total;
+  }
+}
+
+/**
+ * Sets NaN where DuckDB's validity mask says null. The mask's words are read 32 bits at a time: its `itemValid`
+ * does BigInt arithmetic per item, which cost a scan of 1M rows x 30 features about 0.4 s. A mask that is absent
+ * means every item is valid; a mask of another shape falls back to `itemValid`.
+ */
+function markNulls(out: Float32Array, n: number, validity: { itemValid(i: number): boolean }): void {
+  const mask = validity as unknown as { data?: unknown; offset?: unknown };
+  if (mask.data === null) return;
+  if (!(mask.data instanceof BigUint64Array) || typeof mask.offset !== 'number' || endianness() !== 'LE') {
+    for (let i = 0; i < n; i++) if (!validity.itemValid(i)) out[i] = Number.NaN;
+    return;
+  }
+  // Little-endian: bit b of the mask is bit (b & 31) of 32-bit word b >>> 5.
+  const words = new Uint32Array(mask.data.buffer, mask.data.byteOffset, mask.data.length * 2);
+  const offset = mask.offset;
+  for (let i = 0; i < n; i++) {
+    const bit = offset + i;
+    if ((words[bit >>> 5]! & (1 << (bit & 31))) === 0) out[i] = Number.NaN;
   }
 }
