@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { checkName, ModelportError, notFound } from '../core/index.ts';
-import type { Database } from '../store/index.ts';
+import { type Database, projectIdOf } from '../store/index.ts';
 import { higherRole, isProjectRole, PROJECT_ROLES, type Principal, type ProjectRole } from './principal.ts';
 import { generateToken, type TokenHasher } from './token.ts';
 
@@ -562,9 +562,7 @@ export class AuthStore {
   }
 
   async #projectId(db: Kysely<Database>, project: string): Promise<string> {
-    const row = await db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirst();
-    if (!row) throw notFound(`project '${project}'`, 'project');
-    return row.id;
+    return projectIdOf(db, project);
   }
 }
 

@@ -19,7 +19,13 @@ import type { Readable } from 'node:stream';
 import type { Kysely, Selectable } from 'kysely';
 import { checkName, isWithin, ModelportError, notFound, parseRepoRef, parseRevision, showPath } from '../core/index.ts';
 import type { BlobGuard } from '../gc/index.ts';
-import type { ArtifactStore, Database, DataCommitsTable, MetadataStore } from '../store/index.ts';
+import {
+  type ArtifactStore,
+  type Database,
+  type DataCommitsTable,
+  type MetadataStore,
+  projectIdOf,
+} from '../store/index.ts';
 import { commitId } from './commit-id.ts';
 import { appendEvent, listEvents } from './events.ts';
 import {
@@ -817,9 +823,7 @@ export class DataService {
 
   async #projectId(project: string): Promise<string> {
     checkName(project, 'project');
-    const row = await this.#db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirst();
-    if (!row) throw notFound(`project '${project}'`, 'project');
-    return row.id;
+    return projectIdOf(this.#db, project);
   }
 
   #stamp(): string {

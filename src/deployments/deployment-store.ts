@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { checkName, ModelportError, notFound } from '../core/index.ts';
-import type { Database } from '../store/index.ts';
+import { type Database, projectIdOf } from '../store/index.ts';
 import type { DeploymentSpec } from './spec.ts';
 import type { DeploymentStatus, Revision, RevisionTargets } from './types.ts';
 
@@ -39,9 +39,7 @@ export class DeploymentStore {
 
   async projectId(project: string): Promise<string> {
     checkName(project, 'project');
-    const row = await this.#m.db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirst();
-    if (!row) throw notFound(`project '${project}'`, 'project');
-    return row.id;
+    return projectIdOf(this.#m.db, project);
   }
 
   list(projectId: string): Promise<DeploymentRow[]> {

@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Selectable } from 'kysely';
 import { checkName, ModelportError, notFound } from '../core/index.ts';
-import type { ArtifactStore, MetadataStore, PipelineRunsTable } from '../store/index.ts';
+import { type ArtifactStore, type MetadataStore, type PipelineRunsTable, projectIdOf } from '../store/index.ts';
 import { outputFiles, type RunEngine } from './run-engine.ts';
 import { ACTIVE, stepRows } from './run-store.ts';
 import { compilePipelineSpec, secretReferences } from './spec.ts';
@@ -65,13 +65,7 @@ export class PipelineService {
   }
 
   async #projectId(project: string): Promise<string> {
-    const row = await this.#d.store.db
-      .selectFrom('projects')
-      .select('id')
-      .where('name', '=', project)
-      .executeTakeFirst();
-    if (!row) throw notFound(`project '${project}'`, 'project');
-    return row.id;
+    return projectIdOf(this.#d.store.db, project);
   }
 
   async #pipelineRow(project: string, name: string) {

@@ -17,7 +17,7 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { ModelSignature } from '../core/index.ts';
 import { checkAlias, checkName, ModelportError, type ModelRef, notFound, parseImageReference } from '../core/index.ts';
 import { bindFriendlySignature, checkDeclaredSignature, type FriendlySignature } from '../signatures/index.ts';
-import type { ArtifactStore, Database, ModelVersionsTable } from '../store/index.ts';
+import { type ArtifactStore, type Database, type ModelVersionsTable, projectIdOf } from '../store/index.ts';
 import type {
   Model,
   ModelInspector,
@@ -544,9 +544,7 @@ export class ModelRegistry {
 
   async #projectId(project: string): Promise<string> {
     checkName(project, 'project');
-    const row = await this.#db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirst();
-    if (!row) throw notFound(`project '${project}'`, 'project');
-    return row.id;
+    return projectIdOf(this.#db, project);
   }
 
   async #modelRow(project: string, name: string) {

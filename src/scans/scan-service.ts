@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Selectable } from 'kysely';
 import { checkName, ModelportError, notFound } from '../core/index.ts';
 import type { Logger } from '../logging/index.ts';
-import type { MetadataStore, ScansTable } from '../store/index.ts';
+import { type MetadataStore, projectIdOf, type ScansTable } from '../store/index.ts';
 import type { DatasetSource } from './materialize.ts';
 import type { GatewayPace, ModelSources } from './models.ts';
 import type { ScanReport } from './report-types.ts';
@@ -73,13 +73,7 @@ export class ScanService {
   }
 
   async #projectId(project: string): Promise<string> {
-    const row = await this.#d.store.db
-      .selectFrom('projects')
-      .select('id')
-      .where('name', '=', project)
-      .executeTakeFirst();
-    if (!row) throw notFound(`project '${project}'`, 'project');
-    return row.id;
+    return projectIdOf(this.#d.store.db, project);
   }
 
   async #usecaseRow(project: string, name: string) {

@@ -14,7 +14,7 @@
  */
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { ModelportError, notFound } from '../core/index.ts';
-import type { Database } from '../store/index.ts';
+import { type Database, projectIdOf } from '../store/index.ts';
 import type { SecretKey } from './secret-key.ts';
 import { SecretValue } from './secret-value.ts';
 
@@ -204,9 +204,7 @@ export class SecretStore {
   }
 
   async #projectId(project: string): Promise<string> {
-    const row = await this.#store.db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirst();
-    if (!row) throw notFound(`project '${project}'`, 'project');
-    return row.id;
+    return projectIdOf(this.#store.db, project);
   }
 
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {

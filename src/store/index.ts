@@ -11,7 +11,7 @@ export {
   type SpooledFile,
   spoolToFile,
 } from './artifacts/index.ts';
-export { type MetadataDialect, type MetadataStore, openMetadataStore } from './metadata/index.ts';
+export { type MetadataDialect, type MetadataStore, openMetadataStore, projectIdOf } from './metadata/index.ts';
 export type {
   Database,
   DataCommitsTable,

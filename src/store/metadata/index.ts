@@ -10,6 +10,7 @@ export { type MetadataTarget, resolveMetadataTarget } from './metadata-url.ts';
 export { MIGRATIONS, type Migration, migrate } from './migrations.ts';
 export { NodeSqliteDialect, type NodeSqliteDialectConfig } from './node-sqlite-dialect.ts';
 export { createPostgresDialect, ensurePostgresSchema, type PostgresDialectOptions } from './postgres-dialect.ts';
+export { projectIdOf } from './project-id.ts';
 export type {
   BlobTouchesTable,
   DataBranchesTable,
