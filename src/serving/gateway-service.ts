@@ -9,7 +9,7 @@ import type { InferRequest, InferResponse, Tensor } from '../core/index.ts';
 import { ModelportError, toModelportError } from '../core/index.ts';
 import { LABEL_NAMES_OUTPUT, labelNames, validateRequest } from '../protocols/index.ts';
 import type { ModelVersion } from '../registry/index.ts';
-import type { Tracing } from '../tracing/index.ts';
+import { hrNow, type Tracing } from '../tracing/index.ts';
 import type {
   InferContext,
   InferenceService,
@@ -288,7 +288,7 @@ function targetAttributes(target: InferenceTarget): Attributes {
 function endRequestSpan(span: Span, outcome: string): void {
   span.setAttribute('modelport.outcome', outcome);
   if (outcome !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
-  span.end();
+  span.end(hrNow());
 }
 
 /** Hands a settled call to its target's payload log, with the latency split (queue, compute, total) in ms. */

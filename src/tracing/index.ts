@@ -1,2 +1,2 @@
 /** Distributed traces (OpenTelemetry): the SDK and exporter load only when tracing is configured. */
-export { formatTraceparent, startTracing, type Tracing, type TracingSettings } from './tracing.ts';
+export { formatTraceparent, hrNow, startTracing, type Tracing, type TracingSettings } from './tracing.ts';

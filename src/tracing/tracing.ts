@@ -10,6 +10,7 @@
 import {
   type Attributes,
   type Context,
+  type HrTime,
   type Link,
   ROOT_CONTEXT,
   type Span,
@@ -17,6 +18,17 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
+
+/**
+ * Now on one clock for every span of this process (time origin + the monotonic clock, sub-millisecond). The SDK
+ * anchors each span to Date.now() at its creation, in whole milliseconds, and ends a span given an explicit start at
+ * Date.now(): a child could then seem to end after its parent. Every start and end here passes this time instead.
+ */
+export function hrNow(): HrTime {
+  const ms = performance.timeOrigin + performance.now();
+  const seconds = Math.floor(ms / 1000);
+  return [seconds, Math.min(999_999_999, Math.round((ms - seconds * 1000) * 1e6))];
+}
 
 export interface TracingSettings {
   /** The OTLP/HTTP traces endpoint (JSON), e.g. `http://collector:4318/v1/traces`. */
@@ -91,7 +103,7 @@ export async function startTracing(settings: TracingSettings): Promise<Tracing> 
     settings,
     startRequest(name, headers, attributes) {
       const parent = remote(headers?.['traceparent']);
-      return tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+      return tracer.startSpan(name, { kind: SpanKind.SERVER, attributes, startTime: hrNow() }, parent);
     },
     startChild(name, parent, options = {}) {
       const ctx =
@@ -99,7 +111,7 @@ export async function startTracing(settings: TracingSettings): Promise<Tracing> 
       return tracer.startSpan(
         name,
         {
-          ...(options.startTime !== undefined ? { startTime: options.startTime } : {}),
+          startTime: options.startTime ?? hrNow(),
           ...(options.attributes ? { attributes: options.attributes } : {}),
           ...(options.links ? { links: options.links } : {}),
         },

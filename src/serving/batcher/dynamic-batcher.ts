@@ -20,7 +20,7 @@
 import { type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { InferRequest, ModelSignature, Tensor } from '../../core/index.ts';
 import { ModelportError } from '../../core/index.ts';
-import type { Tracing } from '../../tracing/index.ts';
+import { hrNow, type Tracing } from '../../tracing/index.ts';
 import { compileBatcherOptions, type DynamicBatcherConfig, type DynamicBatcherOptions } from './batcher-options.ts';
 import { concatBatch, splitBatch } from './tensor-batch.ts';
 
@@ -306,13 +306,13 @@ export class DynamicBatcher {
     run()
       .then(
         (parts) => {
-          batchSpan?.end();
+          batchSpan?.end(hrNow());
           for (const [i, entry] of entries.entries()) entry.resolve(parts[i] ?? []);
         },
         (error: unknown) => {
           if (batchSpan) {
             batchSpan.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message ?? String(error) });
-            batchSpan.end();
+            batchSpan.end(hrNow());
           }
           const failure =
             error instanceof ModelportError
@@ -339,7 +339,6 @@ function traceBatch(tracing: Tracing, entries: readonly Entry[], rowCounts: read
   const now = Date.now();
   for (const entry of traced) tracing.startChild('queue wait', entry.span, { startTime: entry.enqueuedAt }).end(now);
   return tracing.startChild('batch', leader.span, {
-    startTime: now,
     attributes: {
       'modelport.batch.rows': rowCounts.reduce((a, b) => a + b, 0),
       'modelport.batch.requests': entries.length,
