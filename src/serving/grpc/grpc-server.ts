@@ -31,6 +31,7 @@ import type { Logger } from '../../logging/index.ts';
 import type { InferContext, InferenceService } from '../inference-service.ts';
 import { REQUEST_ID_HEADER, requestIdFor } from '../inference-service.ts';
 import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.generated.ts';
+import type { ModelInferResponse } from './generated/inference/ModelInferResponse.generated.ts';
 import type { ModelMetadataRequest__Output } from './generated/inference/ModelMetadataRequest.generated.ts';
 import type { ModelReadyRequest__Output } from './generated/inference/ModelReadyRequest.generated.ts';
 import { decodeInferRequest, encodeInferResponse } from './grpc-codec.ts';
@@ -45,6 +46,7 @@ import {
   WireError,
   WireStatus,
 } from './grpc-wire.ts';
+import { fastDecodeInferRequest, fastEncodeInferResponse } from './infer-proto.ts';
 import { inferenceService, SERVICE_NAME } from './proto.ts';
 
 export interface GrpcServerOptions {
@@ -155,13 +157,18 @@ export function createGrpcServer(service: InferenceService, options: GrpcServerO
   for (const [name, definition] of Object.entries(inferenceService())) {
     const run = runs[name];
     if (!run) continue; // a proto method without a handler stays UNIMPLEMENTED
-    methods.set(definition.path, {
-      name,
-      decode: definition.requestDeserialize as Method['decode'],
-      encode: definition.responseSerialize as Method['encode'],
-      run,
-      ...(name === 'ModelInfer' ? { admit: admitInfer } : {}),
-    });
+    const decode = definition.requestDeserialize as Method['decode'];
+    const encode = definition.responseSerialize as Method['encode'];
+    if (name === 'ModelInfer') {
+      // The common messages (raw tensors, no parameters) skip protobufjs; anything else takes the full codec.
+      methods.set(definition.path, {
+        name,
+        decode: (bytes) => fastDecodeInferRequest(bytes) ?? decode(bytes),
+        encode: (message) => fastEncodeInferResponse(message as ModelInferResponse) ?? encode(message),
+        run,
+        admit: admitInfer,
+      });
+    } else methods.set(definition.path, { name, decode, encode, run });
   }
 
   const http2 = createServer({
