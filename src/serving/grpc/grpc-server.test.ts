@@ -81,6 +81,30 @@ describe('gRPC server', () => {
     });
   }
 
+  test('ModelInfer keeps version, id and requested outputs of a raw call (the codec without protobufjs)', async () => {
+    const a = rawBytes('FP32', Float32Array.of(1, 2));
+    const b = rawBytes('INT32', Int32Array.of(-3));
+    const response = await s.call('ModelInfer', {
+      model_name: 'echo',
+      model_version: '2',
+      id: 'raw-1',
+      inputs: [
+        { name: 'a', datatype: 'FP32', shape: [2] },
+        { name: 'b', datatype: 'INT32', shape: [1] },
+      ],
+      outputs: [{ name: 'b' }],
+      raw_input_contents: [a, b],
+    });
+    assert.deepEqual(lastCall().request.outputs, [{ name: 'b' }]);
+    assert.equal(lastCall().request.id, 'raw-1');
+    assert.deepEqual([response.model_name, response.model_version, response.id], ['echo', '2', 'raw-1']);
+    assert.deepEqual(
+      response.outputs.map((o) => [o.name, o.datatype, o.shape]),
+      [['b', 'INT32', ['1']]],
+    );
+    assert.deepEqual(response.raw_output_contents, [b]);
+  });
+
   test('ModelInfer computes from every input and returns model, version, id and parameters', async () => {
     const response = await s.call('ModelInfer', {
       model_name: 'sum',
