@@ -40,6 +40,7 @@ import {
   declaredLength,
   encodeStatusMessage,
   frameMessage,
+  framePrefix,
   parseTimeout,
   peekModelTarget,
   unaryMessage,
@@ -84,6 +85,7 @@ interface CallInfo {
 interface Method {
   readonly name: string;
   readonly decode: (bytes: Buffer) => unknown;
+  /** The response message, framed (the 5-byte gRPC prefix). */
   readonly encode: (message: unknown) => Buffer;
   readonly run: (request: never, call: CallInfo) => unknown;
   /**
@@ -164,11 +166,14 @@ export function createGrpcServer(service: InferenceService, options: GrpcServerO
       methods.set(definition.path, {
         name,
         decode: (bytes) => fastDecodeInferRequest(bytes) ?? decode(bytes),
-        encode: (message) => fastEncodeInferResponse(message as ModelInferResponse) ?? encode(message),
+        encode: (message) => {
+          const fast = fastEncodeInferResponse(message as ModelInferResponse, 5);
+          return fast ? framePrefix(fast) : frameMessage(encode(message));
+        },
         run,
         admit: admitInfer,
       });
-    } else methods.set(definition.path, { name, decode, encode, run });
+    } else methods.set(definition.path, { name, decode, encode: (message) => frameMessage(encode(message)), run });
   }
 
   const http2 = createServer({
@@ -329,13 +334,13 @@ const RESPONSE_HEADERS = Object.freeze({
 });
 const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
 
-/** Answers with one message; an inference call's id goes in the trailers (`modelport-request-id`). */
-function sendMessage(stream: ServerHttp2Stream, message: Buffer, requestId?: string): void {
+/** Answers with one (framed) message; an inference call's id goes in the trailers (`modelport-request-id`). */
+function sendMessage(stream: ServerHttp2Stream, framed: Buffer, requestId?: string): void {
   if (stream.destroyed || stream.headersSent) return;
   stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
   const trailers = requestId === undefined ? OK_TRAILERS : { ...OK_TRAILERS, [REQUEST_ID_HEADER]: requestId };
   stream.once('wantTrailers', () => stream.sendTrailers(trailers));
-  stream.end(frameMessage(message));
+  stream.end(framed);
 }
 
 /** A trailers-only answer: the status in the one HEADERS frame that ends the stream. */

@@ -32,6 +32,13 @@ export function frameMessage(message: Uint8Array): Buffer {
   return framed;
 }
 
+/** Frames in place a message written after 5 bytes left free at the start of `buffer` (no copy); returns it. */
+export function framePrefix(buffer: Buffer): Buffer {
+  buffer[0] = 0;
+  buffer.writeUInt32BE(buffer.length - 5, 1);
+  return buffer;
+}
+
 /**
  * The declared length of the message a body starts with, once its 5-byte prefix has arrived (else undefined),
  * so an oversized request is refused before its bytes are buffered.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ModelInferRequest } from './generated/inference/ModelInferRequest.generated.ts';
 import type { ModelInferResponse } from './generated/inference/ModelInferResponse.generated.ts';
+import { frameMessage, framePrefix } from './grpc-wire.ts';
 import { fastDecodeInferRequest, fastEncodeInferResponse } from './infer-proto.ts';
 import { inferenceService } from './proto.ts';
 
@@ -115,6 +116,9 @@ describe('fastEncodeInferResponse', () => {
       const fast = fastEncodeInferResponse(response);
       assert.ok(fast);
       assert.deepEqual(decode(fast), decode(ModelInfer.responseSerialize(response)));
+      // With room for the gRPC prefix: the same bytes after it, framed in place.
+      const framed = framePrefix(fastEncodeInferResponse(response, 5) as Buffer);
+      assert.deepEqual(framed, frameMessage(fast));
     }
   });
 

@@ -218,74 +218,75 @@ function writeVarint(out: Buffer, at: number, value: number): number {
   return at;
 }
 
+/** UTF-8 length of `text`; names and ids are short and ASCII, which a loop measures faster than a native call. */
+function utf8Length(text: string): number {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text);
+  return text.length;
+}
+
+/** Bytes of a length-delimited field (tag, length, `length` bytes) of a field number below 16. */
+const delimitedSize = (length: number) => 1 + varintSize(length) + length;
+
 /**
- * The serialized ModelInferResponse, when it has raw output contents and no parameters (the answer to a raw
- * request); undefined otherwise, for protobufjs to encode.
+ * The serialized ModelInferResponse after `offset` bytes left for the caller (the gRPC frame prefix), when it has
+ * raw output contents and no parameters (the answer to a raw request); undefined otherwise, for protobufjs.
  */
-export function fastEncodeInferResponse(message: ModelInferResponse): Buffer | undefined {
+export function fastEncodeInferResponse(message: ModelInferResponse, offset = 0): Buffer | undefined {
   const raw = message.raw_output_contents;
   const outputs = message.outputs ?? [];
   if (raw === undefined || message.parameters !== undefined) return undefined;
-  const strings: [number, string][] = [];
-  if (message.model_name) strings.push([1, message.model_name]);
-  if (message.model_version) strings.push([2, message.model_version]);
-  if (message.id) strings.push([3, message.id]);
-  let size = 0;
-  const stringBytes = strings.map(([, text]) => {
-    const length = Buffer.byteLength(text);
-    size += 1 + varintSize(length) + length;
-    return length;
-  });
-  // Per output: its name, datatype and packed shape, with their lengths.
-  const sizes: number[] = [];
-  for (const output of outputs) {
+  const { model_name = '', model_version = '', id = '' } = message;
+  let size = offset;
+  if (model_name !== '') size += delimitedSize(utf8Length(model_name));
+  if (model_version !== '') size += delimitedSize(utf8Length(model_version));
+  if (id !== '') size += delimitedSize(utf8Length(id));
+  // Each output's body size and its packed shape's size, kept for the writing pass.
+  const sizes = new Array<number>(outputs.length * 2);
+  for (let i = 0; i < outputs.length; i++) {
+    const output = outputs[i] as (typeof outputs)[number];
     if (output.parameters !== undefined || output.contents !== undefined) return undefined;
-    const name = Buffer.byteLength(output.name ?? '');
-    const datatype = Buffer.byteLength(output.datatype ?? '');
     let shape = 0;
     for (const d of output.shape ?? []) {
       if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) return undefined;
       shape += varintSize(d);
     }
-    const body =
-      (name > 0 ? 1 + varintSize(name) + name : 0) +
-      (datatype > 0 ? 1 + varintSize(datatype) + datatype : 0) +
-      (shape > 0 ? 1 + varintSize(shape) + shape : 0);
-    sizes.push(name, datatype, shape, body);
-    size += 1 + varintSize(body) + body;
+    let body = shape > 0 ? delimitedSize(shape) : 0;
+    if (output.name) body += delimitedSize(utf8Length(output.name));
+    if (output.datatype) body += delimitedSize(utf8Length(output.datatype));
+    sizes[2 * i] = body;
+    sizes[2 * i + 1] = shape;
+    size += delimitedSize(body);
   }
   for (const bytes of raw) {
     if (typeof bytes === 'string') return undefined; // base64 text: protobufjs's to decode
-    size += 1 + varintSize(bytes.byteLength) + bytes.byteLength;
+    size += delimitedSize(bytes.byteLength);
   }
 
   const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  strings.forEach(([field, text], i) => {
+  let at = offset;
+  const text = (field: number, value: string) => {
+    const length = utf8Length(value);
     out[at++] = (field << 3) | LEN;
-    at = writeVarint(out, at, stringBytes[i] as number);
-    at += out.write(text, at);
-  });
-  outputs.forEach((output, i) => {
-    const [name, datatype, shape, body] = sizes.slice(i * 4, i * 4 + 4) as [number, number, number, number];
+    at = writeVarint(out, at, length);
+    if (length === value.length) for (let i = 0; i < length; i++) out[at++] = value.charCodeAt(i);
+    else at += out.write(value, at);
+  };
+  if (model_name !== '') text(1, model_name);
+  if (model_version !== '') text(2, model_version);
+  if (id !== '') text(3, id);
+  for (let i = 0; i < outputs.length; i++) {
+    const output = outputs[i] as (typeof outputs)[number];
     out[at++] = (5 << 3) | LEN;
-    at = writeVarint(out, at, body);
-    if (name > 0) {
-      out[at++] = (1 << 3) | LEN;
-      at = writeVarint(out, at, name);
-      at += out.write(output.name as string, at);
-    }
-    if (datatype > 0) {
-      out[at++] = (2 << 3) | LEN;
-      at = writeVarint(out, at, datatype);
-      at += out.write(output.datatype as string, at);
-    }
+    at = writeVarint(out, at, sizes[2 * i] as number);
+    if (output.name) text(1, output.name);
+    if (output.datatype) text(2, output.datatype);
+    const shape = sizes[2 * i + 1] as number;
     if (shape > 0) {
       out[at++] = (3 << 3) | LEN;
       at = writeVarint(out, at, shape);
       for (const d of output.shape as number[]) at = writeVarint(out, at, d);
     }
-  });
+  }
   for (const bytes of raw as Uint8Array[]) {
     out[at++] = (6 << 3) | LEN;
     at = writeVarint(out, at, bytes.byteLength);
