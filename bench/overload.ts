@@ -8,7 +8,8 @@
  * the default queue, so the worker, not the gateway, sets C; without ../shared/models the example fraud model takes
  * its place (then the gateway sets C, and overload is mostly a question of how cheaply it refuses).
  *
- * Used by bench/serving.ts; alone, it starts its own gateway: node bench/overload.ts [--seconds 3]
+ * Used by bench/serving.ts; alone, it starts its own gateway: node bench/overload.ts [--seconds 3] [--profile]
+ * (--profile: the gateway runs with --cpu-prof, its profile lands in bench/out/profile/)
  * (OVERLOAD_MULTIPLES=0.5,1,4 sets other multiples of C).
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -151,7 +152,9 @@ export async function overloadProbe(options: {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({
+    options: { seconds: { type: 'string', default: '3' }, profile: { type: 'boolean', default: false } },
+  });
   const dir = await mkdtemp(join(tmpdir(), 'modelport-bench-overload-'));
   let child: ChildProcess | undefined;
   try {
@@ -165,7 +168,10 @@ if (import.meta.main) {
       join(HERE, 'serving-server.ts'),
       [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx'), '', `probe=${probeModel}`],
       {
-        execArgv: ['--max-semi-space-size=8'],
+        execArgv: [
+          '--max-semi-space-size=8',
+          ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(HERE, 'out', 'profile')}`] : []),
+        ],
         env: { ...process.env, ...childEnv() },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       },
