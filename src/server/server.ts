@@ -43,7 +43,14 @@ import { appendEvent, DataService, ProfileWorker } from '../data/index.ts';
 import { DeploymentService } from '../deployments/index.ts';
 import { EgressGuard } from '../egress/index.ts';
 import { BlobGuard, collectGarbage } from '../gc/index.ts';
-import { capConnections, createHttpServer, type InjectInit, inject, listenOn, type PathHandler } from '../http/index.ts';
+import {
+  capConnections,
+  createHttpServer,
+  type InjectInit,
+  inject,
+  listenOn,
+  type PathHandler,
+} from '../http/index.ts';
 import { JobService, S3InputSource, s3Connection } from '../jobs/index.ts';
 import {
   type ScanResult as LineageScanResult,

@@ -12,7 +12,6 @@
  * await served.close();
  * ```
  */
-import { once } from 'node:events';
 import { mkdir, open } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';

@@ -28,7 +28,6 @@
  * await gw.close();
  * ```
  */
-import { once } from 'node:events';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
