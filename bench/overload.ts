@@ -4,16 +4,22 @@
  * the p99 of the 200s and of the refusals, and whether every answer was 200 or 429/503 with Retry-After.
  * Ambition: goodput >= 0.9 C at 4x, refusals under 10 ms at p99.
  *
- * The model is the 100-tree forest (shared/models/sk_rf30.onnx) with batching off, one single-threaded worker and
- * the default queue, so the worker, not the gateway, sets C; without ../shared/models the example fraud model takes
- * its place (then the gateway sets C, and overload is mostly a question of how cheaply it refuses).
+ * The model is the wide CNN (64/128 channels, about 40 M multiply-adds per MNIST image) with batching off, one
+ * single-threaded worker and the default queue, so the worker, not the gateway, sets C (about 2,000 req/s here)
+ * and 4x C is a rate the generator can offer on this machine. (The 100-tree forest, used before, runs 28,000 rows/s
+ * at batch 1: C was then the gateway's own rate, and 4x C more than any generator here could send.)
  *
- * Used by bench/serving.ts; alone, it starts its own gateway: node bench/overload.ts [--seconds 3]
+ * Before the open-loop rows, the cost of a refusal: closed-loop wrk at 64 connections against the same model with
+ * a queue of one (`full`), where nearly every call is refused (429) before its body is read; the gateway's CPU per
+ * answer, against the bare node:http server's when the caller measured it.
+ *
+ * Used by bench/serving.ts; alone, it starts its own gateway: node bench/overload.ts [--seconds 3] [--profile]
+ * (--profile: the gateway runs with --cpu-prof, its profile lands in bench/out/profile/)
  * (OVERLOAD_MULTIPLES=0.5,1,4 sets other multiples of C).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,13 +27,14 @@ import { parseArgs } from 'node:util';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { childEnv } from '../src/core/child-env.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
-import { fraudRow, type HttpBody, requestBodies } from './bodies.ts';
+import { type HttpBody, mnistImage, requestBodies } from './bodies.ts';
 import { runWrk } from './load.ts';
 import type { OpenLoopResult } from './open-loop.ts';
 import type { ServerMessage } from './serving-server.ts';
 
 const HERE = new URL('.', import.meta.url).pathname;
-export const SHARED_RF30 = join(HERE, '..', '..', 'shared', 'models', 'sk_rf30.onnx');
+/** The probe's model: the wide CNN, whose compute (not the gateway) sets one worker's capacity. */
+export const PROBE_CNN = { channels: [64, 128] } as const;
 
 export interface OverloadRow {
   multiple: number;
@@ -37,15 +44,25 @@ export interface OverloadRow {
   clean: boolean;
 }
 
+export interface RefusalCost {
+  /** Answers per second (closed loop, 64 connections), nearly all of them 429. */
+  rps: number;
+  /** Share of the answers that were refusals. */
+  refusedShare: number;
+  /** The gateway's CPU time per answer, in microseconds. */
+  gatewayUsPerAnswer: number;
+}
+
 export interface OverloadProbe {
   model: string;
   capacity: number;
+  refusal?: RefusalCost;
   rows: OverloadRow[];
 }
 
-/** The probe's request body: the forest's 30 features, or the fraud model's row. */
-export function probeBody(model: 'probe'): HttpBody {
-  return requestBodies(model, [1, 30], fraudRow()).v2json;
+/** The probe's request body: one MNIST-size image, to `probe` (or `full`, the same model with a queue of one). */
+export function probeBody(model: 'probe' | 'full'): HttpBody {
+  return requestBodies(model, [1, 1, 28, 28], mnistImage()).v2json;
 }
 
 /** CPU seconds (user + system) of processes, from /proc. */
@@ -119,6 +136,20 @@ export async function overloadProbe(options: {
   log(
     `overload probe (${options.model}, one worker, default queue): C = ${Math.round(capacity)} req/s (wrk, 64 connections, ${calibration.errors} errors)`,
   );
+  let refusal: RefusalCost | undefined;
+  if (options.pids) {
+    const gateway0 = cpuSeconds([options.pids.gateway]);
+    const full = await runWrk({ url, body: probeBody('full'), connections: 64, seconds, dir });
+    const used = cpuSeconds([options.pids.gateway]) - gateway0;
+    refusal = {
+      rps: full.rps,
+      refusedShare: full.requests === 0 ? 0 : full.errors / full.requests,
+      gatewayUsPerAnswer: full.requests === 0 ? 0 : (used * 1e6) / full.requests,
+    };
+    log(
+      `  a refusal's cost (queue of one, closed loop, 64 connections): ${Math.round(full.rps)} answers/s, ${(100 * refusal.refusedShare).toFixed(1)}% refused (429), gateway CPU ${refusal.gatewayUsPerAnswer.toFixed(0)} us per answer`,
+    );
+  }
   const rows: OverloadRow[] = [];
   for (const multiple of (process.env['OVERLOAD_MULTIPLES'] ?? '1,2,4').split(',').map(Number)) {
     const cpu = { generator: 0 };
@@ -147,11 +178,13 @@ export async function overloadProbe(options: {
       `  ${multiple}x C: offered ${Math.round(result.sent / seconds)} req/s (${result.notSent} not sent: generator limit), goodput ${goodputOverC.toFixed(2)} C, 200 p99 ${result.ok.p99.toFixed(1)} ms, refusal p50/p99 ${result.refused.p50.toFixed(1)}/${result.refused.p99.toFixed(1)} ms, answers ${JSON.stringify(result.statuses)}, ${result.socketsOpened} sockets${result.refusalsWithoutRetryAfter ? `, ${result.refusalsWithoutRetryAfter} refusals without Retry-After` : ''}${result.connectionErrors ? `, ${result.connectionErrors} connection errors` : ''}${result.unanswered ? `, ${result.unanswered} unanswered` : ''}; ${clean ? 'every answer 200 or 429/503 with Retry-After' : 'NOT every answer 200 or 429/503 with Retry-After'}${cpuNote}${loopNote}`,
     );
   }
-  return { model: options.model, capacity, rows };
+  return { model: options.model, capacity, ...(refusal ? { refusal } : {}), rows };
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({
+    options: { seconds: { type: 'string', default: '3' }, profile: { type: 'boolean', default: false } },
+  });
   const dir = await mkdtemp(join(tmpdir(), 'modelport-bench-overload-'));
   let child: ChildProcess | undefined;
   try {
@@ -159,13 +192,16 @@ if (import.meta.main) {
     const fraud = trainFraudModel();
     await writeFile(join(dir, 'fraud.onnx'), fraud.onnx);
     await writeFile(join(dir, 'cnn.onnx'), buildCnnModel());
-    const forest = existsSync(SHARED_RF30);
-    const probeModel = forest ? SHARED_RF30 : join(dir, 'fraud.onnx');
+    const probeModel = join(dir, 'probe.onnx');
+    await writeFile(probeModel, buildCnnModel(PROBE_CNN));
     child = fork(
       join(HERE, 'serving-server.ts'),
-      [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx'), '', `probe=${probeModel}`],
+      [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx'), '', `probe=${probeModel}`, `full=${probeModel}`],
       {
-        execArgv: ['--max-semi-space-size=8'],
+        execArgv: [
+          '--max-semi-space-size=8',
+          ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(HERE, 'out', 'profile')}`] : []),
+        ],
         env: { ...process.env, ...childEnv() },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       },
@@ -182,7 +218,7 @@ if (import.meta.main) {
         return loop;
       },
       url: ready.url,
-      model: forest ? 'sk_rf30 forest, batching off' : 'fraud, batching off',
+      model: 'wide CNN, batching off',
       seconds: Number(values.seconds),
       dir,
       log: console.log,

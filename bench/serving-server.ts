@@ -53,8 +53,14 @@ export const SERVE: Record<string, ServeOptions> = {
     settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
     batching: { maxBatchSize: 64, maxQueueSize: 4096 },
   },
-  // The overload probe (bench/overload.ts): one single-threaded worker, batching off, the default queue.
+  // The overload probe (bench/overload.ts): one single-threaded worker, batching off, the default queue; `full` is
+  // the same with a queue of one, where nearly every call is refused (a refusal's cost).
   probe: { replicas: 1, settings: { intraOpNumThreads: 1, interOpNumThreads: 1 }, batching: { maxBatchSize: 1 } },
+  full: {
+    replicas: 1,
+    settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },
+    batching: { maxBatchSize: 1, maxQueueSize: 1 },
+  },
   'rf30-nobatch': {
     replicas: 1,
     settings: { intraOpNumThreads: 1, interOpNumThreads: 1 },

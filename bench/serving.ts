@@ -51,7 +51,7 @@ import { fraudRow, type HttpBody, MODEL_INFER_PATH, mnistImage, type RequestBodi
 import { hasH2load, type LoadResult, medianResult, runGrpcLoad, runWrk } from './load.ts';
 import { sendMalformed } from './malformed.ts';
 import { type OrtFloor, ortFloor } from './ort-floor.ts';
-import { overloadProbe, probeBody } from './overload.ts';
+import { overloadProbe, PROBE_CNN, probeBody } from './overload.ts';
 import { runPayloadBench } from './payloads.ts';
 import { formatTable, renderSvg, type Series } from './report.ts';
 import type { ServerMessage } from './serving-server.ts';
@@ -205,7 +205,7 @@ try {
   // Floors: raw ONNX Runtime, in process, before anything else runs.
   const fraudModel = trainFraudModel();
   const cnnModel = buildCnnModel();
-  const cnnLargeModel = buildCnnModel({ channels: [64, 128] });
+  const cnnLargeModel = buildCnnModel(PROBE_CNN);
   log('\nraw ONNX Runtime floors (rows/s, in process):');
   const floorOptions = { seconds: Math.min(1, SECONDS / 3), runs: RUNS };
   const ortFraud = await ortFloor(fraudModel.onnx, [30], {
@@ -263,7 +263,8 @@ try {
       join(dir, 'cnn.onnx'),
       join(dir, 'cnn-large.onnx'),
       ...(withPeers ? [...peerArgs, `rf30-nobatch=${peerModels.rf30}`] : []),
-      `probe=${withPeers ? peerModels.rf30 : join(dir, 'fraud.onnx')}`,
+      `probe=${join(dir, 'cnn-large.onnx')}`,
+      `full=${join(dir, 'cnn-large.onnx')}`,
     ],
     [...GATEWAY_FLAGS, ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
   );
@@ -518,7 +519,7 @@ try {
   const [probeWorkers] = (await once(gateway.child, 'message')) as [Extract<ServerMessage, { type: 'workers' }>];
   const overload = await overloadProbe({
     url,
-    model: withPeers ? 'sk_rf30 forest, batching off' : 'fraud, batching off',
+    model: 'wide CNN, batching off',
     seconds: SECONDS,
     dir,
     log,

@@ -275,7 +275,7 @@ describe('inference gateway', () => {
     }
   });
 
-  test('past --max-connections a new connection is closed unread; once one closes, requests are served', async () => {
+  test('past --max-connections a new connection gets a canned 503 with Retry-After and is closed; once one closes, requests are served', async () => {
     const small = await startTestServer('embedded', { maxConnections: '2' });
     const { port } = new URL(small.url);
     const open = () =>
@@ -289,12 +289,19 @@ describe('inference gateway', () => {
       for (const socket of held) socket.write('GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n');
       await Promise.all(held.map((socket) => once(socket, 'data')));
       const third = await open();
-      third.write('GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n');
-      const outcome = await Promise.race([
-        once(third, 'close').then(() => 'closed'),
-        once(third, 'data').then(() => 'answered'),
-      ]);
-      assert.equal(outcome, 'closed');
+      let answer = '';
+      third.on('data', (chunk: Buffer) => {
+        answer += chunk.toString('latin1');
+      });
+      // Its request is never parsed: the answer is the same whatever it sends, and it arrives whole before the close
+      // (no reset), even though the request was still being written.
+      third.write('POST /v2/models/fraud/infer HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\n{"in');
+      await once(third, 'close');
+      const [head = '', body = ''] = answer.split('\r\n\r\n');
+      assert.match(head, /^HTTP\/1\.1 503 /);
+      assert.match(head, /\r\nretry-after: 1\r\n/i);
+      assert.match(head, /\r\nconnection: close\r\n/i);
+      assert.match(JSON.parse(body).error, /2 open connections/);
       held[0]?.destroy();
       // Polls until the server has seen the close (no fixed sleep; the test's timeout bounds it).
       for (;;) {
@@ -303,6 +310,13 @@ describe('inference gateway', () => {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       held[1]?.destroy();
+      let metrics = '';
+      while (!metrics.includes('modelport_http_connections_refused_total ')) {
+        const scraped = await fetch(`${small.url}/metrics`).catch(() => undefined);
+        if (scraped?.status === 200) metrics = await scraped.text();
+        else await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.match(metrics, /^modelport_http_connections_refused_total [1-9]/m);
     } finally {
       await small.close();
     }

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../logging/index.ts';
 import { readBody } from './body.ts';
-import { createHttpServer } from './http-server.ts';
+import { createHttpServer, LISTEN_BACKLOG, listenOn } from './http-server.ts';
 import { sendJson } from './respond.ts';
 
 /** A raw client: writes `chunks`, then keeps the socket open; resolves with everything read once the server closes. */
@@ -86,5 +88,23 @@ describe('slow clients are disconnected', () => {
   test('a prompt client is served', async () => {
     const res = await fetch(`http://127.0.0.1:${port}/v2/models/fraud/infer`, { method: 'POST', body: '{"x":1}' });
     assert.deepEqual(await res.json(), { bytes: 7 });
+  });
+});
+
+describe('listenOn', () => {
+  test('accepts with a backlog of LISTEN_BACKLOG (capped by net.core.somaxconn), not Node default 511', async (t) => {
+    const ss = spawnSync('ss', ['-Hltn'], { encoding: 'utf8' });
+    if (ss.error) return t.skip('ss (iproute2) is not installed: the backlog cannot be read');
+    const server = createHttpServer({ api: () => {}, openapi: () => ({}) }, silentLogger());
+    await listenOn(server, 0, '127.0.0.1');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+      // For a listening socket, ss prints the backlog as its Send-Q (the third column).
+      const line = spawnSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).stdout.trim();
+      assert.equal(Number(line.split(/\s+/)[2]), Math.min(LISTEN_BACKLOG, somaxconn));
+    } finally {
+      server.close();
+    }
   });
 });

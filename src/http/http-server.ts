@@ -3,7 +3,9 @@
  * /api/v1.0/predictions and /predict) to the data plane, /metrics to the metrics registry, and / to the console.
  * Limits that protect the process (header size, slow clients) are set here, before any handler runs.
  */
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server as NetServer, Socket } from 'node:net';
 import { ModelportError } from '../core/index.ts';
 import { type Logger, requestId } from '../logging/index.ts';
 import { setBodyDeadline } from './body.ts';
@@ -60,6 +62,53 @@ export const DEFAULT_HTTP_TIMEOUTS: Readonly<HttpTimeouts> = Object.freeze({
   bodyMs: 60_000,
   uploadMs: 5 * 60_000,
 });
+
+/**
+ * The accept queue's length. Node's default (511) overflows when thousands of clients connect at once, as they do
+ * under overload: the kernel then drops their SYNs and each client waits for a retransmission, 1 s and more, before
+ * it is even refused (the overload probe counted 17,868 listen overflows and seconds of latency with the default).
+ * Linux caps it at net.core.somaxconn.
+ */
+export const LISTEN_BACKLOG = 4096;
+
+/** Binds a listener (HTTP, HTTP/2) with `LISTEN_BACKLOG`; resolves once it listens, rejects on a bind error. */
+export async function listenOn(server: NetServer, port: number, host: string): Promise<void> {
+  server.listen({ port, host, backlog: LISTEN_BACKLOG });
+  await once(server, 'listening');
+}
+
+/**
+ * Bounds the open connections of `server` at `max`. One more is answered at once with a canned 503 and
+ * Retry-After, then closed, before any byte of it is parsed: it costs a write, and the client learns to come back
+ * (Node's own `maxConnections` closes it unanswered, which clients see as a reset and may retry at once). The
+ * socket is half-closed and drained for up to 1 s, so the client's request in flight does not turn our answer into
+ * a reset. `onRefused` counts them.
+ */
+export function capConnections(server: Server, max: number, onRefused?: () => void): void {
+  // The HTTP server takes its sockets through its 'connection' listener (documented: emitting 'connection' with a
+  // socket hands it to the server); admitted sockets still go there.
+  const serve = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  let open = 0;
+  server.on('connection', (socket: Socket) => {
+    if (open >= max) {
+      onRefused?.();
+      socket.on('error', () => {});
+      socket.setTimeout(1000, () => socket.destroy());
+      socket.end(tooManyConnections(max));
+      socket.resume();
+      return;
+    }
+    open++;
+    socket.once('close', () => open--);
+    for (const listener of serve) listener.call(server, socket);
+  });
+}
+
+function tooManyConnections(max: number): string {
+  const body = JSON.stringify({ error: `the server has ${max} open connections, its limit; retry after 1 s` });
+  return `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
 
 const isUnder = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
 

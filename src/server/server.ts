@@ -43,7 +43,14 @@ import { appendEvent, DataService, ProfileWorker } from '../data/index.ts';
 import { DeploymentService } from '../deployments/index.ts';
 import { EgressGuard } from '../egress/index.ts';
 import { BlobGuard, collectGarbage } from '../gc/index.ts';
-import { createHttpServer, type InjectInit, inject, type PathHandler } from '../http/index.ts';
+import {
+  capConnections,
+  createHttpServer,
+  type InjectInit,
+  inject,
+  listenOn,
+  type PathHandler,
+} from '../http/index.ts';
 import { JobService, S3InputSource, s3Connection } from '../jobs/index.ts';
 import {
   type ScanResult as LineageScanResult,
@@ -816,8 +823,8 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
       log.child({ component: 'http' }),
       config.httpTimeouts,
     );
-    // A bound on open connections: under a flood, sockets past it are closed unread rather than slowing everyone.
-    http.maxConnections = config.maxConnections;
+    // A bound on open connections: under a flood, sockets past it get a canned 503 rather than slowing everyone.
+    capConnections(http, config.maxConnections, () => servingMetrics.connectionsRefused.inc({}));
     cleanups.push(async () => {
       // A server that never listened has nothing to close.
       if (!http.listening) return;
@@ -892,8 +899,7 @@ export async function buildApp(config: ServerConfig, options: StartOptions): Pro
 export async function listen(app: App, config: ServerConfig, options: StartOptions): Promise<RunningServer> {
   const { log } = options;
   const http = app.server;
-  http.listen(config.port, config.host);
-  await once(http, 'listening');
+  await listenOn(http, config.port, config.host);
   const address = http.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;

@@ -41,6 +41,11 @@ export function createServingMetrics(registry: MetricsRegistry) {
       'Worker processes restarted after a crash or hang.',
       ['model', 'version'],
     ),
+    connectionsRefused: registry.counter(
+      'modelport_http_connections_refused_total',
+      'Connections answered 503 and closed unread because the server had --max-connections open.',
+      [],
+    ),
     coldStarts: registry.counter(
       'modelport_cold_starts_total',
       'Workers started for a model version that had none (scale from zero or first request).',

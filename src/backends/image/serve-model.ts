@@ -12,14 +12,13 @@
  * await served.close();
  * ```
  */
-import { once } from 'node:events';
 import { mkdir, open } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { S3Settings } from '../../core/index.ts';
 import { ModelportError, notFound } from '../../core/index.ts';
-import { createHttpServer } from '../../http/index.ts';
+import { createHttpServer, listenOn } from '../../http/index.ts';
 import { type Logger, silentLogger } from '../../logging/index.ts';
 import { MetricsRegistry } from '../../metrics/index.ts';
 import type { ModelVersion } from '../../registry/index.ts';
@@ -157,8 +156,7 @@ export async function serveModel(options: ServeModelOptions): Promise<ServedSing
       log,
     );
     const bind = options.host ?? '0.0.0.0';
-    http.listen(options.port, bind);
-    await once(http, 'listening');
+    await listenOn(http, options.port, bind);
     cleanups.push(async () => {
       gateway.stopAccepting();
       http.closeIdleConnections();

@@ -81,19 +81,20 @@ describe('DynamicBatcher', () => {
     const executor = doublingExecutor(2);
     const batcher = new DynamicBatcher(SIGNATURE, executor, { maxBatchSize: 4 });
     const answers = Array.from({ length: 11 }, (_, i) => batcher.submit(request(1, i)));
-    // Two free slots: the first two requests go alone at once; the other nine queue, no timer involved.
+    // Two free slots: the first two requests go alone at once, no timer involved. Then requests pile up faster than
+    // the workers drain them: each full batch of 4 goes at once to wait behind a running one (one per worker); the
+    // eleventh stays queued, an incomplete batch waits for a free worker.
     assert.deepEqual(
       executor.calls.map((c) => c.rows),
-      [1, 1],
+      [1, 1, 4, 4],
     );
     executor.calls[0]?.answer();
+    executor.calls[1]?.answer();
     await settle();
     assert.deepEqual(
       executor.calls.map((c) => c.rows),
-      [1, 1, 4],
+      [1, 1, 4, 4],
     );
-    executor.calls[1]?.answer();
-    await settle();
     executor.calls[2]?.answer();
     await settle();
     assert.deepEqual(
@@ -329,22 +330,23 @@ describe('DynamicBatcher', () => {
     const executor = doublingExecutor(1);
     const batcher = new DynamicBatcher(fixed, executor, { minBatchDelayMs: 50, maxQueueSize: 1 });
     assert.equal(batcher.batching, false);
-    const first = batcher.submit(request(1, 1));
-    const second = batcher.submit(request(1, 2));
-    await assert.rejects(batcher.submit(request(1, 3)), { code: 'overloaded' });
+    // Unbatched, a worker holds up to 8 requests (it runs them one after another), each sent alone at once, with no
+    // wait for companions; the ninth queues, the tenth finds the queue full.
+    const answers = Array.from({ length: 9 }, (_, i) => batcher.submit(request(1, i)));
+    await assert.rejects(batcher.submit(request(1, 9)), { code: 'overloaded' });
     assert.deepEqual(
       executor.calls.map((c) => c.rows),
-      [1],
+      [1, 1, 1, 1, 1, 1, 1, 1],
     );
     executor.calls[0]?.answer();
-    await first;
+    await answers[0];
     await settle();
+    assert.equal(executor.calls.length, 9);
+    for (const call of executor.calls.slice(1)) call.answer();
     assert.deepEqual(
-      executor.calls.map((c) => c.rows),
-      [1, 1],
+      (await Promise.all(answers)).map((r) => (r[0]!.data as Float32Array)[0]),
+      Array.from({ length: 9 }, (_, i) => 2 * i),
     );
-    executor.calls[1]?.answer();
-    await second;
   });
 
   test('a failed batch fails each of its requests; an output not batched on dim 0 fails a merged batch', async (t) => {

@@ -78,6 +78,18 @@ interface Entry {
   reject: (error: ModelportError) => void;
 }
 
+/**
+ * How many requests or batches one unit of `executor.capacity()` (a ready worker) may hold, so that the worker
+ * never idles waiting for the gateway's event loop, which under overload turns only every few milliseconds (it
+ * reads and refuses thousands of requests per turn). A worker runs its frames one after another, so what waits in
+ * its pipe costs no latency that the gateway's queue would not cost too.
+ * - Unbatched (one request per frame): 8, so a worker has a few frames to run while the next ones are sent.
+ * - Batched: 1, plus one more only for a full batch (cut at `maxBatchSize` rows), which exists only when requests pile up
+ *   faster than the worker drains them; at lighter load the next batch keeps gathering in the gateway instead.
+ */
+const UNBATCHED_DEPTH = 8;
+const FULL_BATCH_DEPTH = 2;
+
 function isBatchable(signature: ModelSignature): boolean {
   const dynamicFirst = (s: { shape: number[] }) => s.shape.length >= 1 && s.shape[0] === -1;
   return signature.inputs.length > 0 && signature.inputs.every(dynamicFirst) && signature.outputs.every(dynamicFirst);
@@ -223,13 +235,17 @@ export class DynamicBatcher {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const now = Date.now();
-    while (this.#queue.length > 0 && this.#running < Math.max(1, this.#executor.capacity())) {
-      const head = this.#queue[0] as Entry;
-      if (!this.batching) {
-        this.#dispatch([head]);
-        continue;
+    const workers = Math.max(1, this.#executor.capacity());
+    if (!this.batching) {
+      while (this.#queue.length > 0 && this.#running < workers * UNBATCHED_DEPTH) {
+        this.#dispatch([this.#queue[0] as Entry]);
       }
+    }
+    while (this.batching && this.#queue.length > 0 && this.#running < workers * FULL_BATCH_DEPTH) {
+      const head = this.#queue[0] as Entry;
       const picked = this.#gather(head);
+      // Past one batch per worker, only a full one goes: it waits in the worker's pipe for the one running there.
+      if (this.#running >= workers && !picked.full) break;
       const wait = this.config.minBatchDelayMs;
       if (picked.due || this.#closing || wait === 0 || now - head.enqueuedAt >= wait) {
         this.#dispatch(picked.entries);
@@ -246,7 +262,7 @@ export class DynamicBatcher {
    * when it is full (or the next compatible request would overflow it) or reaches a preferred size (then it is cut
    * at the largest preferred size it reached).
    */
-  #gather(head: Entry): { entries: Entry[]; due: boolean } {
+  #gather(head: Entry): { entries: Entry[]; due: boolean; full: boolean } {
     const max = this.config.maxBatchSize;
     const entries = [head];
     let rows = head.rows;
@@ -264,14 +280,20 @@ export class DynamicBatcher {
       if (rows === max) full = true;
       if (this.#preferred.has(rows)) preferredCut = entries.length;
     }
-    if (full) return { entries, due: true };
-    if (preferredCut > 0) return { entries: entries.slice(0, preferredCut), due: true };
-    return { entries, due: false };
+    if (full) return { entries, due: true, full: true };
+    if (preferredCut > 0) return { entries: entries.slice(0, preferredCut), due: true, full: false };
+    return { entries, due: false, full: false };
   }
 
   #dispatch(entries: Entry[]): void {
-    const taken = new Set(entries);
-    this.#queue = this.#queue.filter((e) => !taken.has(e));
+    // Usually the batch is the queue's head: take it off without scanning a long queue.
+    let prefix = 0;
+    while (prefix < entries.length && this.#queue[prefix] === entries[prefix]) prefix++;
+    if (prefix === entries.length) this.#queue.splice(0, prefix);
+    else {
+      const taken = new Set(entries);
+      this.#queue = this.#queue.filter((e) => !taken.has(e));
+    }
     const started = Date.now();
     for (const entry of entries) {
       entry.state = 'running';

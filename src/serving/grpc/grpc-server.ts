@@ -27,6 +27,7 @@ import {
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { ERROR_CODES, GrpcStatus, ModelportError, toModelportError } from '../../core/index.ts';
+import { LISTEN_BACKLOG } from '../../http/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import type { InferContext, InferenceService } from '../inference-service.ts';
 import { REQUEST_ID_HEADER, requestIdFor } from '../inference-service.ts';
@@ -361,7 +362,7 @@ export function startGrpcServer(server: GrpcServer, host: string, port: number):
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => reject(error);
     server.http2.once('error', onError);
-    server.http2.listen(port, bindHost, () => {
+    server.http2.listen({ port, host: bindHost, backlog: LISTEN_BACKLOG }, () => {
       server.http2.off('error', onError);
       resolve((server.http2.address() as AddressInfo).port);
     });

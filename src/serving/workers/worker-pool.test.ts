@@ -12,15 +12,20 @@ import { DynamicBatcher } from '../batcher/dynamic-batcher.ts';
 import { WorkerPool, type WorkerPoolOptions } from './worker-pool.ts';
 
 /** Polls a condition (no fixed sleeps): resolves once it holds; the test's own timeout bounds the wait. */
+/** Polls `condition`; gives up after 60 s, so a test cancelled by its suite's timeout never keeps the file alive. */
 async function waitFor(condition: () => boolean | Promise<boolean>): Promise<void> {
-  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 10));
+  const giveUp = Date.now() + 60_000;
+  while (!(await condition())) {
+    if (Date.now() > giveUp) throw new Error('the condition did not hold within 60 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 const lrRows = (rows: number, offset = 0): Tensor[] => [
   { name: 'input', datatype: 'FP32', shape: [rows, 30], data: lrInput(rows, offset) },
 ];
 
-describe('WorkerPool with ONNX Runtime in worker processes', { timeout: 60_000 }, () => {
+describe('WorkerPool with ONNX Runtime in worker processes', { timeout: 180_000 }, () => {
   let models: TestModels;
   let reference: ModelRuntime;
   const pools: WorkerPool[] = [];
@@ -220,10 +225,14 @@ describe('WorkerPool with ONNX Runtime in worker processes', { timeout: 60_000 }
     parent.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
     });
-    await waitFor(() => out.includes('\n'));
-    const workerPid = Number(out.trim());
-    assert.ok(alive(workerPid));
-    parent.kill('SIGKILL');
-    await waitFor(() => !alive(workerPid));
+    try {
+      await waitFor(() => out.includes('\n') || parent.exitCode !== null);
+      const workerPid = Number(out.trim());
+      assert.ok(alive(workerPid));
+      parent.kill('SIGKILL');
+      await waitFor(() => !alive(workerPid));
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 });

@@ -28,13 +28,12 @@
  * await gw.close();
  * ```
  */
-import { once } from 'node:events';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ModelportError, notFound } from '../../../core/index.ts';
 import { selectTarget, splitTag, TAG_HEADER } from '../../../deployments/index.ts';
-import { createHttpServer, sendError, sendJson } from '../../../http/index.ts';
+import { createHttpServer, listenOn, sendError, sendJson } from '../../../http/index.ts';
 import { type Logger, silentLogger } from '../../../logging/index.ts';
 import { MetricsRegistry } from '../../../metrics/index.ts';
 import { parseCall } from './calls.ts';
@@ -235,8 +234,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     log,
   );
   const bind = options.host ?? '0.0.0.0';
-  http.listen(options.port, bind);
-  await once(http, 'listening');
+  await listenOn(http, options.port, bind);
 
   const reloadMs = options.reloadIntervalMs ?? 2000;
   if (reloadMs > 0) {
