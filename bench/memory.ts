@@ -5,7 +5,7 @@
  * gateway's RSS, and reads again. Each run starts a fresh server; the figures printed are medians over the runs.
  *
  * Run: node bench/memory.ts [--runs 3] [--seconds 10] [--connections 64] [--peers] [--breakdown]
- *        [--gateway-flags='--max-semi-space-size=8']
+ *        [--gateway-flags='--max-semi-space-size=8 ...']
  *
  * --peers also serves the peer models of issue 19 (../shared/models), as the full bench does.
  * --breakdown prints, per run, /proc/<pid>/smaps_rollup and the gateway's V8 heap spaces after the load.
@@ -32,7 +32,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '64' },
     peers: { type: 'boolean', default: false },
     breakdown: { type: 'boolean', default: false },
-    'gateway-flags': { type: 'string', default: '--max-semi-space-size=8' },
+    'gateway-flags': { type: 'string', default: '--max-semi-space-size=8 --no-allocation-site-pretenuring' },
   },
 });
 const HERE = new URL('.', import.meta.url).pathname;
@@ -96,11 +96,14 @@ try {
     ? [`lr30=${join(SHARED_MODELS, 'sk_lr30.onnx')}`, `rf30=${join(SHARED_MODELS, 'sk_rf30.onnx')}`]
     : [];
   if (args.peers && !existsSync(join(SHARED_MODELS, 'sk_lr30.onnx'))) throw new Error('--peers: no ../shared/models');
-  // Fill the compile cache as a first start would (bench/serving.ts does the same).
-  spawnSync(process.execPath, [join(HERE, 'serving-server.ts')], { env: { ...process.env, ...childEnv() } });
+  const gatewayFlags = (args['gateway-flags'] ?? '').split(' ').filter(Boolean);
+  // Fill the compile cache as a first start would (bench/serving.ts does the same), with the same V8 flags: the
+  // cache is keyed by them, and a miss loads the type stripper (15-20 MB).
+  spawnSync(process.execPath, [...gatewayFlags, join(HERE, 'serving-server.ts')], {
+    env: { ...process.env, ...childEnv() },
+  });
   const fraud = requestBodies('fraud', [1, 30], fraudRow());
   const cnn = requestBodies('cnn', [1, 1, 28, 28], mnistImage());
-  const gatewayFlags = (args['gateway-flags'] ?? '').split(' ').filter(Boolean);
   for (let run = 0; run < Number(args.runs); run++) {
     const child = fork(
       join(HERE, 'serving-server.ts'),

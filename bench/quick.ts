@@ -7,7 +7,7 @@
  *
  * Run: node bench/quick.ts [--points fraudV2Json,fraudGrpc] [--connections 64] [--seconds 3] [--runs 5] [--profile] [--auth]
  *        [--fraud-batching '{"minBatchDelayMs":1}']   (batching options merged over the fraud model's SERVE entry)
- *        [--gateway-flags='--max-semi-space-size=8']   (the gateway's V8 flags; the default is what `npm start` gives)
+ *        [--gateway-flags='--max-semi-space-size=8 ...']   (the gateway's V8 flags; the default is what `npm start` gives)
  *
  * --auth starts the server with auth on and sends the admin token with every request, REST and gRPC (the cost of
  * checking a bearer token on the hot path; compare with a run without it).
@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
     'fraud-batching': { type: 'string' },
     auth: { type: 'boolean', default: false },
     // The gateway's V8 flags, as `npm start` and bin/modelport.js give them (bench/serving.ts's GATEWAY_FLAGS).
-    'gateway-flags': { type: 'string', default: '--max-semi-space-size=8' },
+    'gateway-flags': { type: 'string', default: '--max-semi-space-size=8 --no-allocation-site-pretenuring' },
   },
 });
 const HERE = new URL('.', import.meta.url).pathname;
