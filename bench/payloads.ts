@@ -41,7 +41,7 @@ export interface PayloadBenchOptions {
 export async function runPayloadBench(options: PayloadBenchOptions): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(join(tmpdir(), 'modelport-bench-payloads-'));
   const child: ChildProcess = fork(join(HERE, 'payloads-server.ts'), [], {
-    execArgv: ['--max-semi-space-size=8'],
+    execArgv: ['--max-semi-space-size=8', '--no-allocation-site-pretenuring'],
     env: { ...process.env, ...childEnv() },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

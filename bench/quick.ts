@@ -7,6 +7,7 @@
  *
  * Run: node bench/quick.ts [--points fraudV2Json,fraudGrpc] [--connections 64] [--seconds 3] [--runs 5] [--profile] [--auth]
  *        [--fraud-batching '{"minBatchDelayMs":1}']   (batching options merged over the fraud model's SERVE entry)
+ *        [--gateway-flags='--max-semi-space-size=8 ...']   (the gateway's V8 flags; the default is what `npm start` gives)
  *
  * --auth starts the server with auth on and sends the admin token with every request, REST and gRPC (the cost of
  * checking a bearer token on the hot path; compare with a run without it).
@@ -33,6 +34,8 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     'fraud-batching': { type: 'string' },
     auth: { type: 'boolean', default: false },
+    // The gateway's V8 flags, as `npm start` and bin/modelport.js give them (bench/serving.ts's GATEWAY_FLAGS).
+    'gateway-flags': { type: 'string', default: '--max-semi-space-size=8 --no-allocation-site-pretenuring' },
   },
 });
 const HERE = new URL('.', import.meta.url).pathname;
@@ -47,7 +50,10 @@ try {
   await writeFile(join(dir, 'fraud.onnx'), trainFraudModel().onnx);
   await writeFile(join(dir, 'cnn.onnx'), buildCnnModel());
   await writeFile(join(dir, 'cnn-large.onnx'), buildCnnModel({ channels: [64, 128] }));
-  const execArgv = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(HERE, 'out', 'profile')}`] : [];
+  const execArgv = [
+    ...(args['gateway-flags'] ?? '').split(' ').filter(Boolean),
+    ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(HERE, 'out', 'profile')}`] : []),
+  ];
   child = fork(
     join(HERE, 'serving-server.ts'),
     [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx'), join(dir, 'cnn-large.onnx')],

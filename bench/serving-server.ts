@@ -14,6 +14,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString, writeHeapSnapshot } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ModelportClient } from '../src/client/client.ts';
 import { compileServerConfig } from '../src/core/config.ts';
 import { memoryLogger } from '../src/logging/index.ts';
@@ -74,7 +76,13 @@ export type ServerMessage =
   /** The answer to `{ type: 'kill', model }`: its worker was killed (-9) and a replacement became ready. */
   | { type: 'killed'; replacementMs: number }
   /** The answer to `{ type: 'loop' }`: the event loop's delay since the last ask (p99 and max, ms), then reset. */
-  | { type: 'loop'; p99Ms: number; maxMs: number };
+  | { type: 'loop'; p99Ms: number; maxMs: number }
+  /** The answer to `{ type: 'memory' }`: `process.memoryUsage()` and V8's heap spaces (used and committed bytes). */
+  | {
+      type: 'memory';
+      usage: NodeJS.MemoryUsage;
+      spaces: { name: string; used: number; size: number }[];
+    };
 
 const [fraudFile, cnnFile, cnnLargeFile, ...extra] = process.argv.slice(2);
 if (!fraudFile || !cnnFile) {
@@ -108,7 +116,22 @@ const send = (message: ServerMessage) => (process.send ? process.send(message) :
 
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 loopDelay.enable();
-process.on('message', (message: { type?: string; model?: string }) => {
+process.on('message', (message: { type?: string; model?: string; gc?: boolean; snapshot?: string }) => {
+  if (message.type === 'memory') {
+    // A full GC first when asked: what the heap holds live, not the garbage the next mark-compact would free.
+    if (message.gc) {
+      setFlagsFromString('--expose-gc');
+      (runInNewContext('gc') as () => void)();
+    }
+    if (message.snapshot) writeHeapSnapshot(message.snapshot);
+    const spaces = getHeapSpaceStatistics().map((s) => ({
+      name: s.space_name,
+      used: s.space_used_size,
+      size: s.space_size,
+    }));
+    send({ type: 'memory', usage: process.memoryUsage(), spaces });
+    return;
+  }
   if (message.type === 'loop') {
     send({ type: 'loop', p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 });
     loopDelay.reset();

@@ -1,6 +1,7 @@
 /**
  * `modelport server` as a user runs it: a real process on a fresh home, the first-start banner whose curl line works
- * when pasted into a shell, and SIGTERM stopping it cleanly with no worker process left behind.
+ * when pasted into a shell, SIGTERM stopping it cleanly with no worker process left behind, and the packages of
+ * features it does not use left unloaded.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -91,6 +92,73 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
     );
     for (const pid of workers)
       assert.equal(await alive(pid), false, `worker ${pid} still runs after the server exited`);
+  });
+
+  test('a server that neither traces, sends CloudEvents nor signs in with OIDC loads none of their packages', async () => {
+    const lazyHome = await mkdtemp(join(tmpdir(), 'modelport-process-lazy-'));
+    const list = join(lazyHome, 'modules.txt');
+    // A preload that records every module the process loads (ESM and CommonJS) and writes the list at exit.
+    const recorder = `data:text/javascript,${encodeURIComponent(`
+      import { registerHooks } from 'node:module';
+      import { writeFileSync } from 'node:fs';
+      const seen = [];
+      registerHooks({ load(url, context, next) { seen.push(url); return next(url, context); } });
+      process.on('exit', () => writeFileSync(process.env.RECORD_MODULES_TO, seen.join('\\n')));
+    `)}`;
+    try {
+      const child = spawn(
+        NODE,
+        [
+          `--import=${recorder}`,
+          join(REPO_ROOT, 'bin', 'modelport.js'),
+          'server',
+          '--home',
+          lazyHome,
+          '--port',
+          '0',
+          '--grpc-port',
+          '0',
+        ],
+        { env: { PATH: process.env['PATH'] ?? '', RECORD_MODULES_TO: list }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const curlLine = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          const line = stdout.split('\n').find((l) => l.trim().startsWith('curl '));
+          if (line) resolve(line.trim());
+        });
+        child.once('exit', (code) => reject(new Error(`server exited ${code} before its banner: ${stderr}`)));
+      });
+      // A prediction first: serving must not load them either.
+      const { stdout: answer } = await promisify(execFile)('sh', ['-c', curlLine]);
+      assert.equal((JSON.parse(answer) as { model_name: string }).model_name, 'fraud');
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      assert.equal(code, 0, stderr);
+      const loaded = (await readFile(list, 'utf8')).split('\n');
+      assert.ok(
+        loaded.some((url) => url.includes('/node_modules/kysely/')),
+        'the recorder saw the server start',
+      );
+      for (const lazy of [
+        '/node_modules/cloudevents/',
+        '/node_modules/openid-client/',
+        '/node_modules/@opentelemetry/',
+      ]) {
+        assert.deepEqual(
+          loaded.filter((url) => url.includes(lazy)),
+          [],
+          `${lazy} loads only when its feature is used`,
+        );
+      }
+    } finally {
+      await rm(lazyHome, { recursive: true, force: true });
+    }
   });
 
   test('npx modelport prints no npm warning, whatever the system Node (EBADENGINE, unknown project config)', async () => {

@@ -1,12 +1,13 @@
 /**
  * Sign-in through an OpenID Connect provider: the authorization code flow with PKCE (S256), a state and a nonce,
  * through openid-client. The provider's discovery document is read on the first sign-in (and again after a
- * failure), so a provider that is down does not stop the server from starting.
+ * failure), so a provider that is down does not stop the server from starting. openid-client (with jose) loads then
+ * too, so a server without OIDC never loads it.
  *
  * A pending sign-in lives here for 10 minutes, keyed by its state; the browser that started it holds the state in
  * a cookie, so a callback URL pasted into another browser (login CSRF) fails.
  */
-import * as client from 'openid-client';
+import type * as oidc from 'openid-client';
 import { isLoopbackHost, ModelportError, type OidcSettings } from '../core/index.ts';
 
 const PENDING_TTL_MS = 10 * 60_000;
@@ -30,7 +31,7 @@ export class OidcLogin {
   readonly #settings: OidcSettings;
   readonly #clientSecret: string | undefined;
   readonly #pending = new Map<string, Pending>();
-  #config: Promise<client.Configuration> | undefined;
+  #config: Promise<oidc.Configuration> | undefined;
 
   constructor(settings: OidcSettings, clientSecret: string | undefined) {
     this.#settings = settings;
@@ -40,6 +41,7 @@ export class OidcLogin {
   /** The provider URL to send the browser to, and the state to bind to the browser. */
   async start(): Promise<{ url: string; state: string }> {
     const config = await this.#discover();
+    const client = await import('openid-client');
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const nonce = client.randomNonce();
@@ -81,8 +83,9 @@ export class OidcLogin {
     const config = await this.#discover();
     const current = new URL(this.#settings.redirectUrl);
     current.search = params.toString();
-    let claims: client.IDToken | undefined;
+    let claims: oidc.IDToken | undefined;
     try {
+      const client = await import('openid-client');
       const tokens = await client.authorizationCodeGrant(config, current, {
         pkceCodeVerifier: pending.verifier,
         expectedState: state,
@@ -119,8 +122,9 @@ export class OidcLogin {
     return { managed, wanted };
   }
 
-  #discover(): Promise<client.Configuration> {
+  #discover(): Promise<oidc.Configuration> {
     this.#config ??= (async () => {
+      const client = await import('openid-client');
       const issuer = new URL(this.#settings.issuer);
       const secret = this.#clientSecret;
       const insecure = issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname);

@@ -10,6 +10,7 @@
 import type { ModelSignature, Tensor } from '../core/index.ts';
 import { invalid, ModelportError } from '../core/index.ts';
 import { type Logger, silentLogger } from '../logging/index.ts';
+import type { HostedDescriptor } from './hosted/hosted-descriptor.ts';
 
 /**
  * What a runtime may use of the process it runs in. In a worker process `env` is exactly the deployment's
@@ -93,6 +94,15 @@ export async function createRuntime(
     throw invalid('runtime', `unknown runtime '${kind}'; use one of ${RUNTIME_KINDS.join(', ')}`);
   }
   return RUNTIME_FACTORIES[kind]({ log: silentLogger(), ...environment });
+}
+
+/**
+ * A hosted model's descriptor, read and checked (see `hosted/hosted-descriptor.ts`). The hosted runtime's code (YAML,
+ * the protocol codecs, the egress guard) loads on first use, as `createRuntime('hosted')` loads it: a worker running
+ * another kind never loads it (about 9 MB of a worker's memory).
+ */
+export async function readHostedDescriptor(path: string): Promise<Readonly<HostedDescriptor>> {
+  return (await import('./hosted/hosted-descriptor.ts')).readHostedDescriptor(path);
 }
 
 /** Validated settings with defaults applied and frozen; errors name `settings.<knob>`. */

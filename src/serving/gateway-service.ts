@@ -4,12 +4,12 @@
  * version's batcher. Every transport (REST V2/V1/Seldon, gRPC) calls this one object.
  */
 
-import { type Attributes, type Span, SpanStatusCode } from '@opentelemetry/api';
+import type { Attributes, Span } from '@opentelemetry/api';
 import type { InferRequest, InferResponse, Tensor } from '../core/index.ts';
 import { ModelportError, toModelportError } from '../core/index.ts';
 import { LABEL_NAMES_OUTPUT, labelNames, validateRequest } from '../protocols/index.ts';
 import type { ModelVersion } from '../registry/index.ts';
-import { hrNow, type Tracing } from '../tracing/index.ts';
+import { hrNow, SPAN_ERROR, type Tracing } from '../tracing/index.ts';
 import type {
   InferContext,
   InferenceService,
@@ -287,7 +287,7 @@ function targetAttributes(target: InferenceTarget): Attributes {
 
 function endRequestSpan(span: Span, outcome: string): void {
   span.setAttribute('modelport.outcome', outcome);
-  if (outcome !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+  if (outcome !== 'ok') span.setStatus({ code: SPAN_ERROR, message: outcome });
   span.end(hrNow());
 }
 

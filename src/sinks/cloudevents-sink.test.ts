@@ -110,9 +110,9 @@ sinkConformance('cloudevents', async () => {
   };
 });
 
-test('the events carry the headers and body KServe’s logger sends', () => {
+test('the events carry the headers and body KServe’s logger sends', async () => {
   const [record] = sampleRecords(2).slice(1);
-  const [request, response] = toCloudEvents(record!);
+  const [request, response] = await toCloudEvents(record!);
   const message = HTTP.binary(request!);
   const headers = message.headers as Record<string, string>;
   assert.equal(headers['ce-type'], 'org.kubeflow.serving.inference.request');

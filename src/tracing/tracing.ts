@@ -2,22 +2,18 @@
  * Distributed traces with OpenTelemetry, off unless an OTLP endpoint is configured.
  *
  * Code on the request path holds a `Tracing` only when tracing is on (`undefined` otherwise), so tracing off costs
- * one `if` per request and nothing is loaded: the SDK, the OTLP HTTP exporter and the W3C propagator are imported
- * by `startTracing`, lazily. A request's span starts under its `traceparent` header (W3C Trace Context), and the
+ * one `if` per request and nothing is loaded: the API, the SDK, the OTLP HTTP exporter and the W3C propagator are
+ * imported by `startTracing`, lazily. A request's span starts under its `traceparent` header (W3C Trace Context), and the
  * trace travels on through the batcher to the worker process as a `traceparent` string in the predict frame.
  * Spans are parented explicitly, so no context manager (async hooks) is installed.
  */
-import {
-  type Attributes,
-  type Context,
-  type HrTime,
-  type Link,
-  ROOT_CONTEXT,
-  type Span,
-  SpanKind,
-  type Tracer,
-  trace,
-} from '@opentelemetry/api';
+import type { Attributes, Context, HrTime, Link, Span, SpanStatusCode, Tracer } from '@opentelemetry/api';
+
+/**
+ * `SpanStatusCode.ERROR`, for `span.setStatus`: the API package itself (about 50 modules) loads with the SDK in
+ * `startTracing`, so a process that does not trace (a worker, most gateways) never loads it.
+ */
+export const SPAN_ERROR = 2 as SpanStatusCode.ERROR;
 
 /**
  * Now on one clock for every span of this process (time origin + the monotonic clock, sub-millisecond). The SDK
@@ -76,11 +72,13 @@ export async function startTracing(settings: TracingSettings): Promise<Tracing> 
     exporterModule,
     core,
     resources,
+    { ROOT_CONTEXT, SpanKind, trace },
   ] = await Promise.all([
     import('@opentelemetry/sdk-trace'),
     import('@opentelemetry/exporter-trace-otlp-http'),
     import('@opentelemetry/core'),
     import('@opentelemetry/resources'),
+    import('@opentelemetry/api'),
   ]);
   const exporter = new exporterModule.OTLPTraceExporter({ url: settings.endpoint });
   const provider = new TracerProvider({

@@ -17,10 +17,10 @@
  *   const outputs = await batcher.submit(request, { signal, deadline });
  */
 
-import { type Span, SpanStatusCode } from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/api';
 import type { InferRequest, ModelSignature, Tensor } from '../../core/index.ts';
 import { ModelportError } from '../../core/index.ts';
-import { hrNow, type Tracing } from '../../tracing/index.ts';
+import { hrNow, SPAN_ERROR, type Tracing } from '../../tracing/index.ts';
 import { compileBatcherOptions, type DynamicBatcherConfig, type DynamicBatcherOptions } from './batcher-options.ts';
 import { concatBatch, splitBatch } from './tensor-batch.ts';
 
@@ -333,7 +333,7 @@ export class DynamicBatcher {
         },
         (error: unknown) => {
           if (batchSpan) {
-            batchSpan.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message ?? String(error) });
+            batchSpan.setStatus({ code: SPAN_ERROR, message: (error as Error)?.message ?? String(error) });
             batchSpan.end(hrNow());
           }
           const failure =

@@ -4,12 +4,11 @@
  * either channel closes, so a dead or exiting parent never leaves it behind; a malformed frame ends it too.
  */
 import { Socket } from 'node:net';
-import { SpanStatusCode } from '@opentelemetry/api';
 import type { Tensor } from '../../core/index.ts';
 import { ModelportError } from '../../core/index.ts';
 import { createLogger } from '../../logging/index.ts';
 import { createRuntime, type ModelRuntime } from '../../runtimes/index.ts';
-import { startTracing, type Tracing } from '../../tracing/index.ts';
+import { SPAN_ERROR, startTracing, type Tracing } from '../../tracing/index.ts';
 import { encodeError, encodePredicted, type Frame, FrameReader, FrameWriter } from './frames.ts';
 import type { WorkerReply, WorkerRequest, WorkerStats } from './messages.ts';
 
@@ -91,7 +90,7 @@ function answer(frame: Extract<Frame, { kind: 'predict' }>): void {
     },
     (error: unknown) => {
       const { type: _, id: __, ...failed } = failure(frame.id, error) as Extract<WorkerReply, { type: 'error' }>;
-      span?.setStatus({ code: SpanStatusCode.ERROR, message: failed.code });
+      span?.setStatus({ code: SPAN_ERROR, message: failed.code });
       span?.end();
       frames.write(encodeError(frame.id, failed));
     },

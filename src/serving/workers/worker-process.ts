@@ -19,6 +19,14 @@ import { encodePredict, FrameReader, FrameWriter } from './frames.ts';
 import type { WorkerReply, WorkerRequest, WorkerStats } from './messages.ts';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
+/**
+ * V8 flags of a worker running our code only (onnx, hosted; the gateway's flags are never inherited): a young
+ * generation capped at 1 MB per semi-space. Such a worker keeps only small objects on V8's heap (tensors are
+ * ArrayBuffers outside it), and Node 24 lets the young generation grow far larger on a large machine: the fraud
+ * worker held 5-7 MB more after 40,000 batches, for no measurable CPU per batch. The flag leaves the key of Node's
+ * compile cache unchanged.
+ */
+const WORKER_FLAGS = ['--max-semi-space-size=1'];
 
 export interface WorkerProcessOptions {
   /** Runtime kind, e.g. 'onnx'. */
@@ -108,7 +116,8 @@ export class WorkerProcess {
     this.#state = 'starting';
     const child = fork(WORKER_MAIN, [], {
       execPath: process.execPath,
-      execArgv: [],
+      // A js model's own code may allocate freely: its worker keeps V8's defaults.
+      execArgv: this.#options.kind === 'js' ? [] : [...WORKER_FLAGS],
       serialization: 'advanced',
       env: childEnv(this.#options.env),
       stdio:
