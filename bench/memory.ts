@@ -22,7 +22,7 @@ import { trainFraudModel } from '../examples/fraud/train.ts';
 import { childEnv } from '../src/core/child-env.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { fraudRow, type HttpBody, mnistImage, requestBodies } from './bodies.ts';
-import { runWrk } from './load.ts';
+import { GATEWAY_FLAGS, runWrk } from './load.ts';
 import type { ServerMessage } from './serving-server.ts';
 
 const { values: args } = parseArgs({
@@ -32,7 +32,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '64' },
     peers: { type: 'boolean', default: false },
     breakdown: { type: 'boolean', default: false },
-    'gateway-flags': { type: 'string', default: '--max-semi-space-size=8 --no-allocation-site-pretenuring' },
+    'gateway-flags': { type: 'string', default: GATEWAY_FLAGS.join(' ') },
   },
 });
 const HERE = new URL('.', import.meta.url).pathname;

@@ -28,7 +28,7 @@ import { trainFraudModel } from '../examples/fraud/train.ts';
 import { childEnv } from '../src/core/child-env.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { type HttpBody, mnistImage, requestBodies } from './bodies.ts';
-import { runWrk } from './load.ts';
+import { GATEWAY_FLAGS, runWrk } from './load.ts';
 import type { OpenLoopResult } from './open-loop.ts';
 import type { ServerMessage } from './serving-server.ts';
 
@@ -199,7 +199,7 @@ if (import.meta.main) {
       [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx'), '', `probe=${probeModel}`, `full=${probeModel}`],
       {
         execArgv: [
-          '--max-semi-space-size=8',
+          ...GATEWAY_FLAGS,
           ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(HERE, 'out', 'profile')}`] : []),
         ],
         env: { ...process.env, ...childEnv() },

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { childEnv } from '../src/core/child-env.ts';
 import { fraudRow, requestBodies } from './bodies.ts';
-import { type LoadResult, medianResult, runWrk } from './load.ts';
+import { GATEWAY_FLAGS, type LoadResult, medianResult, runWrk } from './load.ts';
 import type { PayloadServerMessage } from './payloads-server.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -41,7 +41,7 @@ export interface PayloadBenchOptions {
 export async function runPayloadBench(options: PayloadBenchOptions): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(join(tmpdir(), 'modelport-bench-payloads-'));
   const child: ChildProcess = fork(join(HERE, 'payloads-server.ts'), [], {
-    execArgv: ['--max-semi-space-size=8', '--no-allocation-site-pretenuring'],
+    execArgv: GATEWAY_FLAGS,
     env: { ...process.env, ...childEnv() },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

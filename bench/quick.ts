@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { fraudRow, mnistImage, type RequestBodies, requestBodies } from './bodies.ts';
-import { type LoadResult, medianResult, runGrpcLoad, runWrk } from './load.ts';
+import { GATEWAY_FLAGS, type LoadResult, medianResult, runGrpcLoad, runWrk } from './load.ts';
 import type { ServerMessage } from './serving-server.ts';
 
 const { values: args } = parseArgs({
@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
     'fraud-batching': { type: 'string' },
     auth: { type: 'boolean', default: false },
     // The gateway's V8 flags, as `npm start` and bin/modelport.js give them (bench/serving.ts's GATEWAY_FLAGS).
-    'gateway-flags': { type: 'string', default: '--max-semi-space-size=8 --no-allocation-site-pretenuring' },
+    'gateway-flags': { type: 'string', default: GATEWAY_FLAGS.join(' ') },
   },
 });
 const HERE = new URL('.', import.meta.url).pathname;

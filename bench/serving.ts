@@ -48,7 +48,7 @@ import { trainFraudModel } from '../examples/fraud/train.ts';
 import { childEnv } from '../src/core/child-env.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { fraudRow, type HttpBody, MODEL_INFER_PATH, mnistImage, type RequestBodies, requestBodies } from './bodies.ts';
-import { hasH2load, type LoadResult, medianResult, runGrpcLoad, runWrk } from './load.ts';
+import { GATEWAY_FLAGS, hasH2load, type LoadResult, medianResult, runGrpcLoad, runWrk } from './load.ts';
 import { sendMalformed } from './malformed.ts';
 import { type OrtFloor, ortFloor } from './ort-floor.ts';
 import { overloadProbe, PROBE_CNN, probeBody } from './overload.ts';
@@ -91,7 +91,6 @@ const CONNECTIONS = [1, 16, 64, 256];
 const SHARED_MODELS = join(new URL('.', import.meta.url).pathname, '..', '..', 'shared', 'models');
 const HERE = new URL('.', import.meta.url).pathname;
 /** The gateway's V8 flags, as `npm start` and bin/modelport.js give them. */
-const GATEWAY_FLAGS = ['--max-semi-space-size=8', '--no-allocation-site-pretenuring'];
 enableCompileCache();
 const OUT = join(HERE, 'out');
 mkdirSync(OUT, { recursive: true });
