@@ -142,7 +142,8 @@ export async function overloadProbe(options: {
     const full = await runWrk({ url, body: probeBody('full'), connections: 64, seconds, dir });
     const used = cpuSeconds([options.pids.gateway]) - gateway0;
     refusal = {
-      rps: full.rps,
+      // wrk's rps counts only the 200s here; every answer counts.
+      rps: full.rps * (full.requests / Math.max(1, full.requests - full.errors)),
       refusedShare: full.requests === 0 ? 0 : full.errors / full.requests,
       gatewayUsPerAnswer: full.requests === 0 ? 0 : (used * 1e6) / full.requests,
     };

@@ -53,6 +53,25 @@ describe('browser guard', () => {
     );
   });
 
+  test('the guard remembers allowed hosts only: after 200 allowed ones, a rebinding name is still refused', () => {
+    const fresh = createBrowserGuard({ allowedHosts: [] });
+    for (let i = 0; i < 200; i++)
+      assert.equal(
+        codeOf(() => fresh(req('GET', { host: `10.0.0.${i % 250}:80` }))),
+        'ok',
+      );
+    for (let i = 0; i < 3; i++) {
+      assert.equal(
+        codeOf(() => fresh(req('GET', { host: 'evil.example' }))),
+        'host_not_allowed',
+      );
+      assert.equal(
+        codeOf(() => fresh(req('GET', { host: '127.0.0.1:8080' }))),
+        'ok',
+      );
+    }
+  });
+
   test('writes: Origin must be this server; Sec-Fetch-Site must be same-origin or none; reads are not checked', () => {
     const host = { host: '127.0.0.1:8080' };
     assert.equal(

@@ -176,9 +176,11 @@ export class DynamicBatcher {
 
   #overloaded(): ModelportError {
     this.#stats.rejected++;
-    return new ModelportError('overloaded', `the queue of this model is full (${this.config.maxQueueSize} requests)`, {
-      retryAfter: 1,
-    });
+    return ModelportError.withoutStack(
+      'overloaded',
+      `the queue of this model is full (${this.config.maxQueueSize} requests)`,
+      { retryAfter: 1 },
+    );
   }
 
   stats(): DynamicBatcherStats {
