@@ -28,6 +28,8 @@ export interface OpenLoopResult {
   unanswered: number;
   ok: { p50: number; p99: number };
   refused: { p50: number; p99: number };
+  /** How late the generator itself sent requests (actual write time - scheduled time), ms: its own share of latency. */
+  sendLag: { p50: number; p99: number };
   socketsOpened: number;
 }
 
@@ -73,6 +75,7 @@ export async function openLoop(options: {
   const statuses: Record<string, number> = {};
   const okLatencies: number[] = [];
   const refusedLatencies: number[] = [];
+  const sendLags: number[] = [];
   let finishing = false;
   let drained: (() => void) | undefined;
 
@@ -146,6 +149,7 @@ export async function openLoop(options: {
         inFlight++;
         sent++;
         conn.socket.write(request);
+        sendLags.push(performance.now() - conn.scheduled);
       }
       if (due >= options.rate * options.seconds) resolve();
       // A timer, not setImmediate: spinning would take a core from the server under test on a small machine. Up to
@@ -166,6 +170,7 @@ export async function openLoop(options: {
   const sorted = (values: number[]) => Float64Array.from(values).sort();
   const ok = sorted(okLatencies);
   const refused = sorted(refusedLatencies);
+  const lags = sorted(sendLags);
   return {
     rate: options.rate,
     seconds: options.seconds,
@@ -177,6 +182,7 @@ export async function openLoop(options: {
     unanswered,
     ok: { p50: percentile(ok, 0.5), p99: percentile(ok, 0.99) },
     refused: { p50: percentile(refused, 0.5), p99: percentile(refused, 0.99) },
+    sendLag: { p50: percentile(lags, 0.5), p99: percentile(lags, 0.99) },
     socketsOpened,
   };
 }

@@ -148,7 +148,7 @@ export async function overloadProbe(options: {
       gatewayUsPerAnswer: full.requests === 0 ? 0 : (used * 1e6) / full.requests,
     };
     log(
-      `  a refusal's cost (queue of one, closed loop, 64 connections): ${Math.round(full.rps)} answers/s, ${(100 * refusal.refusedShare).toFixed(1)}% refused (429), gateway CPU ${refusal.gatewayUsPerAnswer.toFixed(0)} us per answer`,
+      `  a refusal's cost (queue of one, closed loop, 64 connections): ${Math.round(refusal.rps)} answers/s, ${(100 * refusal.refusedShare).toFixed(1)}% refused (429), gateway CPU ${refusal.gatewayUsPerAnswer.toFixed(0)} us per answer`,
     );
   }
   const rows: OverloadRow[] = [];
@@ -176,7 +176,7 @@ export async function overloadProbe(options: {
     const goodputOverC = ok / seconds / capacity;
     rows.push({ multiple, result, goodputOverC, clean });
     log(
-      `  ${multiple}x C: offered ${Math.round(result.sent / seconds)} req/s (${result.notSent} not sent: generator limit), goodput ${goodputOverC.toFixed(2)} C, 200 p99 ${result.ok.p99.toFixed(1)} ms, refusal p50/p99 ${result.refused.p50.toFixed(1)}/${result.refused.p99.toFixed(1)} ms, answers ${JSON.stringify(result.statuses)}, ${result.socketsOpened} sockets${result.refusalsWithoutRetryAfter ? `, ${result.refusalsWithoutRetryAfter} refusals without Retry-After` : ''}${result.connectionErrors ? `, ${result.connectionErrors} connection errors` : ''}${result.unanswered ? `, ${result.unanswered} unanswered` : ''}; ${clean ? 'every answer 200 or 429/503 with Retry-After' : 'NOT every answer 200 or 429/503 with Retry-After'}${cpuNote}${loopNote}`,
+      `  ${multiple}x C: offered ${Math.round(result.sent / seconds)} req/s (${result.notSent} not sent: generator limit), goodput ${goodputOverC.toFixed(2)} C, 200 p99 ${result.ok.p99.toFixed(1)} ms, refusal p50/p99 ${result.refused.p50.toFixed(1)}/${result.refused.p99.toFixed(1)} ms (the generator's own send lag p50/p99 ${result.sendLag.p50.toFixed(1)}/${result.sendLag.p99.toFixed(1)} ms), answers ${JSON.stringify(result.statuses)}, ${result.socketsOpened} sockets${result.refusalsWithoutRetryAfter ? `, ${result.refusalsWithoutRetryAfter} refusals without Retry-After` : ''}${result.connectionErrors ? `, ${result.connectionErrors} connection errors` : ''}${result.unanswered ? `, ${result.unanswered} unanswered` : ''}; ${clean ? 'every answer 200 or 429/503 with Retry-After' : 'NOT every answer 200 or 429/503 with Retry-After'}${cpuNote}${loopNote}`,
     );
   }
   return { model: options.model, capacity, ...(refusal ? { refusal } : {}), rows };
