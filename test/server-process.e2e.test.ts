@@ -200,9 +200,11 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
         });
         child.once('exit', (code) => reject(new Error(`server exited ${code} before its banner: ${stderr}`)));
       });
+      // SIGTERM as soon as the banner is out (as a supervisor may send it) is still a graceful stop: exit code 0.
       const stop = async () => {
         child.kill('SIGTERM');
-        await once(child, 'exit');
+        const [code] = await once(child, 'exit');
+        assert.equal(code, 0, stderr);
         return stderr;
       };
       return { stdout, stop };

@@ -57,6 +57,15 @@ export const serverCommand = defineCommand({
     };
     const log = await commandLogger(io, env, config.logLevel);
     const server = await startServer(config, { log, version: pkg.version, examplesDir: `${REPO_ROOT}examples` });
+    // Listening from here on: a SIGTERM that comes as soon as the banner is out (a supervisor's) is a graceful stop.
+    const stopped = new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        log.info('shutting down', { signal });
+        server.close().then(resolve, resolve);
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
 
     // The example may have been deployed on an earlier start (or deleted since): ask, rather than trust this start.
     const exampleDeployed = await server.deployments.get('default', 'fraud').then(
@@ -74,14 +83,7 @@ export const serverCommand = defineCommand({
         web: { oidc: config.console.oidc !== undefined, allowedHosts: config.console.allowedHosts },
       }),
     );
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        log.info('shutting down', { signal });
-        server.close().then(resolve, resolve);
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
+    await stopped;
     return 0;
   },
 });
