@@ -374,7 +374,9 @@ try {
   const series: (Series & { key: string })[] = [];
   let gatewayRss64 = 0;
   for (const plan of plans) {
-    await plan.run(16, 1); // warm-up: JIT, connections, worker caches
+    // Warm-up: JIT tiers, connections, worker caches. 1 s at 16 connections left the first of three measured runs
+    // at about twice the CPU per request of the third (V8 optimises the hot path over a few seconds).
+    await plan.run(64, 4);
     const s: Series & { key: string } = { key: plan.key, label: plan.label, points: {} };
     for (const connections of CONNECTIONS) {
       const sampleRss = plan.key === 'fraudV2Json' && connections === 64;
