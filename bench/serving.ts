@@ -460,7 +460,7 @@ try {
       },
     );
     for (const plan of peerPlans) {
-      await plan.run(16, 1);
+      await plan.run(64, 4); // warm-up, as above
       const s: Series & { key: string } = { key: plan.key, label: plan.label, points: {} };
       for (const connections of plan.connections) {
         const results: LoadResult[] = [];
