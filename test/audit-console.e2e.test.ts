@@ -4,22 +4,14 @@
  * narrows the rows, and the chain check reports intact. Screenshots at 1280 and 390 px in test-results/console/.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { ModelportClient } from '../src/client/client.ts';
-import { REPO_ROOT, startTestServer, type TestServer } from './support/server.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join(REPO_ROOT, 'test-results', 'console');
-const skip = !existsSync(CHROMIUM)
-  ? `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`
-  : !existsSync(join(REPO_ROOT, 'ui', 'dist', 'index.html'))
-    ? 'the console is not built (npm run build, or npm test which builds it first)'
-    : false;
+import { CHROMIUM, SHOTS, consoleSkip as skip } from './support/console.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
 
 describe('console audit page', { skip }, () => {
   let server: TestServer;

@@ -6,27 +6,14 @@
  * 390 px in test-results/console/. Skips, saying why, when Chromium or the built console is missing.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { ModelportClient } from '../src/client/client.ts';
+import { CHROMIUM, type PageGlobals, SHOTS, consoleSkip as skip } from './support/console.ts';
 import { driftDeployment, SHIFTED, send, traffic } from './support/drift.ts';
-import { REPO_ROOT, startTestServer, type TestServer } from './support/server.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join(REPO_ROOT, 'test-results', 'console');
-const skip = !existsSync(CHROMIUM)
-  ? `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`
-  : !existsSync(join(REPO_ROOT, 'ui', 'dist', 'index.html'))
-    ? 'the console is not built (npm run build, or npm test which builds it first)'
-    : false;
-
-interface PageGlobals {
-  innerWidth: number;
-  document: { documentElement: { scrollWidth: number } };
-}
+import { startTestServer, type TestServer } from './support/server.ts';
 
 describe('console: live drift', { skip }, () => {
   let server: TestServer;

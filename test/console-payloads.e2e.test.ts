@@ -5,27 +5,14 @@
  * Skips, saying why, when Chromium or the built console is missing.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { ModelportClient } from '../src/client/client.ts';
-import { REPO_ROOT, startTestServer, type TestServer } from './support/server.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join(REPO_ROOT, 'test-results', 'console');
-const skip = !existsSync(CHROMIUM)
-  ? `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`
-  : !existsSync(join(REPO_ROOT, 'ui', 'dist', 'index.html'))
-    ? 'the console is not built (npm run build, or npm test which builds it first)'
-    : false;
-
-interface PageGlobals {
-  innerWidth: number;
-  document: { documentElement: { scrollWidth: number } };
-}
+import { CHROMIUM, type PageGlobals, SHOTS, consoleSkip as skip } from './support/console.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
 
 const fraud = trainFraudModel({ seed: 7, rows: 4000 });
 const FRIENDLY = {

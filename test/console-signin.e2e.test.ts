@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,21 +15,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { ModelportClient } from '../src/client/client.ts';
+import { CHROMIUM, type PageGlobals, SHOTS, consoleSkip as skip } from './support/console.ts';
 import { startOidcProvider, type TestOidcProvider } from './support/oidc-provider.ts';
-import { REPO_ROOT, startTestServer, type TestServer } from './support/server.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join(REPO_ROOT, 'test-results', 'console');
-const skip = !existsSync(CHROMIUM)
-  ? `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`
-  : !existsSync(join(REPO_ROOT, 'ui', 'dist', 'index.html'))
-    ? 'the console is not built (npm run build, or npm test which builds it first)'
-    : false;
-
-interface PageGlobals {
-  innerWidth: number;
-  document: { documentElement: { scrollWidth: number } };
-}
+import { startTestServer, type TestServer } from './support/server.ts';
 
 describe('console sign-in in a browser', { skip }, () => {
   let idp: TestOidcProvider;

@@ -5,7 +5,6 @@
  * 1280 and 390 px in test-results/console/. Skips, saying why, when Chromium or the built console is missing.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,15 +13,8 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { type ModelportApiError, ModelportClient } from '../src/client/client.ts';
 import { packFolder } from '../src/runtimes/index.ts';
-import { REPO_ROOT, startTestServer, type TestServer } from './support/server.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join(REPO_ROOT, 'test-results', 'console');
-const skip = !existsSync(CHROMIUM)
-  ? `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`
-  : !existsSync(join(REPO_ROOT, 'ui', 'dist', 'index.html'))
-    ? 'the console is not built (npm run build, or npm test which builds it first)'
-    : false;
+import { CHROMIUM, SHOTS, consoleSkip as skip } from './support/console.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
 
 const first = trainFraudModel({ seed: 1, rows: 4000 });
 const second = trainFraudModel({ seed: 3, rows: 4000 });
