@@ -89,6 +89,20 @@ describe('slow clients are disconnected', () => {
     const res = await fetch(`http://127.0.0.1:${port}/v2/models/fraud/infer`, { method: 'POST', body: '{"x":1}' });
     assert.deepEqual(await res.json(), { bytes: 7 });
   });
+
+  test('a body that came with its headers, one sent in pieces and pipelined requests are each read whole', async () => {
+    const body = (n: number) => `[${'1,'.repeat(n)}1]`;
+    const request = (b: string) => `${head('/v2/models/fraud/infer', b.length)}${b}`;
+    // Three pipelined requests in one write (their bodies sit in the socket together), then one in two pieces.
+    const client = await slowClient(port, [request(body(3)) + request(body(4000)) + request(body(0))]);
+    const pieces = request(body(10));
+    client.socket.write(pieces.slice(0, -5));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    client.socket.end(pieces.slice(-5));
+    const answer = await client.closed;
+    const sizes = [...answer.matchAll(/\{"bytes":(\d+)\}/g)].map((m) => Number(m[1]));
+    assert.deepEqual(sizes, [body(3).length, body(4000).length, body(0).length, body(10).length]);
+  });
 });
 
 describe('listenOn', () => {

@@ -24,7 +24,7 @@ function serializeBytes(items: string[]): Buffer {
 }
 
 const le = (array: ArrayBufferView) => Buffer.from(array.buffer, array.byteOffset, array.byteLength);
-const concat = (body: Buffer | Buffer[]) => (Array.isArray(body) ? Buffer.concat(body) : body);
+const concat = (body: string | Buffer[]) => (Array.isArray(body) ? Buffer.concat(body) : Buffer.from(body));
 
 describe('V2 binary: the examples of Triton docs/protocol/extension_binary_data.md', () => {
   test('the request: 16 bytes of UINT32 then 3 bytes of BOOL after the JSON header', () => {
