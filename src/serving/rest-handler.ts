@@ -88,7 +88,8 @@ function sendFailure(res: ServerResponse, error: unknown, style: ErrorStyle, log
   }
   const headers = {
     'content-type': 'application/json',
-    [REQUEST_ID_HEADER]: (res as WithCallId)[CALL_ID] ?? requestIdFor(undefined, res.req.headers as InferContext['headers']),
+    [REQUEST_ID_HEADER]:
+      (res as WithCallId)[CALL_ID] ?? requestIdFor(undefined, res.req.headers as InferContext['headers']),
     ...errorHeaders(res, e),
   };
   const body = style === 'seldon' ? seldonErrorBody(e) : JSON.stringify({ error: e.message });
