@@ -3,7 +3,7 @@
  * model and the CNN, then runs only the chosen load points and prints, per point, the medians of req/s and of the
  * gateway's CPU time per request (the figure to judge a change by on a shared machine). No floors, no memory.
  *
- * Points: fraudV2Json, fraudV2Binary, fraudGrpc, fraudV1, cnnV2Binary, cnnGrpc, cnnLargeV2Binary.
+ * Points: fraudV2Json, fraudV2Binary, fraudGrpc, fraudV1, cnnV2Binary, cnnV2Json, cnnGrpc, cnnLargeV2Binary.
  *
  * Run: node bench/quick.ts [--points fraudV2Json,fraudGrpc] [--connections 64] [--seconds 3] [--runs 5] [--profile] [--auth]
  *        [--fraud-batching '{"minBatchDelayMs":1}']   (batching options merged over the fraud model's SERVE entry)
@@ -95,6 +95,7 @@ try {
         authorization,
       }),
     cnnV2Binary: (c, s) => runWrk({ url: ready.url, body: bodies.cnn.v2binary, connections: c, seconds: s, dir }),
+    cnnV2Json: (c, s) => runWrk({ url: ready.url, body: bodies.cnn.v2json, connections: c, seconds: s, dir }),
     cnnLargeV2Binary: (c, s) =>
       runWrk({ url: ready.url, body: bodies.cnnLarge.v2binary, connections: c, seconds: s, dir }),
     cnnGrpc: (c, s) =>
