@@ -1,7 +1,8 @@
 /**
- * The overload probe (issue 19): one worker's capacity C calibrated closed-loop (wrk, 64 connections), then an
- * open-loop arrival rate of 1x, 2x and 4x C (bench/open-loop.ts in its own process): goodput (200s per second) / C,
- * the p99 of the 200s and of the refusals, and whether every answer was 200 or 429/503 with Retry-After.
+ * The overload probe (issue 19): one worker's capacity C calibrated closed-loop (wrk, 64 connections, the better of
+ * two runs), then an open-loop arrival rate of 1x, 2x and 4x C (bench/open-loop.ts in its own process, at a higher
+ * priority where allowed): goodput (200s per second) / C, the p99 of the 200s and of the refusals, and whether every
+ * answer was 200 or 429/503 with Retry-After.
  * Ambition: goodput >= 0.9 C at 4x, refusals under 10 ms at p99.
  *
  * The model is the wide CNN (64/128 channels, about 40 M multiply-adds per MNIST image) with batching off, one
@@ -21,7 +22,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { trainFraudModel } from '../examples/fraud/train.ts';
@@ -33,6 +34,9 @@ import type { OpenLoopResult } from './open-loop.ts';
 import type { ServerMessage } from './serving-server.ts';
 
 const HERE = new URL('.', import.meta.url).pathname;
+/** The open-loop generator's niceness (below the gateway's 0) when the bench may set it. */
+const GENERATOR_NICENESS = -10;
+
 /** The probe's model: the wide CNN, whose compute (not the gateway) sets one worker's capacity. */
 export const PROBE_CNN = { channels: [64, 128] } as const;
 
@@ -81,7 +85,7 @@ async function openLoopChild(
   rate: number,
   seconds: number,
   dir: string,
-  cpu: { generator: number },
+  cpu: { generator: number; prioritized?: boolean },
 ): Promise<OpenLoopResult> {
   const file = join(dir, 'open-loop-body.json');
   await writeFile(file, body.body);
@@ -100,6 +104,14 @@ async function openLoopChild(
     ],
     { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
   );
+  // The generator stands for clients on other machines: its own starvation on these two shared cores is not the
+  // gateway's latency, so it runs at a higher priority where allowed (root; its send lag is printed either way).
+  let prioritized = false;
+  try {
+    setPriority(child.pid as number, GENERATOR_NICENESS);
+    prioritized = true;
+  } catch {}
+  cpu.prioritized = prioritized;
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {
     out += d.toString();
@@ -131,10 +143,16 @@ export async function overloadProbe(options: {
 }): Promise<OverloadProbe> {
   const { url, seconds, dir, log } = options;
   const body = probeBody('probe');
-  const calibration = await runWrk({ url, body, connections: 64, seconds, dir });
+  // C is the best of two closed-loop runs: on a shared machine noise only ever lowers a run, and a C set low makes
+  // every later row look better than it is (goodput above 1.5 C was seen with one run).
+  const calibrations = [
+    await runWrk({ url, body, connections: 64, seconds, dir }),
+    await runWrk({ url, body, connections: 64, seconds, dir }),
+  ];
+  const calibration = calibrations.reduce((best, run) => (run.rps > best.rps ? run : best));
   const capacity = calibration.rps;
   log(
-    `overload probe (${options.model}, one worker, default queue): C = ${Math.round(capacity)} req/s (wrk, 64 connections, ${calibration.errors} errors)`,
+    `overload probe (${options.model}, one worker, default queue): C = ${Math.round(capacity)} req/s (the better of two wrk runs at 64 connections: ${calibrations.map((c) => Math.round(c.rps)).join(' and ')} req/s, ${calibration.errors} errors)`,
   );
   let refusal: RefusalCost | undefined;
   if (options.pids) {
@@ -153,14 +171,14 @@ export async function overloadProbe(options: {
   }
   const rows: OverloadRow[] = [];
   for (const multiple of (process.env['OVERLOAD_MULTIPLES'] ?? '1,2,4').split(',').map(Number)) {
-    const cpu = { generator: 0 };
+    const cpu: { generator: number; prioritized?: boolean } = { generator: 0 };
     const gateway0 = options.pids ? cpuSeconds([options.pids.gateway]) : 0;
     const workers0 = options.pids ? cpuSeconds(options.pids.workers) : 0;
     await options.loopDelay?.();
     const result = await openLoopChild(url, body, multiple * capacity, seconds, dir, cpu);
     const loop = await options.loopDelay?.();
     const cpuNote = options.pids
-      ? `; CPU s: gateway ${(cpuSeconds([options.pids.gateway]) - gateway0).toFixed(2)}, worker ${(cpuSeconds(options.pids.workers) - workers0).toFixed(2)}, generator ${cpu.generator.toFixed(2)}`
+      ? `; CPU s: gateway ${(cpuSeconds([options.pids.gateway]) - gateway0).toFixed(2)}, worker ${(cpuSeconds(options.pids.workers) - workers0).toFixed(2)}, generator ${cpu.generator.toFixed(2)}${cpu.prioritized ? ' (at nice -10)' : ' (at the same priority: not allowed to raise it)'}`
       : '';
     const loopNote = loop
       ? `; gateway event loop delay p99/max ${loop.p99Ms.toFixed(1)}/${loop.maxMs.toFixed(1)} ms`
