@@ -8,6 +8,8 @@
  *        [--gateway-flags='--max-semi-space-size=8 ...']
  *
  * --peers also serves the peer models of issue 19 (../shared/models), as the full bench does.
+ * Also printed: req/s, p99 latency and each process's CPU time per request during the load (what a flag saves in
+ * memory may cost in speed).
  * --breakdown prints, per run, /proc/<pid>/smaps_rollup and the gateway's V8 heap spaces after the load.
  */
 import { type ChildProcess, fork, spawnSync } from 'node:child_process';
@@ -44,6 +46,12 @@ export function statusMb(pid: number): { rss: number; anon: number; file: number
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(text)?.[1] ?? 0) / 1024;
   return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile') };
+}
+
+/** CPU seconds (user + system, all threads) the process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
 }
 
 function rollup(pid: number): string {
@@ -128,6 +136,7 @@ try {
       record('gateway idle anon', idle.anon);
       record('gateway idle file', idle.file);
       await runWrk({ url: ready.url, body: fraud.v2json, connections: 16, seconds: 1, dir });
+      const cpu0 = { gateway: cpuSeconds(ready.pid), worker: cpuSeconds(fraudWorker) };
       let peak = 0;
       const sampler = setInterval(() => {
         peak = Math.max(peak, statusMb(ready.pid).rss);
@@ -151,6 +160,10 @@ try {
       record('fraud worker file after', worker.file);
       record('cnn worker RSS after', statusMb(workers['cnn']?.[0] ?? 0).rss);
       record('req/s', load.rps);
+      record('p99 ms', load.p99Ms);
+      // What the memory costs in speed: each process's CPU time per answered request (flags trade one for the other).
+      record('gateway CPU us/req', ((cpuSeconds(ready.pid) - cpu0.gateway) / load.requests) * 1e6);
+      record('fraud worker CPU us/req', ((cpuSeconds(fraudWorker) - cpu0.worker) / load.requests) * 1e6);
       if (args.breakdown) {
         const memory = await ask(child, 'memory');
         const u = memory.usage;

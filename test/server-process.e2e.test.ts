@@ -94,7 +94,7 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
       assert.equal(await alive(pid), false, `worker ${pid} still runs after the server exited`);
   });
 
-  test('a server that neither traces, sends CloudEvents nor signs in with OIDC loads none of their packages', async () => {
+  test('a server serving REST with no optional feature in use loads none of their packages, nor the fetch client', async () => {
     const lazyHome = await mkdtemp(join(tmpdir(), 'modelport-process-lazy-'));
     const list = join(lazyHome, 'modules.txt');
     // A preload that records every module the process loads (ESM and CommonJS) and writes the list at exit.
@@ -103,7 +103,10 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
       import { writeFileSync } from 'node:fs';
       const seen = [];
       registerHooks({ load(url, context, next) { seen.push(url); return next(url, context); } });
-      process.on('exit', () => writeFileSync(process.env.RECORD_MODULES_TO, seen.join('\\n')));
+      process.on('exit', () => {
+        writeFileSync(process.env.RECORD_MODULES_TO, seen.join('\\n'));
+        writeFileSync(process.env.RECORD_MODULES_TO + '.builtin', process.moduleLoadList.join('\\n'));
+      });
     `)}`;
     try {
       const child = spawn(
@@ -149,6 +152,19 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
         '/node_modules/cloudevents/',
         '/node_modules/openid-client/',
         '/node_modules/@opentelemetry/',
+        // Data, scans and in-process scoring (the workers run ONNX Runtime), Kubernetes, S3, charts.
+        '/node_modules/@duckdb/',
+        '/node_modules/onnxruntime-node/',
+        '/node_modules/@kubernetes/',
+        '/node_modules/@aws-sdk/',
+        '/node_modules/@observablehq/',
+        '/node_modules/linkedom/',
+        // Manifest and OpenLineage validation, CEL policies, the gRPC proto (no gRPC call was made).
+        '/node_modules/ajv/',
+        '/node_modules/ajv-formats/',
+        '/node_modules/@marcbachmann/cel-js/',
+        '/node_modules/@grpc/proto-loader/',
+        '/node_modules/protobufjs/',
       ]) {
         assert.deepEqual(
           loaded.filter((url) => url.includes(lazy)),
@@ -156,6 +172,14 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
           `${lazy} loads only when its feature is used`,
         );
       }
+      // Node loads undici for fetch, and for `import { ... } from 'node:http'` (its lazy WebSocket getters).
+      const builtins = (await readFile(`${list}.builtin`, 'utf8')).split('\n');
+      assert.ok(builtins.includes('NativeModule http'), 'the recorder saw node:http load');
+      assert.deepEqual(
+        builtins.filter((name) => name.includes('undici')),
+        [],
+        'no fetch client in a server that fetches nothing',
+      );
     } finally {
       await rm(lazyHome, { recursive: true, force: true });
     }

@@ -15,9 +15,12 @@
  * and map types) only matter to merges on the server. Schemas compile lazily, once per validator.
  */
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
-import { ModelportError } from '../core/index.ts';
+import { lazyPackage, ModelportError } from '../core/index.ts';
+
+/** Loaded by the first validation (an export or a Kubernetes apply), not by every server start. */
+const loadAjv = lazyPackage<typeof import('ajv')>('ajv');
 
 /** The folder of shipped schemas. */
 export const SCHEMA_DIR = new URL('./schemas/', import.meta.url);
@@ -50,7 +53,7 @@ type Schema = Record<string, unknown>;
 
 export class ManifestValidator {
   readonly #dir: URL;
-  readonly #ajv: Ajv;
+  #ajvInstance: Ajv | undefined;
   readonly #compiled = new Map<string, ValidateFunction>();
   /** Large sub-schemas split off by `prepare`, compiled on first use (the KServe CRD takes seconds as a whole). */
   readonly #parts: Schema[] = [];
@@ -58,8 +61,16 @@ export class ManifestValidator {
 
   constructor(dir: URL = SCHEMA_DIR) {
     this.#dir = dir;
+  }
+
+  get #ajv(): Ajv {
+    this.#ajvInstance ??= this.#createAjv();
+    return this.#ajvInstance;
+  }
+
+  #createAjv(): Ajv {
     // strict is off because the CRDs carry OpenAPI-only keywords; the Kubernetes ones are registered below.
-    this.#ajv = new Ajv({ strict: false, allErrors: false, validateFormats: true });
+    const ajv = new (loadAjv().Ajv)({ strict: false, allErrors: false, validateFormats: true });
     for (const keyword of [
       'x-kubernetes-list-type',
       'x-kubernetes-list-map-keys',
@@ -68,9 +79,9 @@ export class ManifestValidator {
       'x-kubernetes-embedded-resource',
       'x-kubernetes-validations',
     ]) {
-      this.#ajv.addKeyword({ keyword, schemaType: ['boolean', 'string', 'array'] });
+      ajv.addKeyword({ keyword, schemaType: ['boolean', 'string', 'array'] });
     }
-    this.#ajv.addKeyword({
+    ajv.addKeyword({
       keyword: 'x-kubernetes-int-or-string',
       schemaType: 'boolean',
       validate: (enabled: boolean, data: unknown) =>
@@ -80,7 +91,7 @@ export class ManifestValidator {
     const lazy = (index: number, data: unknown, _schema?: unknown, cxt?: { instancePath: string }): boolean => {
       let validate = this.#partValidators.get(index);
       if (!validate) {
-        validate = this.#ajv.compile(this.#parts[index]!);
+        validate = ajv.compile(this.#parts[index]!);
         this.#partValidators.set(index, validate);
       }
       if (validate(data)) return true;
@@ -91,11 +102,12 @@ export class ManifestValidator {
       return false;
     };
     lazy.errors = [] as ErrorObject[];
-    this.#ajv.addKeyword({ keyword: LAZY, schemaType: 'number', validate: lazy, errors: true });
+    ajv.addKeyword({ keyword: LAZY, schemaType: 'number', validate: lazy, errors: true });
     const inRange = (bits: number) => (n: number) => Number.isInteger(n) && Math.abs(n) <= 2 ** (bits - 1);
-    this.#ajv.addFormat('int32', { type: 'number', validate: inRange(32) });
-    this.#ajv.addFormat('int64', { type: 'number', validate: inRange(64) });
-    this.#ajv.addFormat('date-time', { type: 'string', validate: (s: string) => !Number.isNaN(Date.parse(s)) });
+    ajv.addFormat('int32', { type: 'number', validate: inRange(32) });
+    ajv.addFormat('int64', { type: 'number', validate: inRange(64) });
+    ajv.addFormat('date-time', { type: 'string', validate: (s: string) => !Number.isNaN(Date.parse(s)) });
+    return ajv;
   }
 
   /**

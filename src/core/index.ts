@@ -46,6 +46,7 @@ export {
   toModelportError,
 } from './errors.ts';
 export { type ImageReference, parseImageReference } from './image-reference.ts';
+export { lazyPackage } from './lazy-package.ts';
 export { checkAlias, checkName, type ModelRef, parseModelRef } from './names.ts';
 export { Semaphore } from './semaphore.ts';
 export {

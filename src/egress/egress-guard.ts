@@ -23,12 +23,16 @@
  * ```
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import type { IncomingMessage, RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
 import { ModelportError } from '../core/index.ts';
 import { blockedRange } from './address-policy.ts';
+
+// Not `import { ... } from 'node:http'`: building that module's ESM namespace reads its lazy WebSocket, CloseEvent and
+// MessageEvent getters, which load Node's bundled fetch client (undici, about 13 MB resident) in every process.
+const { Agent: HttpAgent, request: httpRequest } = process.getBuiltinModule('node:http');
 
 /** Resolves a host name to all its addresses (dns.lookup with `all: true`); injectable for tests. */
 export type LookupAll = (hostname: string) => Promise<{ address: string; family: number }[]>;

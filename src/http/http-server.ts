@@ -4,12 +4,16 @@
  * Limits that protect the process (header size, slow clients) are set here, before any handler runs.
  */
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
 import { ModelportError } from '../core/index.ts';
 import { type Logger, requestId } from '../logging/index.ts';
 import { setBodyDeadline } from './body.ts';
 import { sendError, sendJson } from './respond.ts';
+
+// Not `import { ... } from 'node:http'`: building that module's ESM namespace reads its lazy WebSocket, CloseEvent and
+// MessageEvent getters, which load Node's bundled fetch client (undici, about 13 MB resident) in every process.
+const { createServer } = process.getBuiltinModule('node:http');
 
 export type PathHandler = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void> | void;
 

@@ -11,11 +11,14 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import { lazyPackage } from '../core/index.ts';
 import type { DataCommit, FileProfile } from '../data/index.ts';
 import type { Run, RunStep } from '../pipelines/index.ts';
 import type { RevisionRecord } from './sources.ts';
+
+const loadAjv2020 = lazyPackage<typeof import('ajv/dist/2020.js')>('ajv/dist/2020.js');
+const loadFormats = lazyPackage<typeof import('ajv-formats')>('ajv-formats');
 
 export const OPENLINEAGE_SCHEMA_URL = 'https://openlineage.io/spec/2-0-2/OpenLineage.json';
 const EVENT_SCHEMA = `${OPENLINEAGE_SCHEMA_URL}#/$defs/RunEvent`;
@@ -264,8 +267,8 @@ export class OpenLineageValidator {
   readonly #facets = new Map<string, { validate: ValidateFunction; names: string[] }>();
 
   constructor() {
-    const ajv = new Ajv2020({ strict: false, allErrors: true });
-    addFormats.default(ajv);
+    const ajv = new (loadAjv2020().Ajv2020)({ strict: false, allErrors: true });
+    loadFormats().default(ajv);
     const load = (file: string) => JSON.parse(readFileSync(new URL(file, SCHEMAS), 'utf8')) as { $id: string };
     const core = load('OpenLineage.json');
     ajv.addSchema(core);

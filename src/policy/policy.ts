@@ -13,8 +13,10 @@
  * Pipelines' `gate` steps use it, and the canary auto-promote rule of their `deploy` steps; `deployments promote`
  * can take the same rules.
  */
-import { Environment } from '@marcbachmann/cel-js';
-import { ModelportError } from '../core/index.ts';
+import type { Environment } from '@marcbachmann/cel-js';
+import { lazyPackage, ModelportError } from '../core/index.ts';
+
+const loadCel = lazyPackage<typeof import('@marcbachmann/cel-js')>('@marcbachmann/cel-js');
 
 /** A variable an expression may name, with its CEL type (`map<string, double>`, `map`, `string`...). */
 export interface PolicyVariable {
@@ -148,7 +150,10 @@ export function compilePolicy(expression: string, variables: readonly PolicyVari
       field,
     });
   }
-  const env = new Environment({ homogeneousAggregateLiterals: false, limits: { maxAstNodes: 2000, maxDepth: 64 } });
+  const env = new (loadCel().Environment)({
+    homogeneousAggregateLiterals: false,
+    limits: { maxAstNodes: 2000, maxDepth: 64 },
+  });
   for (const v of variables) env.registerVariable(v.name, v.type);
   const refuse = (error: unknown): never => {
     const pos = (error as { node?: { pos?: number } }).node?.pos;

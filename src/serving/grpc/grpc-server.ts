@@ -156,26 +156,13 @@ export function createGrpcServer(service: InferenceService, options: GrpcServerO
     await service.admit?.(model.name, model.version, call.context);
     return true;
   };
-  const methods = new Map<string, Method>();
-  for (const [name, definition] of Object.entries(inferenceService())) {
-    const run = runs[name];
-    if (!run) continue; // a proto method without a handler stays UNIMPLEMENTED
-    const decode = definition.requestDeserialize as Method['decode'];
-    const encode = definition.responseSerialize as Method['encode'];
-    if (name === 'ModelInfer') {
-      // The common messages (raw tensors, no parameters) skip protobufjs; anything else takes the full codec.
-      methods.set(definition.path, {
-        name,
-        decode: (bytes) => fastDecodeInferRequest(bytes) ?? decode(bytes),
-        encode: (message) => {
-          const fast = fastEncodeInferResponse(message as ModelInferResponse, 5);
-          return fast ? framePrefix(fast) : frameMessage(encode(message));
-        },
-        run,
-        admit: admitInfer,
-      });
-    } else methods.set(definition.path, { name, decode, encode: (message) => frameMessage(encode(message)), run });
-  }
+  // Built at the first call, not here: reading the proto loads protobufjs (about 3.5 MB resident), which a server
+  // whose clients speak only REST never needs.
+  let methods: Map<string, Method> | undefined;
+  const methodAt = (path: string): Method | undefined => {
+    methods ??= serviceMethods(runs, admitInfer);
+    return methods.get(path);
+  };
 
   const http2 = createServer({
     settings: { initialWindowSize: STREAM_WINDOW },
@@ -197,7 +184,7 @@ export function createGrpcServer(service: InferenceService, options: GrpcServerO
       stream.respond({ ':status': headers[':method'] !== 'POST' ? 405 : 415 }, { endStream: true });
       return;
     }
-    const method = methods.get(headers[':path'] ?? '');
+    const method = methodAt(headers[':path'] ?? '');
     if (!method) {
       sendStatus(stream, WireStatus.UNIMPLEMENTED, `${headers[':path']} is not a method of ${SERVICE_NAME}`);
       return;
@@ -205,6 +192,31 @@ export function createGrpcServer(service: InferenceService, options: GrpcServerO
     serveCall(server, stream, headers, method, maxMessageBytes, options.log, options.onDenied);
   });
   return server;
+}
+
+/** The proto's methods that have a handler in `runs`, by path, with their codecs. */
+function serviceMethods(runs: Record<string, Method['run']>, admitInfer: Method['admit']): Map<string, Method> {
+  const methods = new Map<string, Method>();
+  for (const [name, definition] of Object.entries(inferenceService())) {
+    const run = runs[name];
+    if (!run) continue; // a proto method without a handler stays UNIMPLEMENTED
+    const decode = definition.requestDeserialize as Method['decode'];
+    const encode = definition.responseSerialize as Method['encode'];
+    if (name === 'ModelInfer') {
+      // The common messages (raw tensors, no parameters) skip protobufjs; anything else takes the full codec.
+      methods.set(definition.path, {
+        name,
+        decode: (bytes) => fastDecodeInferRequest(bytes) ?? decode(bytes),
+        encode: (message) => {
+          const fast = fastEncodeInferResponse(message as ModelInferResponse, 5);
+          return fast ? framePrefix(fast) : frameMessage(encode(message));
+        },
+        run,
+        admit: admitInfer,
+      });
+    } else methods.set(definition.path, { name, decode, encode: (message) => frameMessage(encode(message)), run });
+  }
+  return methods;
 }
 
 /** Reads one unary call's message, runs its method and answers; every path ends in exactly one answer. */

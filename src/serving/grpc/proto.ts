@@ -9,8 +9,12 @@
  *   member of an InferParameter.
  */
 import { fileURLToPath } from 'node:url';
-import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
+import type { Options, PackageDefinition } from '@grpc/proto-loader';
+import { lazyPackage } from '../../core/index.ts';
 import type { GRPCInferenceServiceDefinition } from './generated/inference/GRPCInferenceService.generated.ts';
+
+// Loaded by the first call that needs the proto: a server whose clients never speak gRPC goes without protobufjs.
+const loadProtoLoader = lazyPackage<typeof import('@grpc/proto-loader')>('@grpc/proto-loader');
 
 /** The proto's file name, relative to this folder. */
 export const PROTO_FILE = 'grpc_predict_v2.proto';
@@ -28,7 +32,7 @@ export const SERVICE_NAME = 'inference.GRPCInferenceService';
 
 /** The parsed proto as a package definition (what grpc-js and reflection tools take). */
 export function loadInferencePackageDefinition(): PackageDefinition {
-  return loadSync(fileURLToPath(new URL(PROTO_FILE, import.meta.url)), LOADER_OPTIONS);
+  return loadProtoLoader().loadSync(fileURLToPath(new URL(PROTO_FILE, import.meta.url)), LOADER_OPTIONS);
 }
 
 /**

@@ -23,10 +23,13 @@ const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
  * V8 flags of a worker running our code only (onnx, hosted; the gateway's flags are never inherited): a young
  * generation capped at 1 MB per semi-space. Such a worker keeps only small objects on V8's heap (tensors are
  * ArrayBuffers outside it), and Node 24 lets the young generation grow far larger on a large machine: the fraud
- * worker held 5-7 MB more after 40,000 batches, for no measurable CPU per batch. The flag leaves the key of Node's
- * compile cache unchanged.
+ * worker held 5-7 MB more after 40,000 batches, for no measurable CPU per batch. `--single-threaded` keeps V8's
+ * compilers and collector on the main thread: their background jobs left memory in each helper thread's malloc
+ * arena, and the fraud worker held 102 MB after the load of bench/memory.ts against 98 MB with it (the same CPU per
+ * request; its young generation is 1 MB and its code is compiled once). That flag gives the worker its own key in
+ * Node's compile cache, filled by the first worker that runs.
  */
-const WORKER_FLAGS = ['--max-semi-space-size=1'];
+const WORKER_FLAGS = ['--max-semi-space-size=1', '--single-threaded'];
 
 export interface WorkerProcessOptions {
   /** Runtime kind, e.g. 'onnx'. */
