@@ -15,11 +15,7 @@ import { type HttpBody, MODEL_INFER_PATH } from './bodies.ts';
 const execFileAsync = promisify(execFile);
 
 /** The gateway's V8 flags, as `npm start` and bin/modelport.js give it: every bench starts its server with them. */
-export const GATEWAY_FLAGS = [
-  '--max-semi-space-size=8',
-  '--no-allocation-site-pretenuring',
-  '--heap-growing-percent=20',
-];
+export const GATEWAY_FLAGS = ['--max-semi-space-size=8', '--no-allocation-site-pretenuring'];
 
 export interface LoadResult {
   rps: number;

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --no-allocation-site-pretenuring --heap-growing-percent=20
+#!/usr/bin/env -S node --max-semi-space-size=8 --no-allocation-site-pretenuring
 // Entry point of the `modelport` command. Modelport runs its TypeScript sources directly on Node 24 (type
 // stripping), which the project installs as the npm package `node`.
 const [major] = process.versions.node.split('.').map(Number);
