@@ -53,6 +53,15 @@ class Reader {
     return length < 0 || length > this.end - this.at ? -1 : this.at + length;
   }
 
+  /** An embedded message, read by `read` from its own bytes; undefined when either cannot. */
+  message<T>(read: (r: Reader) => T | undefined): T | undefined {
+    const stop = this.delimited();
+    if (stop < 0) return undefined;
+    const value = read(new Reader(this.bytes, this.at, stop));
+    this.at = stop;
+    return value;
+  }
+
   string(): string | undefined {
     const stop = this.delimited();
     if (stop < 0) return undefined;
@@ -114,19 +123,15 @@ export function fastDecodeInferRequest(bytes: Buffer): ModelInferRequest__Output
         break;
       }
       case 5: {
-        const stop = r.delimited();
-        const input = stop < 0 ? undefined : readInput(new Reader(bytes, r.at, stop));
+        const input = r.message(readInput);
         if (input === undefined) return undefined;
         message.inputs.push(input);
-        r.at = stop;
         break;
       }
       case 6: {
-        const stop = r.delimited();
-        const output = stop < 0 ? undefined : readOutput(new Reader(bytes, r.at, stop));
+        const output = r.message(readOutput);
         if (output === undefined) return undefined;
         message.outputs.push(output);
-        r.at = stop;
         break;
       }
       case 7: {
