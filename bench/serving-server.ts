@@ -10,7 +10,8 @@
  *
  * Run alone: node bench/serving-server.ts <fraud.onnx> <cnn.onnx> [<cnn-large.onnx>] (prints the ready message without IPC).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -74,6 +75,8 @@ export type ServerMessage =
   | { type: 'workers'; workers: Record<string, number[]> }
   /** The answer to `{ type: 'kill', model }`: its worker was killed (-9) and a replacement became ready. */
   | { type: 'killed'; replacementMs: number }
+  /** The answer to `{ type: 'profile' }` (started) and `{ type: 'profile', file }` (written there). */
+  | { type: 'profile' }
   /** The answer to `{ type: 'loop' }`: the event loop's delay since the last ask (p99 and max, ms), then reset. */
   | { type: 'loop'; p99Ms: number; maxMs: number }
   /** The answer to `{ type: 'memory' }`: `process.memoryUsage()` and V8's heap spaces (used and committed bytes). */
@@ -113,51 +116,78 @@ for (const [name, file] of models) {
 
 const send = (message: ServerMessage) => (process.send ? process.send(message) : console.log(JSON.stringify(message)));
 
+// Sampled only from the first `{ type: 'loop' }` on (the overload probe): its 1 ms timer took 1.3% of a core while the
+// gateway idled, and a little of every series before it.
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-loopDelay.enable();
-process.on('message', (message: { type?: string; model?: string; gc?: boolean; snapshot?: string }) => {
-  if (message.type === 'memory') {
-    // A full GC first when asked: what the heap holds live, not the garbage the next mark-compact would free.
-    if (message.gc) {
-      setFlagsFromString('--expose-gc');
-      (runInNewContext('gc') as () => void)();
-    }
-    if (message.snapshot) writeHeapSnapshot(message.snapshot);
-    const spaces = getHeapSpaceStatistics().map((s) => ({
-      name: s.space_name,
-      used: s.space_used_size,
-      size: s.space_size,
-    }));
-    send({ type: 'memory', usage: process.memoryUsage(), spaces });
-    return;
-  }
-  if (message.type === 'loop') {
-    send({ type: 'loop', p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 });
-    loopDelay.reset();
-    return;
-  }
-  if (message.type === 'kill') {
-    const served = server.host.list().find((s) => s.labels.model === message.model);
-    const pid = served?.pool.stats().workers.find((w) => w.state === 'ready')?.pid;
-    if (!served || pid === undefined) return;
-    const killed = performance.now();
-    const restarts = served.pool.restarts;
-    process.kill(pid, 'SIGKILL');
-    const poll = setInterval(() => {
-      if (served.pool.restarts > restarts && served.pool.stats().ready === served.pool.stats().target) {
-        clearInterval(poll);
-        send({ type: 'killed', replacementMs: performance.now() - killed });
+let loopSampled = false;
+let profiler: Session | undefined;
+process.on(
+  'message',
+  async (message: { type?: string; model?: string; gc?: boolean; snapshot?: string; file?: string }) => {
+    // `{ type: 'profile' }` starts a CPU profile of what follows (no start-up in it); `{ type: 'profile', file }` writes it.
+    if (message.type === 'profile') {
+      if (!message.file) {
+        profiler = new Session();
+        profiler.connect();
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
+        await profiler.post('Profiler.start');
+        send({ type: 'profile' });
+        return;
       }
-    }, 2);
-    return;
-  }
-  if (message.type !== 'workers') return;
-  const workers: Record<string, number[]> = {};
-  for (const served of server.host.list()) {
-    workers[served.labels.model] = served.pool.stats().workers.flatMap((w) => (w.pid === undefined ? [] : [w.pid]));
-  }
-  send({ type: 'workers', workers });
-});
+      const { profile } = await (profiler as Session).post('Profiler.stop');
+      profiler?.disconnect();
+      await writeFile(message.file, JSON.stringify(profile));
+      send({ type: 'profile' });
+      return;
+    }
+    if (message.type === 'memory') {
+      // A full GC first when asked: what the heap holds live, not the garbage the next mark-compact would free.
+      if (message.gc) {
+        setFlagsFromString('--expose-gc');
+        (runInNewContext('gc') as () => void)();
+      }
+      if (message.snapshot) writeHeapSnapshot(message.snapshot);
+      const spaces = getHeapSpaceStatistics().map((s) => ({
+        name: s.space_name,
+        used: s.space_used_size,
+        size: s.space_size,
+      }));
+      send({ type: 'memory', usage: process.memoryUsage(), spaces });
+      return;
+    }
+    if (message.type === 'loop') {
+      if (!loopSampled) {
+        loopSampled = true;
+        loopDelay.enable();
+      }
+      send({ type: 'loop', p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 });
+      loopDelay.reset();
+      return;
+    }
+    if (message.type === 'kill') {
+      const served = server.host.list().find((s) => s.labels.model === message.model);
+      const pid = served?.pool.stats().workers.find((w) => w.state === 'ready')?.pid;
+      if (!served || pid === undefined) return;
+      const killed = performance.now();
+      const restarts = served.pool.restarts;
+      process.kill(pid, 'SIGKILL');
+      const poll = setInterval(() => {
+        if (served.pool.restarts > restarts && served.pool.stats().ready === served.pool.stats().target) {
+          clearInterval(poll);
+          send({ type: 'killed', replacementMs: performance.now() - killed });
+        }
+      }, 2);
+      return;
+    }
+    if (message.type !== 'workers') return;
+    const workers: Record<string, number[]> = {};
+    for (const served of server.host.list()) {
+      workers[served.labels.model] = served.pool.stats().workers.flatMap((w) => (w.pid === undefined ? [] : [w.pid]));
+    }
+    send({ type: 'workers', workers });
+  },
+);
 
 let closing = false;
 const shutdown = async () => {

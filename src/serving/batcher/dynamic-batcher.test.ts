@@ -76,6 +76,24 @@ describe('DynamicBatcher', () => {
     assert.deepEqual([...(y!.data as Float32Array)], [6, 6]);
   });
 
+  test('the next batch is sent before the finished batch callers are answered (the worker never waits on them)', async (t) => {
+    useClock(t);
+    const executor = doublingExecutor();
+    const batcher = new DynamicBatcher(SIGNATURE, executor, { maxBatchSize: 8 });
+    const events: string[] = [];
+    const first = batcher
+      .submit(request(1, 1))
+      .then(() => events.push(`answered first with ${executor.calls.length} batches sent`));
+    const queued = [batcher.submit(request(1, 2)), batcher.submit(request(1, 3))];
+    assert.equal(executor.calls.length, 1);
+    executor.calls[0]?.answer();
+    await first;
+    assert.deepEqual(events, ['answered first with 2 batches sent']);
+    assert.equal(executor.calls[1]?.rows, 2);
+    executor.calls[1]?.answer();
+    await Promise.all(queued);
+  });
+
   test('work-conserving under load: batches form from what gathers while every worker is busy, up to maxBatchSize', async (t) => {
     useClock(t);
     const executor = doublingExecutor(2);

@@ -104,6 +104,15 @@ export class DynamicBatcher {
   #queue: Entry[] = [];
   #running = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Requests not yet answered (queued or running), in arrival order, each with its deadline. */
+  readonly #live = new Set<Entry>();
+  /**
+   * One timer for every request's deadline, armed for the earliest: a timer per request cost a list insertion and
+   * removal each (their durations differ, so Node cannot share its per-duration lists). Left armed when the last
+   * request is answered, but unreferenced, so it never keeps the process alive.
+   */
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #deadlineAt = Number.POSITIVE_INFINITY;
   #closing = false;
   #idle: (() => void)[] = [];
   readonly #stats = { batches: 0, rows: 0, rejected: 0, dropped: 0 };
@@ -144,7 +153,8 @@ export class DynamicBatcher {
     return new Promise<Tensor[]>((resolve, reject) => {
       const finish = () => {
         entry.state = 'done';
-        clearTimeout(timer);
+        this.#live.delete(entry);
+        if (this.#live.size === 0) this.#deadlineTimer?.unref();
         signal?.removeEventListener('abort', onAbort);
       };
       entry.resolve = (outputs) => {
@@ -159,7 +169,9 @@ export class DynamicBatcher {
         reject(error);
       };
       const onAbort = () => entry.reject(cancelled(signal));
-      const timer = setTimeout(() => entry.reject(expired()), deadline - now);
+      this.#live.add(entry);
+      if (deadline < this.#deadlineAt) this.#armDeadline(deadline, now);
+      else this.#deadlineTimer?.ref();
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#queue.push(entry);
       this.#pump();
@@ -205,8 +217,13 @@ export class DynamicBatcher {
           field: 'inputs',
         });
       }
-      const inputs = [...request.inputs].sort((a, b) => (a.name < b.name ? -1 : 1));
-      key = `${outputs?.join('\u0000') ?? '*'}|${inputs.map((t) => `${t.name}:${t.datatype}:${t.shape.slice(1).join('x')}`).join('|')}`;
+      const inputs =
+        request.inputs.length === 1 ? request.inputs : [...request.inputs].sort((a, b) => (a.name < b.name ? -1 : 1));
+      key = outputs === undefined ? '*' : outputs.join('\u0000');
+      for (const t of inputs) {
+        key += `|${t.name}:${t.datatype}:`;
+        for (let d = 1; d < t.shape.length; d++) key += d === 1 ? `${t.shape[d]}` : `x${t.shape[d]}`;
+      }
     }
     const noop = () => {};
     return {
@@ -230,6 +247,25 @@ export class DynamicBatcher {
       this.#queue.splice(index, 1);
       this.#stats.dropped++;
     }
+  }
+
+  #armDeadline(at: number, now: number): void {
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineAt = at;
+    this.#deadlineTimer = setTimeout(() => this.#expire(), at - now);
+  }
+
+  /** Answers every request past its deadline with `timeout` (a queued one never runs), then re-arms. */
+  #expire(): void {
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    this.#deadlineTimer = undefined;
+    this.#deadlineAt = next;
+    for (const entry of this.#live) {
+      if (entry.deadline <= now) entry.reject(expired());
+      else if (entry.deadline < next) next = entry.deadline;
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#armDeadline(next, now);
   }
 
   /** Sends batches while there is capacity (waiting for companions only under `minBatchDelayMs`). */
@@ -327,28 +363,31 @@ export class DynamicBatcher {
       );
       return splitBatch(await this.#executor.predict(inputs, first.outputs, context), rowCounts);
     };
-    run()
-      .then(
-        (parts) => {
-          batchSpan?.end(hrNow());
-          for (const [i, entry] of entries.entries()) entry.resolve(parts[i] ?? []);
-        },
-        (error: unknown) => {
-          if (batchSpan) {
-            batchSpan.setStatus({ code: SPAN_ERROR, message: (error as Error)?.message ?? String(error) });
-            batchSpan.end(hrNow());
-          }
-          const failure =
-            error instanceof ModelportError
-              ? error
-              : new ModelportError('internal', 'the batch failed', { cause: error });
-          for (const entry of entries) entry.reject(failure);
-        },
-      )
-      .finally(() => {
-        this.#running--;
-        this.#pump();
-      });
+    // The next batch goes to the worker before this one's callers are answered: writing their answers takes the
+    // event loop a while, and the worker would idle through it.
+    const settled = () => {
+      this.#running--;
+      this.#pump();
+    };
+    run().then(
+      (parts) => {
+        settled();
+        batchSpan?.end(hrNow());
+        for (const [i, entry] of entries.entries()) entry.resolve(parts[i] ?? []);
+      },
+      (error: unknown) => {
+        settled();
+        if (batchSpan) {
+          batchSpan.setStatus({ code: SPAN_ERROR, message: (error as Error)?.message ?? String(error) });
+          batchSpan.end(hrNow());
+        }
+        const failure =
+          error instanceof ModelportError
+            ? error
+            : new ModelportError('internal', 'the batch failed', { cause: error });
+        for (const entry of entries) entry.reject(failure);
+      },
+    );
   }
 }
 
