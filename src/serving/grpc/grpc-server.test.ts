@@ -309,6 +309,34 @@ describe('gRPC server limits and lifecycle', () => {
     assert.equal(s.server.calls.size, 0);
   });
 
+  test('a call in flight while its connection answers hundreds of others is still cancelled by a stop', async (t) => {
+    // The connection's Map of streams is renewed every 64 closed streams (renewStreamTable): the slow call's stream
+    // must stay in it for Node to find its frames and to cancel it.
+    const service = new TestService();
+    const s = await startTestServer(service);
+    t.after(() => s.client.close());
+    const entered = once(service.events, 'entered');
+    const aborted = once(service.events, 'aborted');
+    const pending = failure(s.call('ModelInfer', { model_name: 'slow', inputs: [] }));
+    await entered;
+    for (let round = 0; round < 5; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          s.call('ModelInfer', {
+            model_name: 'sum',
+            inputs: [{ name: 'x', datatype: 'FP32', shape: [2], contents: { fp32_contents: [i, round] } }],
+          }),
+        ),
+      );
+      assert.deepEqual(answers[39]?.outputs[0]?.contents?.fp64_contents, [39 + round]);
+    }
+    assert.equal(s.server.calls.size, 1);
+    await stopGrpcServer(s.server, 10);
+    await aborted;
+    assert.notEqual((await pending).code, status.OK);
+    assert.equal(s.server.calls.size, 0);
+  });
+
   test('InFlightCalls removes any call, once, and keeps the others listed', () => {
     const calls = new InFlightCalls();
     const make = () => ({ controller: new AbortController(), stream: {} as never, index: -1 });

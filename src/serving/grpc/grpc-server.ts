@@ -21,6 +21,7 @@ import {
   constants,
   createServer,
   type Http2Server,
+  type Http2Session,
   type IncomingHttpHeaders,
   type ServerHttp2Session,
   type ServerHttp2Stream,
@@ -147,6 +148,36 @@ export class InFlightCalls {
   list(): InFlightCall[] {
     return [...this.#calls];
   }
+}
+
+/** How many of a connection's streams close between two renewals of its Map of streams (renewStreamTable). */
+const STREAM_TABLE_RENEWAL = 64;
+const streamsClosed = new WeakMap<Http2Session, number>();
+/** The key of a Node Http2Session's private state (`kState`); null when this Node has none. */
+let sessionStateKey: symbol | null | undefined;
+
+/**
+ * Every STREAM_TABLE_RENEWAL closed streams of a connection, copies Node's Map of its open streams (the session's
+ * private `[kState].streams`) into a fresh Map of the same class. The Map has InFlightCalls' problem: it gains and
+ * loses an entry per call, a mark-compact moves its table to the old generation, and from there its replaced tables
+ * chain, so every stream of the connection (about 2 KB each with its stream states) outlived the scavenges until
+ * the next mark-compact: most of what gRPC still promoted per call. A fresh Map is not linked to the old one's
+ * tables, so a chain ends with the Map it belongs to. Called from a stream's 'close' event (a tick of its own, where
+ * no Node frame holds the old Map); a Node whose session keeps no such Map is left alone.
+ */
+function renewStreamTable(session: Http2Session): void {
+  const closed = (streamsClosed.get(session) ?? 0) + 1;
+  if (closed < STREAM_TABLE_RENEWAL) {
+    streamsClosed.set(session, closed);
+    return;
+  }
+  streamsClosed.set(session, 0);
+  sessionStateKey ??= Object.getOwnPropertySymbols(session).find((key) => key.description === 'state') ?? null;
+  const state = sessionStateKey ? (session as unknown as Record<symbol, { streams?: unknown }>)[sessionStateKey] : null;
+  const streams = state?.streams as Map<number, unknown> | undefined;
+  // Node's own Map class (a primordials SafeMap, which is no `instanceof Map`).
+  if (!state || typeof streams?.get !== 'function' || typeof streams.size !== 'number') return;
+  state.streams = new (streams.constructor as MapConstructor)(streams);
 }
 
 /** Builds the server with the GRPCInferenceService handlers; it does not listen (see startGrpcServer). */
@@ -300,7 +331,9 @@ function serveCall(
     sendStatus(stream, error.status, error.message);
   };
   server.calls.add(entry);
+  const session = stream.session;
   stream.once('close', () => {
+    if (session) renewStreamTable(session);
     // Node keeps a closed stream reachable until a mark-compact (its session's Map of streams has the Set's
     // problem above): the stream lets go of this call's closures and request bytes so that only it waits.
     stream.off('data', onData);
