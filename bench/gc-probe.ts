@@ -103,8 +103,9 @@ try {
       const sum = (field: string) =>
         lines.reduce((total, l) => total + Number(new RegExp(` ${field}=(\\d+)`).exec(l)?.[1] ?? 0), 0);
       const answers = Math.max(1, result.requests - result.errors);
+      const pauseMs = lines.reduce((total, l) => total + Number(/ pause=([\d.]+)/.exec(l)?.[1] ?? 0), 0);
       console.log(
-        `${name.padEnd(12)} run ${run + 1}: ${answers} answers, ${count('s')} scavenges, ${count('mc')} mark-compacts (${((count('mc') * 1e4) / answers).toFixed(1)} per 10k answers); allocated ${Math.round(sum('allocated') / answers)} B/answer, promoted ${Math.round(sum('promoted') / answers)} B/answer, global handles promoted ${(sum('nodes_promoted') / answers).toFixed(2)}/answer; old space MB first ${mb(samples[0] ?? 0)} min ${mb(Math.min(...samples))} max ${mb(Math.max(...samples))} last ${mb(samples.at(-1) ?? 0)}`,
+        `${name.padEnd(12)} run ${run + 1}: ${answers} answers, ${count('s')} scavenges, ${count('mc')} mark-compacts (${((count('mc') * 1e4) / answers).toFixed(1)} per 10k answers), GC pauses ${((pauseMs * 1000) / answers).toFixed(1)} us/answer; allocated ${Math.round(sum('allocated') / answers)} B/answer, promoted ${Math.round(sum('promoted') / answers)} B/answer, global handles promoted ${(sum('nodes_promoted') / answers).toFixed(2)}/answer; old space MB first ${mb(samples[0] ?? 0)} min ${mb(Math.min(...samples))} max ${mb(Math.max(...samples))} last ${mb(samples.at(-1) ?? 0)}`,
       );
     }
     if (args.snapshots) await ask(child, { gc: true, snapshot: join(args.snapshots, `${name}-after.heapsnapshot`) });
