@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --no-allocation-site-pretenuring
+#!/usr/bin/env -S node --max-semi-space-size=8 --no-allocation-site-pretenuring --heap-growing-percent=20
 // Entry point of the `modelport` command. Modelport runs its TypeScript sources directly on Node 24 (type
 // stripping), which the project installs as the npm package `node`.
 const [major] = process.versions.node.split('.').map(Number);
@@ -18,7 +18,8 @@ if (major < 24) {
 // size between full collections (peak RSS at 64 connections 260-270 -> 165-170 MB). The growing factor of 1.2 (V8
 // picks up to 4 when collections are fast) starts a full collection before the old generation doubles under load,
 // which frees the request buffers promoted there too: peak 165-170 -> 145-150 MB, for a mark-compact every few
-// seconds at 64 connections (about 0.2 us of CPU per request, within the noise of CPU per request).
+// seconds at 64 connections (about 0.2 us of CPU per request, within the noise of CPU per request; for gRPC too since
+// its server stopped keeping every call alive until a full collection, see GATEWAY_FLAGS in bench/load.ts).
 const { enableCompileCache } = await import('node:module');
 enableCompileCache();
 const { main } = await import('../src/cli/main.ts');

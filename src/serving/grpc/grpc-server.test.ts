@@ -7,7 +7,7 @@ import { memoryLogger } from '../../logging/index.ts';
 import type { InferContext } from '../inference-service.ts';
 import type { InferTensorContents } from './generated/inference/InferTensorContents.generated.ts';
 import { CASES, failure, rawBytes, startTestServer, type TestServer, TestService } from './grpc-client.fixture.ts';
-import { createGrpcServer, startGrpcServer, stopGrpcServer } from './grpc-server.ts';
+import { createGrpcServer, InFlightCalls, startGrpcServer, stopGrpcServer } from './grpc-server.ts';
 import { peekModelTarget } from './grpc-wire.ts';
 import { inferenceService } from './proto.ts';
 
@@ -280,6 +280,76 @@ describe('gRPC server limits and lifecycle', () => {
     await stopGrpcServer(s.server, 10);
     await aborted;
     assert.notEqual((await pending).code, status.OK);
+  });
+
+  test('answered, failed and cancelled calls all leave the in-flight list', async (t) => {
+    const service = new TestService();
+    const s = await startTestServer(service);
+    t.after(() => s.close());
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        s.call('ModelInfer', {
+          model_name: 'sum',
+          inputs: [{ name: 'x', datatype: 'FP32', shape: [2], contents: { fp32_contents: [i, 1] } }],
+        }),
+      ),
+    );
+    await failure(s.call('ModelInfer', { model_name: 'nope', inputs: [] }));
+    const entered = once(service.events, 'entered');
+    const aborted = once(service.events, 'aborted');
+    let cancel = () => {};
+    const pending = failure(
+      s.call('ModelInfer', { model_name: 'slow', inputs: [] }, { onCall: (c) => (cancel = () => c.cancel()) }),
+    );
+    await entered;
+    assert.equal(s.server.calls.size, 1);
+    cancel();
+    await pending;
+    await aborted;
+    assert.equal(s.server.calls.size, 0);
+  });
+
+  test('a call in flight while its connection answers hundreds of others is still cancelled by a stop', async (t) => {
+    // The connection's Map of streams is renewed every 64 closed streams (renewStreamTable): the slow call's stream
+    // must stay in it for Node to find its frames and to cancel it.
+    const service = new TestService();
+    const s = await startTestServer(service);
+    t.after(() => s.client.close());
+    const entered = once(service.events, 'entered');
+    const aborted = once(service.events, 'aborted');
+    const pending = failure(s.call('ModelInfer', { model_name: 'slow', inputs: [] }));
+    await entered;
+    for (let round = 0; round < 5; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          s.call('ModelInfer', {
+            model_name: 'sum',
+            inputs: [{ name: 'x', datatype: 'FP32', shape: [2], contents: { fp32_contents: [i, round] } }],
+          }),
+        ),
+      );
+      assert.deepEqual(answers[39]?.outputs[0]?.contents?.fp64_contents, [39 + round]);
+    }
+    assert.equal(s.server.calls.size, 1);
+    await stopGrpcServer(s.server, 10);
+    await aborted;
+    assert.notEqual((await pending).code, status.OK);
+    assert.equal(s.server.calls.size, 0);
+  });
+
+  test('InFlightCalls removes any call, once, and keeps the others listed', () => {
+    const calls = new InFlightCalls();
+    const make = () => ({ controller: new AbortController(), stream: {} as never, index: -1 });
+    const [a, b, c] = [make(), make(), make()];
+    for (const call of [a, b, c]) calls.add(call);
+    calls.delete(a);
+    calls.delete(a);
+    assert.deepEqual(calls.list(), [c, b]);
+    assert.deepEqual([a.index, b.index, c.index], [-1, 1, 0]);
+    calls.delete(b);
+    calls.delete(c);
+    assert.equal(calls.size, 0);
+    assert.deepEqual(calls.list(), []);
   });
 
   test('startGrpcServer resolves with the bound port and rejects when the port is taken', async (t) => {
