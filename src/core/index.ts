@@ -49,6 +49,7 @@ export { type ImageReference, parseImageReference } from './image-reference.ts';
 export { lazyPackage } from './lazy-package.ts';
 export { checkAlias, checkName, type ModelRef, parseModelRef } from './names.ts';
 export { Semaphore } from './semaphore.ts';
+export { SlotList } from './slot-list.ts';
 export {
   allocateTensorData,
   DATATYPE_SIZE,

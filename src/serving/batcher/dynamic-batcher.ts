@@ -19,7 +19,7 @@
 
 import type { Span } from '@opentelemetry/api';
 import type { InferRequest, ModelSignature, Tensor } from '../../core/index.ts';
-import { ModelportError } from '../../core/index.ts';
+import { ModelportError, SlotList } from '../../core/index.ts';
 import { hrNow, SPAN_ERROR, type Tracing } from '../../tracing/index.ts';
 import { compileBatcherOptions, type DynamicBatcherConfig, type DynamicBatcherOptions } from './batcher-options.ts';
 import { concatBatch, splitBatch } from './tensor-batch.ts';
@@ -74,6 +74,8 @@ interface Entry {
   span: Span | undefined;
   timing: { queueMs: number } | undefined;
   state: 'queued' | 'running' | 'done';
+  /** Its slot in the batcher's list of requests awaiting an answer, -1 once answered. */
+  slot: number;
   resolve: (outputs: Tensor[]) => void;
   reject: (error: ModelportError) => void;
 }
@@ -104,8 +106,8 @@ export class DynamicBatcher {
   #queue: Entry[] = [];
   #running = 0;
   #timer: NodeJS.Timeout | undefined;
-  /** Requests not yet answered (queued or running), in arrival order, each with its deadline. */
-  readonly #live = new Set<Entry>();
+  /** Requests not yet answered (queued or running), each with its deadline (a SlotList, not a Set: see there). */
+  readonly #live = new SlotList<Entry>();
   /**
    * One timer for every request's deadline, armed for the earliest: a timer per request cost a list insertion and
    * removal each (their durations differ, so Node cannot share its per-duration lists). Left armed when the last
@@ -236,6 +238,7 @@ export class DynamicBatcher {
       span: context.span,
       timing: context.timing,
       state: 'queued',
+      slot: -1,
       resolve: noop,
       reject: noop,
     };
@@ -261,7 +264,7 @@ export class DynamicBatcher {
     let next = Number.POSITIVE_INFINITY;
     this.#deadlineTimer = undefined;
     this.#deadlineAt = next;
-    for (const entry of this.#live) {
+    for (const entry of this.#live.list()) {
       if (entry.deadline <= now) entry.reject(expired());
       else if (entry.deadline < next) next = entry.deadline;
     }

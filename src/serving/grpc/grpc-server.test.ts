@@ -7,7 +7,7 @@ import { memoryLogger } from '../../logging/index.ts';
 import type { InferContext } from '../inference-service.ts';
 import type { InferTensorContents } from './generated/inference/InferTensorContents.generated.ts';
 import { CASES, failure, rawBytes, startTestServer, type TestServer, TestService } from './grpc-client.fixture.ts';
-import { createGrpcServer, InFlightCalls, startGrpcServer, stopGrpcServer } from './grpc-server.ts';
+import { createGrpcServer, startGrpcServer, stopGrpcServer } from './grpc-server.ts';
 import { peekModelTarget } from './grpc-wire.ts';
 import { inferenceService } from './proto.ts';
 
@@ -335,21 +335,6 @@ describe('gRPC server limits and lifecycle', () => {
     await aborted;
     assert.notEqual((await pending).code, status.OK);
     assert.equal(s.server.calls.size, 0);
-  });
-
-  test('InFlightCalls removes any call, once, and keeps the others listed', () => {
-    const calls = new InFlightCalls();
-    const make = () => ({ controller: new AbortController(), stream: {} as never, index: -1 });
-    const [a, b, c] = [make(), make(), make()];
-    for (const call of [a, b, c]) calls.add(call);
-    calls.delete(a);
-    calls.delete(a);
-    assert.deepEqual(calls.list(), [c, b]);
-    assert.deepEqual([a.index, b.index, c.index], [-1, 1, 0]);
-    calls.delete(b);
-    calls.delete(c);
-    assert.equal(calls.size, 0);
-    assert.deepEqual(calls.list(), []);
   });
 
   test('startGrpcServer resolves with the bound port and rejects when the port is taken', async (t) => {

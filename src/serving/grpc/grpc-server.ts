@@ -27,7 +27,7 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { ERROR_CODES, GrpcStatus, ModelportError, toModelportError } from '../../core/index.ts';
+import { ERROR_CODES, GrpcStatus, ModelportError, SlotList, toModelportError } from '../../core/index.ts';
 import { LISTEN_BACKLOG } from '../../http/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import type { InferContext, InferenceService } from '../inference-service.ts';
@@ -103,51 +103,15 @@ export interface GrpcServer {
   /** Open connections, closed gracefully (GOAWAY) on stop. */
   readonly sessions: Set<ServerHttp2Session>;
   /** Calls being answered: aborted, with their streams cancelled, when a stop times out. */
-  readonly calls: InFlightCalls;
+  readonly calls: SlotList<InFlightCall>;
 }
 
-/** A call being answered, as InFlightCalls holds it. */
+/** A call being answered (listed in a SlotList, not a Set: see SlotList). */
 interface InFlightCall {
   readonly controller: AbortController;
   readonly stream: ServerHttp2Stream;
-  /** Its slot in InFlightCalls, -1 once removed. */
-  index: number;
-}
-
-/**
- * The calls being answered, in an array whose slot is emptied when a call ends (the last call moves into it).
- * Not a Set: V8 keeps a replaced Set or Map table's entries for the iterators that may still walk it, linked to
- * the table that replaced it, so a long-lived Set that gains and loses an entry per call chains its tables from the
- * old generation and every call that went through it (its stream, its AbortController, what they hold) outlived
- * the scavenges until the next mark-compact: about 1 KB promoted per gRPC call under load, where REST promotes
- * next to nothing.
- */
-export class InFlightCalls {
-  readonly #calls: InFlightCall[] = [];
-
-  get size(): number {
-    return this.#calls.length;
-  }
-
-  add(call: InFlightCall): void {
-    call.index = this.#calls.length;
-    this.#calls.push(call);
-  }
-
-  delete(call: InFlightCall): void {
-    if (call.index < 0) return;
-    const last = this.#calls.pop() as InFlightCall;
-    if (last !== call) {
-      this.#calls[call.index] = last;
-      last.index = call.index;
-    }
-    call.index = -1;
-  }
-
-  /** A copy: aborting a call removes it. */
-  list(): InFlightCall[] {
-    return [...this.#calls];
-  }
+  /** Its slot in the server's list of calls, -1 once removed. */
+  slot: number;
 }
 
 /** How many of a connection's streams close between two renewals of its Map of streams (renewStreamTable). */
@@ -158,7 +122,7 @@ let sessionStateKey: symbol | null | undefined;
 
 /**
  * Every STREAM_TABLE_RENEWAL closed streams of a connection, copies Node's Map of its open streams (the session's
- * private `[kState].streams`) into a fresh Map of the same class. The Map has InFlightCalls' problem: it gains and
+ * private `[kState].streams`) into a fresh Map of the same class. The Map has the problem SlotList avoids: it gains and
  * loses an entry per call, a mark-compact moves its table to the old generation, and from there its replaced tables
  * chain, so every stream of the connection (about 2 KB each with its stream states) outlived the scavenges until
  * the next mark-compact: most of what gRPC still promoted per call. A fresh Map is not linked to the old one's
@@ -244,7 +208,7 @@ export function createGrpcServer(service: InferenceService, options: GrpcServerO
     // Counts bytes nghttp2 holds for a connection; the messages themselves are bounded by maxMessageBytes.
     maxSessionMemory: 64,
   });
-  const server: GrpcServer = { http2, sessions: new Set(), calls: new InFlightCalls() };
+  const server: GrpcServer = { http2, sessions: new Set(), calls: new SlotList<InFlightCall>() };
   http2.on('session', (session) => {
     server.sessions.add(session);
     session.once('close', () => server.sessions.delete(session));
@@ -305,7 +269,7 @@ function serveCall(
   onDenied?: GrpcServerOptions['onDenied'],
 ): void {
   const controller = new AbortController();
-  const entry: InFlightCall = { controller, stream, index: -1 };
+  const entry: InFlightCall = { controller, stream, slot: -1 };
   let answered = false;
   let timer: NodeJS.Timeout | undefined;
   const finish = () => {
