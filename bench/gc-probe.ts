@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { fraudRow, requestBodies } from './bodies.ts';
-import { GATEWAY_FLAGS, type LoadResult, runGrpcLoad, runWrk } from './load.ts';
+import { GATEWAY_FLAGS, type LoadResult, runGrpcLoad, runWrk, stopChild } from './load.ts';
 import type { ServerMessage } from './serving-server.ts';
 
 const { values: args } = parseArgs({
@@ -111,10 +111,6 @@ try {
     if (args.snapshots) await ask(child, { gc: true, snapshot: join(args.snapshots, `${name}-after.heapsnapshot`) });
   }
 } finally {
-  if (child && child.exitCode === null) {
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await stopChild(child);
   await rm(dir, { recursive: true, force: true });
 }

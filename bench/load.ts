@@ -5,7 +5,8 @@
  *
  * Example: `await runWrk({ url, body, connections: 64, seconds: 3, dir })` -> `{ rps: 31000, p50Ms: 1.9, ... }`.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -215,4 +216,12 @@ export function medianResult(results: LoadResult[]): LoadResult {
     ...optional('serverUsPerRequest'),
     ...optional('workerUsPerRequest'),
   };
+}
+
+/** Stops a bench child (SIGTERM, so a `--cpu-prof` child writes its profile) and waits until it has exited. */
+export async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
 }

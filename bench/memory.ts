@@ -24,7 +24,7 @@ import { trainFraudModel } from '../examples/fraud/train.ts';
 import { childEnv } from '../src/core/child-env.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { fraudRow, type HttpBody, mnistImage, requestBodies } from './bodies.ts';
-import { GATEWAY_FLAGS, runWrk } from './load.ts';
+import { GATEWAY_FLAGS, runWrk, stopChild } from './load.ts';
 import type { ServerMessage } from './serving-server.ts';
 
 const { values: args } = parseArgs({
@@ -172,9 +172,7 @@ try {
         );
       }
     } finally {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
+      await stopChild(child);
     }
   }
   console.log(

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { childEnv } from '../src/core/child-env.ts';
 import { fraudRow, requestBodies } from './bodies.ts';
-import { GATEWAY_FLAGS, type LoadResult, medianResult, runWrk } from './load.ts';
+import { GATEWAY_FLAGS, type LoadResult, medianResult, runWrk, stopChild } from './load.ts';
 import type { PayloadServerMessage } from './payloads-server.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -143,11 +143,7 @@ export async function runPayloadBench(options: PayloadBenchOptions): Promise<Rec
       loadAverage: loadavg()[0] ?? 0,
     };
   } finally {
-    if (child.exitCode === null) {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await stopChild(child);
     await rm(dir, { recursive: true, force: true });
   }
 }

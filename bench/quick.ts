@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { fraudRow, mnistImage, type RequestBodies, requestBodies } from './bodies.ts';
-import { GATEWAY_FLAGS, type LoadResult, medianResult, runGrpcLoad, runWrk } from './load.ts';
+import { GATEWAY_FLAGS, type LoadResult, medianResult, runGrpcLoad, runWrk, stopChild } from './load.ts';
 import type { ServerMessage } from './serving-server.ts';
 
 const { values: args } = parseArgs({
@@ -128,10 +128,6 @@ try {
     );
   }
 } finally {
-  if (child && child.exitCode === null) {
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await stopChild(child);
   await rm(dir, { recursive: true, force: true });
 }

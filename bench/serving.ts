@@ -52,7 +52,7 @@ import { trainFraudModel } from '../examples/fraud/train.ts';
 import { childEnv } from '../src/core/child-env.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { fraudRow, type HttpBody, MODEL_INFER_PATH, mnistImage, type RequestBodies, requestBodies } from './bodies.ts';
-import { GATEWAY_FLAGS, hasH2load, type LoadResult, medianResult, runGrpcLoad, runWrk } from './load.ts';
+import { GATEWAY_FLAGS, hasH2load, type LoadResult, medianResult, runGrpcLoad, runWrk, stopChild } from './load.ts';
 import { sendMalformed } from './malformed.ts';
 import { type OrtFloor, ortFloor } from './ort-floor.ts';
 import { overloadProbe, PROBE_CNN, probeBody } from './overload.ts';
@@ -176,13 +176,6 @@ async function startChild<T>(
     once(child, 'exit').then(([code]) => Promise.reject(new Error(`${file} exited with ${String(code)}`))),
   ])) as [T];
   return { child, ready };
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  await exited;
 }
 
 /** One raw gRPC call with pre-serialized bytes; resolves with the serialized response. */

@@ -11,6 +11,21 @@ import { createGrpcServer, startGrpcServer, stopGrpcServer } from './grpc-server
 import { peekModelTarget } from './grpc-wire.ts';
 import { inferenceService } from './proto.ts';
 
+/**
+ * Starts a `slow` call and waits until the service has entered it: `pending` settles with its error, `aborted` when
+ * the service sees its signal fire, `cancel()` cancels it from the client.
+ */
+async function enterSlowCall(s: TestServer, service: TestService) {
+  const entered = once(service.events, 'entered');
+  const aborted = once(service.events, 'aborted');
+  let cancelCall = () => {};
+  const pending = failure(
+    s.call('ModelInfer', { model_name: 'slow', inputs: [] }, { onCall: (c) => (cancelCall = () => c.cancel()) }),
+  );
+  await entered;
+  return { pending, aborted, cancel: () => cancelCall() };
+}
+
 describe('gRPC server', () => {
   const service = new TestService();
   const log = memoryLogger();
@@ -232,13 +247,7 @@ describe('gRPC server', () => {
   });
 
   test('a cancelled call aborts the service signal', async () => {
-    const entered = once(service.events, 'entered');
-    const aborted = once(service.events, 'aborted');
-    let cancel = () => {};
-    const pending = failure(
-      s.call('ModelInfer', { model_name: 'slow', inputs: [] }, { onCall: (c) => (cancel = () => c.cancel()) }),
-    );
-    await entered;
+    const { pending, aborted, cancel } = await enterSlowCall(s, service);
     cancel();
     assert.equal((await pending).code, status.CANCELLED);
     const [reason] = (await aborted) as [DOMException];
@@ -273,10 +282,7 @@ describe('gRPC server limits and lifecycle', () => {
     const service = new TestService();
     const s = await startTestServer(service);
     t.after(() => s.client.close());
-    const entered = once(service.events, 'entered');
-    const aborted = once(service.events, 'aborted');
-    const pending = failure(s.call('ModelInfer', { model_name: 'slow', inputs: [] }));
-    await entered;
+    const { pending, aborted } = await enterSlowCall(s, service);
     await stopGrpcServer(s.server, 10);
     await aborted;
     assert.notEqual((await pending).code, status.OK);
@@ -295,13 +301,7 @@ describe('gRPC server limits and lifecycle', () => {
       ),
     );
     await failure(s.call('ModelInfer', { model_name: 'nope', inputs: [] }));
-    const entered = once(service.events, 'entered');
-    const aborted = once(service.events, 'aborted');
-    let cancel = () => {};
-    const pending = failure(
-      s.call('ModelInfer', { model_name: 'slow', inputs: [] }, { onCall: (c) => (cancel = () => c.cancel()) }),
-    );
-    await entered;
+    const { pending, aborted, cancel } = await enterSlowCall(s, service);
     assert.equal(s.server.calls.size, 1);
     cancel();
     await pending;
@@ -315,10 +315,7 @@ describe('gRPC server limits and lifecycle', () => {
     const service = new TestService();
     const s = await startTestServer(service);
     t.after(() => s.client.close());
-    const entered = once(service.events, 'entered');
-    const aborted = once(service.events, 'aborted');
-    const pending = failure(s.call('ModelInfer', { model_name: 'slow', inputs: [] }));
-    await entered;
+    const { pending, aborted } = await enterSlowCall(s, service);
     for (let round = 0; round < 5; round++) {
       const answers = await Promise.all(
         Array.from({ length: 40 }, (_, i) =>
