@@ -5,6 +5,7 @@
  * during the run, the bytes and the global handles (native objects' JS wrappers) scavenges promoted per answer, the old generation's used size sampled every 250 ms (first, min, max, last) and the answers.
  * With --snapshots, writes a heap snapshot before and after a point's runs (after a full GC) into that folder.
  *
+ * Points: fraudV2Json, fraudV2Binary, fraudGrpc, refusal (429s of a full queue), unknownModel (404s).
  * Run: node bench/gc-probe.ts [--points fraudGrpc,fraudV2Json] [--connections 64] [--seconds 5] [--runs 2]
  *        [--gateway-flags='--max-semi-space-size=8 ...'] [--snapshots <dir>]
  */
@@ -18,6 +19,7 @@ import { trainFraudModel } from '../examples/fraud/train.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { fraudRow, requestBodies } from './bodies.ts';
 import { GATEWAY_FLAGS, type LoadResult, runGrpcLoad, runWrk, stopChild } from './load.ts';
+import { PROBE_CNN, probeBody } from './overload.ts';
 import type { ServerMessage } from './serving-server.ts';
 
 const { values: args } = parseArgs({
@@ -52,11 +54,17 @@ let child: ChildProcess | undefined;
 try {
   await writeFile(join(dir, 'fraud.onnx'), trainFraudModel().onnx);
   await writeFile(join(dir, 'cnn.onnx'), buildCnnModel());
+  const probeModel = join(dir, 'probe.onnx');
+  await writeFile(probeModel, buildCnnModel(PROBE_CNN));
   const flags = (args['gateway-flags'] ?? '').split(' ').filter(Boolean);
-  child = fork(join(HERE, 'serving-server.ts'), [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx')], {
-    execArgv: [...flags, '--trace-gc-nvp'],
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-  });
+  child = fork(
+    join(HERE, 'serving-server.ts'),
+    [join(dir, 'fraud.onnx'), join(dir, 'cnn.onnx'), '', `full=${probeModel}`],
+    {
+      execArgv: [...flags, '--trace-gc-nvp'],
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    },
+  );
   const gcLines: string[] = [];
   let pending = '';
   child.stdout?.on('data', (chunk: Buffer) => {
@@ -78,6 +86,19 @@ try {
         seconds: s,
         dir,
       }),
+    // The overload probe's refusal: the wide CNN with a queue of one, so nearly every call is a 429 before its body is read.
+    refusal: (c, s) => runWrk({ url: ready.url, body: probeBody('full'), connections: c, seconds: s, dir }),
+    // A name no model has: 404 from admission, before the body is read.
+    unknownModel: (c, s) => {
+      const body = probeBody('full');
+      return runWrk({
+        url: ready.url,
+        body: { ...body, path: body.path.replace('/full/', '/no-such-model/') },
+        connections: c,
+        seconds: s,
+        dir,
+      });
+    },
   };
   console.log(`gateway flags: ${flags.join(' ')}`);
   for (const name of (args.points ?? '').split(',')) {
@@ -102,7 +123,11 @@ try {
       const count = (kind: string) => lines.filter((l) => l.includes(` gc=${kind} `)).length;
       const sum = (field: string) =>
         lines.reduce((total, l) => total + Number(new RegExp(` ${field}=(\\d+)`).exec(l)?.[1] ?? 0), 0);
-      const answers = Math.max(1, result.requests - result.errors);
+      // wrk counts non-2xx answers as errors: for the refusal points every answer counts.
+      const answers = Math.max(
+        1,
+        name === 'refusal' || name === 'unknownModel' ? result.requests : result.requests - result.errors,
+      );
       const pauseMs = lines.reduce((total, l) => total + Number(/ pause=([\d.]+)/.exec(l)?.[1] ?? 0), 0);
       console.log(
         `${name.padEnd(12)} run ${run + 1}: ${answers} answers, ${count('s')} scavenges, ${count('mc')} mark-compacts (${((count('mc') * 1e4) / answers).toFixed(1)} per 10k answers), GC pauses ${((pauseMs * 1000) / answers).toFixed(1)} us/answer; allocated ${Math.round(sum('allocated') / answers)} B/answer, promoted ${Math.round(sum('promoted') / answers)} B/answer, global handles promoted ${(sum('nodes_promoted') / answers).toFixed(2)}/answer; old space MB first ${mb(samples[0] ?? 0)} min ${mb(Math.min(...samples))} max ${mb(Math.max(...samples))} last ${mb(samples.at(-1) ?? 0)}`,
