@@ -46,6 +46,12 @@ export interface OverloadRow {
   goodputOverC: number;
   /** Every answer was 200, or 429/503 with Retry-After; none lost. */
   clean: boolean;
+  /**
+   * Cores the gateway, the probe's worker and the generator kept busy together during the row (CPU seconds over the
+   * row's seconds), when their pids were given: near the machine's core count, the row measured the machine, not the
+   * gateway's admission (every process then waits for a core, and refusals with them).
+   */
+  coresBusy?: number;
 }
 
 export interface RefusalCost {
@@ -177,8 +183,11 @@ export async function overloadProbe(options: {
     await options.loopDelay?.();
     const result = await openLoopChild(url, body, multiple * capacity, seconds, dir, cpu);
     const loop = await options.loopDelay?.();
+    const gatewayCpu = options.pids ? cpuSeconds([options.pids.gateway]) - gateway0 : 0;
+    const workersCpu = options.pids ? cpuSeconds(options.pids.workers) - workers0 : 0;
+    const coresBusy = options.pids ? (gatewayCpu + workersCpu + cpu.generator) / seconds : undefined;
     const cpuNote = options.pids
-      ? `; CPU s: gateway ${(cpuSeconds([options.pids.gateway]) - gateway0).toFixed(2)}, worker ${(cpuSeconds(options.pids.workers) - workers0).toFixed(2)}, generator ${cpu.generator.toFixed(2)}${cpu.prioritized ? ' (at nice -10)' : ' (at the same priority: not allowed to raise it)'}`
+      ? `; CPU s: gateway ${gatewayCpu.toFixed(2)}, worker ${workersCpu.toFixed(2)}, generator ${cpu.generator.toFixed(2)}${cpu.prioritized ? ' (at nice -10)' : ' (at the same priority: not allowed to raise it)'}: ${(coresBusy ?? 0).toFixed(2)} of ${availableParallelism()} cores busy`
       : '';
     const loopNote = loop
       ? `; gateway event loop delay p99/max ${loop.p99Ms.toFixed(1)}/${loop.maxMs.toFixed(1)} ms`
@@ -192,7 +201,7 @@ export async function overloadProbe(options: {
       result.connectionErrors === 0 &&
       result.unanswered === 0;
     const goodputOverC = ok / seconds / capacity;
-    rows.push({ multiple, result, goodputOverC, clean });
+    rows.push({ multiple, result, goodputOverC, clean, ...(coresBusy === undefined ? {} : { coresBusy }) });
     log(
       `  ${multiple}x C: offered ${Math.round(result.sent / seconds)} req/s (${result.notSent} not sent: generator limit), goodput ${goodputOverC.toFixed(2)} C, 200 p99 ${result.ok.p99.toFixed(1)} ms, refusal p50/p99 ${result.refused.p50.toFixed(1)}/${result.refused.p99.toFixed(1)} ms (the generator's own send lag p50/p99 ${result.sendLag.p50.toFixed(1)}/${result.sendLag.p99.toFixed(1)} ms), answers ${JSON.stringify(result.statuses)}, ${result.socketsOpened} sockets${result.refusalsWithoutRetryAfter ? `, ${result.refusalsWithoutRetryAfter} refusals without Retry-After` : ''}${result.connectionErrors ? `, ${result.connectionErrors} connection errors` : ''}${result.unanswered ? `, ${result.unanswered} unanswered` : ''}; ${clean ? 'every answer 200 or 429/503 with Retry-After' : 'NOT every answer 200 or 429/503 with Retry-After'}${cpuNote}${loopNote}`,
     );

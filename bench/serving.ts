@@ -651,6 +651,7 @@ try {
     overloadGoodputAt4x: overload4x?.goodputOverC ?? 0,
     overloadRefusalP99MsAt4x: overload4x?.result.refused.p99 ?? 0,
     overloadClean: overload.rows.every((r) => r.clean),
+    overloadCoresBusyAt4x: overload4x?.coresBusy ?? 0,
     /** The same ratios measured in alternation (`alternated`): the ones the ambitions are judged by. */
     alternated: Object.fromEntries(Object.entries(pairs).map(([key, pair]) => [key, pair.ratio])),
   };
@@ -718,7 +719,7 @@ try {
   );
 
   log(
-    `  overload at 4x C (open loop): goodput ${ratios.overloadGoodputAt4x.toFixed(2)} C [>= 0.90: ${check(ratios.overloadGoodputAt4x >= 0.9)}], refusal p99 ${fmt(ratios.overloadRefusalP99MsAt4x, 1)} ms [< 10: ${check(ratios.overloadRefusalP99MsAt4x < 10)}]; every answer 200 or 429/503 with Retry-After at 1x/2x/4x: ${ratios.overloadClean ? 'yes' : 'no'}`,
+    `  overload at 4x C (open loop): goodput ${ratios.overloadGoodputAt4x.toFixed(2)} C [>= 0.90: ${check(ratios.overloadGoodputAt4x >= 0.9)}], refusal p99 ${fmt(ratios.overloadRefusalP99MsAt4x, 1)} ms [< 10: ${check(ratios.overloadRefusalP99MsAt4x < 10)}]; every answer 200 or 429/503 with Retry-After at 1x/2x/4x: ${ratios.overloadClean ? 'yes' : 'no'}; ${fmt(ratios.overloadCoresBusyAt4x, 2)} of ${machine.cores} cores busy at 4x (gateway, worker and generator)`,
   );
 
   const memory = {
