@@ -65,6 +65,12 @@ describe('validateRequest', () => {
     ],
     ['an input given twice', { inputs: [x(), ids(), x()] }, /^input 'x' is given twice$/, 'x'],
     [
+      'an input given twice in place of another (as many inputs as the signature has)',
+      { inputs: [x(), x()] },
+      /^input 'x' is given twice; missing input 'ids' \(INT64 \[-1\]\)$/,
+      'x',
+    ],
+    [
       'an unknown output',
       { inputs: [x(), ids()], outputs: [{ name: 'proba' }] },
       /^unknown output 'proba'; the model's outputs are 'label', 'probabilities'$/,
@@ -76,6 +82,21 @@ describe('validateRequest', () => {
       assertRejects(check(request), 'invalid_input', message, field);
     });
   }
+
+  test('a signature of many inputs is checked the same way', () => {
+    const wide: ModelSignature = {
+      inputs: Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, datatype: 'FP32' as const, shape: [-1] })),
+      outputs: [{ name: 'y', datatype: 'FP32', shape: [-1] }],
+    };
+    const inputs = wide.inputs.map((spec): Tensor => ({ ...spec, shape: [1], data: new Float32Array(1) }));
+    validateRequest({ inputs: inputs.toReversed(), outputs: [{ name: 'y' }] }, wide);
+    assertRejects(
+      () => validateRequest({ inputs: [...inputs.slice(1), inputs[2]!] }, wide),
+      'invalid_input',
+      /^input 'f2' is given twice; missing input 'f0' \(FP32 \[-1\]\)$/,
+      'f2',
+    );
+  });
 
   test('several problems are reported together; field names the first', () => {
     const error = assertRejects(
