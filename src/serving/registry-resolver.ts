@@ -17,18 +17,21 @@ export class RegistryResolver implements TargetResolver {
   readonly #registry: ModelRegistry;
   readonly #project: string;
   readonly #ttlMs: number;
+  readonly #now: () => number;
   readonly #cache = new Map<string, { at: number; target: Promise<InferenceTarget> }>();
   readonly #unknown = new Map<string, { at: number; error: unknown }>();
 
-  constructor(registry: ModelRegistry, options: { project?: string; ttlMs?: number } = {}) {
+  /** `now` is the clock of the ttl (tests pass their own). */
+  constructor(registry: ModelRegistry, options: { project?: string; ttlMs?: number; now?: () => number } = {}) {
     this.#registry = registry;
     this.#project = options.project ?? 'default';
     this.#ttlMs = options.ttlMs ?? 1000;
+    this.#now = options.now ?? Date.now;
   }
 
   resolve(name: string, version?: string): Promise<InferenceTarget> {
     const key = version === undefined ? name : `${name}\u0000${version}`;
-    const now = Date.now();
+    const now = this.#now();
     const hit = this.#cache.get(key);
     if (hit && now - hit.at < this.#ttlMs) return hit.target;
     const unknown = this.#unknown.get(key);
@@ -39,7 +42,8 @@ export class RegistryResolver implements TargetResolver {
       this.#cache.delete(key);
       if (!(error instanceof ModelportError && error.code === 'not_found')) return;
       if (this.#unknown.size >= MAX_UNKNOWN) this.#unknown.clear();
-      this.#unknown.set(key, { at: now, error });
+      // From the answer, not the question: a slow lookup does not shorten the time a name stays known as unknown.
+      this.#unknown.set(key, { at: this.#now(), error });
     });
     if (this.#cache.size > 10_000) this.#cache.clear();
     return target;
