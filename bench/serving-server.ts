@@ -5,7 +5,7 @@
  * the API and pre-loaded with the serving options given in `SERVE` below.
  *
  * Talks to its parent over IPC: sends `{ type: 'ready', url, grpcPort, models }` once both models are warm; answers
- * `{ type: 'workers' }` with the worker pids per model and `{ type: 'loop' }` with its event loop's delay; on SIGTERM closes the server and exits (so `--cpu-prof`
+ * `{ type: 'workers' }` with the worker pids per model, `{ type: 'loop' }` with its event loop's delay and `{ type: 'gc' }` with its collections since the last ask; on SIGTERM closes the server and exits (so `--cpu-prof`
  * writes its profile).
  *
  * Run alone: node bench/serving-server.ts <fraud.onnx> <cnn.onnx> [<cnn-large.onnx>] (prints the ready message without IPC).
@@ -14,7 +14,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { compileServerConfig } from '../src/core/config.ts';
@@ -77,6 +77,8 @@ export type ServerMessage =
   | { type: 'killed'; replacementMs: number }
   /** The answer to `{ type: 'profile' }` (started) and `{ type: 'profile', file }` (written there). */
   | { type: 'profile' }
+  /** The answer to `{ type: 'gc' }`: the collections since the last ask (mark-compacts, scavenges, pause ms). */
+  | { type: 'gc'; markCompacts: number; scavenges: number; pauseMs: number }
   /** The answer to `{ type: 'loop' }`: the event loop's delay since the last ask (p99 and max, ms), then reset. */
   | { type: 'loop'; p99Ms: number; maxMs: number }
   /** The answer to `{ type: 'memory' }`: `process.memoryUsage()` and V8's heap spaces (used and committed bytes). */
@@ -121,6 +123,16 @@ const send = (message: ServerMessage) => (process.send ? process.send(message) :
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 let loopSampled = false;
 let profiler: Session | undefined;
+// The collector's work per series (mark-compacts are what a storm of them, or a heap that keeps growing, shows).
+const gc = { markCompacts: 0, scavenges: 0, pauseMs: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc.markCompacts++;
+    else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.scavenges++;
+    gc.pauseMs += entry.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
 process.on(
   'message',
   async (message: { type?: string; model?: string; gc?: boolean; snapshot?: string; file?: string }) => {
@@ -163,6 +175,13 @@ process.on(
       }
       send({ type: 'loop', p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 });
       loopDelay.reset();
+      return;
+    }
+    if (message.type === 'gc') {
+      send({ type: 'gc', ...gc });
+      gc.markCompacts = 0;
+      gc.scavenges = 0;
+      gc.pauseMs = 0;
       return;
     }
     if (message.type === 'kill') {

@@ -393,6 +393,12 @@ try {
   );
   const series: (Series & { key: string })[] = [];
   let gatewayRss64 = 0;
+  // The gateway's collections over a point's runs (a storm of mark-compacts costs a series what no code change does).
+  const gatewayGc = async () => {
+    gateway.child.send({ type: 'gc' });
+    const [gc] = (await once(gateway.child, 'message')) as [Extract<ServerMessage, { type: 'gc' }>];
+    return gc;
+  };
   for (const plan of plans) {
     // Warm-up: JIT tiers, connections, worker caches. 1 s at 16 connections left the first of three measured runs
     // at about twice the CPU per request of the third (V8 optimises the hot path over a few seconds).
@@ -406,14 +412,17 @@ try {
           }, 200)
         : undefined;
       const results: LoadResult[] = [];
+      const onGateway = plan.pids[0] === gatewayPid;
+      if (onGateway) await gatewayGc();
       for (let run = 0; run < RUNS; run++) {
         results.push(await measured(() => plan.run(connections, SECONDS), ...plan.pids));
       }
       clearInterval(sampler);
+      const gc = onGateway ? await gatewayGc() : undefined;
       const point = medianResult(results);
       s.points[connections] = point;
       log(
-        `  ${plan.label.padEnd(24)} @${String(connections).padStart(3)}: ${fmt(point.rps).padStart(7)} req/s  p50 ${fmt(point.p50Ms, 2).padStart(6)} ms  p99 ${fmt(point.p99Ms, 2).padStart(7)} ms  server ${fmt(point.serverUsPerRequest ?? 0)} us/req${point.errors ? `  errors ${point.errors}` : ''}`,
+        `  ${plan.label.padEnd(24)} @${String(connections).padStart(3)}: ${fmt(point.rps).padStart(7)} req/s  p50 ${fmt(point.p50Ms, 2).padStart(6)} ms  p99 ${fmt(point.p99Ms, 2).padStart(7)} ms  server ${fmt(point.serverUsPerRequest ?? 0)} us/req${point.errors ? `  errors ${point.errors}` : ''}${gc ? `  GC ${gc.markCompacts} mark-compacts, ${fmt(gc.pauseMs)} ms paused` : ''}`,
       );
     }
     series.push(s);
