@@ -74,6 +74,10 @@ try {
   });
   const [ready] = (await once(child, 'message')) as [Extract<ServerMessage, { type: 'ready' }>];
   const fraud = requestBodies('fraud', [1, 30], fraudRow());
+  const full = probeBody('full');
+  const unknown = { ...full, path: full.path.replace('/full/', '/no-such-model/') };
+  // wrk counts every answer but a 2xx as an error; the refusal points count their 429s and 404s as answers.
+  const everyAnswer = (load: Promise<LoadResult>) => load.then((result) => ({ ...result, errors: 0 }));
   const plans: Record<string, (connections: number, seconds: number) => Promise<LoadResult>> = {
     fraudV2Json: (c, s) => runWrk({ url: ready.url, body: fraud.v2json, connections: c, seconds: s, dir }),
     fraudV2Binary: (c, s) => runWrk({ url: ready.url, body: fraud.v2binary, connections: c, seconds: s, dir }),
@@ -87,18 +91,9 @@ try {
         dir,
       }),
     // The overload probe's refusal: the wide CNN with a queue of one, so nearly every call is a 429 before its body is read.
-    refusal: (c, s) => runWrk({ url: ready.url, body: probeBody('full'), connections: c, seconds: s, dir }),
+    refusal: (c, s) => everyAnswer(runWrk({ url: ready.url, body: full, connections: c, seconds: s, dir })),
     // A name no model has: 404 from admission, before the body is read.
-    unknownModel: (c, s) => {
-      const body = probeBody('full');
-      return runWrk({
-        url: ready.url,
-        body: { ...body, path: body.path.replace('/full/', '/no-such-model/') },
-        connections: c,
-        seconds: s,
-        dir,
-      });
-    },
+    unknownModel: (c, s) => everyAnswer(runWrk({ url: ready.url, body: unknown, connections: c, seconds: s, dir })),
   };
   console.log(`gateway flags: ${flags.join(' ')}`);
   for (const name of (args.points ?? '').split(',')) {
@@ -123,11 +118,7 @@ try {
       const count = (kind: string) => lines.filter((l) => l.includes(` gc=${kind} `)).length;
       const sum = (field: string) =>
         lines.reduce((total, l) => total + Number(new RegExp(` ${field}=(\\d+)`).exec(l)?.[1] ?? 0), 0);
-      // wrk counts non-2xx answers as errors: for the refusal points every answer counts.
-      const answers = Math.max(
-        1,
-        name === 'refusal' || name === 'unknownModel' ? result.requests : result.requests - result.errors,
-      );
+      const answers = Math.max(1, result.requests - result.errors);
       const pauseMs = lines.reduce((total, l) => total + Number(/ pause=([\d.]+)/.exec(l)?.[1] ?? 0), 0);
       console.log(
         `${name.padEnd(12)} run ${run + 1}: ${answers} answers, ${count('s')} scavenges, ${count('mc')} mark-compacts (${((count('mc') * 1e4) / answers).toFixed(1)} per 10k answers), GC pauses ${((pauseMs * 1000) / answers).toFixed(1)} us/answer; allocated ${Math.round(sum('allocated') / answers)} B/answer, promoted ${Math.round(sum('promoted') / answers)} B/answer, global handles promoted ${(sum('nodes_promoted') / answers).toFixed(2)}/answer; old space MB first ${mb(samples[0] ?? 0)} min ${mb(Math.min(...samples))} max ${mb(Math.max(...samples))} last ${mb(samples.at(-1) ?? 0)}`,
