@@ -3,12 +3,14 @@
  * `WorkerRequest`s (IPC: load, unload, stats) and predict frames (`frames.ts`, on the pipe at fd 4). It exits when
  * either channel closes, so a dead or exiting parent never leaves it behind; a malformed frame ends it too.
  */
+import { flushCompileCache } from 'node:module';
 import { Socket } from 'node:net';
 import type { Tensor } from '../../core/index.ts';
 import { ModelportError } from '../../core/index.ts';
 import { createLogger } from '../../logging/index.ts';
 import { createRuntime, type ModelRuntime } from '../../runtimes/index.ts';
 import { SPAN_ERROR, startTracing, type Tracing } from '../../tracing/index.ts';
+import { WARM_COMPILE_CACHE } from './compile-cache.ts';
 import { encodeError, encodePredicted, type Frame, FrameReader, FrameWriter } from './frames.ts';
 import type { WorkerReply, WorkerRequest, WorkerStats } from './messages.ts';
 
@@ -70,6 +72,13 @@ async function predict(inputs: Tensor[], outputs: string[] | undefined): Promise
   stats.rows += rows;
   stats.batchSizes[rows] = (stats.batchSizes[rows] ?? 0) + 1;
   return result;
+}
+
+// Started by `warmWorkerCompileCache`: load what a worker of this kind loads, write the compile cache, and go.
+if (process.argv[2] === WARM_COMPILE_CACHE) {
+  await createRuntime(process.argv[3] ?? '', { env: {}, log: workerLog }).catch(() => undefined);
+  flushCompileCache();
+  process.exit(0);
 }
 
 const data = new Socket({ fd: 4, readable: true, writable: true });

@@ -15,6 +15,7 @@ import type { ModelSignature, Tensor } from '../../core/index.ts';
 import { childEnv, ModelportError } from '../../core/index.ts';
 import type { RuntimeKind, RuntimeLoadOptions } from '../../runtimes/index.ts';
 import type { TracingSettings } from '../../tracing/index.ts';
+import { warmWorkerCompileCache } from './compile-cache.ts';
 import { encodePredict, FrameReader, FrameWriter } from './frames.ts';
 import type { WorkerReply, WorkerRequest, WorkerStats } from './messages.ts';
 
@@ -29,7 +30,7 @@ const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
  * request; its young generation is 1 MB and its code is compiled once). That flag gives the worker its own key in
  * Node's compile cache, filled by the first worker that runs.
  */
-const WORKER_FLAGS = ['--max-semi-space-size=1', '--single-threaded'];
+export const WORKER_FLAGS = ['--max-semi-space-size=1', '--single-threaded'];
 
 export interface WorkerProcessOptions {
   /** Runtime kind, e.g. 'onnx'. */
@@ -117,10 +118,16 @@ export class WorkerProcess {
     if (this.#state !== 'new') throw new ModelportError('conflict', 'a WorkerProcess starts once');
     signal?.throwIfAborted();
     this.#state = 'starting';
+    // A js model's own code may allocate freely: its worker keeps V8's defaults.
+    const execArgv = this.#options.kind === 'js' ? [] : WORKER_FLAGS;
+    await warmWorkerCompileCache(WORKER_MAIN, execArgv, this.#options.kind);
+    signal?.throwIfAborted();
+    // Closed while the cache warmed: there is no child to start.
+    if (this.#state !== 'starting')
+      throw new ModelportError('worker_failed', 'the worker was closed before it started');
     const child = fork(WORKER_MAIN, [], {
       execPath: process.execPath,
-      // A js model's own code may allocate freely: its worker keeps V8's defaults.
-      execArgv: this.#options.kind === 'js' ? [] : [...WORKER_FLAGS],
+      execArgv: [...execArgv],
       serialization: 'advanced',
       env: childEnv(this.#options.env),
       stdio:
