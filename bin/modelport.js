@@ -9,7 +9,8 @@ if (major < 24) {
   process.exit(1);
 }
 // Node's compile cache keeps the stripped and compiled sources between runs: a start after the first skips the type
-// stripper (about 15 MB of memory in every Modelport process, the model workers included; see src/core/child-env.ts).
+// stripper (about 15 MB of memory in every Modelport process, the model workers included; see src/core/child-env.ts),
+// and `server` fills the cache in a child on a first start (below) so that even then the long-lived gateway skips it.
 // The flags above (and in `npm start`) keep the gateway's memory down under load without making it slower
 // (bench/serving.ts, bench/memory.ts): the semi-space flag caps V8's young generation at 8 MB (Node 24 lets it grow to
 // 64 MB per semi-space on a large machine, which doubled the gateway's memory); without allocation-site pretenuring,
@@ -20,7 +21,36 @@ if (major < 24) {
 // which frees the request buffers promoted there too: peak 165-170 -> 145-150 MB, for a mark-compact every few
 // seconds at 64 connections (about 0.2 us of CPU per request, within the noise of CPU per request; for gRPC too since
 // its server stopped keeping every call alive until a full collection, see GATEWAY_FLAGS in bench/load.ts).
-const { enableCompileCache } = await import('node:module');
+const { enableCompileCache, getCompileCacheDir } = await import('node:module');
 enableCompileCache();
+if (process.argv[2] === 'server') await warmCompileCacheIfCold();
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2), process.env);
+
+/**
+ * A first start (a new machine, a container's fresh /tmp) finds the compile cache empty for these flags: `server`
+ * then has a short-lived child, with the same flags, load what the server loads and write the cache, before this
+ * process loads any of it. Otherwise this process would load Node's type stripper to compile its sources and hold
+ * it for its life (the gateway 141 MB against 119-127 MB started from the cache). Nothing here may import
+ * TypeScript: that would load the stripper in this process. The workers fill their own (src/serving/workers).
+ */
+async function warmCompileCacheIfCold() {
+  const { readdirSync } = await import('node:fs');
+  const { dirname } = await import('node:path');
+  const { spawnSync } = await import('node:child_process');
+  const folder = getCompileCacheDir();
+  if (folder === undefined) return;
+  try {
+    if (readdirSync(folder).length > 0) return;
+  } catch {
+    // no folder yet: cold
+  }
+  const load = ['../src/cli/main.ts', '../src/server/index.ts']
+    .map((file) => `await import(${JSON.stringify(new URL(file, import.meta.url).href)});`)
+    .join(' ');
+  spawnSync(process.execPath, [...process.execArgv, '--input-type=module', '--eval', load], {
+    env: { ...process.env, NODE_COMPILE_CACHE: dirname(folder) },
+    stdio: 'ignore',
+    timeout: 60_000,
+  });
+}

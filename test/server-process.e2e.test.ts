@@ -185,6 +185,65 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
     }
   });
 
+  test('a first start on an empty compile cache fills it in a child first: the server never loads the type stripper', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'modelport-process-cache-'));
+    // A preload that writes, at exit, whether this process loaded Node's type stripper (amaro), in a file per pid.
+    const recorder = `data:text/javascript,${encodeURIComponent(`
+      import { writeFileSync } from 'node:fs';
+      process.on('exit', () => writeFileSync(process.env.RECORD_STRIPPER_TO + '/' + process.pid,
+        String(process.moduleLoadList.some((m) => m.includes('amaro')))));
+    `)}`;
+    const env = (cache: string) => ({
+      PATH: process.env['PATH'] ?? '',
+      NODE_COMPILE_CACHE: cache,
+      RECORD_STRIPPER_TO: dir,
+    });
+    try {
+      // What the stripper check sees in a command that runs straight from a cold cache (no warm-up: not `server`).
+      const help = spawn(NODE, [`--import=${recorder}`, join(REPO_ROOT, 'bin', 'modelport.js'), '--help'], {
+        env: env(join(dir, 'cold')),
+        stdio: 'ignore',
+      });
+      await once(help, 'exit');
+      assert.equal(await readFile(join(dir, String(help.pid)), 'utf8'), 'true', 'a cold command loads the stripper');
+
+      const server = spawn(
+        NODE,
+        [`--import=${recorder}`, join(REPO_ROOT, 'bin', 'modelport.js'), 'server', '--home', join(dir, 'home')].concat([
+          '--port',
+          '0',
+          '--grpc-port',
+          '0',
+          '--no-example',
+        ]),
+        { env: env(join(dir, 'cache')), stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      server.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (/Console: +http/.test(stdout)) resolve();
+        });
+        server.once('exit', (code) => reject(new Error(`server exited ${code} before its banner: ${stderr}`)));
+      });
+      server.kill('SIGTERM');
+      const [code] = await once(server, 'exit');
+      assert.equal(code, 0, stderr);
+      assert.equal(await readFile(join(dir, String(server.pid)), 'utf8'), 'false', 'the server started from the cache');
+      const others = (await readdir(dir)).filter(
+        (name) => /^\d+$/.test(name) && ![help.pid, server.pid].includes(Number(name)),
+      );
+      assert.equal(others.length, 1, 'one child filled the cache');
+      assert.equal(await readFile(join(dir, others[0]!), 'utf8'), 'true', 'that child did the compiling');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('npx modelport prints no npm warning, whatever the system Node (EBADENGINE, unknown project config)', async () => {
     const { stdout, stderr } = await promisify(execFile)('npx', ['modelport', '--help'], {
       cwd: REPO_ROOT,
