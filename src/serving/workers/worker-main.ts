@@ -12,6 +12,7 @@ import { createRuntime, type ModelRuntime } from '../../runtimes/index.ts';
 import { SPAN_ERROR, startTracing, type Tracing } from '../../tracing/index.ts';
 import { WARM_COMPILE_CACHE } from './compile-cache.ts';
 import { encodeError, encodePredicted, type Frame, FrameReader, FrameWriter } from './frames.ts';
+import { IdleCollector } from './idle-collector.ts';
 import type { WorkerReply, WorkerRequest, WorkerStats } from './messages.ts';
 
 const workerLog = createLogger().child({ component: 'worker', pid: process.pid });
@@ -84,6 +85,11 @@ if (process.argv[2] === WARM_COMPILE_CACHE) {
 const data = new Socket({ fd: 4, readable: true, writable: true });
 const frames = new FrameWriter(data);
 const reader = new FrameReader();
+/** Batches received and not yet answered. */
+let running = 0;
+// `gc` is there when the worker runs with `--expose-gc` (WORKER_FLAGS; a js model's worker keeps V8's defaults).
+const exposedGc = (globalThis as { gc?: () => void }).gc;
+const collector = exposedGc ? new IdleCollector({ collect: exposedGc }) : undefined;
 
 function answer(frame: Extract<Frame, { kind: 'predict' }>): void {
   const span =
@@ -92,16 +98,19 @@ function answer(frame: Extract<Frame, { kind: 'predict' }>): void {
           attributes: { 'modelport.batch.rows': rowsOf(frame.inputs), 'modelport.worker.pid': process.pid },
         })
       : undefined;
+  running++;
   predict(frame.inputs, frame.outputs).then(
     (outputs) => {
       span?.end();
       frames.write(encodePredicted(frame.id, outputs));
+      collector?.batchDone(--running);
     },
     (error: unknown) => {
       const { type: _, id: __, ...failed } = failure(frame.id, error) as Extract<WorkerReply, { type: 'error' }>;
       span?.setStatus({ code: SPAN_ERROR, message: failed.code });
       span?.end();
       frames.write(encodeError(frame.id, failed));
+      collector?.batchDone(--running);
     },
   );
 }

@@ -71,7 +71,7 @@ describe('worker process memory', { timeout: 60_000 }, () => {
     }
   });
 
-  test('an onnx worker caps its young generation and runs V8 single-threaded; a js worker keeps V8 defaults', {
+  test('an onnx worker caps its young generation, runs V8 single-threaded and may collect; a js worker keeps V8 defaults', {
     skip: existsSync('/proc/self/cmdline') ? false : 'reads /proc (Linux)',
   }, async () => {
     const js = await writeJsModels();
@@ -81,6 +81,8 @@ describe('worker process memory', { timeout: 60_000 }, () => {
       await Promise.all([onnx.start(), jsWorker.start()]);
       assert.ok(commandLine(onnx.pid as number).includes('--max-semi-space-size=1'));
       assert.ok(commandLine(onnx.pid as number).includes('--single-threaded'));
+      assert.ok(commandLine(onnx.pid as number).includes('--expose-gc'), 'an onnx worker may collect between batches');
+      assert.ok(!commandLine(jsWorker.pid as number).includes('--expose-gc'), "a js model's code never sees gc()");
       assert.ok(!commandLine(jsWorker.pid as number).some((arg) => arg.startsWith('--max-semi-space-size')));
       assert.ok(!commandLine(jsWorker.pid as number).includes('--single-threaded'));
     } finally {

@@ -27,10 +27,11 @@ const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
  * worker held 5-7 MB more after 40,000 batches, for no measurable CPU per batch. `--single-threaded` keeps V8's
  * compilers and collector on the main thread: their background jobs left memory in each helper thread's malloc
  * arena, and the fraud worker held 102 MB after the load of bench/memory.ts against 98 MB with it (the same CPU per
- * request; its young generation is 1 MB and its code is compiled once). That flag gives the worker its own key in
- * Node's compile cache, filled by the first worker that runs.
+ * request; its young generation is 1 MB and its code is compiled once). `--expose-gc` lets the worker run a full
+ * collection between batches now and then (idle-collector.ts: ONNX Runtime's native memory waits for one). The flags
+ * give the worker its own key in Node's compile cache, filled before the first worker starts (compile-cache.ts).
  */
-export const WORKER_FLAGS = ['--max-semi-space-size=1', '--single-threaded'];
+export const WORKER_FLAGS = ['--max-semi-space-size=1', '--single-threaded', '--expose-gc'];
 
 export interface WorkerProcessOptions {
   /** Runtime kind, e.g. 'onnx'. */
