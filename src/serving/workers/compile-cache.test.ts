@@ -4,8 +4,6 @@
  * process (as bin/modelport.js does), in a fresh folder.
  */
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { enableCompileCache } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -15,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { childEnv, ModelportError } from '../../core/index.ts';
 import { type TestModels, writeTestModels } from '../../runtimes/onnx/model-files.fixture.ts';
 import { warmWorkerCompileCache } from './compile-cache.ts';
-import type { WorkerReply } from './messages.ts';
+import { runWorkerMainOnce } from './worker-main.fixture.ts';
 import { WORKER_FLAGS, WorkerProcess } from './worker-process.ts';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
@@ -44,18 +42,11 @@ describe('worker compile cache warm-up', { timeout: 60_000 }, () => {
   /** Starts worker-main.ts with the worker's flags and `env`, loads the LR model, and says whether it stripped types. */
   async function workerStrippedTypes(env: Record<string, string>): Promise<boolean> {
     const record = join(dir, `stripper-${Math.random()}.txt`);
-    const child = fork(WORKER_MAIN, [], {
+    await runWorkerMainOnce({
       execArgv: [...WORKER_FLAGS, `--import=${RECORD_STRIPPER}`],
-      serialization: 'advanced',
       env: { ...env, MODELPORT_TEST_STRIPPER: record },
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc', 'pipe'],
+      model: models.lr,
     });
-    const exited = once(child, 'exit');
-    child.send({ type: 'load', id: 1, kind: 'onnx', options: { path: models.lr } });
-    const [reply] = (await once(child, 'message')) as [WorkerReply];
-    assert.equal(reply.type, 'loaded');
-    child.disconnect(); // the worker exits when its channel closes
-    await exited;
     return (await readFile(record, 'utf8')) === 'true';
   }
 

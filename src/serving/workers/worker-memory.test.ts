@@ -3,21 +3,17 @@
  * protocol codecs, nor the OpenTelemetry API when tracing is off) and the V8 flags it runs with.
  */
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { childEnv } from '../../core/index.ts';
 import { writeJsModels } from '../../runtimes/js/js-models.fixture.ts';
 import { type TestModels, writeTestModels } from '../../runtimes/onnx/model-files.fixture.ts';
-import type { WorkerReply } from './messages.ts';
+import { runWorkerMainOnce } from './worker-main.fixture.ts';
 import { WorkerProcess } from './worker-process.ts';
 
-const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
 
 /** A preload that records every module the process loads (ESM and CommonJS) and writes the list at exit. */
 const RECORD_MODULES = `data:text/javascript,${encodeURIComponent(`
@@ -45,18 +41,11 @@ describe('worker process memory', { timeout: 60_000 }, () => {
 
   test('an onnx worker loads ONNX Runtime, and neither YAML, the protocol codecs nor the OpenTelemetry API', async () => {
     const list = join(dir, 'modules.txt');
-    const child = fork(WORKER_MAIN, [], {
+    await runWorkerMainOnce({
       execArgv: [`--import=${RECORD_MODULES}`],
-      serialization: 'advanced',
       env: { ...childEnv(), MODELPORT_TEST_MODULES: list },
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc', 'pipe'],
+      model: models.lr,
     });
-    const exited = once(child, 'exit');
-    child.send({ type: 'load', id: 1, kind: 'onnx', options: { path: models.lr } });
-    const [reply] = (await once(child, 'message')) as [WorkerReply];
-    assert.equal(reply.type, 'loaded');
-    child.disconnect(); // the worker exits when its channel closes
-    await exited;
     const loaded = (await readFile(list, 'utf8')).split('\n');
     assert.ok(
       loaded.some((url) => url.includes('/onnxruntime-node/')),
