@@ -14,7 +14,6 @@ import { type TestModels, writeTestModels } from '../../runtimes/onnx/model-file
 import { runWorkerMainOnce } from './worker-main.fixture.ts';
 import { WorkerProcess } from './worker-process.ts';
 
-
 /** A preload that records every module the process loads (ESM and CommonJS) and writes the list at exit. */
 const RECORD_MODULES = `data:text/javascript,${encodeURIComponent(`
 import { registerHooks } from 'node:module';
