@@ -4,11 +4,12 @@
  * features it does not use left unloaded.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { type ChildProcessByStdio, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from './support/server.ts';
@@ -34,6 +35,35 @@ const alive = (pid: number) =>
     () => false,
   );
 
+/** `modelport server` as a child process; resolves once its stdout matches `ready`, with its output so far and after. */
+async function startServerProcess(
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  nodeArgs: string[] = [],
+): Promise<{ child: ChildProcessByStdio<null, Readable, Readable>; output: { stdout: string; stderr: string } }> {
+  const child = spawn(NODE, [...nodeArgs, join(REPO_ROOT, 'bin', 'modelport.js'), 'server', ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = { stdout: '', stderr: '' };
+  child.stderr.on('data', (chunk: Buffer) => {
+    output.stderr += chunk.toString();
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output.stdout += chunk.toString();
+      if (ready.test(output.stdout)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`server exited ${code} before its banner: ${output.stderr}`)));
+  });
+  return { child, output };
+}
+
+/** The banner's curl line. */
+const curlLineOf = (stdout: string) => (stdout.split('\n').find((l) => l.trim().startsWith('curl ')) ?? '').trim();
+const CURL_LINE = /^\s*curl /m;
+
 describe('modelport server as a process', { timeout: 120_000 }, () => {
   let home: string;
   before(async () => {
@@ -42,24 +72,13 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
   after(() => rm(home, { recursive: true, force: true }));
 
   test('a first start prints a curl line that works when pasted; SIGTERM exits 0 and stops every worker', async () => {
-    const child = spawn(
-      NODE,
-      [join(REPO_ROOT, 'bin', 'modelport.js'), 'server', '--home', home, '--port', '0', '--grpc-port', '0'],
-      { env: { PATH: process.env['PATH'] ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    const { child, output } = await startServerProcess(
+      ['--home', home, '--port', '0', '--grpc-port', '0'],
+      { PATH: process.env['PATH'] ?? '' },
+      CURL_LINE,
     );
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const curlLine = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-        const line = stdout.split('\n').find((l) => l.trim().startsWith('curl '));
-        if (line) resolve(line.trim());
-      });
-      child.once('exit', (code) => reject(new Error(`server exited ${code} before its banner: ${stderr}`)));
-    });
+    const { stdout } = output;
+    const curlLine = curlLineOf(stdout);
     assert.match(
       stdout,
       /The example model `fraud` is deployed as the deployment `fraud` \(registered on this first start\)/,
@@ -80,15 +99,15 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
     assert.ok(workers.length >= 1, 'the example deployment runs at least one worker process');
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
-    assert.equal(code, 0, stderr);
+    assert.equal(code, 0, output.stderr);
     // The log is JSON lines on stderr (not a terminal here).
-    const records = stderr
+    const records = output.stderr
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
     assert.ok(
       records.some((r) => r['msg'] === 'shutting down' && r['signal'] === 'SIGTERM' && r['level'] === 'info'),
-      stderr,
+      output.stderr,
     );
     for (const pid of workers)
       assert.equal(await alive(pid), false, `worker ${pid} still runs after the server exited`);
@@ -109,40 +128,19 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
       });
     `)}`;
     try {
-      const child = spawn(
-        NODE,
-        [
-          `--import=${recorder}`,
-          join(REPO_ROOT, 'bin', 'modelport.js'),
-          'server',
-          '--home',
-          lazyHome,
-          '--port',
-          '0',
-          '--grpc-port',
-          '0',
-        ],
-        { env: { PATH: process.env['PATH'] ?? '', RECORD_MODULES_TO: list }, stdio: ['ignore', 'pipe', 'pipe'] },
+      const { child, output } = await startServerProcess(
+        ['--home', lazyHome, '--port', '0', '--grpc-port', '0'],
+        { PATH: process.env['PATH'] ?? '', RECORD_MODULES_TO: list },
+        CURL_LINE,
+        [`--import=${recorder}`],
       );
-      let stdout = '';
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      const curlLine = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-          const line = stdout.split('\n').find((l) => l.trim().startsWith('curl '));
-          if (line) resolve(line.trim());
-        });
-        child.once('exit', (code) => reject(new Error(`server exited ${code} before its banner: ${stderr}`)));
-      });
+      const curlLine = curlLineOf(output.stdout);
       // A prediction first: serving must not load them either.
       const { stdout: answer } = await promisify(execFile)('sh', ['-c', curlLine]);
       assert.equal((JSON.parse(answer) as { model_name: string }).model_name, 'fraud');
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
-      assert.equal(code, 0, stderr);
+      assert.equal(code, 0, output.stderr);
       const loaded = (await readFile(list, 'utf8')).split('\n');
       assert.ok(
         loaded.some((url) => url.includes('/node_modules/kysely/')),
@@ -207,32 +205,15 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
       await once(help, 'exit');
       assert.equal(await readFile(join(dir, String(help.pid)), 'utf8'), 'true', 'a cold command loads the stripper');
 
-      const server = spawn(
-        NODE,
-        [`--import=${recorder}`, join(REPO_ROOT, 'bin', 'modelport.js'), 'server', '--home', join(dir, 'home')].concat([
-          '--port',
-          '0',
-          '--grpc-port',
-          '0',
-          '--no-example',
-        ]),
-        { env: env(join(dir, 'cache')), stdio: ['ignore', 'pipe', 'pipe'] },
+      const { child: server, output } = await startServerProcess(
+        ['--home', join(dir, 'home'), '--port', '0', '--grpc-port', '0', '--no-example'],
+        env(join(dir, 'cache')),
+        /Console: +http/,
+        [`--import=${recorder}`],
       );
-      let stdout = '';
-      let stderr = '';
-      server.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      await new Promise<void>((resolve, reject) => {
-        server.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-          if (/Console: +http/.test(stdout)) resolve();
-        });
-        server.once('exit', (code) => reject(new Error(`server exited ${code} before its banner: ${stderr}`)));
-      });
       server.kill('SIGTERM');
       const [code] = await once(server, 'exit');
-      assert.equal(code, 0, stderr);
+      assert.equal(code, 0, output.stderr);
       assert.equal(await readFile(join(dir, String(server.pid)), 'utf8'), 'false', 'the server started from the cache');
       const others = (await readdir(dir)).filter(
         (name) => /^\d+$/.test(name) && ![help.pid, server.pid].includes(Number(name)),
@@ -256,41 +237,19 @@ describe('modelport server as a process', { timeout: 120_000 }, () => {
   test('with --auth the first start prints the admin token once; its curl line sends it; a restart does not', async () => {
     const authHome = await mkdtemp(join(tmpdir(), 'modelport-process-auth-'));
     const start = async () => {
-      const child = spawn(
-        NODE,
-        [
-          join(REPO_ROOT, 'bin', 'modelport.js'),
-          'server',
-          '--auth',
-          '--home',
-          authHome,
-          '--port',
-          '0',
-          '--grpc-port',
-          '0',
-        ],
-        { env: { PATH: process.env['PATH'] ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      const { child, output } = await startServerProcess(
+        ['--auth', '--home', authHome, '--port', '0', '--grpc-port', '0'],
+        { PATH: process.env['PATH'] ?? '' },
+        CURL_LINE,
       );
-      let stdout = '';
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-          if (stdout.split('\n').some((l) => l.trim().startsWith('curl '))) resolve();
-        });
-        child.once('exit', (code) => reject(new Error(`server exited ${code} before its banner: ${stderr}`)));
-      });
       // SIGTERM as soon as the banner is out (as a supervisor may send it) is still a graceful stop: exit code 0.
       const stop = async () => {
         child.kill('SIGTERM');
         const [code] = await once(child, 'exit');
-        assert.equal(code, 0, stderr);
-        return stderr;
+        assert.equal(code, 0, output.stderr);
+        return output.stderr;
       };
-      return { stdout, stop };
+      return { stdout: output.stdout, stop };
     };
     try {
       const first = await start();
