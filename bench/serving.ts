@@ -65,13 +65,20 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '3' },
     runs: { type: 'string', default: '3' },
     profile: { type: 'boolean', default: false },
-    /** `--only payloads`: run only the payload logging rows (bench/payloads.ts). */
+    /**
+     * `--only payloads`: run only the payload logging rows (bench/payloads.ts). `--only peers`: start the gateway as
+     * the full run does, then run only the peer rows (issue 19's main-thread peer ratios) and stop.
+     */
     only: { type: 'string' },
+    /** Back-to-back pairs per alternated ratio: on this machine three cannot tell 0.75 from 1.0. */
+    pairs: { type: 'string', default: '7' },
     'payload-rows': { type: 'string', default: '10000000' },
   },
 });
 const SECONDS = Number(args.seconds);
 const RUNS = Number(args.runs);
+const PAIRS = Number(args.pairs);
+const ONLY_PEERS = args.only === 'peers';
 /** The payload logging rows (issue 18), after the others or alone with `--only payloads`. */
 const payloadRows = async () => {
   const report = await runPayloadBench({
@@ -202,7 +209,8 @@ async function httpCall(url: string, body: HttpBody): Promise<Buffer> {
 
 const dir = await mkdtemp(join(tmpdir(), 'modelport-bench-serving-'));
 const children: ChildProcess[] = [];
-try {
+// Labelled so that `--only peers` can leave after the peer rows (`break bench`), the children stopped by `finally`.
+bench: try {
   // `wrk -v` prints its version, then exits 1.
   const wrkVersion = spawnSync('wrk', ['-v'], { encoding: 'utf8' }).stdout?.split(' ')[1]?.trim() || 'missing';
   const machine = {
@@ -399,7 +407,7 @@ try {
     const [gc] = (await once(gateway.child, 'message')) as [Extract<ServerMessage, { type: 'gc' }>];
     return gc;
   };
-  for (const plan of plans) {
+  for (const plan of ONLY_PEERS ? [] : plans) {
     // Warm-up: JIT tiers, connections, worker caches. 1 s at 16 connections left the first of three measured runs
     // at about twice the CPU per request of the third (V8 optimises the hot path over a few seconds).
     await plan.run(64, 4);
@@ -430,26 +438,26 @@ try {
   }
 
   // The headline ratios again, alternated (see `alternated`): the bare server is started afresh for them.
-  log(`\nalternated ratios (b/a in req/s, median of ${RUNS} back-to-back pairs of ${SECONDS} s runs):`);
+  log(`\nalternated ratios (b/a in req/s, median of ${PAIRS} back-to-back pairs of ${SECONDS} s runs):`);
   const pairs: Record<string, { ratio: number; each: number[] }> = {};
   const showPair = (key: string, label: string) =>
     log(
       `  ${label.padEnd(44)} ${(pairs[key]?.ratio ?? 0).toFixed(2)}  (pairs: ${(pairs[key]?.each ?? []).map((r) => r.toFixed(2)).join(' ')})`,
     );
-  {
+  if (!ONLY_PEERS) {
     const bare = await startChild<{ port: number }>('bare-http-server.ts', [join(dir, 'response.json')]);
     const plan = (key: string) => plans.find((p) => p.key === key) as Plan;
     const at64 = (run: Plan['run']) => () => run(64, SECONDS);
     pairs['fraudV2JsonVsBareHttp64'] = await alternated(
       at64(http(`http://127.0.0.1:${bare.ready.port}`, bodies.fraud.v2json)),
       at64(plan('fraudV2Json').run),
-      RUNS,
+      PAIRS,
     );
     await stopChild(bare.child);
     showPair('fraudV2JsonVsBareHttp64', 'fraud V2 JSON @64 / bare node:http @64');
-    pairs['fraudGrpcVsV2Json64'] = await alternated(at64(plan('fraudV2Json').run), at64(plan('fraudGrpc').run), RUNS);
+    pairs['fraudGrpcVsV2Json64'] = await alternated(at64(plan('fraudV2Json').run), at64(plan('fraudGrpc').run), PAIRS);
     showPair('fraudGrpcVsV2Json64', 'fraud gRPC @64 / fraud V2 JSON @64');
-    pairs['cnnV2BinaryVsV2Json64'] = await alternated(at64(plan('cnnV2Json').run), at64(plan('cnnV2Binary').run), RUNS);
+    pairs['cnnV2BinaryVsV2Json64'] = await alternated(at64(plan('cnnV2Json').run), at64(plan('cnnV2Binary').run), PAIRS);
     showPair('cnnV2BinaryVsV2Json64', 'cnn V2 binary @64 / cnn V2 JSON @64');
   }
 
@@ -533,19 +541,20 @@ try {
       pairs[key] = await alternated(
         () => peerPlan(`${model}PeerMain`).run(64, SECONDS),
         () => peerPlan(`${model}Gateway`).run(64, SECONDS),
-        RUNS,
+        PAIRS,
       );
       showPair(key, `${model} gateway V2 JSON @64 / peer main thread`);
     }
     pairs['rf30BatchingOnVsOff256'] = await alternated(
       () => peerPlan('rf30NoBatching').run(256, SECONDS),
       () => peerPlan('rf30Batching').run(256, SECONDS),
-      RUNS,
+      PAIRS,
     );
     showPair('rf30BatchingOnVsOff256', 'rf30 @256 batching on / batching off');
     await stopChild(peerMain.child);
     await stopChild(peerThreads.child);
   }
+  if (ONLY_PEERS) break bench;
 
   // Memory: a worker serving the example model, then growth over malformed requests.
   const fraudWorkerRss = Math.max(...workerPids.fraud.map((pid) => rssMb(pid)));
@@ -773,7 +782,7 @@ try {
   const report = {
     date: new Date().toISOString(),
     machine: { ...machine, loadAverageAtEnd: loadAtEnd },
-    settings: { seconds: SECONDS, runs: RUNS, connections: CONNECTIONS },
+    settings: { seconds: SECONDS, runs: RUNS, pairs: PAIRS, connections: CONNECTIONS },
     floors: { ortFraud, ortCnn1, ortCnn2, ortCnnLarge1, ortCnnLarge2 },
     series: Object.fromEntries([...series, ...peerSeries].map((s) => [s.key, { label: s.label, points: s.points }])),
     faults,
@@ -791,4 +800,4 @@ try {
   for (const child of children.reverse()) await stopChild(child);
   await rm(dir, { recursive: true, force: true });
 }
-await payloadRows();
+if (!ONLY_PEERS) await payloadRows();
