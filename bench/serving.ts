@@ -209,7 +209,7 @@ async function httpCall(url: string, body: HttpBody): Promise<Buffer> {
 
 const dir = await mkdtemp(join(tmpdir(), 'modelport-bench-serving-'));
 const children: ChildProcess[] = [];
-// Labelled so that `--only peers` can leave after the peer rows (`break bench`), the children stopped by `finally`.
+// biome-ignore lint/suspicious/noConfusingLabels: `--only peers` leaves after the peer rows (`break bench`), the children still stopped by `finally`.
 bench: try {
   // `wrk -v` prints its version, then exits 1.
   const wrkVersion = spawnSync('wrk', ['-v'], { encoding: 'utf8' }).stdout?.split(' ')[1]?.trim() || 'missing';
@@ -457,7 +457,11 @@ bench: try {
     showPair('fraudV2JsonVsBareHttp64', 'fraud V2 JSON @64 / bare node:http @64');
     pairs['fraudGrpcVsV2Json64'] = await alternated(at64(plan('fraudV2Json').run), at64(plan('fraudGrpc').run), PAIRS);
     showPair('fraudGrpcVsV2Json64', 'fraud gRPC @64 / fraud V2 JSON @64');
-    pairs['cnnV2BinaryVsV2Json64'] = await alternated(at64(plan('cnnV2Json').run), at64(plan('cnnV2Binary').run), PAIRS);
+    pairs['cnnV2BinaryVsV2Json64'] = await alternated(
+      at64(plan('cnnV2Json').run),
+      at64(plan('cnnV2Binary').run),
+      PAIRS,
+    );
     showPair('cnnV2BinaryVsV2Json64', 'cnn V2 binary @64 / cnn V2 JSON @64');
   }
 

@@ -9,6 +9,7 @@ import type { Server as NetServer, Socket } from 'node:net';
 import { ModelportError } from '../core/index.ts';
 import { type Logger, requestId } from '../logging/index.ts';
 import { setBodyDeadline } from './body.ts';
+import { settleHttpObjectShapes } from './object-shapes.ts';
 import { sendError, sendJson } from './respond.ts';
 
 // Not `import { ... } from 'node:http'`: building that module's ESM namespace reads its lazy WebSocket, CloseEvent and
@@ -121,6 +122,7 @@ export function createHttpServer(
   log: Logger,
   timeouts: Readonly<HttpTimeouts> = DEFAULT_HTTP_TIMEOUTS,
 ): Server {
+  settleHttpObjectShapes();
   const server = createServer(
     {
       maxHeaderSize: 16 * 1024,
