@@ -9,12 +9,12 @@
  */
 import { once } from 'node:events';
 import type { IncomingMessage as Request, ServerResponse as Response } from 'node:http';
-import { connect, Socket } from 'node:net';
+import { connect } from 'node:net';
 import { memoryLogger } from '../logging/index.ts';
 import { createHttpServer, listenOn } from './http-server.ts';
-import { settleHttpObjectShapes } from './object-shapes.ts';
+import { buildExchange, settleHttpObjectShapes } from './object-shapes.ts';
 
-const { createServer, IncomingMessage, ServerResponse } = process.getBuiltinModule('node:http');
+const { createServer } = process.getBuiltinModule('node:http');
 // `%HasFastProperties` is V8 syntax the type stripper would refuse, so it is compiled at run time.
 const hasFastProperties = new Function('object', 'return %HasFastProperties(object)') as (object: object) => boolean;
 const collect = (globalThis as { gc?: () => void }).gc;
@@ -24,10 +24,7 @@ const mode = process.argv[2];
 let last: { request: boolean; response: boolean } | undefined;
 
 function exchange(): void {
-  const req = new IncomingMessage(new Socket());
-  req.httpVersionMajor = 1;
-  req.httpVersionMinor = 1;
-  const res = new ServerResponse(req);
+  const [req, res] = buildExchange();
   req.socket.destroy();
   last = { request: hasFastProperties(req), response: hasFastProperties(res) };
 }

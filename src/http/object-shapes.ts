@@ -26,18 +26,21 @@ const INSTANCES = 10;
 
 let settled = false;
 
+/** One request and its response, built as Node's server builds them; the caller destroys `req.socket`. */
+export function buildExchange(): [Request, Response] {
+  const req = new IncomingMessage(new Socket());
+  // What the parser sets on a real request before the response is built (HTTP/1.1 keeps the keep-alive defaults).
+  req.httpVersionMajor = 1;
+  req.httpVersionMinor = 1;
+  req.method = 'GET';
+  return [req, new ServerResponse(req)];
+}
+
 export function settleHttpObjectShapes(): void {
   if (settled) return;
   settled = true;
   const live: [Request, Response][] = [];
-  for (let i = 0; i < INSTANCES; i++) {
-    const req = new IncomingMessage(new Socket());
-    // What the parser sets on a real request before the response is built (HTTP/1.1 keeps the keep-alive defaults).
-    req.httpVersionMajor = 1;
-    req.httpVersionMinor = 1;
-    req.method = 'GET';
-    live.push([req, new ServerResponse(req)]);
-  }
+  for (let i = 0; i < INSTANCES; i++) live.push(buildExchange());
   // `live` ends here, after the last construction: every shape was reachable when V8 settled the sizes.
   for (const [req] of live) req.socket.destroy();
 }
