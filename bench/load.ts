@@ -5,12 +5,14 @@
  *
  * Example: `await runWrk({ url, body, connections: 64, seconds: 3, dir })` -> `{ rps: 31000, p50Ms: 1.9, ... }`.
  */
-import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Client, credentials } from '@grpc/grpc-js';
+import { childEnv } from '../src/core/child-env.ts';
 import { type HttpBody, MODEL_INFER_PATH } from './bodies.ts';
 
 const execFileAsync = promisify(execFile);
@@ -160,7 +162,7 @@ async function runH2load(options: GrpcLoadOptions, file: string): Promise<LoadRe
   options.request.copy(framed, 5);
   await writeFile(file, framed);
   const log = `${file}.log`;
-  const connections = Math.min(options.connections, 8);
+  const connections = Math.min(options.connections, Number(process.env.H2_CONNS ?? 8));
   const { stdout } = await execFileAsync(
     'h2load',
     [
@@ -224,4 +226,42 @@ export async function stopChild(child: ChildProcess | undefined): Promise<void> 
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
   await exited;
+}
+
+/** Forks a bench child and waits for its first IPC message. */
+export async function startChild<T>(
+  file: string,
+  argv: string[] = [],
+  execArgv: string[] = [],
+): Promise<{ child: ChildProcess; ready: T }> {
+  const child = fork(join(HERE, file), argv, {
+    execArgv,
+    env: { ...process.env, ...childEnv() },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const [ready] = (await Promise.race([
+    once(child, 'message'),
+    once(child, 'exit').then(([code]) => Promise.reject(new Error(`${file} exited with ${String(code)}`))),
+  ])) as [T];
+  return { child, ready };
+}
+
+/** One raw gRPC call with pre-serialized bytes; resolves with the serialized response. */
+export function grpcCall(target: string, request: Buffer): Promise<Buffer> {
+  const client = new Client(target, credentials.createInsecure());
+  const identity = (b: Buffer) => b;
+  return new Promise<Buffer>((resolve, reject) => {
+    client.makeUnaryRequest(MODEL_INFER_PATH, identity, identity, request, (error, response) => {
+      client.close();
+      if (error || !response) reject(error ?? new Error('no response'));
+      else resolve(response);
+    });
+  });
+}
+
+export async function httpCall(url: string, body: HttpBody): Promise<Buffer> {
+  const response = await fetch(`${url}${body.path}`, { method: 'POST', body: body.body, headers: body.headers });
+  const bytes = Buffer.from(await response.arrayBuffer());
+  if (response.status !== 200) throw new Error(`${body.path}: ${response.status} ${bytes.toString().slice(0, 200)}`);
+  return bytes;
 }

@@ -3,7 +3,9 @@
  * model and the CNN, then runs only the chosen load points and prints, per point, the medians of req/s and of the
  * gateway's CPU time per request (the figure to judge a change by on a shared machine). No floors, no memory.
  *
- * Points: fraudV2Json, fraudV2Binary, fraudGrpc, fraudV1, cnnV2Binary, cnnV2Json, cnnGrpc, cnnLargeV2Binary.
+ * Points: fraudV2Json, fraudV2Binary, fraudGrpc, fraudV1, cnnV2Binary, cnnV2Json, cnnGrpc, cnnLargeV2Binary, and the
+ * floors bareHttp and bareGrpc (bench/serving.ts's bare node:http and node:http2 servers answering the gateway's own
+ * fraud answers; their "gateway" column is the bare server's CPU per request).
  *
  * Run: node bench/quick.ts [--points fraudV2Json,fraudGrpc] [--connections 64] [--seconds 3] [--runs 5] [--profile] [--auth]
  *        [--fraud-batching '{"minBatchDelayMs":1}']   (batching options merged over the fraud model's SERVE entry)
@@ -22,7 +24,17 @@ import { parseArgs } from 'node:util';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { fraudRow, mnistImage, type RequestBodies, requestBodies } from './bodies.ts';
-import { GATEWAY_FLAGS, type LoadResult, medianResult, runGrpcLoad, runWrk, stopChild } from './load.ts';
+import {
+  GATEWAY_FLAGS,
+  grpcCall,
+  httpCall,
+  type LoadResult,
+  medianResult,
+  runGrpcLoad,
+  runWrk,
+  startChild,
+  stopChild,
+} from './load.ts';
 import type { ServerMessage } from './serving-server.ts';
 
 const { values: args } = parseArgs({
@@ -41,11 +53,14 @@ const { values: args } = parseArgs({
 const HERE = new URL('.', import.meta.url).pathname;
 const cpuSeconds = (pid: number) => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  if (process.env['QUICK_CPU'] === 'user') return Number(fields[11]) / 100;
+  if (process.env['QUICK_CPU'] === 'sys') return Number(fields[12]) / 100;
   return (Number(fields[11]) + Number(fields[12])) / 100;
 };
 
 const dir = await mkdtemp(join(tmpdir(), 'modelport-bench-quick-'));
 let child: ChildProcess | undefined;
+const floors: ChildProcess[] = [];
 try {
   await writeFile(join(dir, 'fraud.onnx'), trainFraudModel().onnx);
   await writeFile(join(dir, 'cnn.onnx'), buildCnnModel());
@@ -109,25 +124,75 @@ try {
         authorization,
       }),
   };
+  // The floors answer the gateway's own fraud answers, started only when a point asks for them.
+  const bare = async (file: string, response: Buffer, argv: string[] = []) => {
+    await writeFile(join(dir, file), response);
+    const started = await startChild<{ port: number }>(
+      file.endsWith('.json') ? 'bare-http-server.ts' : 'bare-grpc-server.ts',
+      [join(dir, file), ...argv],
+    );
+    floors.push(started.child);
+    return { port: started.ready.port, pid: started.child.pid ?? 0 };
+  };
+  let bareHttp: { port: number; pid: number } | undefined;
+  let bareGrpc: { port: number; pid: number } | undefined;
+  const pids: Record<string, () => number> = {
+    bareHttp: () => bareHttp?.pid ?? 0,
+    bareGrpc: () => bareGrpc?.pid ?? 0,
+  };
+  const floorPlans: typeof plans = {
+    bareHttp: async (c, s) => {
+      bareHttp ??= await bare('response.json', await httpCall(ready.url, bodies.fraud.v2json));
+      return runWrk({
+        url: `http://127.0.0.1:${bareHttp.port}`,
+        body: bodies.fraud.v2json,
+        connections: c,
+        seconds: s,
+        dir,
+      });
+    },
+    bareGrpc: async (c, s) => {
+      bareGrpc ??= await bare('response.grpc', await grpcCall(grpcTarget, bodies.fraud.grpc), ['http2']);
+      const target = `127.0.0.1:${bareGrpc.port}`;
+      return runGrpcLoad({ target, request: bodies.fraud.grpc, responseBytes: 0, connections: c, seconds: s, dir });
+    },
+  };
+  Object.assign(plans, floorPlans);
+  // Rows per batch sent to the fraud model's workers, from the gateway's own histogram (sum and count so far).
+  const batchRows = async (): Promise<[number, number]> => {
+    const text = await (await fetch(`${ready.url}/metrics`, { headers: bodies.fraud.v2json.headers })).text();
+    const read = (suffix: string) =>
+      Number(
+        new RegExp(`^modelport_inference_batch_size_${suffix}\\{model="fraud"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ??
+          0,
+      );
+    return [read('sum'), read('count')];
+  };
   const connections = Number(args.connections);
   for (const name of (args.points ?? '').split(',')) {
     const plan = plans[name];
     if (!plan) throw new Error(`unknown point ${name}; choose from ${Object.keys(plans).join(', ')}`);
     await plan(16, 1);
     const results: LoadResult[] = [];
+    const pid = pids[name] ?? (() => ready.pid);
+    const [rowsBefore, batchesBefore] = await batchRows();
     for (let run = 0; run < Number(args.runs); run++) {
-      const before = cpuSeconds(ready.pid);
+      const before = cpuSeconds(pid());
       const result = await plan(connections, Number(args.seconds));
       const answered = Math.max(1, result.requests - result.errors);
-      results.push({ ...result, serverUsPerRequest: ((cpuSeconds(ready.pid) - before) * 1e6) / answered });
+      results.push({ ...result, serverUsPerRequest: ((cpuSeconds(pid()) - before) * 1e6) / answered });
     }
     const m = medianResult(results);
+    const [rowsAfter, batchesAfter] = await batchRows();
+    const batches = batchesAfter - batchesBefore;
+    const meanBatch = batches > 0 ? `  fraud batch ${((rowsAfter - rowsBefore) / batches).toFixed(2)} rows` : '';
     const each = results.map((r) => Math.round(r.serverUsPerRequest ?? 0)).join(' ');
     console.log(
-      `${name.padEnd(14)} @${connections}: ${Math.round(m.rps)} req/s  p50 ${m.p50Ms.toFixed(2)} ms  p99 ${m.p99Ms.toFixed(1)} ms  gateway ${Math.round(m.serverUsPerRequest ?? 0)} us/req (runs: ${each})${m.errors ? `  errors ${m.errors}` : ''}`,
+      `${name.padEnd(14)} @${connections}: ${Math.round(m.rps)} req/s  p50 ${m.p50Ms.toFixed(2)} ms  p99 ${m.p99Ms.toFixed(1)} ms  gateway ${Math.round(m.serverUsPerRequest ?? 0)} us/req (runs: ${each})${meanBatch}${m.errors ? `  errors ${m.errors}` : ''}`,
     );
   }
 } finally {
+  for (const floor of floors) await stopChild(floor);
   await stopChild(child);
   await rm(dir, { recursive: true, force: true });
 }

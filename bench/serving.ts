@@ -39,7 +39,7 @@
  * (--profile: the gateway child runs with --cpu-prof, profiles in bench/out/profile/; summarise one with
  * node bench/profile-summary.ts <file>)
  */
-import { type ChildProcess, fork, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -47,12 +47,22 @@ import { enableCompileCache } from 'node:module';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client, credentials } from '@grpc/grpc-js';
 import { trainFraudModel } from '../examples/fraud/train.ts';
 import { childEnv } from '../src/core/child-env.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
-import { fraudRow, type HttpBody, MODEL_INFER_PATH, mnistImage, type RequestBodies, requestBodies } from './bodies.ts';
-import { GATEWAY_FLAGS, hasH2load, type LoadResult, medianResult, runGrpcLoad, runWrk, stopChild } from './load.ts';
+import { fraudRow, type HttpBody, mnistImage, type RequestBodies, requestBodies } from './bodies.ts';
+import {
+  GATEWAY_FLAGS,
+  grpcCall,
+  hasH2load,
+  httpCall,
+  type LoadResult,
+  medianResult,
+  runGrpcLoad,
+  runWrk,
+  startChild,
+  stopChild,
+} from './load.ts';
 import { sendMalformed } from './malformed.ts';
 import { type OrtFloor, ortFloor } from './ort-floor.ts';
 import { overloadProbe, PROBE_CNN, probeBody } from './overload.ts';
@@ -165,44 +175,6 @@ async function alternated(
   const mid = sorted.length >> 1;
   const ratio = sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
   return { ratio, each };
-}
-
-/** Forks a bench child and waits for its first IPC message. */
-async function startChild<T>(
-  file: string,
-  argv: string[] = [],
-  execArgv: string[] = [],
-): Promise<{ child: ChildProcess; ready: T }> {
-  const child = fork(join(HERE, file), argv, {
-    execArgv,
-    env: { ...process.env, ...childEnv() },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const [ready] = (await Promise.race([
-    once(child, 'message'),
-    once(child, 'exit').then(([code]) => Promise.reject(new Error(`${file} exited with ${String(code)}`))),
-  ])) as [T];
-  return { child, ready };
-}
-
-/** One raw gRPC call with pre-serialized bytes; resolves with the serialized response. */
-function grpcCall(target: string, request: Buffer): Promise<Buffer> {
-  const client = new Client(target, credentials.createInsecure());
-  const identity = (b: Buffer) => b;
-  return new Promise<Buffer>((resolve, reject) => {
-    client.makeUnaryRequest(MODEL_INFER_PATH, identity, identity, request, (error, response) => {
-      client.close();
-      if (error || !response) reject(error ?? new Error('no response'));
-      else resolve(response);
-    });
-  });
-}
-
-async function httpCall(url: string, body: HttpBody): Promise<Buffer> {
-  const response = await fetch(`${url}${body.path}`, { method: 'POST', body: body.body, headers: body.headers });
-  const bytes = Buffer.from(await response.arrayBuffer());
-  if (response.status !== 200) throw new Error(`${body.path}: ${response.status} ${bytes.toString().slice(0, 200)}`);
-  return bytes;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
