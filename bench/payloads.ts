@@ -6,8 +6,10 @@
  *
  * 1. V2 JSON at 64 connections (wrk) against the fraud model deployed twice with the same serving options in one
  *    server (bench/payloads-server.ts): `plain` (no logging) and `logged` (`sample: 100`, the built-in store),
- *    alternating, medians of `runs`. Prints the ratio (ambition: at least 0.9), and the records written against the
- *    calls answered (none lost while the sink keeps up; drops counted in /metrics when it does not).
+ *    alternating, medians of `runs`. Prints the ratio (ambition: at least 0.9), the records written against the
+ *    calls answered (none lost while the sink keeps up; drops counted in /metrics when it does not), and where each
+ *    call's CPU went: the server's event loop, its other threads (DuckDB's inserts run on libuv's, V8's collector on
+ *    its own) and the model's workers, in microseconds per call (Linux /proc; the load generator left out).
  * 2. `payloads list` over `rows` records of one deployment (spread over `hours` hours, Parquet files made with
  *    DuckDB and taken in by the store): a filtered page (`prediction = 'fraud'`, 50 rows) through the API, over all
  *    the records and over the last hour; the first (cold: the files' checksums are verified once) and the median of
@@ -15,7 +17,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +40,44 @@ export interface PayloadBenchOptions {
   hours: number;
 }
 
+/** CPU time so far, in clock ticks (1/100 s on Linux): the server's main thread, its other threads, its children. */
+type Ticks = Record<'eventLoop' | 'threads' | 'workers', number>;
+
+function ticksOf(statFile: string): number {
+  try {
+    const fields = readFileSync(statFile, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0; // a thread or worker that ended
+  }
+}
+
+function serverTicks(pid: number): Ticks {
+  const ticks: Ticks = { eventLoop: 0, threads: 0, workers: 0 };
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const used = ticksOf(`/proc/${pid}/task/${task}/stat`);
+    if (task === String(pid)) ticks.eventLoop += used;
+    else ticks.threads += used;
+  }
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  for (const child of children) ticks.workers += ticksOf(`/proc/${child}/stat`);
+  return ticks;
+}
+
+/** Microseconds of CPU per answered call between two readings. */
+function perCall(before: Ticks, after: Ticks, answered: number): Ticks {
+  const us = (key: keyof Ticks) => ((after[key] - before[key]) * 10_000) / Math.max(1, answered);
+  return { eventLoop: us('eventLoop'), threads: us('threads'), workers: us('workers') };
+}
+
+const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+const medianTicks = (list: Ticks[]): Ticks => ({
+  eventLoop: medianOf(list.map((t) => t.eventLoop)),
+  threads: medianOf(list.map((t) => t.threads)),
+  workers: medianOf(list.map((t) => t.workers)),
+});
+const canRead = process.platform === 'linux';
+
 export async function runPayloadBench(options: PayloadBenchOptions): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(join(tmpdir(), 'modelport-bench-payloads-'));
   const child: ChildProcess = fork(join(HERE, 'payloads-server.ts'), [], {
@@ -58,7 +98,7 @@ export async function runPayloadBench(options: PayloadBenchOptions): Promise<Rec
     log(
       `\npayload logging (issue 18): load average ${(loadavg()[0] ?? 0).toFixed(2)}, ${availableParallelism()} cores`,
     );
-    const { url } = await next('ready');
+    const { url, pid } = await next('ready');
     const bodies = {
       plain: requestBodies('plain', [1, 30], fraudRow()),
       logged: requestBodies('logged', [1, 30], fraudRow()),
@@ -72,9 +112,16 @@ export async function runPayloadBench(options: PayloadBenchOptions): Promise<Rec
     const before = await next('count');
     const plain: LoadResult[] = [];
     const logged: LoadResult[] = [];
+    const cpu: Record<'plain' | 'logged', Ticks[]> = { plain: [], logged: [] };
+    const measured = async (name: 'plain' | 'logged') => {
+      const before = canRead ? serverTicks(pid) : undefined;
+      const result = await wrk(name, options.seconds);
+      if (before) cpu[name].push(perCall(before, serverTicks(pid), result.requests - result.errors));
+      return result;
+    };
     for (let i = 0; i < options.runs; i++) {
-      plain.push(await wrk('plain', options.seconds));
-      logged.push(await wrk('logged', options.seconds));
+      plain.push(await measured('plain'));
+      logged.push(await measured('logged'));
     }
     child.send({ type: 'count' });
     const after = await next('count');
@@ -92,6 +139,15 @@ export async function runPayloadBench(options: PayloadBenchOptions): Promise<Rec
       `    sample 100, store sink  ${fmt(l.rps)} req/s  p50 ${fmt(l.p50Ms, 2)} ms  p99 ${fmt(l.p99Ms, 2)} ms  errors ${l.errors}`,
     );
     log(`    ratio ${ratio.toFixed(3)}  [>= 0.9: ${ratio >= 0.9 ? 'yes' : 'NO'}]`);
+    const cpuPerCall = { plain: medianTicks(cpu.plain), logged: medianTicks(cpu.logged) };
+    if (canRead) {
+      for (const name of ['plain', 'logged'] as const) {
+        const t = cpuPerCall[name];
+        log(
+          `    CPU per call, ${name.padEnd(6)}  event loop ${fmt(t.eventLoop)} us, server's other threads ${fmt(t.threads)} us, workers ${fmt(t.workers)} us`,
+        );
+      }
+    }
     log(
       `    records written ${fmt(written)} vs calls answered ${fmt(answered)} (wrk counts the calls it saw finish; the server may answer a few more at the cut-off); dropped ${fmt(dropped)}; lost ${fmt(Math.max(0, answered - written - dropped))}`,
     );
@@ -138,7 +194,7 @@ export async function runPayloadBench(options: PayloadBenchOptions): Promise<Rec
     }
     log(`  load average at the end ${(loadavg()[0] ?? 0).toFixed(2)}`);
     return {
-      serving: { plain: p, logged: l, ratio, written, answered, dropped },
+      serving: { plain: p, logged: l, ratio, written, answered, dropped, cpuPerCallUs: canRead ? cpuPerCall : null },
       list,
       loadAverage: loadavg()[0] ?? 0,
     };

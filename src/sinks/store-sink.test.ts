@@ -135,6 +135,44 @@ forEachMetadataStore('payload store sink', (open) => {
     }
   });
 
+  test('text that could break a line of the batch file arrives exactly, pending and written out', async () => {
+    const { sink, dir } = await setup();
+    try {
+      const awkward = [
+        'a\tb',
+        'line\nbreak\r\n',
+        'back\\slash \\N',
+        '\\N',
+        '"quoted", \'single\'',
+        '',
+        'snow \u2603 \u0001',
+        'null',
+      ];
+      const records = sampleRecords(awkward.length, 'text').map((r, i) => ({
+        ...r,
+        requestId: `text-${i}\t${awkward[i]}`,
+        arm: awkward[i]!,
+        error: awkward[i]!,
+        caller: awkward[(i + 1) % awkward.length]!,
+        prediction: awkward[(i + 2) % awkward.length]!,
+        inputs: [{ name: `x\t${awkward[i]}`, datatype: 'BYTES', shape: [1], data: [awkward[i]!] }],
+        queueMs: i === 0 ? Number.NaN : r.queueMs,
+      }));
+      await sink.write(records);
+      // A time that is not a number is stored as null (as JSON has it), and read back as 0.
+      const expected = records.map((r, i) => (i === 0 ? { ...r, queueMs: 0 } : r));
+      const byId = (list: readonly { requestId: string }[]) =>
+        [...list].sort((a, b) => (a.requestId < b.requestId ? -1 : 1));
+      const pending = await sink.query({ project: 'default', deployment: 'fraud', limit: 100 });
+      assert.deepEqual(byId(pending), byId(expected));
+      await sink.flush();
+      assert.deepEqual(byId(await readFiles(sink, 'default', 'fraud')), byId(expected));
+    } finally {
+      await sink.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('get, lookup, purge; files are one per deployment and hour', async () => {
     const { sink, metadata, dir } = await setup();
     try {
