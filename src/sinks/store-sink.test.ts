@@ -7,6 +7,7 @@ import { ModelportError } from '../core/index.ts';
 import { type ArtifactStore, FolderArtifactStore } from '../store/index.ts';
 import { forEachMetadataStore } from '../store/metadata/metadata-store.conformance.ts';
 import { sampleRecords, sinkConformance } from './sink.conformance.ts';
+import type { PayloadRecord } from './sink.ts';
 import { RECORD_SELECT, recordFromRow, StoreSink } from './store-sink.ts';
 
 /** The folder store, with puts that fail while `down` is set (the destination being unavailable). */
@@ -135,7 +136,7 @@ forEachMetadataStore('payload store sink', (open) => {
     }
   });
 
-  test('text that could break a line of the batch file arrives exactly, pending and written out', async () => {
+  test('text that could break a line of the batch file, and a line of megabytes, arrive exactly, pending and written out', async () => {
     const { sink, dir } = await setup();
     try {
       const awkward = [
@@ -148,7 +149,7 @@ forEachMetadataStore('payload store sink', (open) => {
         'snow \u2603 \u0001',
         'null',
       ];
-      const records = sampleRecords(awkward.length, 'text').map((r, i) => ({
+      const records: PayloadRecord[] = sampleRecords(awkward.length, 'text').map((r, i) => ({
         ...r,
         requestId: `text-${i}\t${awkward[i]}`,
         arm: awkward[i]!,
@@ -158,6 +159,12 @@ forEachMetadataStore('payload store sink', (open) => {
         inputs: [{ name: `x\t${awkward[i]}`, datatype: 'BYTES', shape: [1], data: [awkward[i]!] }],
         queueMs: i === 0 ? Number.NaN : r.queueMs,
       }));
+      // A line past DuckDB's default limit of 2 MB: an input of 300,000 values (about 5.8 MB of text).
+      const values = Array.from({ length: 300_000 }, (_, k) => Math.sin(k));
+      records[1] = {
+        ...records[1]!,
+        inputs: [{ name: 'image', datatype: 'FP64', shape: [1, values.length], data: values }],
+      };
       await sink.write(records);
       // A time that is not a number is stored as null (as JSON has it), and read back as 0.
       const expected = records.map((r, i) => (i === 0 ? { ...r, queueMs: 0 } : r));

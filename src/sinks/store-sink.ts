@@ -105,8 +105,10 @@ const COLUMN_TYPES = COLUMNS.split(',').map((c) => c.trim().split(/\s+/) as [str
 const FROM_TSV = COLUMN_TYPES.map(([name]) =>
   TEXT_COLUMNS.has(name) ? `json_extract_string(${name}, '$') AS ${name}` : name,
 ).join(', ');
+// A record's line is as long as its tensors' text: past DuckDB's default of 2 MB per line, up to what a JSON object
+// could be before (128 MB). The buffer must hold a line; left alone it would be 16 lines, 2 GB, past the memory limit.
 const TSV_OPTIONS = `delim='\t', quote='', escape='', header=false, nullstr='\\N', auto_detect=false, parallel=false,
-  columns={${COLUMN_TYPES.map(([name, type]) => `'${name}': '${type}'`).join(', ')}}`;
+  max_line_size=134217728, buffer_size=134217728, columns={${COLUMN_TYPES.map(([name, type]) => `'${name}': '${type}'`).join(', ')}}`;
 const NULL_FIELD = '\\N';
 /** Records turned into lines per turn of the event loop (about 2-3 ms of work each). */
 const LINES_PER_TURN = 256;
