@@ -180,6 +180,41 @@ forEachMetadataStore('payload store sink', (open) => {
     }
   });
 
+  test('a lone surrogate in a client-given string never fails its batch: it arrives as U+FFFD, with the rest', async () => {
+    const { sink, dir } = await setup();
+    try {
+      // A V2 request may name an input "\ud800" (valid JSON); its failed call is logged with that name and message.
+      const [odd, ...others] = sampleRecords(3, 'lone');
+      const records: PayloadRecord[] = [
+        {
+          ...odd!,
+          error: "input 'a\ud800' is not an input of the model",
+          prediction: 'x\udc00 \u{1F600}',
+          inputs: [{ name: 'a\ud800', datatype: 'BYTES', shape: [1], data: ['\ud83d', 'ok \u{1F600}'] }],
+        },
+        ...others,
+      ];
+      assert.deepEqual(await sink.write(records), { written: 3 });
+      const expected = [
+        {
+          ...records[0]!,
+          error: "input 'a\ufffd' is not an input of the model",
+          prediction: 'x\ufffd \u{1F600}',
+          inputs: [{ name: 'a\ufffd', datatype: 'BYTES', shape: [1], data: ['\ufffd', 'ok \u{1F600}'] }],
+        },
+        ...others,
+      ];
+      const byId = (list: readonly { requestId: string }[]) =>
+        [...list].sort((a, b) => (a.requestId < b.requestId ? -1 : 1));
+      assert.deepEqual(byId(await sink.query({ project: 'default', deployment: 'fraud' })), byId(expected));
+      await sink.flush();
+      assert.deepEqual(byId(await readFiles(sink, 'default', 'fraud')), byId(expected));
+    } finally {
+      await sink.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('get, lookup, purge; files are one per deployment and hour', async () => {
     const { sink, metadata, dir } = await setup();
     try {

@@ -113,9 +113,18 @@ const NULL_FIELD = '\\N';
 /** Records turned into lines per turn of the event loop (about 2-3 ms of work each). */
 const LINES_PER_TURN = 256;
 
-const text = (value: string | null) => (value === null ? NULL_FIELD : JSON.stringify(value));
+// DuckDB refuses JSON with a lone surrogate escape (`"\ud800"`, which JSON.stringify writes for one) and would fail
+// the whole batch: strings from clients (an input's name, an error quoting it) are made well-formed first (U+FFFD).
+const text = (value: string | null) => (value === null ? NULL_FIELD : JSON.stringify(value.toWellFormed()));
 const num = (value: number) => (Number.isFinite(value) ? String(value) : NULL_FIELD);
-const tensors = (value: readonly LoggedTensor[] | null) => (value === null ? NULL_FIELD : JSON.stringify(value));
+const wellFormed = (_key: string, value: unknown) => (typeof value === 'string' ? value.toWellFormed() : value);
+function tensors(value: readonly LoggedTensor[] | null): string {
+  if (value === null) return NULL_FIELD;
+  const json = JSON.stringify(value);
+  // Only a lone surrogate is written as a `\ud8..`-`\udf..` escape; the rare text that has one is made again (a
+  // literal backslash before "ud8" in a string matches too, and is made again to the same text).
+  return /\\ud[89a-f]/i.test(json) ? JSON.stringify(value, wellFormed) : json;
+}
 
 /** One record as its line of a batch file (see FROM_TSV). */
 function recordLine(r: PayloadRecord): string {
