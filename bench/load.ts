@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, execFile, execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -218,6 +219,19 @@ export function medianResult(results: LoadResult[]): LoadResult {
     ...optional('serverUsPerRequest'),
     ...optional('workerUsPerRequest'),
   };
+}
+
+/** CPU seconds (user + system) a process or thread has used so far, from its /proc stat file (USER_HZ is 100). */
+export function statCpuSeconds(statFile: string): number {
+  const fields = readFileSync(statFile, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds (user + system, all threads) the processes have used so far. */
+export function cpuSeconds(pids: number | readonly number[]): number {
+  let seconds = 0;
+  for (const pid of typeof pids === 'number' ? [pids] : pids) seconds += statCpuSeconds(`/proc/${pid}/stat`);
+  return seconds;
 }
 
 /** Stops a bench child (SIGTERM, so a `--cpu-prof` child writes its profile) and waits until it has exited. */

@@ -24,7 +24,7 @@ import { trainFraudModel } from '../examples/fraud/train.ts';
 import { childEnv } from '../src/core/child-env.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { fraudRow, type HttpBody, mnistImage, requestBodies } from './bodies.ts';
-import { GATEWAY_FLAGS, runWrk, stopChild } from './load.ts';
+import { cpuSeconds, GATEWAY_FLAGS, runWrk, stopChild } from './load.ts';
 import type { ServerMessage } from './serving-server.ts';
 
 const { values: args } = parseArgs({
@@ -46,12 +46,6 @@ export function statusMb(pid: number): { rss: number; anon: number; file: number
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(text)?.[1] ?? 0) / 1024;
   return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile') };
-}
-
-/** CPU seconds (user + system, all threads) the process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
 }
 
 function rollup(pid: number): string {

@@ -20,7 +20,6 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +28,7 @@ import { trainFraudModel } from '../examples/fraud/train.ts';
 import { childEnv } from '../src/core/child-env.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { type HttpBody, mnistImage, requestBodies } from './bodies.ts';
-import { GATEWAY_FLAGS, runWrk } from './load.ts';
+import { cpuSeconds, GATEWAY_FLAGS, runWrk } from './load.ts';
 import type { OpenLoopResult } from './open-loop.ts';
 import type { ServerMessage } from './serving-server.ts';
 
@@ -73,16 +72,6 @@ export interface OverloadProbe {
 /** The probe's request body: one MNIST-size image, to `probe` (or `full`, the same model with a queue of one). */
 export function probeBody(model: 'probe' | 'full'): HttpBody {
   return requestBodies(model, [1, 1, 28, 28], mnistImage()).v2json;
-}
-
-/** CPU seconds (user + system) of processes, from /proc. */
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks / 100; // USER_HZ is 100 on Linux
 }
 
 async function openLoopChild(

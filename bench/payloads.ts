@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { childEnv } from '../src/core/child-env.ts';
 import { fraudRow, requestBodies } from './bodies.ts';
-import { GATEWAY_FLAGS, type LoadResult, medianResult, runWrk, stopChild } from './load.ts';
+import { GATEWAY_FLAGS, type LoadResult, medianResult, runWrk, statCpuSeconds, stopChild } from './load.ts';
 import type { PayloadServerMessage } from './payloads-server.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -40,38 +40,37 @@ export interface PayloadBenchOptions {
   hours: number;
 }
 
-/** CPU time so far, in clock ticks (1/100 s on Linux): the server's main thread, its other threads, its children. */
-type Ticks = Record<'eventLoop' | 'threads' | 'workers', number>;
+/** CPU seconds so far: the server's main thread, its other threads, its children (the model's workers). */
+type CpuSplit = Record<'eventLoop' | 'threads' | 'workers', number>;
 
-function ticksOf(statFile: string): number {
+function secondsOf(statFile: string): number {
   try {
-    const fields = readFileSync(statFile, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return Number(fields[11]) + Number(fields[12]);
+    return statCpuSeconds(statFile);
   } catch {
     return 0; // a thread or worker that ended
   }
 }
 
-function serverTicks(pid: number): Ticks {
-  const ticks: Ticks = { eventLoop: 0, threads: 0, workers: 0 };
+function serverCpu(pid: number): CpuSplit {
+  const split: CpuSplit = { eventLoop: 0, threads: 0, workers: 0 };
   for (const task of readdirSync(`/proc/${pid}/task`)) {
-    const used = ticksOf(`/proc/${pid}/task/${task}/stat`);
-    if (task === String(pid)) ticks.eventLoop += used;
-    else ticks.threads += used;
+    const seconds = secondsOf(`/proc/${pid}/task/${task}/stat`);
+    if (task === String(pid)) split.eventLoop += seconds;
+    else split.threads += seconds;
   }
   const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-  for (const child of children) ticks.workers += ticksOf(`/proc/${child}/stat`);
-  return ticks;
+  for (const child of children) split.workers += secondsOf(`/proc/${child}/stat`);
+  return split;
 }
 
 /** Microseconds of CPU per answered call between two readings. */
-function perCall(before: Ticks, after: Ticks, answered: number): Ticks {
-  const us = (key: keyof Ticks) => ((after[key] - before[key]) * 10_000) / Math.max(1, answered);
+function perCall(before: CpuSplit, after: CpuSplit, answered: number): CpuSplit {
+  const us = (key: keyof CpuSplit) => ((after[key] - before[key]) * 1e6) / Math.max(1, answered);
   return { eventLoop: us('eventLoop'), threads: us('threads'), workers: us('workers') };
 }
 
 const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
-const medianTicks = (list: Ticks[]): Ticks => ({
+const medianCpu = (list: CpuSplit[]): CpuSplit => ({
   eventLoop: medianOf(list.map((t) => t.eventLoop)),
   threads: medianOf(list.map((t) => t.threads)),
   workers: medianOf(list.map((t) => t.workers)),
@@ -112,11 +111,11 @@ export async function runPayloadBench(options: PayloadBenchOptions): Promise<Rec
     const before = await next('count');
     const plain: LoadResult[] = [];
     const logged: LoadResult[] = [];
-    const cpu: Record<'plain' | 'logged', Ticks[]> = { plain: [], logged: [] };
+    const cpu: Record<'plain' | 'logged', CpuSplit[]> = { plain: [], logged: [] };
     const measured = async (name: 'plain' | 'logged') => {
-      const before = canRead ? serverTicks(pid) : undefined;
+      const before = canRead ? serverCpu(pid) : undefined;
       const result = await wrk(name, options.seconds);
-      if (before) cpu[name].push(perCall(before, serverTicks(pid), result.requests - result.errors));
+      if (before) cpu[name].push(perCall(before, serverCpu(pid), result.requests - result.errors));
       return result;
     };
     for (let i = 0; i < options.runs; i++) {
@@ -139,7 +138,7 @@ export async function runPayloadBench(options: PayloadBenchOptions): Promise<Rec
       `    sample 100, store sink  ${fmt(l.rps)} req/s  p50 ${fmt(l.p50Ms, 2)} ms  p99 ${fmt(l.p99Ms, 2)} ms  errors ${l.errors}`,
     );
     log(`    ratio ${ratio.toFixed(3)}  [>= 0.9: ${ratio >= 0.9 ? 'yes' : 'NO'}]`);
-    const cpuPerCall = { plain: medianTicks(cpu.plain), logged: medianTicks(cpu.logged) };
+    const cpuPerCall = { plain: medianCpu(cpu.plain), logged: medianCpu(cpu.logged) };
     if (canRead) {
       for (const name of ['plain', 'logged'] as const) {
         const t = cpuPerCall[name];

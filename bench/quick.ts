@@ -16,7 +16,6 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +24,7 @@ import { trainFraudModel } from '../examples/fraud/train.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { fraudRow, mnistImage, type RequestBodies, requestBodies } from './bodies.ts';
 import {
+  cpuSeconds,
   GATEWAY_FLAGS,
   grpcCall,
   httpCall,
@@ -51,12 +51,6 @@ const { values: args } = parseArgs({
   },
 });
 const HERE = new URL('.', import.meta.url).pathname;
-const cpuSeconds = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  if (process.env['QUICK_CPU'] === 'user') return Number(fields[11]) / 100;
-  if (process.env['QUICK_CPU'] === 'sys') return Number(fields[12]) / 100;
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
 
 const dir = await mkdtemp(join(tmpdir(), 'modelport-bench-quick-'));
 let child: ChildProcess | undefined;

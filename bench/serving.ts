@@ -52,6 +52,7 @@ import { childEnv } from '../src/core/child-env.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { fraudRow, type HttpBody, mnistImage, type RequestBodies, requestBodies } from './bodies.ts';
 import {
+  cpuSeconds,
   GATEWAY_FLAGS,
   grpcCall,
   hasH2load,
@@ -128,16 +129,6 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 function rssMb(pid: number, field: 'VmRSS' | 'RssAnon' = 'VmRSS'): number {
   const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) / 1024 : 0;
-}
-
-/** CPU seconds (user + system, all threads) the processes have used so far, from /proc. */
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks / 100; // USER_HZ is 100 on Linux
 }
 
 /** Runs one load point and adds the server's and the workers' CPU time per answered request. */

@@ -1,13 +1,3 @@
-/**
- * The cost of the gateway-to-worker channel per batch: a `WorkerProcess` running the example fraud model (and the
- * small CNN, for a 784-float input), predict round trips at batch 1 and 64 with 1 and 2 in flight, reported as CPU
- * microseconds per round trip in the parent (the gateway's share) and in the worker (whose share includes
- * ONNX Runtime's own few microseconds), and wall time. CPU per round trip is the figure to compare on a shared
- * machine; wall time swings with the load.
- *
- * Run: node bench/worker-channel.ts [--seconds 2] [--runs 3]
- */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,14 +6,12 @@ import { trainFraudModel } from '../examples/fraud/train.ts';
 import type { Tensor } from '../src/core/tensor.ts';
 import { buildCnnModel } from '../src/onnx-builder/index.ts';
 import { WorkerProcess } from '../src/serving/workers/index.ts';
+import { cpuSeconds } from './load.ts';
 
 const { values: args } = parseArgs({
   options: { seconds: { type: 'string', default: '2' }, runs: { type: 'string', default: '3' } },
 });
-const cpuUs = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-};
+const cpuUs = (pid: number) => cpuSeconds(pid) * 1e6;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 async function measure(worker: WorkerProcess, inputs: Tensor[], inFlight: number, seconds: number) {

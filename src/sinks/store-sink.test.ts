@@ -45,6 +45,14 @@ async function readFiles(sink: StoreSink, project: string, deployment: string) {
   }
 }
 
+/** The deployment `fraud` holds exactly `expected`, in any order: while pending, then written out to its files. */
+async function assertArrives(sink: StoreSink, expected: readonly PayloadRecord[]): Promise<void> {
+  const byId = (list: readonly PayloadRecord[]) => [...list].sort((a, b) => (a.requestId < b.requestId ? -1 : 1));
+  assert.deepEqual(byId(await sink.query({ project: 'default', deployment: 'fraud', limit: 1000 })), byId(expected));
+  await sink.flush();
+  assert.deepEqual(byId(await readFiles(sink, 'default', 'fraud')), byId(expected));
+}
+
 forEachMetadataStore('payload store sink', (open) => {
   async function setup(options: { rotateMs?: number; now?: () => number } = {}) {
     const metadata = await open();
@@ -168,12 +176,7 @@ forEachMetadataStore('payload store sink', (open) => {
       await sink.write(records);
       // A time that is not a number is stored as null (as JSON has it), and read back as 0.
       const expected = records.map((r, i) => (i === 0 ? { ...r, queueMs: 0 } : r));
-      const byId = (list: readonly { requestId: string }[]) =>
-        [...list].sort((a, b) => (a.requestId < b.requestId ? -1 : 1));
-      const pending = await sink.query({ project: 'default', deployment: 'fraud', limit: 100 });
-      assert.deepEqual(byId(pending), byId(expected));
-      await sink.flush();
-      assert.deepEqual(byId(await readFiles(sink, 'default', 'fraud')), byId(expected));
+      await assertArrives(sink, expected);
     } finally {
       await sink.close();
       await rm(dir, { recursive: true, force: true });
@@ -204,11 +207,7 @@ forEachMetadataStore('payload store sink', (open) => {
         },
         ...others,
       ];
-      const byId = (list: readonly { requestId: string }[]) =>
-        [...list].sort((a, b) => (a.requestId < b.requestId ? -1 : 1));
-      assert.deepEqual(byId(await sink.query({ project: 'default', deployment: 'fraud' })), byId(expected));
-      await sink.flush();
-      assert.deepEqual(byId(await readFiles(sink, 'default', 'fraud')), byId(expected));
+      await assertArrives(sink, expected);
     } finally {
       await sink.close();
       await rm(dir, { recursive: true, force: true });
