@@ -4,13 +4,15 @@
  * gateway's and the workers' resident memory idle, runs fraud V2 JSON at 64 connections (wrk) while sampling the
  * gateway's RSS, and reads again. Each run starts a fresh server; the figures printed are medians over the runs.
  *
- * Run: node bench/memory.ts [--runs 3] [--seconds 10] [--connections 64] [--peers] [--breakdown]
+ * Run: node bench/memory.ts [--runs 3] [--seconds 10] [--connections 64] [--peers] [--breakdown] [--like-bench]
  *        [--gateway-flags='--max-semi-space-size=8 ...']
  *
  * --peers also serves the peer models of issue 19 (../shared/models), as the full bench does.
  * Also printed: req/s, p99 latency and each process's CPU time per request during the load (what a flag saves in
  * memory may cost in speed).
  * --breakdown prints, per run, /proc/<pid>/smaps_rollup and the gateway's V8 heap spaces after the load.
+ * --like-bench runs what bench/serving.ts runs before its peak reading (4 s at 64 connections, then 3 runs of 3 s at 1
+ * and at 16), which leaves the gateway about 10 MB above a fresh start's 64-connection peak.
  */
 import { type ChildProcess, fork, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -34,6 +36,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '64' },
     peers: { type: 'boolean', default: false },
     breakdown: { type: 'boolean', default: false },
+    'like-bench': { type: 'boolean', default: false },
     'gateway-flags': { type: 'string', default: GATEWAY_FLAGS.join(' ') },
   },
 });
@@ -129,7 +132,12 @@ try {
       record('gateway idle RSS', idle.rss);
       record('gateway idle anon', idle.anon);
       record('gateway idle file', idle.file);
-      await runWrk({ url: ready.url, body: fraud.v2json, connections: 16, seconds: 1, dir });
+      if (args['like-bench']) {
+        await runWrk({ url: ready.url, body: fraud.v2json, connections: 64, seconds: 4, dir });
+        for (const connections of [1, 16])
+          for (let i = 0; i < 3; i++)
+            await runWrk({ url: ready.url, body: fraud.v2json, connections, seconds: 3, dir });
+      } else await runWrk({ url: ready.url, body: fraud.v2json, connections: 16, seconds: 1, dir });
       const cpu0 = { gateway: cpuSeconds(ready.pid), worker: cpuSeconds(fraudWorker) };
       let peak = 0;
       const sampler = setInterval(() => {

@@ -44,14 +44,17 @@ export function renderSvg(title: string, series: Series[], connections: number[]
   const top = 40;
   const height = 260;
   const width = left + series.length * group + 20;
-  const max = Math.max(10, ...series.flatMap((s) => Object.values(s.points).map((p) => p.rps)));
-  const decades = Math.ceil(Math.log10(max));
-  const y = (rps: number) => top + height - (Math.log10(Math.max(1, rps)) / decades) * height;
+  const rates = series.flatMap((s) => Object.values(s.points).map((p) => p.rps)).filter((r) => r >= 1);
+  // From the decade below the slowest series to the one above the fastest: an axis from 1 req/s left every bar in
+  // its top third, where the differences the chart is for were hard to see.
+  const low = Math.floor(Math.log10(rates.length > 0 ? Math.min(...rates) : 10));
+  const decades = Math.max(1, Math.ceil(Math.log10(Math.max(10, ...rates))) - low);
+  const y = (rps: number) => top + height - ((Math.log10(Math.max(10 ** low, rps)) - low) / decades) * height;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${top + height + 120}" font-family="sans-serif" font-size="11">`,
     `<text x="${left}" y="20" font-size="14">${title}</text>`,
   ];
-  for (let d = 0; d <= decades; d++) {
+  for (let d = low; d <= low + decades; d++) {
     const yy = y(10 ** d);
     parts.push(`<line x1="${left}" x2="${width - 10}" y1="${yy}" y2="${yy}" stroke="#ddd"/>`);
     parts.push(`<text x="${left - 6}" y="${yy + 4}" text-anchor="end">${num(10 ** d)}</text>`);
