@@ -123,6 +123,11 @@ export interface GrpcLoadOptions {
   dir: string;
   /** Sent as the `authorization` metadata entry (a server with auth on). */
   authorization?: string | undefined;
+  /**
+   * Most HTTP/2 connections h2load opens (default 8), the streams spread over them: gRPC clients multiplex a channel
+   * over few connections, and node:http2 is cheap per call only so.
+   */
+  maxConnections?: number;
 }
 
 /** Whether nghttp2's h2load (Debian's nghttp2-client) is on the PATH. */
@@ -163,7 +168,7 @@ async function runH2load(options: GrpcLoadOptions, file: string): Promise<LoadRe
   options.request.copy(framed, 5);
   await writeFile(file, framed);
   const log = `${file}.log`;
-  const connections = Math.min(options.connections, Number(process.env.H2_CONNS ?? 8));
+  const connections = Math.min(options.connections, options.maxConnections ?? 8);
   const { stdout } = await execFileAsync(
     'h2load',
     [

@@ -10,6 +10,7 @@
  * Run: node bench/quick.ts [--points fraudV2Json,fraudGrpc] [--connections 64] [--seconds 3] [--runs 5] [--profile] [--auth]
  *        [--fraud-batching '{"minBatchDelayMs":1}']   (batching options merged over the fraud model's SERVE entry)
  *        [--gateway-flags='--max-semi-space-size=8 ...']   (the gateway's V8 flags; the default is what `npm start` gives)
+ *        [--h2-connections 8]   (most HTTP/2 connections the gRPC points open; 64 with --connections 64 is one stream each)
  *
  * --auth starts the server with auth on and sends the admin token with every request, REST and gRPC (the cost of
  * checking a bearer token on the hot path; compare with a run without it).
@@ -41,6 +42,7 @@ const { values: args } = parseArgs({
   options: {
     points: { type: 'string', default: 'fraudV2Json,fraudGrpc' },
     connections: { type: 'string', default: '64' },
+    'h2-connections': { type: 'string', default: '8' },
     seconds: { type: 'string', default: '3' },
     runs: { type: 'string', default: '5' },
     profile: { type: 'boolean', default: false },
@@ -89,6 +91,7 @@ try {
   }
   const grpcTarget = `127.0.0.1:${ready.grpcPort}`;
   const authorization = ready.token === undefined ? undefined : `Bearer ${ready.token}`;
+  const h2Connections = Number(args['h2-connections']);
   const plans: Record<string, (connections: number, seconds: number) => Promise<LoadResult>> = {
     fraudV2Json: (c, s) => runWrk({ url: ready.url, body: bodies.fraud.v2json, connections: c, seconds: s, dir }),
     fraudV2Binary: (c, s) => runWrk({ url: ready.url, body: bodies.fraud.v2binary, connections: c, seconds: s, dir }),
@@ -102,6 +105,7 @@ try {
         seconds: s,
         dir,
         authorization,
+        maxConnections: h2Connections,
       }),
     cnnV2Binary: (c, s) => runWrk({ url: ready.url, body: bodies.cnn.v2binary, connections: c, seconds: s, dir }),
     cnnV2Json: (c, s) => runWrk({ url: ready.url, body: bodies.cnn.v2json, connections: c, seconds: s, dir }),
@@ -116,6 +120,7 @@ try {
         seconds: s,
         dir,
         authorization,
+        maxConnections: h2Connections,
       }),
   };
   // The floors answer the gateway's own fraud answers, started only when a point asks for them.
@@ -148,7 +153,15 @@ try {
     bareGrpc: async (c, s) => {
       bareGrpc ??= await bare('response.grpc', await grpcCall(grpcTarget, bodies.fraud.grpc), ['http2']);
       const target = `127.0.0.1:${bareGrpc.port}`;
-      return runGrpcLoad({ target, request: bodies.fraud.grpc, responseBytes: 0, connections: c, seconds: s, dir });
+      return runGrpcLoad({
+        target,
+        request: bodies.fraud.grpc,
+        responseBytes: 0,
+        connections: c,
+        seconds: s,
+        dir,
+        maxConnections: h2Connections,
+      });
     },
   };
   Object.assign(plans, floorPlans);
